@@ -1,0 +1,213 @@
+// The resolved device model (IR): what the validator produces and the emitters consume.
+// Everything here is already checked: references resolved, defaults filled in, numbers in range,
+// collections sorted in the order the emitters must keep (declaration order of the YAML file).
+// Each item carries `source`, the place in the YAML it came from, so generated code can say
+// "@generated from devices/nvme.yaml:120 (register cc)".
+
+export interface SourcePos {
+  /** Path of the YAML file as given to the generator, relative to the repo root when inside it. */
+  file: string;
+  line: number;
+  column: number;
+}
+
+export type Access = "ro" | "wo" | "rw" | "w1c" | "w1s" | "rc";
+export type ScalarType = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64";
+export type Endian = "little" | "big";
+
+export interface DeviceModel {
+  /** kebab-case device name, e.g. "qemu-edu". */
+  name: string;
+  title: string;
+  version: string;
+  doc?: string;
+  /** sha256 (hex) of the YAML source bytes. */
+  sourceHash: string;
+  source: SourcePos;
+  match: { pci: PciMatch[] };
+  constants: ConstantModel[];
+  enums: EnumModel[];
+  regions: RegionModel[];
+  structs: StructModel[];
+  queues: QueueModel[];
+  commands: CommandModel[];
+  interrupts: InterruptModel[];
+  /** Hand-written files found in devices/<name>/ (paths relative to that folder, sorted). */
+  handFiles: string[];
+}
+
+export interface PciMatch {
+  vendor: number;
+  device: number;
+  subsystemVendor?: number;
+  subsystemDevice?: number;
+}
+
+export interface ConstantModel {
+  name: string;
+  value: number;
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface EnumModel {
+  name: string;
+  /** Bits needed to hold every value. */
+  width: number;
+  doc?: string;
+  members: { name: string; value: number; doc?: string; source: SourcePos }[];
+  source: SourcePos;
+}
+
+export interface RegionModel {
+  name: string;
+  kind: "mmio" | "ram";
+  index: number;
+  size: number;
+  doc?: string;
+  /** Sorted by offset. */
+  registers: RegisterModel[];
+  source: SourcePos;
+}
+
+export interface FieldModel {
+  name: string;
+  /** Least significant bit. */
+  lsb: number;
+  /** Width in bits. */
+  width: number;
+  access: Access;
+  enumName?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface RegisterModel {
+  name: string;
+  offset: number;
+  width: 8 | 16 | 32 | 64;
+  access: Access;
+  reset?: number | bigint;
+  /** The register holds a bus (DMA) address. */
+  dmaAddress: boolean;
+  /** Register array: `count` elements `stride` bytes apart; count 1 means a plain register. */
+  count: number;
+  stride: number;
+  /** Sorted by lsb. */
+  fields: FieldModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+export type StructFieldType =
+  | { kind: "scalar"; type: ScalarType }
+  | { kind: "dma-address" }
+  | { kind: "reserved" }
+  | { kind: "struct"; struct: string };
+
+export interface StructFieldModel {
+  name: string;
+  offset: number;
+  /** Total bytes the field occupies (element size x count). */
+  size: number;
+  type: StructFieldType;
+  /** Fixed array: number of elements; 1 for a single value. */
+  count: number;
+  endian: Endian;
+  enumName?: string;
+  /** Bitfields inside a scalar field, sorted by lsb. */
+  bitfields: FieldModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface StructModel {
+  name: string;
+  size: number;
+  endian: Endian;
+  packed: boolean;
+  /** Sorted by offset. */
+  fields: StructFieldModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+/** A register named by region: `{ region: "bar0", register: "sq_tail" }`. */
+export interface RegisterRef {
+  region: string;
+  register: string;
+}
+
+export type RingPlacement = { kind: "region"; region: string; offset: number } | { kind: "dma" };
+
+export interface IndexRingQueueModel {
+  kind: "index-ring";
+  name: string;
+  entry: string;
+  depth: number;
+  ring: RingPlacement;
+  producer: RegisterRef;
+  consumer: RegisterRef;
+  doorbell: RegisterRef;
+  /** The entry field the device writes when done, and the value meaning "not done yet". */
+  done: { field: string; pending: number };
+  interrupt?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface RingSideModel {
+  entry: string;
+  depth: number;
+  ring: RingPlacement;
+  doorbell: RegisterRef;
+  /** Entry field carrying the command identifier. */
+  tag: string;
+}
+
+export interface SqCqQueueModel {
+  kind: "sq-cq";
+  name: string;
+  /** Queue ids covered, inclusive. */
+  instances: { first: number; last: number };
+  sq: RingSideModel;
+  cq: RingSideModel & {
+    phase: { field: string; bit: number };
+    /** CQ entry field reporting the SQ head, if the device reports it. */
+    sqHead?: string;
+  };
+  interrupt?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export type QueueModel = IndexRingQueueModel | SqCqQueueModel;
+
+export interface CommandParamModel {
+  name: string;
+  /** The struct field (or overlay) the param writes. Overlays are synthesized fields. */
+  field: StructFieldModel;
+  /** Set when the param names a struct field as it is. */
+  fromField?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface CommandModel {
+  name: string;
+  struct: string;
+  queue?: string;
+  /** Field name -> value written before the params. Sorted by field offset. */
+  fixed: { field: string; value: number }[];
+  params: CommandParamModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface InterruptModel {
+  name: string;
+  index: number;
+  kind: "intx" | "msi" | "msix";
+  doc?: string;
+  source: SourcePos;
+}
