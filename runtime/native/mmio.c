@@ -1,0 +1,44 @@
+/*
+ * Width-exact volatile MMIO access for warpdrive (loaded with bun:ffi dlopen).
+ *
+ * Why C: a JS load from a typed array may be hoisted out of a polling loop by the JIT, and Atomics
+ * would turn a load into a locked read-modify-write on the device (see shared/notes/bun-ffi.md).
+ * An FFI call into these functions is opaque to the JIT, and `volatile` makes the compiler emit
+ * exactly one access of exactly the given width. Built by runtime/src/mem/native.ts with `cc -O2`.
+ */
+#include <stdint.h>
+
+#define WD_EXPORT __attribute__((visibility("default")))
+
+WD_EXPORT uint32_t wd_rd8(const volatile void *a) { return *(const volatile uint8_t *)a; }
+WD_EXPORT uint32_t wd_rd16(const volatile void *a) { return *(const volatile uint16_t *)a; }
+WD_EXPORT uint32_t wd_rd32(const volatile void *a) { return *(const volatile uint32_t *)a; }
+WD_EXPORT uint64_t wd_rd64(const volatile void *a) { return *(const volatile uint64_t *)a; }
+
+WD_EXPORT void wd_wr8(volatile void *a, uint32_t v) { *(volatile uint8_t *)a = (uint8_t)v; }
+WD_EXPORT void wd_wr16(volatile void *a, uint32_t v) { *(volatile uint16_t *)a = (uint16_t)v; }
+WD_EXPORT void wd_wr32(volatile void *a, uint32_t v) { *(volatile uint32_t *)a = v; }
+/* One 64-bit store: two 32-bit halves would let the device see a torn value. */
+WD_EXPORT void wd_wr64(volatile void *a, uint64_t v) { *(volatile uint64_t *)a = v; }
+
+/* Store fence: every earlier store (ring entries in DMA memory) is visible before what follows. */
+static inline void wd_wmb(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ __volatile__("sfence" ::: "memory");
+#elif defined(__aarch64__)
+  __asm__ __volatile__("dsb st" ::: "memory");
+#else
+  __sync_synchronize();
+#endif
+}
+
+WD_EXPORT void wd_wmb_export(void) { wd_wmb(); }
+
+/* The doorbell: fence, then one 32-bit store (SPDK's `wmb; mmio_write(sq_tdbl, tail)`). */
+WD_EXPORT void wd_db32(volatile void *a, uint32_t v) {
+  wd_wmb();
+  *(volatile uint32_t *)a = v;
+}
+
+/* Version of this ABI; bump when a signature changes so stale cached builds are not used. */
+WD_EXPORT uint32_t wd_mmio_abi(void) { return 1; }

@@ -1,0 +1,92 @@
+// The seam between Device (device.ts) and the two backends (vfio/, sim/). See docs/design.md,
+// "Runtime: backend interface". A backend only maps, maps DMA and wires interrupts; queues, DMA buffer
+// bookkeeping and IOVA allocation live above it in Device.
+import type { RegisterIo } from "./mem/io.ts";
+
+/** Where a register (or a doorbell array, with stride) lives. */
+export type RegLoc = { region: string; offset: number; width: 8 | 16 | 32 | 64; stride?: number };
+
+export type QueueSpec =
+  | {
+      kind: "index-ring";
+      name: string;
+      entrySize: number;
+      depth: number;
+      ring: { region: string; offset: number } | "dma";
+      producer: RegLoc;
+      consumer: RegLoc;
+      doorbell: RegLoc;
+      done: { offset: number; width: 8 | 16 | 32; pending: number };
+      interrupt?: number;
+    }
+  | {
+      kind: "sq-cq";
+      name: string;
+      first: number;
+      last: number;
+      sq: { entrySize: number; depth: number; doorbell: RegLoc; tagOffset: number };
+      cq: {
+        entrySize: number;
+        depth: number;
+        doorbell: RegLoc;
+        tagOffset: number;
+        phase: { offset: number; width: 8 | 16 | 32; bit: number };
+        sqHeadOffset?: number;
+      };
+      interrupt?: number;
+    };
+
+/** What the generator emits as `spec`; everything a backend needs to open and map the device. */
+export interface DeviceSpec {
+  name: string;
+  title: string;
+  version: string;
+  pci: { vendor: number; device: number }[];
+  regions: { name: string; kind: "mmio" | "ram"; index: number; size: number }[];
+  interrupts: { name: string; index: number; kind: "intx" | "msi" | "msix" }[];
+  queues: QueueSpec[];
+  /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
+  model?: string;
+}
+
+/** A device region mapped into this process. Valid until the BackendDevice closes. */
+export interface MappedRegion {
+  readonly index: number;
+  readonly size: number;
+  /** Process address of the mapping (0 when the region is not mappable and io goes through pread/pwrite). */
+  readonly ptr: number;
+  readonly kind: "mmio" | "ram";
+  readonly io: RegisterIo;
+}
+
+/** One interrupt vector delivered to an eventfd. */
+export interface IrqLine {
+  readonly fd: number;
+  readonly index: number;
+  /** poll + read the eventfd; true if it fired within timeoutMs (-1: wait forever). */
+  wait(timeoutMs: number): boolean;
+  /** Non-blocking read of the counter, 0 if none. */
+  take(): number;
+}
+
+export interface BackendDevice {
+  /** "0000:00:03.0", "sim:wd-dummy/1". */
+  readonly address: string;
+  /** Mapped once, cached. */
+  region(index: number): MappedRegion;
+  dmaMap(ptr: number, size: number, iova: number): void;
+  dmaUnmap(iova: number, size: number): void;
+  /** Usable IOVA windows (end exclusive). */
+  readonly iovaRanges: { start: number; end: number }[];
+  readonly dmaPageSize: number;
+  /** Enables the vector, returns its eventfd. */
+  irq(index: number): IrqLine;
+  reset(): void;
+  /** Unmaps regions, frees IRQs, closes fds; idempotent. */
+  close(): void;
+}
+
+export interface Backend {
+  readonly kind: "sim" | "vfio";
+  open(spec: DeviceSpec, address?: string): BackendDevice;
+}

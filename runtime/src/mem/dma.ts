@@ -1,0 +1,231 @@
+// DmaBuffer: host memory a device may read and write. Page-aligned (IOMMU maps whole pages), zeroed
+// (anonymous mmap), pinned with mlock where the limit allows (VFIO pins it again on MAP_DMA anyway),
+// and never reachable through a stale view: free() unmaps it from every device first, then detaches
+// the ArrayBuffer (all views read as empty afterwards instead of crashing the process), then munmaps.
+//
+// Sharing: `buf.share(domain)` asks the domain (the Device) to map the buffer and remembers the IOVA
+// it got; a `DmaResolver` turns a `DmaRef` into that IOVA after checking bounds. Generated code calls
+// `dma.addressOf(ref, field)` for every dma-address field, so an unshared buffer never reaches a device.
+import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { ConfigError, DmaError, UseAfterReleaseError } from "../errors.ts";
+import { detach } from "./detach.ts";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
+
+/** A window of a DmaBuffer: what a dma-address field points at. */
+export interface DmaRef {
+  buffer: DmaBuffer;
+  offset: number;
+  length: number;
+}
+
+/** The device's check-and-translate for DMA addresses (see SharedResolver). */
+export interface DmaResolver {
+  /** IOVA of ref's first byte; throws DmaError naming `field` and the buffer when not allowed. */
+  addressOf(ref: DmaRef, field: string): number;
+}
+
+/** Something a buffer can be shared with: a Device maps it into its IOMMU domain and returns the IOVA. */
+export interface DmaDomain {
+  readonly name: string;
+  /** Make [buf.ptr, buf.ptr + buf.size) reachable by the device; returns its IOVA. */
+  dmaAttach(buf: DmaBuffer): number;
+  /** Undo dmaAttach (called by unshare and by free). */
+  dmaDetach(buf: DmaBuffer, iova: number): void;
+}
+
+export interface DmaAllocOptions {
+  /** Shown in errors ("dma buffer rx-ring"); default "dma#<n>". */
+  name?: string;
+  /** mlock the pages (default true; failure is tolerated, see `locked`). */
+  lock?: boolean;
+  /** Syscall layer (tests). */
+  sys?: Sys;
+}
+
+let serial = 0;
+let live = 0;
+
+export class DmaBuffer {
+  readonly name: string;
+  /** Bytes mapped: the requested size rounded up to whole pages. */
+  readonly size: number;
+  /** Whether mlock succeeded (memlock limit permitting). */
+  readonly locked: boolean;
+  #ptr: number;
+  #ab: ArrayBuffer | undefined;
+  #bytes: Uint8Array | undefined;
+  #view: DataView | undefined;
+  readonly #sys: Sys;
+  readonly #shares = new Map<DmaDomain, number>();
+
+  private constructor(sys: Sys, ptr: number, size: number, name: string, locked: boolean) {
+    this.#sys = sys;
+    this.#ptr = ptr;
+    this.size = size;
+    this.name = name;
+    this.locked = locked;
+    this.#ab = toArrayBuffer(ptr as Pointer, 0, size);
+  }
+
+  /** Page-aligned, zeroed, pinned where possible. `size` is rounded up to a page multiple. */
+  static alloc(size: number, options: DmaAllocOptions = {}): DmaBuffer {
+    const sys = options.sys ?? realSys;
+    const name = options.name ?? `dma#${++serial}`;
+    if (!Number.isInteger(size) || size <= 0) {
+      throw new ConfigError(`dma buffer ${name}: size ${size} must be a positive integer`);
+    }
+    if (size > 0x1_0000_0000) {
+      throw new ConfigError(`dma buffer ${name}: ${size} bytes is over the 4 GiB a single view can cover`);
+    }
+    const page = sys.pageSize;
+    const rounded = Math.ceil(size / page) * page;
+    const ptr = sys.mmap(rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, `dma buffer ${name}`);
+    let locked = false;
+    if (options.lock !== false) locked = sys.mlock(ptr, rounded);
+    live++;
+    return new DmaBuffer(sys, ptr, rounded, name, locked);
+  }
+
+  /** Buffers allocated and not yet freed in this process (leak checks). */
+  static get liveCount(): number {
+    return live;
+  }
+
+  get freed(): boolean {
+    return this.#ab === undefined;
+  }
+
+  #gone(): never {
+    throw new UseAfterReleaseError(`dma buffer ${this.name}`, "freed");
+  }
+
+  /** Process address of the first byte. */
+  get ptr(): number {
+    if (this.#ab === undefined) this.#gone();
+    return this.#ptr;
+  }
+
+  /** The whole buffer as bytes (zero-copy). Detached (length 0) after free. */
+  get bytes(): Uint8Array {
+    if (this.#ab === undefined) this.#gone();
+    return (this.#bytes ??= new Uint8Array(this.#ab));
+  }
+
+  /** The whole buffer as a DataView (zero-copy). Detached after free. */
+  get view(): DataView {
+    if (this.#ab === undefined) this.#gone();
+    return (this.#view ??= new DataView(this.#ab));
+  }
+
+  /** The backing ArrayBuffer (for other typed views; they are detached on free). */
+  get arrayBuffer(): ArrayBuffer {
+    if (this.#ab === undefined) this.#gone();
+    return this.#ab;
+  }
+
+  /** A window [offset, offset+length) of this buffer, checked. */
+  ref(offset = 0, length?: number): DmaRef {
+    if (this.#ab === undefined) this.#gone();
+    const len = length ?? this.size - offset;
+    if (!(Number.isInteger(offset) && Number.isInteger(len) && offset >= 0 && len >= 0 && offset + len <= this.size)) {
+      throw new DmaError(`dma buffer ${this.name}: window [${offset}, ${offset}+${len}) is outside its ${this.size} bytes`, {
+        buffer: this.name,
+      });
+    }
+    return { buffer: this, offset, length: len };
+  }
+
+  /** Map this buffer for `domain` (a Device); idempotent. Returns the IOVA. */
+  share(domain: DmaDomain): number {
+    if (this.#ab === undefined) this.#gone();
+    const have = this.#shares.get(domain);
+    if (have !== undefined) return have;
+    const iova = domain.dmaAttach(this);
+    this.#shares.set(domain, iova);
+    return iova;
+  }
+
+  /** Remove the device's mapping; no-op when not shared. */
+  unshare(domain: DmaDomain): void {
+    const iova = this.#shares.get(domain);
+    if (iova === undefined) return;
+    this.#shares.delete(domain);
+    domain.dmaDetach(this, iova);
+  }
+
+  /** The IOVA this buffer has in `domain`, or undefined when not shared with it. */
+  iovaIn(domain: DmaDomain): number | undefined {
+    return this.#shares.get(domain);
+  }
+
+  /** The domains this buffer is currently shared with. */
+  get sharedWith(): DmaDomain[] {
+    return [...this.#shares.keys()];
+  }
+
+  /**
+   * Unshare from every device, detach all views, munlock, munmap. Idempotent. If a device refuses
+   * to unmap, the memory is still freed (VFIO keeps its own page references) and the error is rethrown.
+   */
+  free(): void {
+    if (this.#ab === undefined) return;
+    let first: unknown;
+    for (const d of [...this.#shares.keys()]) {
+      try {
+        this.unshare(d);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    const ab = this.#ab;
+    this.#ab = undefined;
+    this.#bytes = undefined;
+    this.#view = undefined;
+    detach(ab); // detaches every view made from it: stale views read as empty, never the old pages
+    if (this.locked) this.#sys.munlock(this.#ptr, this.size);
+    live--;
+    try {
+      this.#sys.munmap(this.#ptr, this.size, `dma buffer ${this.name}`);
+    } catch (e) {
+      first ??= e;
+    }
+    if (first !== undefined) throw first;
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}
+
+/**
+ * The standard DmaResolver of a domain: the buffer must be live and shared with it, and the window
+ * must lie inside the buffer. Device uses `new SharedResolver(this)` as its `dma`.
+ */
+export class SharedResolver implements DmaResolver {
+  constructor(readonly domain: DmaDomain) {}
+  addressOf(ref: DmaRef, field: string): number {
+    const buf = ref?.buffer;
+    if (!(buf instanceof DmaBuffer)) {
+      throw new DmaError(`${field}: expected a DmaRef from DmaBuffer.ref(), got ${String(ref)}`, { field });
+    }
+    if (buf.freed) {
+      throw new DmaError(`${field}: dma buffer ${buf.name} was freed`, { field, buffer: buf.name });
+    }
+    const iova = buf.iovaIn(this.domain);
+    if (iova === undefined) {
+      throw new DmaError(`${field}: dma buffer ${buf.name} is not shared with ${this.domain.name}`, {
+        field,
+        buffer: buf.name,
+        hint: "allocate it with device.alloc() or call device.share(buffer) first",
+      });
+    }
+    const { offset, length } = ref;
+    if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 && offset + length <= buf.size)) {
+      throw new DmaError(
+        `${field}: window [${offset}, ${offset}+${length}) is outside dma buffer ${buf.name} (${buf.size} bytes)`,
+        { field, buffer: buf.name },
+      );
+    }
+    return iova + offset;
+  }
+}

@@ -1,0 +1,4 @@
+// runtime/src/sys: libc through bun:ffi, errno, the VFIO kernel ABI.
+export * from "./libc.ts";
+export { EventFd } from "./eventfd.ts";
+export { Errno, errnoName, errnoText } from "./errno.ts";
