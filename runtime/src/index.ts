@@ -1,1 +1,9 @@
-export {};
+// @warpdrive/runtime: the public surface. Generated device packages import from here.
+export { Device, resolveTarget, type DeviceOptions, type QueueOptions } from "./device.ts";
+export type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, QueueSpec, RegLoc } from "./backend.ts";
+export * from "./errors.ts";
+export * from "./mem/index.ts";
+export { IndexRingQueue, SqCqQueue, type Completion, type Encoder, type Queue, type SqCqOptions } from "./queue/index.ts";
+export { simBackend, SimDevice } from "./sim/backend.ts";
+export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./sim/model.ts";
+export * as sys from "./sys/index.ts";

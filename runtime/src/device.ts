@@ -1,0 +1,297 @@
+// Device: one opened accelerator, whatever the backend. It maps regions by name, owns the DMA
+// domain (IOVA allocation + the backend's DMA map, i.e. wd_mem_share/unshare), hands out queues
+// (wd_request_queue) once per queue id, and tears everything down in order on close.
+import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, QueueSpec } from "./backend.ts";
+import { ConfigError, DmaError, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
+import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
+import { IndexRingQueue } from "./queue/index-ring.ts";
+import { SqCqQueue } from "./queue/sq-cq.ts";
+import type { Queue, QueueHost } from "./queue/types.ts";
+import { simBackend } from "./sim/backend.ts";
+
+export interface DeviceOptions {
+  /** "sim" (default, or $WD_BACKEND) or "vfio", or a Backend object (tests). */
+  backend?: "sim" | "vfio" | Backend;
+  /** PCI address for vfio ("0000:00:03.0"); for sim an optional "sim:<name>/<n>". Default:
+   *  $WD_DEVICE_<NAME> (e.g. WD_DEVICE_QEMU_EDU), then $WD_DEVICE, then (vfio) the only PCI device
+   *  matching the spec's ids. */
+  address?: string;
+  /** IOVA = process address for every shared buffer (WarpDrive's unified address space). */
+  unified?: boolean;
+  /** Highest usable IOVA + 1, for devices with narrow DMA addressing (edu: 1 << 28). */
+  iovaLimit?: number;
+}
+
+export interface QueueOptions {
+  /** Queue id (sq-cq: within the spec's instances; default the first). */
+  id?: number;
+  /** sq-cq only: ring depth override. */
+  depth?: number;
+  /** sq-cq only: interrupt index to wait on (default the spec's). */
+  irq?: number;
+}
+
+/** What requestQueue returns for each queue kind. */
+export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : SqCqQueue;
+
+type AnyQueue = IndexRingQueue | SqCqQueue;
+
+function envName(device: string): string {
+  return `WD_DEVICE_${device.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+/** The backend and address Device.open would use, from options then the environment. */
+export function resolveTarget(spec: DeviceSpec, options: DeviceOptions = {}): { backend: "sim" | "vfio" | Backend; address?: string } {
+  const backend = options.backend ?? ((process.env.WD_BACKEND || "sim") as "sim" | "vfio");
+  if (typeof backend === "string" && backend !== "sim" && backend !== "vfio") {
+    throw new ConfigError(`unknown backend "${backend}" (WD_BACKEND or options.backend): use sim or vfio`);
+  }
+  let address = options.address;
+  if (address === undefined) {
+    const env = process.env[envName(spec.name)] || process.env.WD_DEVICE || undefined;
+    // A PCI address in the environment means nothing to the sim backend: it is meant for vfio runs.
+    if (env !== undefined && !(backend === "sim" && !env.startsWith("sim:"))) address = env;
+  }
+  return { backend, address };
+}
+
+async function loadBackend(kind: "sim" | "vfio" | Backend): Promise<Backend> {
+  if (typeof kind !== "string") return kind;
+  if (kind === "sim") return simBackend;
+  let mod: { vfioBackend?: Backend };
+  try {
+    // by a computed name: vfio/ is optional in a build (and written separately from this file)
+    const path = "./vfio/index.ts";
+    mod = (await import(path)) as { vfioBackend?: Backend };
+  } catch (e) {
+    throw new ConfigError(`the vfio backend could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (!mod.vfioBackend) throw new ConfigError("the vfio backend is not available in this build (runtime/src/vfio exports no vfioBackend)");
+  return mod.vfioBackend;
+}
+
+async function findPciAddress(spec: DeviceSpec): Promise<string> {
+  const { listPciDevices } = await import("./pci/sysfs.ts");
+  const found = listPciDevices().filter((d) => spec.pci.some((m) => m.vendor === d.vendor && m.device === d.device));
+  const ids = spec.pci.map((m) => `${m.vendor.toString(16).padStart(4, "0")}:${m.device.toString(16).padStart(4, "0")}`).join(", ");
+  if (found.length === 1) return found[0]!.address;
+  if (found.length === 0) {
+    throw new ConfigError(`no PCI device matches ${spec.name} (${ids})`, { hint: `pass --device <BDF> or set ${envName(spec.name)} / WD_DEVICE` });
+  }
+  throw new ConfigError(`${found.length} PCI devices match ${spec.name} (${found.map((d) => d.address).join(", ")})`, {
+    hint: `choose one with --device <BDF> or ${envName(spec.name)} / WD_DEVICE`,
+  });
+}
+
+export class Device implements DmaDomain {
+  readonly spec: DeviceSpec;
+  readonly backend: BackendDevice;
+  readonly backendKind: "sim" | "vfio";
+  /** For messages: "device sim:wd-dummy/1". */
+  readonly name: string;
+  /** Checks that a DmaRef is shared with this device and inside its buffer; returns the IOVA. */
+  readonly dma: DmaResolver;
+
+  readonly #iova: IovaAllocator;
+  readonly #shared = new Set<DmaBuffer>();
+  readonly #owned = new Set<DmaBuffer>();
+  readonly #queues = new Map<string, AnyQueue>();
+  readonly #host: QueueHost;
+  #closed = false;
+
+  /**
+   * Opens `spec` on the chosen backend (see DeviceOptions for the defaults). The sim backend starts
+   * the device model and waits until it is running.
+   */
+  static async open(spec: DeviceSpec, options: DeviceOptions = {}): Promise<Device> {
+    const target = resolveTarget(spec, options);
+    const backend = await loadBackend(target.backend);
+    let address = target.address;
+    if (backend.kind === "vfio" && address === undefined) address = await findPciAddress(spec);
+    const bd = backend.open(spec, address);
+    try {
+      const ready = (bd as { ready?: Promise<void> }).ready;
+      if (ready !== undefined) await ready;
+      return new Device(spec, bd, backend.kind, options);
+    } catch (e) {
+      bd.close();
+      throw e;
+    }
+  }
+
+  private constructor(spec: DeviceSpec, bd: BackendDevice, kind: "sim" | "vfio", options: DeviceOptions) {
+    this.spec = spec;
+    this.backend = bd;
+    this.backendKind = kind;
+    this.name = `device ${bd.address}`;
+    this.#iova = new IovaAllocator({ ranges: bd.iovaRanges, pageSize: bd.dmaPageSize, unified: options.unified, limit: options.iovaLimit });
+    this.dma = new SharedResolver(this);
+    const self = this;
+    this.#host = {
+      address: bd.address,
+      region: (name) => self.region(name),
+      irq: (index) => self.backend.irq(index),
+      allocShared: (size, name) => self.alloc(size, name),
+      freeShared: (buf) => self.#freeOwned(buf),
+      get dma() {
+        return self.dma;
+      },
+      onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
+    };
+  }
+
+  /** "sim:wd-dummy/1", "0000:00:03.0". */
+  get address(): string {
+    return this.backend.address;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw new UseAfterReleaseError(`${what} of ${this.name}`, "closed");
+  }
+
+  /** A region by its name in the device description. */
+  region(name: string): MappedRegion {
+    this.#check(`region ${name}`);
+    const r = this.spec.regions.find((x) => x.name === name);
+    if (r === undefined) throw new ConfigError(`${this.spec.name} has no region "${name}" (regions: ${this.spec.regions.map((x) => x.name).join(", ")})`);
+    return this.backend.region(r.index);
+  }
+
+  /** An interrupt line by name (or index), enabled on first use. */
+  irq(name: string | number): IrqLine {
+    this.#check(`interrupt ${name}`);
+    const i = typeof name === "number" ? this.spec.interrupts.find((x) => x.index === name) : this.spec.interrupts.find((x) => x.name === name);
+    if (i === undefined) throw new ConfigError(`${this.spec.name} has no interrupt ${JSON.stringify(name)} (interrupts: ${this.spec.interrupts.map((x) => x.name).join(", ") || "none"})`);
+    return this.backend.irq(i.index);
+  }
+
+  // ---- DMA memory (wd_mem_share / wd_mem_unshare) ----
+
+  /** Page-aligned zeroed memory, shared with this device; freed at close if still alive. */
+  alloc(size: number, name?: string): DmaBuffer {
+    this.#check("alloc");
+    const buf = DmaBuffer.alloc(size, { name });
+    try {
+      buf.share(this);
+    } catch (e) {
+      buf.free();
+      throw e;
+    }
+    this.#owned.add(buf);
+    return buf;
+  }
+
+  #freeOwned(buf: DmaBuffer): void {
+    this.#owned.delete(buf);
+    buf.free();
+  }
+
+  /** Lets the device reach `buf` (wd_mem_share); returns its IOVA. Idempotent. */
+  share(buf: DmaBuffer): number {
+    this.#check("share");
+    return buf.share(this);
+  }
+
+  /** Takes `buf` away from the device (wd_mem_unshare); no-op when not shared. */
+  unshare(buf: DmaBuffer): void {
+    this.#check("unshare");
+    buf.unshare(this);
+  }
+
+  /** DmaDomain: called by DmaBuffer.share. */
+  dmaAttach(buf: DmaBuffer): number {
+    this.#check(`share of dma buffer ${buf.name}`);
+    const iova = this.#iova.alloc(buf.size, buf.ptr);
+    try {
+      this.backend.dmaMap(buf.ptr, buf.size, iova);
+    } catch (e) {
+      this.#iova.free(iova);
+      if (e instanceof DmaError) throw e;
+      throw new DmaError(`${this.name}: mapping dma buffer ${buf.name} failed: ${e instanceof Error ? e.message : String(e)}`, { buffer: buf.name, cause: e });
+    }
+    this.#shared.add(buf);
+    return iova;
+  }
+
+  /** DmaDomain: called by DmaBuffer.unshare / free. */
+  dmaDetach(buf: DmaBuffer, iova: number): void {
+    this.#shared.delete(buf);
+    try {
+      this.backend.dmaUnmap(iova, buf.size);
+    } finally {
+      this.#iova.free(iova);
+    }
+  }
+
+  // ---- queues (wd_request_queue) ----
+
+  /** Opens queue `name` (a queue of the spec). Each queue id is handed out once until released. */
+  requestQueue(name: string, options: QueueOptions = {}): AnyQueue {
+    this.#check(`queue ${name}`);
+    const spec = this.spec.queues.find((q) => q.name === name);
+    if (spec === undefined) throw new ConfigError(`${this.spec.name} has no queue "${name}" (queues: ${this.spec.queues.map((q) => q.name).join(", ") || "none"})`);
+    const [first, last] = spec.kind === "sq-cq" ? [spec.first, spec.last] : [0, 0];
+    const id = options.id ?? first;
+    if (!Number.isInteger(id) || id < first || id > last) {
+      throw new ConfigError(`queue ${name} of ${this.name}: id ${id} is outside ${first}..${last}`);
+    }
+    const key = `${name}#${id}`;
+    if (this.#queues.has(key)) {
+      throw new WarpDriveError(`queue ${name}${first === last ? "" : ` id ${id}`} of ${this.name} is already in use`, {
+        hint: "release() it first; each queue is handed out once",
+      });
+    }
+    let q: AnyQueue;
+    if (spec.kind === "index-ring") {
+      if (options.depth !== undefined && options.depth !== spec.depth) {
+        throw new ConfigError(`queue ${name} of ${this.name}: the device's ring has ${spec.depth} entries, depth ${options.depth} cannot be chosen`);
+      }
+      q = new IndexRingQueue(this.#host, spec, id);
+    } else {
+      q = new SqCqQueue(this.#host, spec, id, { depth: options.depth, irq: options.irq });
+    }
+    this.#queues.set(key, q);
+    return q;
+  }
+
+  /** Queues currently handed out. */
+  get queues(): Queue[] {
+    return [...this.#queues.values()];
+  }
+
+  /** Resets the device (function-level reset / sim model reset). Queues stay allocated but the
+   *  device has forgotten them: release and request them again. */
+  reset(): void {
+    this.#check("reset");
+    this.backend.reset();
+  }
+
+  /** Releases queues, unshares and frees DMA memory, closes the backend. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    let first: unknown;
+    const attempt = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        first ??= e;
+      }
+    };
+    for (const q of [...this.#queues.values()]) attempt(() => q.releaseForClose());
+    this.#queues.clear();
+    for (const b of [...this.#shared]) attempt(() => b.unshare(this));
+    for (const b of [...this.#owned]) attempt(() => b.free());
+    this.#owned.clear();
+    this.#closed = true;
+    attempt(() => this.backend.close());
+    if (first !== undefined) throw first;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,226 @@
+// IndexRingQueue: a ring of fixed-size entries with a producer index the host advances and a
+// consumer index the device advances (the WarpDrive dummy's queue page).
+//
+// Indices are free-running counters (mod 2^32, or 2^16/2^8 for narrower registers); an entry lives
+// in slot `index % depth`. The host knows an entry is finished when the device changed the entry's
+// done field away from `pending`; it never reads the consumer register on the hot path. A slot is
+// reused only after the host saw it done, so the ring can never be overwritten: `send` on a ring
+// with `depth` requests in flight throws QueueFullError.
+//
+// Hot path: send = encode into the slot + one store of the done field; flush = one producer store
+// (+ one doorbell store when the doorbell is a separate register); recv = one load of the done field.
+// No system call. Loads of the done field go through RegisterIo (ring in a region) or Atomics.load
+// (ring in DMA memory): both are loads the JIT cannot hoist out of a polling loop.
+import { toArrayBuffer } from "bun:ffi";
+import type { IrqLine, QueueSpec } from "../backend.ts";
+import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
+import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
+import { detach } from "../mem/detach.ts";
+import { bindReg, isPowerOfTwo, Lifetime, readReg, ringReg, sameReg, type BoundReg } from "./common.ts";
+import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
+import { waitForCompletion } from "./wait.ts";
+
+type IndexRingSpec = Extract<QueueSpec, { kind: "index-ring" }>;
+
+/** How long requestQueue waits for a previous owner's requests to drain before giving up. */
+const DRAIN_MS = 200;
+
+export class IndexRingQueue implements Queue {
+  readonly name: string;
+  readonly id: number;
+  readonly label: string;
+  readonly depth: number;
+  readonly entrySize: number;
+  /** The ring's memory when it lives in DMA memory (spec ring: "dma"); the device must be told its address. */
+  readonly ringBuffer: DmaBuffer | undefined;
+
+  readonly #host: QueueHost;
+  readonly #life: Lifetime;
+  readonly #mask: number;
+  readonly #idxMask: number;
+  readonly #view: DataView;
+  readonly #producer: BoundReg;
+  readonly #consumer: BoundReg;
+  readonly #doorbell: BoundReg | undefined;
+  readonly #irq: IrqLine | undefined;
+  // done-field access: through the region's RegisterIo, or Atomics on the DMA ring
+  readonly #doneIo: RegisterIo | undefined;
+  readonly #doneField: number; // offset of the done field inside an entry
+  readonly #ringOffset: number; // offset of the ring inside its region (0 for a DMA ring)
+  readonly #bytes: Uint8Array;
+  readonly #ab: ArrayBuffer | undefined; // the region view's buffer, detached on release
+  readonly #doneWidth: 8 | 16 | 32;
+  readonly #doneArr: Uint8Array | Uint16Array | Uint32Array | undefined;
+  readonly #pending: number;
+
+  #head = 0; // next index to write (host's copy of the producer)
+  #next = 0; // next index to complete (oldest in flight)
+  #published = 0; // producer value last written
+
+  constructor(host: QueueHost, spec: IndexRingSpec, id = 0) {
+    this.name = spec.name;
+    this.id = id;
+    this.label = `${host.address}/${spec.name}`;
+    this.#life = new Lifetime(this.label);
+    if (!isPowerOfTwo(spec.depth)) throw new ConfigError(`queue ${this.label}: depth ${spec.depth} is not a power of two`);
+    if (spec.done.offset + spec.done.width / 8 > spec.entrySize || spec.done.offset % (spec.done.width / 8) !== 0) {
+      throw new ConfigError(`queue ${this.label}: done field at +${spec.done.offset} (${spec.done.width} bits) does not fit the ${spec.entrySize}-byte entry aligned`);
+    }
+    this.#host = host;
+    this.depth = spec.depth;
+    this.entrySize = spec.entrySize;
+    this.#mask = spec.depth - 1;
+    this.#pending = spec.done.pending;
+    this.#doneField = spec.done.offset;
+    this.#doneWidth = spec.done.width;
+    this.#producer = bindReg(host, spec.producer, id, `queue ${this.label} producer`);
+    this.#consumer = bindReg(host, spec.consumer, id, `queue ${this.label} consumer`);
+    this.#doorbell = sameReg(spec.doorbell, spec.producer) ? undefined : bindReg(host, spec.doorbell, id, `queue ${this.label} doorbell`);
+    this.#idxMask = this.#producer.width >= 32 ? 0xffffffff : 2 ** this.#producer.width - 1;
+    if (this.#idxMask + 1 < 2 * spec.depth) throw new ConfigError(`queue ${this.label}: a ${this.#producer.width}-bit index cannot count a ring of ${spec.depth}`);
+    this.#irq = spec.interrupt === undefined ? undefined : host.irq(spec.interrupt);
+
+    const bytes = spec.depth * spec.entrySize;
+    if (spec.ring === "dma") {
+      this.ringBuffer = host.allocShared(bytes, `${this.label} ring`);
+      this.#view = this.ringBuffer.view;
+      const ab = this.ringBuffer.bytes.buffer;
+      const base = this.ringBuffer.bytes.byteOffset;
+      this.#doneArr =
+        this.#doneWidth === 32 ? new Uint32Array(ab, base, bytes / 4)
+        : this.#doneWidth === 16 ? new Uint16Array(ab, base, bytes / 2)
+        : new Uint8Array(ab, base, bytes);
+      this.#ringOffset = 0;
+    } else {
+      const region = host.region(spec.ring.region);
+      if (spec.ring.offset + bytes > region.size) {
+        throw new ConfigError(`queue ${this.label}: ring ${spec.ring.region}+0x${spec.ring.offset.toString(16)} (${bytes} bytes) overruns the region (${region.size} bytes)`);
+      }
+      if (!region.ptr) throw new ConfigError(`queue ${this.label}: region ${spec.ring.region} cannot be mapped, so the ring in it cannot be written`);
+      this.#ab = toArrayBuffer(region.ptr, spec.ring.offset, bytes);
+      this.#view = new DataView(this.#ab);
+      this.#doneIo = region.io;
+      this.#ringOffset = spec.ring.offset;
+    }
+    this.#bytes = new Uint8Array(this.#view.buffer, this.#view.byteOffset, bytes);
+    this.#attach();
+  }
+
+  /** Picks up where the device is: both indices must agree (a previous owner's requests drained). */
+  #attach(): void {
+    const t0 = performance.now();
+    for (;;) {
+      const p = readReg(this.#producer) & this.#idxMask;
+      const c = readReg(this.#consumer) & this.#idxMask;
+      if (p === c) {
+        this.#head = this.#next = this.#published = p;
+        return;
+      }
+      if (performance.now() - t0 > DRAIN_MS) {
+        this.#dispose();
+        throw new WarpDriveError(`queue ${this.label}: ${(p - c) & this.#idxMask} requests of a previous owner are still in flight (producer ${p}, consumer ${c})`,
+          { hint: "reset the device (dev.reset()) to start the ring afresh" });
+      }
+      Bun.sleepSync(1);
+    }
+  }
+
+  get released(): boolean {
+    return this.#life.released;
+  }
+
+  get inFlight(): number {
+    return (this.#head - this.#next) & this.#idxMask;
+  }
+
+  /** The done field's current value in the slot of ring index `index`. */
+  #done(index: number): number {
+    const at = (index & this.#mask) * this.entrySize + this.#doneField;
+    if (this.#doneArr !== undefined) return Atomics.load(this.#doneArr, at / (this.#doneWidth / 8));
+    const off = this.#ringOffset + at;
+    const io = this.#doneIo!;
+    return this.#doneWidth === 32 ? io.read32(off) : this.#doneWidth === 16 ? io.read16(off) : io.read8(off);
+  }
+
+  trySend(encode: Encoder): number {
+    this.#life.check();
+    if (this.inFlight >= this.depth) return -1;
+    const index = this.#head;
+    const off = (index & this.#mask) * this.entrySize;
+    // zero the entry (Encoder contract), let the caller fill it, then mark it pending last
+    this.#bytes.fill(0, off, off + this.entrySize);
+    encode(this.#view, off, this.#host.dma);
+    this.#writeDone(off);
+    this.#head = (index + 1) & this.#idxMask;
+    return index;
+  }
+
+  #writeDone(entryOff: number): void {
+    const at = entryOff + this.#doneField;
+    if (this.#doneWidth === 32) this.#view.setUint32(at, this.#pending, true);
+    else if (this.#doneWidth === 16) this.#view.setUint16(at, this.#pending, true);
+    else this.#view.setUint8(at, this.#pending);
+  }
+
+  send(encode: Encoder): number {
+    const i = this.trySend(encode);
+    if (i < 0) throw new QueueFullError(this.label, this.depth);
+    return i;
+  }
+
+  flush(): void {
+    this.#life.check();
+    this.#publish();
+  }
+
+  #publish(): void {
+    const head = this.#head;
+    if (head === this.#published) return;
+    this.#published = head;
+    ringReg(this.#producer, head);
+    if (this.#doorbell !== undefined) ringReg(this.#doorbell, head);
+  }
+
+  recv(): Completion | null {
+    this.#life.check();
+    if (this.#head !== this.#published) this.#publish();
+    const index = this.#next;
+    if (index === this.#head) return null;
+    const status = this.#done(index);
+    if (status === this.#pending) return null;
+    this.#next = (index + 1) & this.#idxMask;
+    return { tag: index, view: this.#view, offset: (index & this.#mask) * this.entrySize, status };
+  }
+
+  recvSync(timeoutMs: number): Completion {
+    this.#life.check();
+    if (this.inFlight === 0) {
+      throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
+    }
+    return waitForCompletion(this.label, () => this.recv(), () => {}, this.#irq, timeoutMs);
+  }
+
+  release(): void {
+    this.#life.end();
+    this.#dispose();
+    this.#host.onRelease(this);
+  }
+
+  /** Device.close: the queue dies with the device. */
+  releaseForClose(): void {
+    if (this.#life.released) return;
+    this.#life.end("released (its device was closed)");
+    this.#dispose();
+    this.#host.onRelease(this);
+  }
+
+  #dispose(): void {
+    if (this.ringBuffer !== undefined) this.#host.freeShared(this.ringBuffer);
+    // detach the view over the region so a kept Completion cannot touch it after the device unmaps
+    if (this.#ab !== undefined) detach(this.#ab);
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#life.released) this.release();
+  }
+}

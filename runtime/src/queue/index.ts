@@ -1,0 +1,4 @@
+export { IndexRingQueue } from "./index-ring.ts";
+export { SqCqQueue, type SqCqOptions } from "./sq-cq.ts";
+export type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
+export { waitForCompletion, SPIN_US, SLICE_MS } from "./wait.ts";

@@ -1,0 +1,50 @@
+// The control block shared by the client side (SimDevice) and the model's host thread (host.ts):
+// one SharedArrayBuffer of Int32 words, read and written with Atomics only. It carries commands
+// (run/stop/reset), the host's state, the poll epoch the client waits on before unmapping memory,
+// and the eventfd of every enabled interrupt vector. Nothing here is on the client's hot path: the
+// client talks to the model only through the device's register memory, as it would to hardware.
+
+/** Word indices. */
+export const CMD = 0; // written by the client: Cmd
+export const STATE = 1; // written by both (CAS): State
+export const EPOCH = 2; // the host adds 1 entering and 1 leaving poll(): odd = inside poll
+export const RESET_DONE = 3; // the host adds 1 after each completed reset
+export const WAKE = 4; // the host sleeps on this word; the client adds 1 and notifies to wake it
+export const DMA_SEQ = 5; // seqlock of the DMA table: odd while the client edits it
+export const DMA_COUNT = 6; // entries in use in the DMA table
+export const IRQ_BASE = 8; // IRQ_BASE + i: eventfd of vector i, -1 when not enabled
+export const MAX_IRQS = 64;
+export const CONTROL_WORDS = IRQ_BASE + MAX_IRQS;
+
+export const Cmd = { RUN: 0, STOP: 1, RESET: 2 } as const;
+export const State = { STARTING: 0, RUNNING: 1, STOPPED: 2, FAULTED: 3, CANCELLED: 4 } as const;
+
+/** DMA table: Float64 triples (iova, size, ptr); doubles hold every address below 2^53 exactly. */
+export const DMA_ENTRY = 3;
+export const DMA_MAX_ENTRIES = 4096;
+
+export function newControl(): { control: Int32Array; dma: Float64Array } {
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  for (let i = 0; i < MAX_IRQS; i++) control[IRQ_BASE + i] = -1;
+  const dma = new Float64Array(new SharedArrayBuffer(DMA_MAX_ENTRIES * DMA_ENTRY * 8));
+  return { control, dma };
+}
+
+/** What the client posts to the host to start one device instance. */
+export interface StartMessage {
+  type: "start";
+  address: string;
+  modelUrl: string;
+  spec: import("../backend.ts").DeviceSpec;
+  regions: { name: string; index: number; size: number; kind: "mmio" | "ram"; ptr: number; fd: number }[];
+  control: Int32Array;
+  dma: Float64Array;
+}
+
+/** What the host posts back. */
+export type HostMessage =
+  | { type: "loaded" }
+  | { type: "load-error"; message: string }
+  | { type: "started"; address: string }
+  | { type: "fault"; address: string; message: string }
+  | { type: "stopped"; address: string };
