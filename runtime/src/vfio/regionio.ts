@@ -1,0 +1,88 @@
+// RegisterIo through pread/pwrite on the device fd: for regions VFIO does not let us mmap (config
+// space, I/O port BARs, sparse BARs). Each access is one system call of exactly the given width, which
+// vfio-pci turns into one access of that width on the device.
+import { RegisterError, UseAfterReleaseError, VfioError } from "../errors.ts";
+import type { RegisterIo } from "../mem/io.ts";
+import type { Sys } from "../sys/libc.ts";
+
+export class PreadIo implements RegisterIo {
+  readonly name: string;
+  #size: number;
+  readonly #sys: Sys;
+  readonly #fd: number;
+  readonly #base: number;
+  readonly #buf = new Uint8Array(8);
+  readonly #dv = new DataView(this.#buf.buffer);
+  readonly #views = [1, 2, 4, 8].map((n) => this.#buf.subarray(0, n));
+
+  /** `base` is the region's offset within the device fd (from REGION_INFO). */
+  constructor(sys: Sys, fd: number, base: number, size: number, name: string) {
+    this.#sys = sys;
+    this.#fd = fd;
+    this.#base = base;
+    this.#size = size;
+    this.name = name;
+  }
+
+  #check(off: number, n: number): void {
+    if (off >= 0 && off + n <= this.#size && off % n === 0) return;
+    if (this.#size === 0) throw new UseAfterReleaseError(`region ${this.name}`, "closed");
+    throw new RegisterError(`${this.name}+0x${Number(off).toString(16)}`, `${n * 8}-bit access outside the region (size 0x${this.#size.toString(16)}) or misaligned`);
+  }
+
+  #view(n: number): Uint8Array {
+    return this.#views[n === 1 ? 0 : n === 2 ? 1 : n === 4 ? 2 : 3]!;
+  }
+
+  #read(off: number, n: number): void {
+    this.#check(off, n);
+    const got = this.#sys.pread(this.#fd, this.#view(n), this.#base + off, this.name);
+    if (got !== n) throw new VfioError("pread", this.name, undefined, `read ${got} of ${n} bytes at offset 0x${off.toString(16)}`);
+  }
+
+  #write(off: number, n: number): void {
+    this.#check(off, n);
+    const put = this.#sys.pwrite(this.#fd, this.#view(n), this.#base + off, this.name);
+    if (put !== n) throw new VfioError("pwrite", this.name, undefined, `wrote ${put} of ${n} bytes at offset 0x${off.toString(16)}`);
+  }
+
+  read8(off: number): number {
+    this.#read(off, 1);
+    return this.#dv.getUint8(0);
+  }
+  read16(off: number): number {
+    this.#read(off, 2);
+    return this.#dv.getUint16(0, true);
+  }
+  read32(off: number): number {
+    this.#read(off, 4);
+    return this.#dv.getUint32(0, true);
+  }
+  read64(off: number): bigint {
+    this.#read(off, 8);
+    return this.#dv.getBigUint64(0, true);
+  }
+  write8(off: number, v: number): void {
+    this.#dv.setUint8(0, v & 0xff);
+    this.#write(off, 1);
+  }
+  write16(off: number, v: number): void {
+    this.#dv.setUint16(0, v & 0xffff, true);
+    this.#write(off, 2);
+  }
+  write32(off: number, v: number): void {
+    this.#dv.setUint32(0, v >>> 0, true);
+    this.#write(off, 4);
+  }
+  write64(off: number, v: bigint): void {
+    this.#dv.setBigUint64(0, BigInt.asUintN(64, v), true);
+    this.#write(off, 8);
+  }
+  /** A system call is a full barrier: earlier stores are visible before the device sees this write. */
+  doorbell(off: number, v: number): void {
+    this.write32(off, v);
+  }
+  release(): void {
+    this.#size = 0;
+  }
+}
