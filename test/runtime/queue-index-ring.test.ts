@@ -135,7 +135,7 @@ for (const placement of ["region", "dma"] as const) {
       q.send(put(7));
       q.flush();
       // recvSync blocks this thread, so another thread unpauses the device: after 20 ms, well past the spin
-      const w = new Worker(new URL("./unpause-worker.ts", import.meta.url).href);
+      const w = new Worker(new URL("./queue-unpause-worker.ts", import.meta.url).href);
       const sab = new Int32Array(new SharedArrayBuffer(4));
       w.postMessage({ ptr: dev.region("queue").ptr, off: RING.CTL, delayMs: 20, sab });
       while (Atomics.load(sab, 0) === 0) await Bun.sleep(1);
