@@ -111,6 +111,7 @@ export const PCI_COMMAND_INTX_DISABLE = 1 << 10;
 // ---- struct layouts: byte offsets, and total size --------------------------------------------
 
 export const GroupStatus = { argsz: 0, flags: 4, SIZE: 8 } as const;
+/** 24 with the trailing pad of newer headers (older ones say 20); the kernel needs argsz >= 16. */
 export const DeviceInfo = { argsz: 0, flags: 4, num_regions: 8, num_irqs: 12, cap_offset: 16, SIZE: 24 } as const;
 export const RegionInfo = { argsz: 0, flags: 4, index: 8, cap_offset: 12, size: 16, offset: 24, SIZE: 32 } as const;
 export const IrqInfo = { argsz: 0, flags: 4, index: 8, count: 12, SIZE: 16 } as const;

@@ -92,7 +92,8 @@ export function setTrace(on: boolean): void {
 }
 
 function fmtArg(a: unknown): string {
-  if (typeof a === "number") return Number.isInteger(a) && a > 255 ? `0x${a.toString(16)}` : String(a);
+  // small numbers (fds, flags, sizes) in decimal; large ones (pointers, offsets, ioctl numbers) in hex
+  if (typeof a === "number") return Number.isInteger(a) && a >= 0x100000 ? `0x${a.toString(16)}` : String(a);
   if (typeof a === "bigint") return `0x${a.toString(16)}n`;
   if (typeof a === "string") return JSON.stringify(a);
   if (a instanceof Uint8Array) return `<${a.byteLength} bytes>`;
