@@ -215,6 +215,7 @@ export class Nvme {
   maxTransferBytes = 0;
   #identifyBuf: DmaBuffer | undefined;
   #closed = false;
+  #shutDown = false;
 
   private constructor(client: NvmeDevice, options: NvmeOptions) {
     this.client = client;
@@ -266,7 +267,15 @@ export class Nvme {
 
   /** The whole bring-up sequence (spec 7.6.1). Public so a test can re-run it after reset(). */
   init(): void {
+    this.#shutDown = false;
     this.disable();
+    // A re-run (after reset()): the controller has forgotten every queue now that RDY is 0, so
+    // their memory can go.
+    for (const q of this.io.splice(0)) {
+      if (!q.queue.released) q.queue.release();
+      q.prpLists.free();
+    }
+    if (this.admin !== undefined && !this.admin.released) this.admin.release();
     this.admin = this.device.requestQueue("admin", { depth: this.options.adminDepth }) as SqCqQueue;
     this.enable();
     this.controller = this.identifyController();
@@ -568,6 +577,7 @@ export class Nvme {
         first ??= e;
       }
     }
+    this.#shutDown = true;
     this.regs.cc.modify({ shn: ShutdownNotification.NORMAL });
     // RTD3E (µs) is the controller's own bound when it gives one.
     const rtd3e = Number(this.controller?.rtd3e ?? 0) / 1000;
@@ -582,7 +592,7 @@ export class Nvme {
     if (this.#closed) return;
     let first: unknown;
     try {
-      if (this.admin !== undefined && !this.admin.released && this.regs.csts.fields().rdy === 1) this.shutdown();
+      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && this.regs.csts.fields().rdy === 1) this.shutdown();
     } catch (e) {
       first = e;
     }

@@ -1,0 +1,228 @@
+// NVMe end to end: the generated client + devices/nvme/behavior.ts on whichever backend the
+// environment names (WD_BACKEND, WD_DEVICE). Runs against the sim model here and, in the VM suite,
+// against QEMU 7.2's emulated controller through vfio, so every expectation is one both must meet:
+// identify fields are checked for consistency with each other and with the registers, never for
+// the sim's own strings.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { DmaBuffer } from "@warpdrive/runtime";
+import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq } from "@warpdrive/nvme/commands";
+import { FeatureId, ShutdownStatus } from "@warpdrive/nvme/enums";
+import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
+
+let nvme: Nvme;
+let data: DmaBuffer;
+let back: DmaBuffer;
+
+beforeAll(async () => {
+  nvme = await Nvme.open({ ioQueues: 2, ioDepth: 32 });
+  // Big enough for the largest transfer below (one command over MDTS, split by the driver).
+  const size = Math.max(nvme.maxTransferBytes * 2 + 64 * 1024, 1 << 20);
+  data = nvme.device.alloc(size, "nvme test data");
+  back = nvme.device.alloc(size, "nvme test readback");
+  // The data tests use LBAs up to ~5100 (plus the end of the namespace): 4 MiB of 512-byte blocks.
+  if (nvme.blocks < 8192n) throw new Error(`namespace 1 has ${nvme.blocks} blocks; these tests need at least 8192`);
+});
+
+afterAll(() => {
+  nvme?.close();
+});
+
+/** A different byte pattern for every (lba, seed): xorshift over the block number. */
+function fill(bytes: Uint8Array, lba: number, blockSize: number, seed: number) {
+  for (let b = 0; b * blockSize < bytes.length; b++) {
+    let x = ((lba + b) * 2654435761 + seed * 97 + 1) >>> 0 || 1;
+    const end = Math.min(bytes.length, (b + 1) * blockSize);
+    for (let i = b * blockSize; i < end; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      bytes[i] = x & 0xff;
+      bytes[i + 1] = (x >>> 8) & 0xff;
+      bytes[i + 2] = (x >>> 16) & 0xff;
+      bytes[i + 3] = x >>> 24;
+    }
+  }
+}
+
+function expectStatus(fn: () => void, status: string) {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(NvmeStatusError);
+  expect((caught as NvmeStatusError).status).toBe(status);
+  // The message names the status so a log line alone says what went wrong.
+  expect((caught as NvmeStatusError).message).toContain(status);
+}
+
+describe("bring-up", () => {
+  test("controller is ready with the queues and page size asked for", () => {
+    const csts = nvme.regs.csts.fields();
+    expect(csts.rdy).toBe(1);
+    expect(csts.cfs).toBe(0);
+    const cc = nvme.regs.cc.fields();
+    expect(cc.en).toBe(1);
+    expect(cc.iosqes).toBe(6);
+    expect(cc.iocqes).toBe(4);
+    expect(2 ** (12 + cc.mps)).toBe(nvme.pageSize);
+    expect(nvme.io.length).toBe(2);
+    expect(nvme.cap.mqes).toBeGreaterThanOrEqual(31);
+    expect(nvme.cap.css & 1).toBe(1); // NVM command set
+  });
+
+  test("identify controller agrees with itself and with the registers", () => {
+    const id = nvme.controller;
+    expect(id.vid).not.toBe(0);
+    for (const text of [asciiField(id.sn), asciiField(id.mn), asciiField(id.fr)]) {
+      expect(text.length).toBeGreaterThan(0);
+      expect(/^[\x20-\x7e]+$/.test(text)).toBe(true);
+    }
+    const vs = nvme.regs.vs.read();
+    expect(vs >>> 16).toBe(1);
+    if (id.ver !== 0) expect(id.ver).toBe(vs);
+    const sqes = typeof id.sqes === "number" ? { min: id.sqes & 0xf, max: id.sqes >> 4 } : id.sqes;
+    const cqes = typeof id.cqes === "number" ? { min: id.cqes & 0xf, max: id.cqes >> 4 } : id.cqes;
+    expect(sqes.min).toBeLessThanOrEqual(6);
+    expect(sqes.max).toBeGreaterThanOrEqual(6);
+    expect(cqes.min).toBeLessThanOrEqual(4);
+    expect(cqes.max).toBeGreaterThanOrEqual(4);
+    expect(id.nn).toBeGreaterThanOrEqual(1);
+    if (id.mdts !== 0) expect(nvme.maxTransferBytes).toBeLessThanOrEqual(2 ** id.mdts * 2 ** (12 + nvme.cap.mpsmin));
+  });
+
+  test("namespace 1 is active and sized consistently", () => {
+    const ns = nvme.namespace;
+    expect(nvme.activeNamespaces()).toContain(1);
+    expect(BigInt(ns.nsze)).toBeGreaterThan(0n);
+    expect(BigInt(ns.ncap)).toBeLessThanOrEqual(BigInt(ns.nsze));
+    expect(BigInt(ns.nuse)).toBeLessThanOrEqual(BigInt(ns.ncap));
+    expect(nvme.blockSize).toBeGreaterThanOrEqual(512);
+    expect(nvme.blockSize).toBeLessThanOrEqual(4096);
+    expect(nvme.blocks).toBe(BigInt(ns.nsze));
+  });
+
+  test("number of queues granted is what Get Features reports", () => {
+    const dw0 = nvme.getFeature(FeatureId.NUMBER_OF_QUEUES);
+    expect((dw0 & 0xffff) + 1).toBeGreaterThanOrEqual(nvme.io.length);
+    expect((dw0 >>> 16) + 1).toBeGreaterThanOrEqual(nvme.io.length);
+  });
+});
+
+describe("data", () => {
+  // Sizes chosen to hit each PRP shape: one page, PRP1 + PRP2, a PRP list, several commands.
+  const cases = () => [
+    { name: "1 block", lba: 0, blocks: 1, offset: 0 },
+    { name: "2 pages from an offset (PRP2)", lba: 17, blocks: 8, offset: 2048 },
+    { name: "PRP list", lba: 300, blocks: (64 * 1024) / nvme.blockSize, offset: 512 },
+    { name: "past MDTS: split into commands", lba: 1000, blocks: Math.floor((nvme.maxTransferBytes * 2 + 8192) / nvme.blockSize), offset: 0 },
+  ];
+
+  test("write then read back with a different pattern per case and per pass", () => {
+    for (const [seed, c] of cases().entries()) {
+      for (const pass of [0, 1]) {
+        const bytes = c.blocks * nvme.blockSize;
+        const src = data.bytes.subarray(c.offset, c.offset + bytes);
+        fill(src, c.lba, nvme.blockSize, seed * 2 + pass);
+        back.bytes.fill(0xee, 0, c.offset + bytes + 64);
+        nvme.write(c.lba, c.blocks, data.ref(c.offset, bytes));
+        nvme.read(c.lba, c.blocks, back.ref(c.offset, bytes));
+        const got = back.bytes.subarray(c.offset, c.offset + bytes);
+        const same = Buffer.compare(got, src) === 0;
+        if (!same) {
+          const at = got.findIndex((b, i) => b !== src[i]);
+          throw new Error(`${c.name}, pass ${pass}: first difference at byte ${at} (block ${Math.floor(at / nvme.blockSize)})`);
+        }
+        // Nothing written outside the window.
+        expect(back.bytes[c.offset + bytes]).toBe(0xee);
+        if (c.offset > 0) expect(back.bytes[c.offset - 1]).toBe(0xee);
+      }
+    }
+  });
+
+  test("many single-block writes on both queues, then one read of them all", () => {
+    const n = 96;
+    const bs = nvme.blockSize;
+    const base = 5000;
+    for (let i = 0; i < n; i++) {
+      const at = i * bs;
+      fill(data.bytes.subarray(at, at + bs), base + i, bs, 77);
+      nvme.write(base + i, 1, data.ref(at, bs), nvme.io[i % 2]);
+    }
+    nvme.flush(nvme.io[0]);
+    back.bytes.fill(0, 0, n * bs);
+    nvme.read(base, n, back.ref(0, n * bs), nvme.io[1]);
+    expect(Buffer.compare(back.bytes.subarray(0, n * bs), data.bytes.subarray(0, n * bs))).toBe(0);
+  });
+
+  test("the last block reads; one past the end is LBA_OUT_OF_RANGE", () => {
+    const last = nvme.blocks - 1n;
+    nvme.read(last, 1, back.ref(0, nvme.blockSize));
+    expectStatus(() => nvme.read(last, 2, back.ref(0, 2 * nvme.blockSize)), "LBA_OUT_OF_RANGE");
+    expectStatus(() => nvme.read(nvme.blocks, 1, back.ref(0, nvme.blockSize)), "LBA_OUT_OF_RANGE");
+    expectStatus(() => nvme.write(nvme.blocks + 10n, 1, data.ref(0, nvme.blockSize)), "LBA_OUT_OF_RANGE");
+  });
+
+  test("flush succeeds", () => {
+    nvme.flush();
+  });
+});
+
+describe("errors", () => {
+  test("an unknown I/O opcode completes with INVALID_OPCODE", () => {
+    const q = nvme.io[0]!.queue;
+    expectStatus(() => nvme.command(q, "opcode 0x7e", (v, o) => {
+      v.setUint8(o, 0x7e);
+      v.setUint32(o + 4, 1, true);
+    }), "INVALID_OPCODE");
+    // The queue keeps working afterwards.
+    nvme.flush();
+  });
+
+  test("an unknown admin opcode completes with INVALID_OPCODE", () => {
+    expectStatus(() => nvme.command(nvme.admin, "admin opcode 0x7f", (v, o) => v.setUint8(o, 0x7f)), "INVALID_OPCODE");
+  });
+
+  test("queue creation with a bad id or size and deletion of a missing queue", () => {
+    const ring = nvme.device.alloc(nvme.pageSize, "bogus ring");
+    const dma = nvme.device.dma;
+    try {
+      expectStatus(() => nvme.command(nvme.admin, "create I/O CQ 0xffff", (v, o) =>
+        encodeCreateIoCq(v, o, { buffer: ring.ref(), qid: 0xffff, qsize: 1, cqFlags: { pc: 1, ien: 0 }, iv: 0 }, dma)), "INVALID_QUEUE_ID");
+      expectStatus(() => nvme.command(nvme.admin, "create I/O CQ 0", (v, o) =>
+        encodeCreateIoCq(v, o, { buffer: ring.ref(), qid: 0, qsize: 1, cqFlags: { pc: 1, ien: 0 }, iv: 0 }, dma)), "INVALID_QUEUE_ID");
+      expectStatus(() => nvme.command(nvme.admin, "create I/O CQ with 1 entry", (v, o) =>
+        encodeCreateIoCq(v, o, { buffer: ring.ref(), qid: 60, qsize: 0, cqFlags: { pc: 1, ien: 0 }, iv: 0 }, dma)), "INVALID_QUEUE_SIZE");
+      expectStatus(() => nvme.command(nvme.admin, "create I/O SQ on a missing CQ", (v, o) =>
+        encodeCreateIoSq(v, o, { buffer: ring.ref(), qid: 60, qsize: 1, sqFlags: { pc: 1, qprio: 0 }, cqid: 61 }, dma)), "COMPLETION_QUEUE_INVALID");
+      expectStatus(() => nvme.command(nvme.admin, "delete I/O SQ 60", (v, o) => encodeDeleteIoSq(v, o, { qid: 60 })), "INVALID_QUEUE_ID");
+    } finally {
+      ring.free();
+    }
+  });
+
+  test("identify of a namespace id beyond NN is refused", () => {
+    expectStatus(() => nvme.identifyNamespace(0xfffffff0), "INVALID_NAMESPACE_OR_FORMAT");
+  });
+});
+
+describe("teardown", () => {
+  test("I/O queue pairs can be deleted and created again; data survives", () => {
+    const q = nvme.io[1]!;
+    nvme.deleteIoQueuePair(q);
+    expect(q.queue.released).toBe(true);
+    const again = nvme.createIoQueuePair(2, 16);
+    nvme.io.push(again);
+    nvme.read(5000, 4, back.ref(0, 4 * nvme.blockSize), again);
+    fill(data.bytes.subarray(0, 4 * nvme.blockSize), 5000, nvme.blockSize, 77);
+    expect(Buffer.compare(back.bytes.subarray(0, 4 * nvme.blockSize), data.bytes.subarray(0, 4 * nvme.blockSize))).toBe(0);
+  });
+
+  test("normal shutdown reaches SHST complete", () => {
+    nvme.shutdown();
+    expect(nvme.regs.csts.fields().shst).toBe(ShutdownStatus.COMPLETE);
+    expect(nvme.io.length).toBe(0);
+  });
+});
