@@ -138,6 +138,12 @@ export class SimDevice implements BackendDevice {
     if (this.fault !== undefined) throw new WarpDriveError(`sim device ${this.address}: model fault: ${this.fault}`);
   }
 
+  /** The model thread's state, read synchronously from the control block. */
+  get modelState(): "starting" | "running" | "stopped" | "faulted" {
+    const st = Atomics.load(this.#control, STATE);
+    return st === State.STARTING ? "starting" : st === State.RUNNING ? "running" : st === State.FAULTED ? "faulted" : "stopped";
+  }
+
   #check(what: string): void {
     if (this.#closed) throw new UseAfterReleaseError(`${what} of sim device ${this.address}`, "closed");
   }

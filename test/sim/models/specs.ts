@@ -74,3 +74,28 @@ export function sqcqSpec(): DeviceSpec {
     model: url("./sqcq-model.ts"),
   };
 }
+
+/** Probe device: region `regs` (mmio, 4 KiB): CMD 0x00 (write a command), STATUS 0x04, IOVA 0x08
+ *  (u64), LEN 0x10, ID 0x14 (reset value 0x9e0be), RESETS 0x18, FAULT_IOVA 0x20, DATA 0x100.. */
+export const PROBE = {
+  CMD: 0x00, STATUS: 0x04, IOVA: 0x08, LEN: 0x10, ID: 0x14, RESETS: 0x18, FAULT_IOVA: 0x20, DATA: 0x100,
+  ID_VALUE: 0x9e0be,
+  CMD_READ: 1, CMD_WRITE: 2, CMD_RAISE: 3, CMD_FAULT: 4, CMD_THROW: 5,
+  OK: 1, DMA_FAULT: 2, BAD_CMD: 3,
+} as const;
+
+export function probeSpec(): DeviceSpec {
+  return {
+    name: "probe",
+    title: "sim backend probe",
+    version: "1.0.0",
+    pci: [],
+    regions: [{ name: "regs", kind: "mmio", index: 0, size: 0x1000 }],
+    interrupts: [
+      { name: "a", index: 0, kind: "msi" },
+      { name: "b", index: 1, kind: "msi" },
+    ],
+    queues: [],
+    model: url("./probe-model.ts"),
+  };
+}
