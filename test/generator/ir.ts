@@ -1,6 +1,7 @@
 // Hand-built IR (generator/src/model.ts) for emitter tests, so they do not depend on the YAML loader.
 // Builders fill the defaults the validator would; `line` numbers are arbitrary but stable.
 import type {
+
   Access,
   CommandModel,
   DeviceModel,
@@ -188,5 +189,106 @@ export function structsDevice(): DeviceModel {
       },
     ],
     structs: [sqe, cqe, inner, kitchen],
+  });
+}
+
+/** Queues of both kinds, register arrays, a dma-address register, and commands (fixed, overlays, bit fields). */
+export function queuesDevice(): DeviceModel {
+  const base = structsDevice();
+  const sqe = base.structs.find((s) => s.name === "Sqe")!;
+  const cqe = base.structs.find((s) => s.name === "Cqe")!;
+  const desc = struct("Descriptor", 32, [
+    field("src", 0, "dma-address"),
+    field("dst", 8, "dma-address"),
+    field("size", 16, "u32"),
+    field("status", 20, "u32", { enumName: "DescStatus" }),
+    field("cookie", 24, "u32"),
+    field("_rsvd", 28, { reserved: 4 }),
+  ]);
+  const overlay = (name: string, offset: number, type: ScalarType, extra: Partial<StructFieldModel> = {}) => field(name, offset, type, extra);
+  const param = (name: string, f: StructFieldModel, fromField?: string) => ({ name, field: f, fromField, source: at(F) });
+  const fieldOf = (n: string) => sqe.fields.find((f) => f.name === n)!;
+  const commands: CommandModel[] = [
+    {
+      name: "identify", struct: "Sqe", queue: "admin", doc: "Identify */ data.", source: at(F),
+      fixed: [{ field: "opcode", value: 6 }],
+      params: [
+        param("nsid", fieldOf("nsid"), "nsid"),
+        param("buffer", fieldOf("prp1"), "prp1"),
+        param("cns", overlay("cns", 40, "u8", { enumName: "Fuse" })),
+        param("cntid", overlay("cntid", 42, "u16")),
+      ],
+    },
+    {
+      name: "create_io_cq", struct: "Sqe", queue: "admin", source: at(F),
+      fixed: [{ field: "opcode", value: 5 }],
+      params: [
+        param("buffer", fieldOf("prp1"), "prp1"),
+        param("qid", overlay("qid", 40, "u16")),
+        param("cq_flags", overlay("cq_flags", 44, "u16", { bitfields: [bits("pc", 0), bits("ien", 1)] })),
+      ],
+    },
+    {
+      name: "get_features", struct: "Sqe", queue: "admin", source: at(F),
+      fixed: [{ field: "opcode", value: 0x0a }, { field: "cdw10", value: 7 }],
+      params: [param("fid", overlay("fid", 40, "u8"))],
+    },
+    { name: "flush", struct: "Sqe", queue: "io", source: at(F), fixed: [{ field: "opcode", value: 0 }], params: [param("nsid", fieldOf("nsid"), "nsid")] },
+    { name: "raw", struct: "Sqe", source: at(F), fixed: [], params: [param("slba", overlay("slba", 40, "u64"))] },
+  ];
+  const sqTail = reg("sq_tail", 0x1000, 32, "wo", { count: 5, stride: 8, fields: [bits("sqt", 0, 16)] });
+  const cqHead = reg("cq_head", 0x1004, 32, "wo", { count: 5, stride: 8 });
+  return device("queues-dev", {
+    constants: [{ name: "NEG", value: -1, source: at(F) }, { name: "BIG", value: 0xffffffff, doc: "All ones.", source: at(F) }],
+    enums: [
+      ...base.enums,
+      { name: "DescStatus", width: 2, source: at(F), members: [{ name: "PENDING", value: 0, source: at(F) }, { name: "DONE", value: 1, source: at(F) }] },
+    ],
+    regions: [
+      {
+        name: "bar0", kind: "mmio", index: 0, size: 0x2000, source: at(F),
+        registers: [
+          reg("cap", 0, 64, "ro", { fields: [bits("mqes", 0, 12), bits("cba", 12, 52)] }),
+          reg("cc", 0x14, 32, "rw", { fields: [bits("en", 0), bits("css", 4, 3, { enumName: "Fuse" }), bits("nssro", 8, 1, { access: "w1c" }), bits("all", 31)] }),
+          reg("intmc", 0x10, 32, "w1c"),
+          reg("asq", 0x28, 64, "rw", { dmaAddress: true }),
+          reg("low_addr", 0x30, 32, "rw", { dmaAddress: true }),
+          reg("b8", 0x38, 8, "rw", { fields: [bits("x", 7)] }),
+          reg("b16", 0x3a, 16, "rc"),
+          sqTail,
+          cqHead,
+        ],
+      },
+      {
+        name: "queue", kind: "ram", index: 1, size: 0x1000, source: at(F),
+        registers: [reg("head", 0, 32, "rw"), reg("tail", 4, 32, "ro"), reg("doorbell", 8, 32, "wo")],
+      },
+    ],
+    structs: [sqe, cqe, desc],
+    queues: [
+      {
+        kind: "sq-cq", name: "admin", instances: { first: 0, last: 0 }, source: at(F),
+        sq: { entry: "Sqe", depth: 32, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "sq_tail" }, tag: "cid" },
+        cq: { entry: "Cqe", depth: 32, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "cq_head" }, tag: "cid", phase: { field: "status", bit: 0 }, sqHead: "sqhd" },
+        interrupt: "admin",
+      },
+      {
+        kind: "sq-cq", name: "io", instances: { first: 1, last: 4 }, source: at(F), doc: "I/O queues.",
+        sq: { entry: "Sqe", depth: 256, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "sq_tail" }, tag: "cid" },
+        cq: { entry: "Cqe", depth: 256, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "cq_head" }, tag: "cid", phase: { field: "status", bit: 0 } },
+      },
+      {
+        kind: "index-ring", name: "cmd", entry: "Descriptor", depth: 64, ring: { kind: "region", region: "queue", offset: 0x100 }, source: at(F),
+        producer: { region: "queue", register: "head" }, consumer: { region: "queue", register: "tail" }, doorbell: { region: "queue", register: "doorbell" },
+        done: { field: "status", pending: 0 }, interrupt: "done",
+      },
+    ],
+    commands,
+    interrupts: [
+      { name: "admin", index: 0, kind: "msix", source: at(F) },
+      { name: "io", index: 1, kind: "msix", source: at(F) },
+      { name: "done", index: 2, kind: "msix", source: at(F) },
+    ],
+    handFiles: ["model.ts"],
   });
 }

@@ -1,32 +1,59 @@
 // emitDevice: the pure function from a resolved DeviceModel to the files of its package
-// (relative path -> contents). No I/O here except reading hand-written files the caller did not
-// pass in; writing is generator/src/write.ts's job (Prisma's split).
+// (relative path -> contents). Writing is generator/src/write.ts's job (Prisma's split); the only
+// input besides the model is the text of the hand-written files, passed in or read from disk.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { DeviceModel } from "../model.ts";
+import { clientFile } from "./client.ts";
+import { commandsFile } from "./commands.ts";
 import { constantsFile } from "./constants.ts";
 import { enumsFile } from "./enums.ts";
+import { layoutTestFile } from "./layout-test.ts";
+import { handCopy, handDir, indexTs, packageJson } from "./package.ts";
+import { readme } from "./readme.ts";
 import { registersFile } from "./registers.ts";
+import { specFile } from "./spec.ts";
 import { structsFile } from "./structs.ts";
-import { newProject } from "./ts.ts";
-import type { EmitContext } from "./util.ts";
+import { newProject, type TsFile } from "./ts.ts";
+import { headerLines, type EmitContext } from "./util.ts";
 
 export interface EmitOptions {
-  /** Recorded in every header and in package.json; default the generator package's version. */
+  /** Recorded in every header and in package.json. */
   generatorVersion?: string;
+  /**
+   * Contents of the hand-written files (`model.handFiles`, relative to devices/<dev>/). When absent
+   * they are read from `<rootDir>/<dir of the YAML>/<dev>/<file>`.
+   */
+  handFiles?: Map<string, string>;
+  /** Directory `model.source.file` is relative to (default: the working directory). */
+  rootDir?: string;
 }
 
+/** The generator's own version (generator/package.json), used when the caller gives none. */
 export const DEFAULT_GENERATOR_VERSION = "0.1.0";
 
 export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<string, string> {
   const ctx: EmitContext = { model, generatorVersion: opts.generatorVersion ?? DEFAULT_GENERATOR_VERSION };
   const project = newProject();
   const files = new Map<string, string>();
-  const ts: [string, ReturnType<typeof constantsFile>][] = [
+  const ts: [string, TsFile][] = [
+    ["src/client.ts", clientFile(ctx)],
+    ["src/commands.ts", commandsFile(ctx)],
     ["src/constants.ts", constantsFile(ctx)],
     ["src/enums.ts", enumsFile(ctx)],
     ["src/registers.ts", registersFile(ctx)],
+    ["src/spec.ts", specFile(ctx)],
     ["src/structs.ts", structsFile(ctx)],
+    ["test/layout.test.ts", layoutTestFile(ctx)],
   ];
   for (const [path, file] of ts) files.set(path, file.print(project, path, ctx));
+  files.set("src/index.ts", indexTs(headerLines(ctx)));
+  files.set("package.json", packageJson(ctx));
+  files.set("README.md", readme(ctx));
+  for (const h of [...model.handFiles].sort()) {
+    const text = opts.handFiles?.get(h) ?? readFileSync(join(opts.rootDir ?? process.cwd(), handDir(model), h), "utf8");
+    files.set(`src/hand/${h}`, handCopy(ctx, h, text));
+  }
   return sorted(files);
 }
 

@@ -1,0 +1,220 @@
+// src/client.ts: the typed client. `XDevice.open()` opens the spec through the runtime's Device,
+// exposes one register block per region and typed queue wrappers whose send/recv take and return the
+// structs of the description, with one method per command on the queue the command names.
+// Wrappers allocate nothing per request: the encoder closures are made once per queue and read the
+// pending request from a field (the runtime calls them synchronously inside send).
+import { StructureKind, type ClassDeclarationStructure, type MethodDeclarationStructure, type OptionalKind } from "ts-morph";
+import type { CommandModel, QueueModel } from "../model.ts";
+import { commandFunctionName, paramsTypeName } from "./commands.ts";
+import { regionClassName } from "./registers.ts";
+import { TsFile } from "./ts.ts";
+import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
+
+const RT = "@warpdrive/runtime";
+
+/** Members of a queue wrapper; a command with one of these names gets a `Command` suffix. */
+const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "flush", "release", "released", "inFlight", "constructor"]);
+
+export function clientClassName(ctx: EmitContext): string {
+  return `${pascal(ctx.model.name)}Device`;
+}
+export function queueClassName(q: QueueModel): string {
+  return `${pascal(q.name)}Queue`;
+}
+export function commandMethodName(c: CommandModel): string {
+  const n = camel(c.name);
+  return WRAPPER_MEMBERS.has(n) ? `${n}Command` : n;
+}
+
+/** Entry struct sent and struct received, per queue kind. */
+function queueStructs(q: QueueModel): { send: string; recv: string } {
+  return q.kind === "index-ring" ? { send: q.entry, recv: q.entry } : { send: q.sq.entry, recv: q.cq.entry };
+}
+
+export function clientFile(ctx: EmitContext): TsFile {
+  const f = new TsFile();
+  const m = ctx.model;
+  f.use("./spec.ts", "spec");
+  for (const q of m.queues) f.add(queueClass(ctx, f, q));
+  f.add(deviceClass(ctx, f));
+  return f;
+}
+
+function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
+  const rtClass = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+  f.use(RT, rtClass, true);
+  f.use(RT, "Encoder", true);
+  const { send, recv } = queueStructs(q);
+  f.use("./structs.ts", send);
+  f.use("./structs.ts", recv);
+  f.use("./structs.ts", `${send}Init`, true);
+  f.use("./structs.ts", `${recv}Data`, true);
+  const commands = ctx.model.commands.filter((c) => c.queue === q.name);
+  const encoders = [
+    { field: "#sendEntry", call: `${send}.encode(view, offset, this.#pending as ${send}Init, dma)` },
+    ...commands.map((c) => {
+      f.use("./commands.ts", commandFunctionName(c));
+      f.use("./commands.ts", paramsTypeName(c), true);
+      return { field: `#${camel(c.name)}Entry`, call: `${commandFunctionName(c)}(view, offset, this.#pending as ${paramsTypeName(c)}, dma)` };
+    }),
+  ];
+  const methods: OptionalKind<MethodDeclarationStructure>[] = [
+    {
+      name: "send",
+      docs: [docText(`Queues one ${send}; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full.`, q.source)],
+      parameters: [{ name: "init", type: `${send}Init` }],
+      returnType: "number",
+      statements: ["this.#pending = init;", "return this.queue.send(this.#sendEntry);"],
+    },
+    {
+      name: "trySend",
+      docs: [docText(`Like send, but returns -1 when the queue is full.`, q.source)],
+      parameters: [{ name: "init", type: `${send}Init` }],
+      returnType: "number",
+      statements: ["this.#pending = init;", "return this.queue.trySend(this.#sendEntry);"],
+    },
+    ...commands.map((c) => ({
+      name: commandMethodName(c),
+      docs: [docText(`Queues the ${c.name} command (a ${c.struct}); returns its tag.${c.doc ? ` ${c.doc}` : ""}`, c.source, `command ${c.name}`)],
+      parameters: [{ name: "p", type: paramsTypeName(c), initializer: c.params.length === 0 ? "{}" : undefined }],
+      returnType: "number",
+      statements: ["this.#pending = p;", `return this.queue.send(this.#${camel(c.name)}Entry);`],
+    })),
+    {
+      name: "recv",
+      docs: [docText(`The next finished ${recv}, decoded, or null; never blocks. Publishes pending sends first.`, q.source)],
+      returnType: `${recv}Data | null`,
+      statements: ["const c = this.queue.recv();", `return c === null ? null : ${recv}.decode(c.view, c.offset);`],
+    },
+    {
+      name: "recvSync",
+      docs: [docText(`Waits up to \`timeoutMs\` for the next finished ${recv}; throws TimeoutError.`, q.source)],
+      parameters: [{ name: "timeoutMs", type: "number" }],
+      returnType: `${recv}Data`,
+      statements: ["const c = this.queue.recvSync(timeoutMs);", `return ${recv}.decode(c.view, c.offset);`],
+    },
+    {
+      name: "flush",
+      docs: [docText("Publishes pending sends and rings the doorbell once for the batch.", q.source)],
+      returnType: "void",
+      statements: ["this.queue.flush();"],
+    },
+    {
+      name: "release",
+      docs: [docText("Gives the queue back to the device; later use throws.", q.source)],
+      returnType: "void",
+      statements: ["this.#pending = undefined;", "this.queue.release();"],
+    },
+    { name: "[Symbol.dispose]", returnType: "void", statements: ["this.release();"] },
+  ];
+  return {
+    kind: StructureKind.Class,
+    isExported: true,
+    name: queueClassName(q),
+    docs: [docText(`Queue ${q.name} (${q.kind}): sends ${send}, receives ${recv}.${q.doc ? ` ${q.doc}` : ""}`, q.source, `queue ${q.name}`)],
+    properties: [
+      { name: "queue", isReadonly: true, type: rtClass, docs: [docText("The runtime queue underneath (depth, inFlight, ring buffers).", q.source)] },
+      { name: "#pending", type: "unknown", docs: ["The request the next encoder call writes."] },
+      ...encoders.map((e) => ({ name: e.field, isReadonly: true, type: "Encoder" })),
+    ],
+    ctors: [
+      {
+        docs: [docText(`Wraps a runtime queue opened for ${q.name} (see ${clientClassName(ctx)}.requestQueue).`, q.source)],
+        parameters: [{ name: "queue", type: rtClass }],
+        statements: ["this.queue = queue;", ...encoders.map((e) => `this.${e.field} = (view, offset, dma) => ${e.call};`)],
+      },
+    ],
+    getAccessors: [
+      { name: "inFlight", returnType: "number", docs: [docText("Requests sent and not yet received.", q.source)], statements: ["return this.queue.inFlight;"] },
+    ],
+    methods,
+  };
+}
+
+function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
+  const m = ctx.model;
+  f.use(RT, "Device");
+  f.use(RT, "DeviceOptions", true);
+  f.use(RT, "DmaBuffer", true);
+  f.use(RT, "DmaResolver", true);
+  const name = clientClassName(ctx);
+  const props = m.regions.map((r) => {
+    f.use("./registers.ts", regionClassName(r));
+    return { name: camel(r.name), isReadonly: true, type: regionClassName(r), docs: [docText(`Registers of ${r.name}.`, r.source, `region ${r.name}`)] };
+  });
+  const methods: OptionalKind<MethodDeclarationStructure>[] = [
+    {
+      name: "open",
+      isStatic: true,
+      isAsync: true,
+      docs: [docText(`Opens a ${m.name} on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).`, m.source)],
+      parameters: [{ name: "options", type: "DeviceOptions", hasQuestionToken: true }],
+      returnType: `Promise<${name}>`,
+      statements: [`return new ${name}(await Device.open(spec, options));`],
+    },
+    {
+      name: "alloc",
+      docs: [docText("Page-aligned zeroed DMA memory shared with the device.", m.source)],
+      parameters: [
+        { name: "size", type: "number" },
+        { name: "name", type: "string", hasQuestionToken: true },
+      ],
+      returnType: "DmaBuffer",
+      statements: ["return this.device.alloc(size, name);"],
+    },
+  ];
+  if (m.queues.length > 0) {
+    f.use(RT, "QueueOptions", true);
+    for (const q of m.queues) {
+      methods.push({
+        name: "requestQueue",
+        kind: StructureKind.Method,
+        docs: [docText(`Opens queue ${q.name}${q.kind === "sq-cq" ? ` (ids ${q.instances.first}..${q.instances.last})` : ""}.`, q.source, `queue ${q.name}`)],
+        parameters: [
+          { name: "name", type: str(q.name) },
+          { name: "options", type: "QueueOptions", hasQuestionToken: true },
+        ],
+        returnType: queueClassName(q),
+      });
+    }
+    // ts-morph prints overloads from `overloads`; the implementation is the last declaration.
+    const impl = methods.splice(methods.length - m.queues.length);
+    const union = m.queues.map((q) => queueClassName(q)).join(" | ");
+    const cases = m.queues.map((q) => {
+      const rt = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+      return `case ${str(q.name)}:\n  return new ${queueClassName(q)}(this.device.requestQueue(name, options) as ${rt});`;
+    });
+    methods.push({
+      name: "requestQueue",
+      docs: [docText("Opens one of the device's queues, typed by name.", m.source)],
+      overloads: impl.map((o) => ({ docs: o.docs, parameters: o.parameters, returnType: o.returnType })),
+      parameters: [
+        { name: "name", type: m.queues.map((q) => str(q.name)).join(" | ") },
+        { name: "options", type: "QueueOptions", hasQuestionToken: true },
+      ],
+      returnType: union,
+      statements: [`switch (name) {\n${cases.map((c) => c.split("\n").map((l) => `  ${l}`).join("\n")).join("\n")}\n}`],
+    });
+  }
+  methods.push(
+    { name: "close", docs: [docText("Releases queues, frees shared memory and closes the device. Idempotent.", m.source)], returnType: "void", statements: ["this.device.close();"] },
+    { name: "[Symbol.dispose]", returnType: "void", statements: ["this.close();"] },
+  );
+  return {
+    kind: StructureKind.Class,
+    isExported: true,
+    name,
+    docs: [docText(`${m.title}: the typed client.${m.doc ? ` ${m.doc}` : ""}`, m.source, `device ${m.name}`)],
+    properties: [{ name: "device", isReadonly: true, type: "Device", docs: [docText("The runtime device (regions, IRQs, DMA, reset).", m.source)] }, ...props],
+    ctors: [
+      {
+        docs: [docText(`Wraps an opened Device whose spec is this package's spec.`, m.source)],
+        parameters: [{ name: "device", type: "Device" }],
+        statements: ["this.device = device;", ...m.regions.map((r) => `this.${camel(r.name)} = new ${regionClassName(r)}(device.region(${str(r.name)}).io, device.dma);`)],
+      },
+    ],
+    getAccessors: [{ name: "dma", returnType: "DmaResolver", docs: [docText("Checks and translates DmaRefs for this device.", m.source)], statements: ["return this.device.dma;"] }],
+    methods,
+  };
+}
+

@@ -1,0 +1,133 @@
+// src/commands.ts: per command an interface `XParams` and `encodeX(view, offset, p, dma?)`, which
+// writes a whole entry of the command's struct: fixed values (the opcode...), the params, and zero
+// in every other byte, each byte once.
+import { StructureKind } from "ts-morph";
+import type { CommandModel, StructFieldModel, StructModel } from "../model.ts";
+import { bitValueType, bitsTypeName, encodeField, HELPERS, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide } from "./fields.ts";
+import { gaps, localName } from "./structs.ts";
+import { TsFile } from "./ts.ts";
+import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
+
+const RT = "@warpdrive/runtime";
+
+export function commandFunctionName(c: CommandModel): string {
+  return `encode${pascal(c.name)}`;
+}
+export function paramsTypeName(c: CommandModel): string {
+  return `${pascal(c.name)}Params`;
+}
+
+/** The field as the param sees it: named after the param (types, locals). */
+function paramField(p: CommandModel["params"][number]): StructFieldModel {
+  return { ...p.field, name: p.name };
+}
+
+export function commandsFile(ctx: EmitContext): TsFile {
+  const f = new TsFile();
+  const needs = newNeeds();
+  for (const c of ctx.model.commands) {
+    const s = ctx.model.structs.find((x) => x.name === c.struct);
+    if (!s) throw new Error(`command ${c.name}: unknown struct ${c.struct}`);
+    for (const p of c.params) {
+      const fld = paramField(p);
+      if (fld.enumName) f.use("./enums.ts", fld.enumName, true);
+      if (fld.type.kind === "dma-address") f.use(RT, "DmaRef", true);
+      if (fld.type.kind === "struct") f.use("./structs.ts", fld.type.struct);
+      if (fld.bitfields.length > 0) {
+        for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
+        f.add({
+          kind: StructureKind.Interface,
+          isExported: true,
+          name: bitsTypeName(c.name, fld),
+          docs: [docText(`Bit fields of ${c.name}'s ${p.name}.`, p.source, `${c.name}.${p.name}`)],
+          properties: fld.bitfields.map((b) => ({
+            name: camel(b.name),
+            type: bitValueType(b),
+            docs: [docText(`${b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`}.${b.doc ? ` ${b.doc}` : ""}`, b.source, `${c.name}.${p.name}.${b.name}`)],
+          })),
+        });
+      }
+    }
+    f.use(RT, "DmaResolver", true);
+    f.add(paramsInterface(c), encodeFunction(c, s, needs));
+  }
+  if (needs.zero) f.add(HELPERS.zero);
+  if (needs.addr) f.add(HELPERS.addr);
+  if (needs.tooLong) f.add(HELPERS.tooLong);
+  if (ctx.model.commands.length === 0) f.add("export {};");
+  return f;
+}
+
+function paramsInterface(c: CommandModel) {
+  return {
+    kind: StructureKind.Interface as const,
+    isExported: true,
+    name: paramsTypeName(c),
+    docs: [docText(`Parameters of ${c.name}${c.doc ? `: ${c.doc}` : "."}`, c.source, `command ${c.name}`)],
+    properties: c.params.map((p) => {
+      const fld = paramField(p);
+      const from = p.fromField ? ` ${c.struct}.${p.fromField}.` : "";
+      const doc = `${placeText(fld)}.${from}${p.doc ?? p.field.doc ? ` ${p.doc ?? p.field.doc}` : ""}`;
+      return { name: camel(p.name), hasQuestionToken: true, type: initType(c.name, fld), docs: [docText(doc, p.source, `${c.name}.${p.name}`)] };
+    }),
+  };
+}
+
+function overlaps(a: { offset: number; size: number }, b: { offset: number; size: number }): boolean {
+  return a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+}
+
+/** The statement writing a fixed value into a struct field (raw, whatever the field's type). */
+function fixedWrite(s: StructModel, name: string, value: number): string {
+  const fld = s.fields.find((x) => x.name === name);
+  if (!fld) throw new Error(`unknown field ${s.name}.${name}`);
+  const es = elementSize(fld);
+  const endian = es === 1 ? "" : `, ${fld.endian === "little"}`;
+  if (isWide(fld)) return `view.set${fld.type.kind === "scalar" && fld.type.type === "i64" ? "BigInt64" : "BigUint64"}(${at("offset", fld.offset)}, ${hex(value)}n${endian});`;
+  const acc = fld.type.kind === "scalar" ? { u8: "Uint8", u16: "Uint16", u32: "Uint32", i8: "Int8", i16: "Int16", i32: "Int32" }[fld.type.type as "u8"] : "Uint8";
+  return `view.set${acc}(${at("offset", fld.offset)}, ${hex(value)}${endian}); // ${name}`;
+}
+
+function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>) {
+  const fixed = c.fixed.map((x) => {
+    const fld = s.fields.find((y) => y.name === x.field)!;
+    return { ...x, fld };
+  });
+  const covered = [...fixed.map((x) => x.fld), ...c.params.map((p) => p.field)];
+  const lines: string[] = [];
+  for (const [a, b] of gaps(s.size, covered)) {
+    if (b - a > 32) needs.zero = true;
+    lines.push(...zeroRange("offset", a, b - a));
+  }
+  for (const x of fixed) lines.push(fixedWrite(s, x.field, x.value));
+  for (const p of c.params) {
+    const fld = paramField(p);
+    const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
+    const code = encodeField(c.name, fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name));
+    // A param laid over a fixed value only replaces it when given.
+    if (fixed.some((x) => overlaps(x.fld, p.field))) {
+      lines.push(`if (p.${camel(p.name)} !== undefined) {`, ...code.map((l) => `  ${l}`), "}");
+    } else lines.push(...code);
+  }
+  const fixedDoc = c.fixed.map((x) => `${x.field} = ${hex(x.value)}`).join(", ");
+  return {
+    kind: StructureKind.Function as const,
+    isExported: true,
+    name: commandFunctionName(c),
+    docs: [
+      docText(
+        `Encodes ${c.name} as a ${c.struct} at \`offset\`${fixedDoc ? ` (${fixedDoc})` : ""}; bytes no param covers are zero.${c.doc ? ` ${c.doc}` : ""}`,
+        c.source,
+        `command ${c.name}`,
+      ),
+    ],
+    parameters: [
+      { name: "view", type: "DataView" },
+      { name: "offset", type: "number" },
+      { name: "p", type: paramsTypeName(c) },
+      { name: "dma", type: "DmaResolver", hasQuestionToken: true },
+    ],
+    returnType: "void",
+    statements: [lines.join("\n")],
+  };
+}

@@ -1,0 +1,270 @@
+// test/layout.test.ts: a generated self-test (PeakRDL's habit). Expected bytes are computed here from
+// the description, independently of the emitted encoders, and the test checks them byte for byte:
+// each field is encoded alone at an offset inside a guard-filled buffer, so a wrong offset, size,
+// byte order, bit position or a missed zero-fill all show. Registers are checked through a recording
+// RegisterIo: every access must hit the described offset with the described width and bits.
+import type { FieldModel, RegionModel, RegisterModel, StructFieldModel, StructModel } from "../model.ts";
+import { isWide } from "./fields.ts";
+import { fieldValueType, isReadable, isWritable, regionClassName, registerClass } from "./registers.ts";
+import { named } from "./structs.ts";
+import { TsFile } from "./ts.ts";
+import { camel, hex, num, str, type EmitContext } from "./util.ts";
+
+/** Bytes 01 02 03 ... n as the field's value (big-endian reading), and its bytes as stored. */
+function pattern(n: number, little: boolean): { value: string; bytes: string; wide: boolean } {
+  const be = Array.from({ length: n }, (_, k) => (k + 1).toString(16).padStart(2, "0"));
+  const value = `0x${be.join("")}${n === 8 ? "n" : ""}`;
+  return { value, bytes: (little ? [...be].reverse() : be).join(""), wide: n === 8 };
+}
+
+/** Hex bytes of `v` stored in `n` bytes. */
+function bytesOf(v: bigint, n: number, little: boolean): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(((v >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, "0"));
+  return (little ? out : out.reverse()).join("");
+}
+
+const DMA_ADDR = 0x123456788n; // above 4 GiB: both halves of the address are checked
+
+interface Probe {
+  /** Init object literal text. */
+  init: string;
+  /** [offset, hex bytes] expected in the entry; everything else zero. */
+  expect: [number, string][];
+  /** Decode check: accessor expression on the decoded data, expected literal. */
+  decoded?: [string, string];
+  /** The DMA label the resolver must have seen. */
+  dmaLabel?: string;
+}
+
+/** The first field of a struct that a probe can set with a plain scalar (for nested structs). */
+function firstScalar(s: StructModel): StructFieldModel | undefined {
+  return named(s).find((f) => f.type.kind === "scalar" && f.count === 1 && f.bitfields.length === 0);
+}
+
+function probes(ctx: EmitContext, s: StructModel, fld: StructFieldModel, base: number): Probe[] {
+  const name = camel(fld.name);
+  const es = fld.size / fld.count;
+  const little = fld.endian === "little";
+  const lastAt = fld.offset + (fld.count - 1) * es + base;
+  const out: Probe[] = [];
+  if (fld.type.kind === "dma-address") {
+    const label = `${s.name}.${fld.name}`;
+    const b = bytesOf(DMA_ADDR, 8, little);
+    if (fld.count > 1) out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ref } }`, expect: [[lastAt, b]], dmaLabel: label });
+    else out.push({ init: `{ ${name}: ref }`, expect: [[lastAt, b]], dmaLabel: label, decoded: [`.${name}`, `${hex(Number(DMA_ADDR))}n`] });
+    return out;
+  }
+  if (fld.type.kind === "struct") {
+    const inner = ctx.model.structs.find((x) => x.name === (fld.type as { struct: string }).struct)!;
+    const first = firstScalar(inner);
+    if (!first) return out;
+    const p = pattern(first.size, first.endian === "little");
+    const v = `{ ${camel(first.name)}: ${p.value} }`;
+    const at = lastAt + first.offset;
+    if (fld.count > 1) out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ${v} } }`, expect: [[at, p.bytes]] });
+    else out.push({ init: `{ ${name}: ${v} }`, expect: [[at, p.bytes]], decoded: [`.${name}.${camel(first.name)}`, p.value] });
+    return out;
+  }
+  if (fld.type.kind !== "scalar") return out;
+  const p = pattern(es, little);
+  if (fld.count > 1) {
+    out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ${p.value} } }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}[${fld.count - 1}]`, p.value] });
+    return out;
+  }
+  if (fld.bitfields.length === 0) {
+    out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}`, p.value] });
+    return out;
+  }
+  // Whole word, then each bit field at its maximum value.
+  out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]] });
+  for (const b of fld.bitfields) {
+    const max = (1n << BigInt(b.width)) - 1n;
+    const lit = isWide(fld) && b.width > 32 ? `0x${max.toString(16)}n` : hex(Number(max));
+    out.push({
+      init: `{ ${name}: { ${camel(b.name)}: ${lit} } }`,
+      expect: [[lastAt, bytesOf(max << BigInt(b.lsb), es, little)]],
+      decoded: [`.${name}.${camel(b.name)}`, lit],
+    });
+  }
+  return out;
+}
+
+function describeField(f: StructFieldModel): string {
+  const t = f.type.kind === "scalar" ? f.type.type : f.type.kind === "struct" ? f.type.struct : f.type.kind;
+  return `${f.name} at ${f.offset}, ${t}${f.count > 1 ? `[${f.count}]` : ""}${f.endian === "big" && f.size / f.count > 1 ? " big endian" : ""}`;
+}
+
+function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
+  f.use("../src/structs.ts", s.name);
+  f.use("../src/structs.ts", `${s.name}Init`, true);
+  const lines: string[] = [`describe(${str(`struct ${s.name}`)}, () => {`];
+  lines.push(`  test("is ${s.size} bytes", () => {`, `    expect(${s.name}.SIZE).toBe(${s.size});`, `  });`);
+  lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
+  for (const fld of named(s)) {
+    const ps = probes(ctx, s, fld, 0);
+    if (ps.length === 0) continue;
+    lines.push(`  test(${str(describeField(fld))}, () => {`);
+    for (const p of ps) {
+      lines.push(`    {`);
+      if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
+      lines.push(`      const view = entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`);
+      if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
+      if (p.decoded) lines.push(`      expect(dec(${s.name}.decode(view, GUARD))${p.decoded[0]}).toBe(${p.decoded[1]});`);
+      lines.push(`    }`);
+    }
+    lines.push(`  });`);
+  }
+  lines.push(`});`);
+  return lines.join("\n");
+}
+
+function fieldLit(f: FieldModel, v: bigint): string {
+  return fieldValueType(f) === "bigint" ? `0x${v.toString(16)}n` : hex(Number(v));
+}
+
+function regValue(reg: RegisterModel, v: bigint): string {
+  return reg.width === 64 ? `0x${v.toString(16)}n` : hex(Number(v));
+}
+
+function registerTests(f: TsFile, region: RegionModel): string {
+  const cls = regionClassName(region);
+  f.use("../src/registers.ts", cls);
+  const lines: string[] = [`describe(${str(`region ${region.name}`)}, () => {`];
+  lines.push(`  const io = new RecordingIo();`, `  const regs = new ${cls}(io, dma);`);
+  for (const reg of region.registers) {
+    const name = camel(reg.name);
+    const elems = reg.count > 1 ? [0, reg.count - 1] : [-1];
+    lines.push(`  test(${str(`${reg.name} at ${hex(reg.offset)}, ${reg.width}-bit ${reg.access}${reg.count > 1 ? `, [${reg.count}] stride ${reg.stride}` : ""}`)}, () => {`);
+    for (const i of elems) {
+      const r = i < 0 ? `regs.${name}` : `regs.${name}.at(${i})`;
+      const off = hex(reg.offset + Math.max(i, 0) * reg.stride);
+      const cls = registerClass(reg);
+      if (isReadable(reg)) {
+        lines.push(`    io.value = 0n;`, `    ${r}.read();`, `    expect(io.log.pop()).toBe("r${cls === "DmaAddrReg32" ? 32 : reg.width} ${off}");`);
+      }
+      if (isWritable(reg)) {
+        if (cls.startsWith("DmaAddrReg")) {
+          const w = cls === "DmaAddrReg32" ? 32 : 64;
+          const a = w === 32 ? DMA_ADDR & 0xffffffffn : DMA_ADDR;
+          lines.push(`    dma.address = ${hex(Number(a))};`, `    ${r}.write(ref);`, `    dma.address = ${hex(Number(DMA_ADDR))};`, `    expect(io.log.pop()).toBe("w${w} ${off} 0x${a.toString(16)}");`);
+        } else {
+          lines.push(`    ${r}.write(${reg.width === 64 ? "0n" : "0"});`, `    expect(io.log.pop()).toBe("w${reg.width} ${off} 0x0");`);
+        }
+      }
+      if (cls.startsWith("DmaAddrReg")) continue;
+      for (const fld of reg.fields) {
+        const max = (1n << BigInt(fld.width)) - 1n;
+        const word = max << BigInt(fld.lsb);
+        if (isReadable(reg)) {
+          lines.push(`    io.value = ${`0x${word.toString(16)}n`};`, `    expect(dec(${r}.get(${str(camel(fld.name))}))).toBe(${fieldLit(fld, max)});`);
+          const others = reg.fields.filter((o) => o !== fld).map((o) => `${camel(o.name)}: ${fieldLit(o, 0n)}`);
+          lines.push(`    expect(dec(${r}.fields())).toEqual({ ${[`${camel(fld.name)}: ${fieldLit(fld, max)}`, ...others].join(", ")} });`);
+        }
+        if (isWritable(reg) && fld.access !== "ro" && fld.access !== "rc") {
+          lines.push(`    ${r}.writeFields(bits({ ${camel(fld.name)}: ${fieldLit(fld, max)} }));`, `    expect(io.log.pop()).toBe("w${reg.width} ${off} ${regValue(reg, word).replace(/n$/, "")}");`);
+        }
+      }
+    }
+    lines.push(`  });`);
+  }
+  lines.push(`});`);
+  return lines.join("\n");
+}
+
+const PRELUDE = `
+/** Guard bytes around every encoded entry: a write outside the entry changes them. */
+const GUARD = 8;
+const FILL = 0xa5;
+
+function toHex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Encodes one entry at offset GUARD of a buffer filled with FILL and checks every byte: the
+ * expected [offset, hex] runs, zero elsewhere in the entry, the guards untouched.
+ */
+function entry(size: number, encode: (view: DataView, offset: number) => void, want: [number, string][]): DataView {
+  const buf = new Uint8Array(size + 2 * GUARD).fill(FILL);
+  const view = new DataView(buf.buffer);
+  encode(view, GUARD);
+  const expected = new Uint8Array(size);
+  for (const [at, hex] of want) for (let i = 0; i < hex.length / 2; i++) expected[at + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  const bad: string[] = [];
+  for (let i = 0; i < size; i++) {
+    const got = buf[GUARD + i]!;
+    if (got !== expected[i]) bad.push(\`byte \${i}: \${got.toString(16)} (want \${expected[i]!.toString(16)})\`);
+  }
+  expect(bad.slice(0, 8)).toEqual([]);
+  expect(toHex(buf.subarray(0, GUARD))).toBe("a5".repeat(GUARD));
+  expect(toHex(buf.subarray(GUARD + size))).toBe("a5".repeat(GUARD));
+  return view;
+}
+
+/** Test values are written as plain numbers; this lets them reach enum-typed fields. */
+function init<T>(o: object): T {
+  return o as unknown as T;
+}
+function bits(o: Record<string, number | bigint>): never {
+  return o as never;
+}
+/** Decoded values compared loosely typed (field access by generated path). */
+function dec(v: unknown): any {
+  return v;
+}
+
+/** A resolver that hands out one fixed bus address and records which field asked. */
+class RecordingDma implements DmaResolver {
+  fields: string[] = [];
+  address = ${hex(Number(DMA_ADDR))};
+  addressOf(_ref: DmaRef, field: string): number {
+    this.fields.push(field);
+    return this.address;
+  }
+}
+const dma = new RecordingDma();
+const ref = { buffer: {}, offset: 0, length: 8 } as unknown as DmaRef;
+
+/** A RegisterIo that logs "r32 0x24" / "w32 0x24 0x1" and reads back \`value\`. */
+class RecordingIo implements RegisterIo {
+  readonly name = "recording";
+  log: string[] = [];
+  value = 0n;
+  read8(off: number): number { this.log.push(\`r8 0x\${off.toString(16)}\`); return Number(this.value & 0xffn); }
+  read16(off: number): number { this.log.push(\`r16 0x\${off.toString(16)}\`); return Number(this.value & 0xffffn); }
+  read32(off: number): number { this.log.push(\`r32 0x\${off.toString(16)}\`); return Number(this.value & 0xffffffffn); }
+  read64(off: number): bigint { this.log.push(\`r64 0x\${off.toString(16)}\`); return this.value; }
+  write8(off: number, v: number): void { this.log.push(\`w8 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
+  write16(off: number, v: number): void { this.log.push(\`w16 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
+  write32(off: number, v: number): void { this.log.push(\`w32 0x\${off.toString(16)} 0x\${(v >>> 0).toString(16)}\`); }
+  write64(off: number, v: bigint): void { this.log.push(\`w64 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
+  doorbell(off: number, v: number): void { this.log.push(\`db 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
+}`.trim();
+
+export function layoutTestFile(ctx: EmitContext): TsFile {
+  const m = ctx.model;
+  const f = new TsFile();
+  f.use("bun:test", "describe");
+  f.use("bun:test", "expect");
+  f.use("bun:test", "test");
+  f.use("@warpdrive/runtime", "DmaRef", true);
+  f.use("@warpdrive/runtime", "DmaResolver", true);
+  f.use("@warpdrive/runtime", "RegisterIo", true);
+  f.add(PRELUDE);
+  if (m.constants.length > 0) {
+    for (const c of m.constants) f.use("../src/constants.ts", c.name);
+    f.add(
+      [`test("constants", () => {`, ...m.constants.map((c) => `  expect(${c.name}).toBe(${num(c.value)});`), `});`].join("\n"),
+    );
+  }
+  if (m.enums.length > 0) {
+    for (const e of m.enums) f.use("../src/enums.ts", e.name);
+    f.add(
+      [`test("enums", () => {`, ...m.enums.flatMap((e) => e.members.map((x) => `  expect(${e.name}.${x.name}).toBe(${hex(x.value)});`)), `});`].join("\n"),
+    );
+  }
+  for (const r of m.regions) f.add(registerTests(f, r));
+  for (const s of m.structs) f.add(structTests(ctx, f, s));
+  return f;
+}

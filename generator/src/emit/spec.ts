@@ -1,0 +1,102 @@
+// src/spec.ts: the runtime's DeviceSpec, with every queue resolved to offsets and register locations
+// (entry sizes, tag/phase/done offsets, doorbells with their array stride).
+import type { DeviceModel, RegisterRef, StructModel } from "../model.ts";
+import { constStatement, objectLiteral, TsFile } from "./ts.ts";
+import { docText, hex, str, type EmitContext } from "./util.ts";
+
+function struct(m: DeviceModel, name: string): StructModel {
+  const s = m.structs.find((x) => x.name === name);
+  if (!s) throw new Error(`${m.name}: unknown struct ${name}`);
+  return s;
+}
+
+function fieldOf(m: DeviceModel, structName: string, field: string) {
+  const s = struct(m, structName);
+  const f = s.fields.find((x) => x.name === field);
+  if (!f) throw new Error(`${m.name}: unknown field ${structName}.${field}`);
+  return f;
+}
+
+/** `{ region: "bar0", offset: 0x1000, width: 32, stride: 8 }` */
+export function regLoc(m: DeviceModel, ref: RegisterRef): string {
+  const region = m.regions.find((r) => r.name === ref.region);
+  const reg = region?.registers.find((r) => r.name === ref.register);
+  if (!reg) throw new Error(`${m.name}: unknown register ${ref.region}.${ref.register}`);
+  const stride = reg.count > 1 ? `, stride: ${reg.stride}` : "";
+  return `{ region: ${str(ref.region)}, offset: ${hex(reg.offset)}, width: ${reg.width}${stride} }`;
+}
+
+function irqIndex(m: DeviceModel, name: string | undefined): string[] {
+  if (name === undefined) return [];
+  const irq = m.interrupts.find((i) => i.name === name);
+  if (!irq) throw new Error(`${m.name}: unknown interrupt ${name}`);
+  return [`interrupt: ${irq.index}, // ${name}`];
+}
+
+function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string {
+  if (q.kind === "index-ring") {
+    const done = fieldOf(m, q.entry, q.done.field);
+    const ring = q.ring.kind === "dma" ? `"dma"` : `{ region: ${str(q.ring.region)}, offset: ${hex(q.ring.offset)} }`;
+    return objectLiteral([
+      `kind: "index-ring",`,
+      `name: ${str(q.name)},`,
+      `entrySize: ${struct(m, q.entry).size}, // ${q.entry}`,
+      `depth: ${q.depth},`,
+      `ring: ${ring},`,
+      `producer: ${regLoc(m, q.producer)},`,
+      `consumer: ${regLoc(m, q.consumer)},`,
+      `doorbell: ${regLoc(m, q.doorbell)},`,
+      `done: { offset: ${done.offset}, width: ${(done.size / done.count) * 8}, pending: ${q.done.pending} }, // ${q.entry}.${q.done.field}`,
+      ...irqIndex(m, q.interrupt),
+    ]);
+  }
+  const sqTag = fieldOf(m, q.sq.entry, q.sq.tag);
+  const cqTag = fieldOf(m, q.cq.entry, q.cq.tag);
+  const phase = fieldOf(m, q.cq.entry, q.cq.phase.field);
+  const sqHead = q.cq.sqHead === undefined ? [] : [`sqHeadOffset: ${fieldOf(m, q.cq.entry, q.cq.sqHead).offset}, // ${q.cq.entry}.${q.cq.sqHead}`];
+  return objectLiteral([
+    `kind: "sq-cq",`,
+    `name: ${str(q.name)},`,
+    `first: ${q.instances.first},`,
+    `last: ${q.instances.last},`,
+    `sq: ${objectLiteral([
+      `entrySize: ${struct(m, q.sq.entry).size}, // ${q.sq.entry}`,
+      `depth: ${q.sq.depth},`,
+      `doorbell: ${regLoc(m, q.sq.doorbell)},`,
+      `tagOffset: ${sqTag.offset}, // ${q.sq.entry}.${q.sq.tag}`,
+    ])},`,
+    `cq: ${objectLiteral([
+      `entrySize: ${struct(m, q.cq.entry).size}, // ${q.cq.entry}`,
+      `depth: ${q.cq.depth},`,
+      `doorbell: ${regLoc(m, q.cq.doorbell)},`,
+      `tagOffset: ${cqTag.offset}, // ${q.cq.entry}.${q.cq.tag}`,
+      `phase: { offset: ${phase.offset}, width: ${(phase.size / phase.count) * 8}, bit: ${q.cq.phase.bit} }, // ${q.cq.entry}.${q.cq.phase.field}`,
+      ...sqHead,
+    ])},`,
+    ...irqIndex(m, q.interrupt),
+  ]);
+}
+
+export function specFile(ctx: EmitContext): TsFile {
+  const m = ctx.model;
+  const f = new TsFile();
+  f.use("@warpdrive/runtime", "DeviceSpec", true);
+  const pci = m.match.pci.map((p) => `{ vendor: ${hex(p.vendor, 4)}, device: ${hex(p.device, 4)} },`);
+  const regions = m.regions.map((r) => `{ name: ${str(r.name)}, kind: ${str(r.kind)}, index: ${r.index}, size: ${hex(r.size)} },`);
+  const irqs = m.interrupts.map((i) => `{ name: ${str(i.name)}, index: ${i.index}, kind: ${str(i.kind)} },`);
+  const queues = m.queues.map((q) => `${queueLiteral(m, q)},`);
+  const entries = [
+    `name: ${str(m.name)},`,
+    `title: ${str(m.title)},`,
+    `version: ${str(m.version)},`,
+    `pci: [${pci.length ? `\n${pci.map((l) => `  ${l}`).join("\n")}\n` : ""}],`,
+    `regions: [${regions.length ? `\n${regions.map((l) => `  ${l}`).join("\n")}\n` : ""}],`,
+    `interrupts: [${irqs.length ? `\n${irqs.map((l) => `  ${l}`).join("\n")}\n` : ""}],`,
+    `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
+  ];
+  if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
+  f.add(
+    `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,
+  );
+  return f;
+}
