@@ -19,9 +19,10 @@ import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, IRQ_BASE, MAX_IRQS, newControl, RESET_DONE,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, IRQ_BASE, MAX_IRQS, newControl, newJournal, RESET_DONE,
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
+import { JournalIo } from "./journal-io.ts";
 import { acquireHost, discardHost, releaseHost, type Host } from "./pool.ts";
 
 /** How long close/reset wait for the model thread before declaring it hung. */
@@ -34,7 +35,8 @@ interface SimRegion extends MappedRegion {
   readonly name: string;
   readonly fd: number;
   readonly mapSize: number;
-  readonly io: RegisterIo & { release(): void };
+  /** Replaced by a JournalIo once the model says it journals this region (before open returns). */
+  io: RegisterIo & { release(): void };
 }
 
 class SimIrq implements IrqLine {
@@ -112,6 +114,17 @@ export class SimDevice implements BackendDevice {
       return;
     }
     this.#host = host;
+    const journals: Record<string, Int32Array> = {};
+    for (const name of host.journal) {
+      const r = this.#regions.find((x) => x.name === name);
+      if (r === undefined) {
+        this.#host = undefined;
+        releaseHost(host);
+        throw new ConfigError(`sim model ${modelUrl} journals region "${name}", which ${this.spec.name} does not have`);
+      }
+      journals[name] = newJournal();
+      r.io = new JournalIo(r.io, r.size, journals[name], this.#control, `${r.name} of ${this.address}`);
+    }
     const msg: StartMessage = {
       type: "start",
       address: this.address,
@@ -120,6 +133,7 @@ export class SimDevice implements BackendDevice {
       regions: this.#regions.map((r) => ({ name: r.name, index: r.index, size: r.size, kind: r.kind, ptr: r.ptr, fd: r.fd })),
       control: this.#control,
       dma: this.#dma,
+      journals,
     };
     await new Promise<void>((resolve, reject) => {
       host.listener = (m: HostMessage) => {

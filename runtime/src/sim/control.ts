@@ -30,6 +30,17 @@ export function newControl(): { control: Int32Array; dma: Float64Array } {
   return { control, dma };
 }
 
+/** Write journal of one region (see model.ts): Int32 words; HEAD counts client writes, TAIL the
+ *  writes the model has drained; entry i at J_ENTRIES + (i % JOURNAL_SIZE) * 4 = offset, width, lo, hi. */
+export const J_HEAD = 0;
+export const J_TAIL = 1;
+export const J_ENTRIES = 4;
+export const JOURNAL_SIZE = 256;
+
+export function newJournal(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer((J_ENTRIES + JOURNAL_SIZE * 4) * 4));
+}
+
 /** What the client posts to the host to start one device instance. */
 export interface StartMessage {
   type: "start";
@@ -39,11 +50,13 @@ export interface StartMessage {
   regions: { name: string; index: number; size: number; kind: "mmio" | "ram"; ptr: number; fd: number }[];
   control: Int32Array;
   dma: Float64Array;
+  /** Write journals of the regions the model journals, by region name. */
+  journals: Record<string, Int32Array>;
 }
 
 /** What the host posts back. */
 export type HostMessage =
-  | { type: "loaded" }
+  | { type: "loaded"; journal: string[] }
   | { type: "load-error"; message: string }
   | { type: "started"; address: string }
   | { type: "fault"; address: string; message: string }

@@ -11,15 +11,23 @@ import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { RamIo } from "../mem/io.ts";
 import { sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, MAX_IRQS, RESET_DONE, State, STATE, WAKE,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
+  RESET_DONE, State, STATE, WAKE,
   type HostMessage, type StartMessage,
 } from "./control.ts";
-import { DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./model.ts";
+import {
+  DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch, type WriteHandler, type WriteLog,
+} from "./model.ts";
 
 declare const self: Worker;
 
-export const SPIN_MS = 1;
+/** Busy-poll window after the last work; WD_SIM_SPIN_MS overrides (benchmarks: never sleep). */
+export const SPIN_MS = Number(process.env.WD_SIM_SPIN_MS ?? 1);
 export const SLEEP_MIN_MS = 0.05;
+/** WD_SIM_DEBUG=1: each instance reports on stderr how often it slept (tuning the idle policy). */
+const DEBUG = process.env.WD_SIM_DEBUG === "1";
+let sleeps = 0;
+let wakes = 0;
 export const SLEEP_MAX_MS = 1;
 
 const post = (m: HostMessage) => self.postMessage(m);
@@ -114,6 +122,35 @@ class Dma implements ModelDma {
 
 class Fault extends Error {}
 
+/** Reader side of a region's write journal (writer: sim/journal-io.ts). */
+class Journal implements WriteLog {
+  constructor(private readonly j: Int32Array) {}
+  get pending(): number {
+    return (Atomics.load(this.j, J_HEAD) - Atomics.load(this.j, J_TAIL)) | 0;
+  }
+  drain(fn: WriteHandler): number {
+    const j = this.j;
+    let t = Atomics.load(j, J_TAIL);
+    const h = Atomics.load(j, J_HEAD);
+    let n = 0;
+    while (t !== h) {
+      const at = J_ENTRIES + (t & (JOURNAL_SIZE - 1)) * 4;
+      const value = (BigInt(j[at + 3]! >>> 0) << 32n) | BigInt(j[at + 2]! >>> 0);
+      fn(j[at]!, value, j[at + 1] as 8 | 16 | 32 | 64);
+      t = (t + 1) | 0;
+      Atomics.store(j, J_TAIL, t); // acknowledged once its effects are in memory
+      n++;
+    }
+    if (n > 0) Atomics.notify(j, J_TAIL);
+    return n;
+  }
+  /** Reset: writes made before it are void. */
+  discard(): void {
+    Atomics.store(this.j, J_TAIL, Atomics.load(this.j, J_HEAD));
+    Atomics.notify(this.j, J_TAIL);
+  }
+}
+
 class Watch implements RegisterWatch<number> {
   value: number;
   constructor(private readonly r: Region, private readonly off: number, private readonly width: 8 | 16 | 32) {
@@ -153,7 +190,7 @@ class Watch64 implements RegisterWatch<bigint> {
   }
 }
 
-function makeContext(m: StartMessage, regions: Region[], dma: Dma): ModelContext {
+function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map<string, Journal>): ModelContext {
   const byName = new Map(regions.map((r) => [r.name, r]));
   const irqBuf = new Uint8Array(8);
   new DataView(irqBuf.buffer).setBigUint64(0, 1n, true);
@@ -185,6 +222,11 @@ function makeContext(m: StartMessage, regions: Region[], dma: Dma): ModelContext
     watch64(name: string, offset: number) {
       return new Watch64(region(name), offset);
     },
+    writes(name: string): WriteLog {
+      const j = journals.get(name);
+      if (j === undefined) throw new Error(`model of ${m.address}: region "${name}" is not journaled (list it in the model's journal)`);
+      return j;
+    },
     now: () => performance.now(),
     fault(message: string): never {
       throw new Fault(message);
@@ -206,7 +248,9 @@ function run(m: StartMessage): void {
   }
   const regions = m.regions.map((r) => new Region(r.name, r.index, r.size, r.kind, r.ptr, m.address));
   const dma = new Dma(c, m.dma);
-  const ctx = makeContext(m, regions, dma);
+  const journals = new Map(Object.entries(m.journals).map(([name, j]) => [name, new Journal(j)]));
+  const journalList = [...journals.values()];
+  const ctx = makeContext(m, regions, dma, journals);
   let state: unknown;
   let faulted: string | undefined;
   const fail = (e: unknown) => {
@@ -229,6 +273,7 @@ function run(m: StartMessage): void {
       Atomics.add(c, EPOCH, 1);
       try {
         for (const r of regions) r.bytes.fill(0);
+        for (const j of journals.values()) j.discard();
         state = model!.reset ? model!.reset(ctx, state) : model!.init(ctx);
       } catch (e) {
         fail(e);
@@ -259,9 +304,16 @@ function run(m: StartMessage): void {
     const now = performance.now();
     if (lastWork < 0) lastWork = now;
     if (now - lastWork < SPIN_MS) continue;
+    // Load WAKE before the last checks: a client that journals a write or changes CMD after them
+    // also bumps WAKE (or its write is seen here), so no wake-up is lost.
     const w = Atomics.load(c, WAKE);
     if (Atomics.load(c, CMD) !== Cmd.RUN) continue;
-    Atomics.wait(c, WAKE, w, sleepMs);
+    if (journalList.some((j) => j.pending !== 0)) continue;
+    const slept = Atomics.wait(c, WAKE, w, sleepMs);
+    if (DEBUG) {
+      sleeps++;
+      if (slept === "ok") wakes++;
+    }
     sleepMs = Math.min(sleepMs * 2, SLEEP_MAX_MS);
   }
 
@@ -272,6 +324,7 @@ function run(m: StartMessage): void {
       // stopping anyway
     }
   }
+  if (DEBUG) process.stderr.write(`[${m.address}] host slept ${sleeps} times, woken early ${wakes}\n`);
   dma.drop();
   for (const r of regions) r.io.release();
   if (faulted !== undefined) {
@@ -295,7 +348,7 @@ self.onmessage = async (e: MessageEvent) => {
         throw new Error(`${m.modelUrl} does not export a device model (export default defineModel({ init, poll }))`);
       }
       model = candidate;
-      post({ type: "loaded" });
+      post({ type: "loaded", journal: [...(candidate.journal ?? [])] });
     } catch (err) {
       post({ type: "load-error", message: err instanceof Error ? err.message : String(err) });
     }

@@ -29,6 +29,17 @@
 //   the device would (a status code in a descriptor); an uncaught error, or `ctx.fault(msg)`,
 //   stops the model as a hung device and is reported on the client side with the device address.
 //
+// Register writes, two ways:
+// - Watching (`ctx.watch`): compare a register with the value seen last time. Enough for doorbells
+//   and indices that only move forward; blind to a store of the value already there.
+// - The write journal (`journal: ["bar0"]` in the model): every client store to that region becomes
+//   an event (offset, width, value) the model drains in order with `ctx.writes("bar0").drain(fn)`,
+//   and the model alone writes the region's memory (what reads return). A client read waits until
+//   the model has drained the client's earlier writes, as a PCIe read flushes posted writes: write
+//   factorial, then read status, sees "computing", as on hardware. Use it for register-file devices
+//   whose writes have side effects (edu, NVMe's CC); the region's RegisterIo then costs a journal
+//   append per write and, after writes, a model round trip per read.
+//
 // Idling: after `poll` returns false for a while (spin window ~1 ms after the last work) the host
 // sleeps in Atomics.wait with a timeout growing from 50 µs to 1 ms, so an idle device costs ~1000
 // wake-ups a second and the first request after a long idle period is noticed within ~1 ms; while
@@ -94,6 +105,17 @@ export interface RegisterWatch<T extends number | bigint = number> {
   consume(idle?: T): void;
 }
 
+/** One client store to a journaled region. `value` is the stored value (zero-extended). */
+export type WriteHandler = (offset: number, value: bigint, width: 8 | 16 | 32 | 64) => void;
+
+/** The write journal of one region (see the file comment). */
+export interface WriteLog {
+  /** Calls `fn` for every write not yet seen, oldest first, and acknowledges them; returns how many. */
+  drain(fn: WriteHandler): number;
+  /** Writes waiting to be drained. */
+  readonly pending: number;
+}
+
 export interface ModelContext {
   /** The device address the client sees, e.g. "sim:wd-dummy/3"; use it in log and fault messages. */
   readonly address: string;
@@ -109,6 +131,8 @@ export interface ModelContext {
   watch(region: string, offset: number, width?: 8 | 16 | 32): RegisterWatch<number>;
   /** Watches a 64-bit register. */
   watch64(region: string, offset: number): RegisterWatch<bigint>;
+  /** The write journal of a region the model listed in `journal`. */
+  writes(region: string): WriteLog;
   /** Milliseconds, monotonic (performance.now of the model's thread). */
   now(): number;
   /** Stops the model as a hung device; the message reaches the client side (stderr and close()). */
@@ -120,6 +144,8 @@ export interface ModelContext {
 export interface DeviceModel<S = unknown> {
   /** Shown in messages; defaults to the spec's device name. */
   readonly name?: string;
+  /** Regions whose client stores reach the model as a journal of writes (see the file comment). */
+  readonly journal?: readonly string[];
   /** Power-on: regions are zeroed; write reset values and return the model's state. */
   init(ctx: ModelContext): S;
   /** One round of work; true when something was done or is still pending. Never blocks. */

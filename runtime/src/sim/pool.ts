@@ -13,6 +13,8 @@ const KEEP_IDLE = 4;
 export interface Host {
   readonly worker: Worker;
   readonly modelUrl: string;
+  /** Regions the model wants journaled (DeviceModel.journal). */
+  journal: string[];
   /** Set by the current owner to receive the host's messages. */
   listener: ((m: HostMessage) => void) | undefined;
 }
@@ -25,12 +27,15 @@ export async function acquireHost(modelUrl: string): Promise<Host> {
   if (pooled) return pooled;
   const worker = new Worker(HOST_URL);
   worker.unref();
-  const host: Host = { worker, modelUrl, listener: undefined };
+  const host: Host = { worker, modelUrl, journal: [], listener: undefined };
   await new Promise<void>((resolve, reject) => {
     worker.onerror = (e) => reject(new ConfigError(`sim model host for ${modelUrl} failed to start: ${e.message}`));
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data as HostMessage;
-      if (m.type === "loaded") resolve();
+      if (m.type === "loaded") {
+        host.journal = m.journal;
+        resolve();
+      }
       else if (m.type === "load-error") reject(new ConfigError(`sim model ${modelUrl} could not be loaded: ${m.message}`));
     };
     worker.postMessage({ type: "load", modelUrl });
