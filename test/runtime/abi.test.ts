@@ -153,7 +153,7 @@ int main(void) {
     expect(r.stderr.toString()).toBe("");
     const out = Bun.spawnSync([join(dir, "a")]).stdout.toString();
     const c = Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.lastIndexOf(" ")), Number(l.slice(l.lastIndexOf(" ") + 1))]));
-    for (const name of Object.values(abi.VFIO_IOCTL_NAMES)) expect([name, c[name]]).toEqual([name, (abi as Record<string, unknown>)[name]]);
+    for (const name of Object.values(abi.VFIO_IOCTL_NAMES)) expect([name, c[name]]).toEqual([name, (abi as unknown as Record<string, number>)[name]!]);
     expect(c["sizeof(struct vfio_group_status)"]).toBe(abi.GroupStatus.SIZE);
     // Headers before the `pad` member say 20; we pass 24 (newer layout), and the kernel accepts any argsz >= 16.
     expect([20, abi.DeviceInfo.SIZE]).toContain(c["sizeof(struct vfio_device_info)"]);

@@ -1,0 +1,201 @@
+// Register classes over a RamIo: field access by layout, modify() never writes 1 into w1c/w1s bits
+// it was not asked to set, read-only fields refuse writes, 64-bit values are bigint, arrays, DMA
+// address registers through a resolver.
+import { expect, test } from "bun:test";
+import { DmaError, RegisterError } from "../../runtime/src/errors.ts";
+import type { DmaRef, DmaResolver } from "../../runtime/src/mem/dma.ts";
+import { RamIo, type RegisterIo } from "../../runtime/src/mem/io.ts";
+import {
+  DmaAddrReg,
+  DmaAddrReg32,
+  RegArray,
+  RoReg32,
+  RoReg64,
+  RwReg8,
+  RwReg16,
+  RwReg32,
+  RwReg64,
+  WoReg32,
+  type FieldLayout,
+} from "../../runtime/src/mem/registers.ts";
+
+/** A RamIo that records every write (offset, width, value) so tests see exactly what was stored. */
+function recordingIo(size = 256): { io: RegisterIo; writes: string[] } {
+  const ram = new RamIo(new ArrayBuffer(size), 0, size, "bar0");
+  const writes: string[] = [];
+  const io: RegisterIo = {
+    name: "bar0",
+    read8: (o) => ram.read8(o),
+    read16: (o) => ram.read16(o),
+    read32: (o) => ram.read32(o),
+    read64: (o) => ram.read64(o),
+    write8: (o, v) => (writes.push(`w8 ${o} ${v}`), ram.write8(o, v)),
+    write16: (o, v) => (writes.push(`w16 ${o} ${v}`), ram.write16(o, v)),
+    write32: (o, v) => (writes.push(`w32 ${o} 0x${(v >>> 0).toString(16)}`), ram.write32(o, v)),
+    write64: (o, v) => (writes.push(`w64 ${o} 0x${v.toString(16)}`), ram.write64(o, v)),
+    doorbell: (o, v) => (writes.push(`db ${o} ${v}`), ram.doorbell(o, v)),
+  };
+  return { io, writes };
+}
+
+interface StatusFields {
+  enable: number;
+  mode: number;
+  irq: number; // w1c
+  go: number; // w1s
+  version: number; // ro
+}
+const StatusLayout: FieldLayout = {
+  enable: { lsb: 0, width: 1, access: "rw" },
+  mode: { lsb: 1, width: 3, access: "rw" },
+  irq: { lsb: 8, width: 1, access: "w1c" },
+  go: { lsb: 9, width: 1, access: "w1s" },
+  version: { lsb: 24, width: 8, access: "ro" },
+};
+
+test("fields decode by layout; get reads one field", () => {
+  const { io } = recordingIo();
+  io.write32(0x20, 0xab00010b); // version 0xab, irq 1, mode 5, enable 1
+  const r = new RwReg32<StatusFields>(io, 0x20, StatusLayout);
+  expect(r.read()).toBe(0xab00010b);
+  expect(r.fields()).toEqual({ enable: 1, mode: 5, irq: 1, go: 0, version: 0xab });
+  expect(r.get("mode")).toBe(5);
+  expect(r.get("version")).toBe(0xab);
+});
+
+test("modify keeps rw fields, writes 0 into w1c/w1s bits it was not asked to set", () => {
+  const { io, writes } = recordingIo();
+  io.write32(0x20, 0xab00030b); // irq pending (w1c) and go reads 1 (w1s)
+  writes.length = 0;
+  const r = new RwReg32<StatusFields>(io, 0x20, StatusLayout);
+  r.modify({ mode: 2 });
+  // mode 2, enable kept, irq and go written as 0, version (ro) kept as read
+  expect(writes).toEqual(["w32 32 0xab000005"]);
+  writes.length = 0;
+  r.modify({ irq: 1 }); // asked: acknowledge the interrupt
+  expect(writes).toEqual(["w32 32 0xab000105"]);
+});
+
+test("writeFields zero-fills unnamed fields; read-only fields and oversized values are refused", () => {
+  const { io, writes } = recordingIo();
+  const r = new RwReg32<StatusFields>(io, 0x20, StatusLayout, undefined, "status");
+  r.writeFields({ enable: 1, mode: 7 });
+  expect(writes).toEqual(["w32 32 0xf"]);
+  expect(() => r.writeFields({ version: 1 })).toThrow("register status: field version is read-only");
+  expect(() => r.writeFields({ mode: 8 })).toThrow("register status: field mode: 8 does not fit in 3 bits");
+  expect(() => r.writeFields({ mode: -1 })).toThrow(RegisterError);
+  expect(() => r.writeFields({ nope: 1 } as never)).toThrow('has no field "nope"');
+  expect(() => r.write(2 ** 32)).toThrow("does not fit in 32 bits");
+});
+
+test("registers without a name are named by region and offset", () => {
+  const { io } = recordingIo();
+  const r = new RwReg32<StatusFields>(io, 0x20, StatusLayout);
+  expect(r.name).toBe("bar0+0x20");
+  expect(() => r.writeFields({ mode: 9 })).toThrow("register bar0+0x20: field mode");
+});
+
+test("a layout that does not fit the register width is refused at construction", () => {
+  const { io } = recordingIo();
+  expect(() => new RwReg8(io, 0, { big: { lsb: 4, width: 8, access: "rw" } })).toThrow("does not fit in 8 bits");
+});
+
+test("8 and 16 bit registers use their width", () => {
+  const { io, writes } = recordingIo();
+  new RwReg8(io, 3).write(0xff);
+  new RwReg16<{ lo: number; hi: number }>(io, 6, { lo: { lsb: 0, width: 8, access: "rw" }, hi: { lsb: 8, width: 8, access: "rw" } }).writeFields({ hi: 0x12 });
+  expect(writes).toEqual(["w8 3 255", "w16 6 4608"]);
+  expect(new RwReg16<{ lo: number; hi: number }>(io, 6, { lo: { lsb: 0, width: 8, access: "rw" }, hi: { lsb: 8, width: 8, access: "rw" } }).get("hi")).toBe(0x12);
+});
+
+test("a full-width 32-bit field reads unsigned", () => {
+  const { io } = recordingIo();
+  io.write32(0, 0xffffffff);
+  const r = new RoReg32<{ all: number }>(io, 0, { all: { lsb: 0, width: 32, access: "ro" } });
+  expect(r.get("all")).toBe(0xffffffff);
+  expect(r.fields().all).toBe(0xffffffff);
+});
+
+interface CapFields {
+  mqes: number;
+  to: number;
+  dstrd: number;
+  wide: bigint;
+}
+const CapLayout: FieldLayout = {
+  mqes: { lsb: 0, width: 16, access: "ro" },
+  to: { lsb: 24, width: 8, access: "ro" },
+  dstrd: { lsb: 32, width: 4, access: "ro" },
+  wide: { lsb: 20, width: 40, access: "ro" },
+};
+
+test("64-bit registers: bigint values, one 64-bit access; fields > 32 bits are bigint", () => {
+  const { io, writes } = recordingIo();
+  io.write64(0, 0x4018200f0107ffn); // QEMU NVMe CAP
+  writes.length = 0;
+  const cap = new RoReg64<CapFields>(io, 0, CapLayout);
+  expect(cap.read()).toBe(0x4018200f0107ffn);
+  expect(cap.get("mqes")).toBe(2047);
+  expect(cap.get("to")).toBe(0x0f);
+  expect(cap.get("dstrd")).toBe(0);
+  expect(cap.get("wide")).toBe((0x4018200f0107ffn >> 20n) & ((1n << 40n) - 1n));
+  const r = new RwReg64<{ start: number; dir: number; irq: number }>(io, 8, {
+    start: { lsb: 0, width: 1, access: "w1s" },
+    dir: { lsb: 1, width: 1, access: "rw" },
+    irq: { lsb: 2, width: 1, access: "rw" },
+  });
+  r.writeFields({ start: 1, dir: 1, irq: 1 });
+  r.write(0xffffffffffffffffn);
+  expect(writes).toEqual(["w64 8 0x7", "w64 8 0xffffffffffffffff"]);
+  writes.length = 0;
+  r.modify({ dir: 0 }); // start (w1s) read as 1 is not written back
+  expect(writes).toEqual(["w64 8 0xfffffffffffffffc"]);
+  expect(() => r.write(1n << 64n)).toThrow("does not fit in 64 bits");
+});
+
+test("access rules are types: no write on read-only, no read on write-only", () => {
+  const { io } = recordingIo();
+  const ro = new RoReg32(io, 0);
+  const wo = new WoReg32(io, 4);
+  // @ts-expect-error read-only register has no write
+  expect(ro.write).toBeUndefined();
+  // @ts-expect-error write-only register has no read
+  expect(wo.read).toBeUndefined();
+  // @ts-expect-error write-only register has no modify
+  expect(wo.modify).toBeUndefined();
+});
+
+test("RegArray: elements at stride, named, bounds-checked, cached", () => {
+  const { io, writes } = recordingIo();
+  const db = new RegArray(io, 0x40, 4, 8, WoReg32, undefined, undefined, "sq_tail");
+  db.at(2).write(9);
+  expect(writes).toEqual(["w32 80 0x9"]); // 0x40 + 2 * 8
+  expect(db.at(2)).toBe(db.at(2));
+  expect(db.length).toBe(4);
+  expect([...db].length).toBe(4);
+  expect(() => db.at(4)).toThrow("register sq_tail: index 4 out of range 0..3");
+  expect(() => db.at(4.5)).toThrow(RegisterError);
+});
+
+test("DmaAddrReg writes the resolver's IOVA as one 64-bit store and names itself to the resolver", () => {
+  const { io, writes } = recordingIo();
+  const asked: string[] = [];
+  const fakeRef = { buffer: { name: "rx" }, offset: 0x10, length: 16 } as unknown as DmaRef;
+  const dma: DmaResolver = {
+    addressOf(ref, field) {
+      asked.push(field);
+      if (ref.offset > 0x100) throw new DmaError(`${field}: outside`, { field });
+      return 0x1_0000_0000 + ref.offset;
+    },
+  };
+  const src = new DmaAddrReg(io, 0x80, undefined, dma, "dma_src");
+  src.write(fakeRef);
+  expect(writes).toEqual(["w64 128 0x100000010"]);
+  expect(asked).toEqual(["dma_src"]);
+  expect(src.read()).toBe(0x100000010n);
+  expect(() => src.write({ ...fakeRef, offset: 0x200 })).toThrow("dma_src: outside");
+  // a 32-bit address register refuses an IOVA above 4 GiB
+  expect(() => new DmaAddrReg32(io, 0x90, undefined, dma, "addr32").write(fakeRef)).toThrow("holds 32 bits");
+  // without a resolver the register cannot take a buffer
+  expect(() => new DmaAddrReg(io, 0x80).write(fakeRef)).toThrow("built without a DmaResolver");
+});
