@@ -23,7 +23,7 @@ export function bits(name: string, lsb: number, width = 1, extra: Partial<FieldM
 
 export function reg(name: string, offset: number, width: 8 | 16 | 32 | 64, access: Access, extra: Partial<RegisterModel> = {}): RegisterModel {
   const fields = (extra.fields ?? []).map((f) => ({ ...f, access: f.access === "rw" ? access : f.access }));
-  return { name, offset, width, access, dmaAddress: false, count: 1, stride: 0, fields, source: at(F), ...extra, ...{ fields } };
+  return { name, offset, width, access, dmaAddress: false, count: 1, stride: 0, source: at(F), ...extra, fields };
 }
 
 const SIZES: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i8: 1, i16: 2, i32: 4, i64: 8 };
@@ -127,6 +127,7 @@ export type { CommandModel };
 
 /** A device exercising every struct feature: bitfields, enums, dma addresses, arrays, nesting, big endian. */
 export function structsDevice(): DeviceModel {
+  line = 1; // fixtures must be identical on every call (determinism tests)
   const fuse = bits("fuse", 0, 2, { enumName: "Fuse" });
   const psdt = bits("psdt", 6, 2);
   const sqe = struct("Sqe", 64, [
@@ -292,3 +293,22 @@ export function queuesDevice(): DeviceModel {
     handFiles: ["model.ts"],
   });
 }
+
+/** Everything at once: the golden IR fixture (test/fixtures/golden/kitchen.expected). */
+export function kitchenDevice(): DeviceModel {
+  const q = queuesDevice();
+  const s = structsDevice();
+  return {
+    ...q,
+    name: "kitchen",
+    title: "Kitchen sink */ test device",
+    doc: "Every feature of the DSL in one device.\nA second line | with a pipe.",
+    source: { file: "test/fixtures/golden/kitchen.yaml", line: 1, column: 1 },
+    structs: [...q.structs, ...s.structs.filter((x) => x.name === "Inner" || x.name === "Kitchen")],
+  };
+}
+
+/** Hand-written files of the kitchen fixture. */
+export const KITCHEN_HAND = new Map([
+  ["model.ts", "// a sim model would live here\nexport const modelName = \"kitchen\";\n"],
+]);

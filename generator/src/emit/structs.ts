@@ -184,7 +184,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
         methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: fld.type.struct, docs: doc, statements: [check, `return new ${fld.type.struct}(${V}, ${elem}, this.#dma);`] });
       } else if (fld.type.kind === "dma-address") {
         methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: "bigint", docs: doc, statements: [check, `return ${V}.getBigUint64(${elem}${le(fld, 8)});`] });
-      } else {
+      } else if (fld.type.kind === "scalar") {
         const t = fld.type.type === "u64" || fld.type.type === "i64" ? "bigint" : (fld.enumName ?? "number");
         methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: t, docs: doc, statements: [check, `return ${V}.get${accessor(fld)}(${elem}${le(fld, es)})${fld.enumName ? ` as ${fld.enumName}` : ""};`] });
         methods.push({ name: `set${pascal(fld.name)}At`, parameters: [{ name: "i", type: "number" }, { name: "v", type: t }], returnType: "void", docs: doc, statements: [check, `${V}.set${accessor(fld)}(${elem}, v${le(fld, es)});`] });
