@@ -1,0 +1,348 @@
+// YAML data -> DeviceModel (generator/src/model.ts). Runs only on files the validator accepted, so
+// it resolves without re-checking: references exist, bit ranges parse, sizes add up. Defaults are
+// filled here and nowhere else (width 32, access rw, endian little, count 1, stride = width), so the
+// emitters never guess. Collections keep the YAML's declaration order, except registers (by offset),
+// fields and bit fields (by lsb) and struct fields (by offset), as model.ts documents.
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import type { PathSegment } from "./diagnostics.ts";
+import {
+  bitLength,
+  builtinBytes,
+  entries,
+  isScalarType,
+  parseBits,
+  parseInstances,
+  splitRegisterRef,
+  type RawBitfield,
+  type RawCommand,
+  type RawDevice,
+  type RawParam,
+  type RawRing,
+  type RawStructField,
+} from "./dsl.ts";
+import type {
+  Access,
+  CommandModel,
+  CommandParamModel,
+  ConstantModel,
+  DeviceModel,
+  Endian,
+  EnumModel,
+  FieldModel,
+  InterruptModel,
+  QueueModel,
+  RegionModel,
+  RegisterModel,
+  RegisterRef,
+  RingPlacement,
+  SourcePos,
+  StructFieldModel,
+  StructFieldType,
+  StructModel,
+} from "./model.ts";
+import type { ParsedFile } from "./parse.ts";
+
+const byNumber = <T>(key: (t: T) => number) => (a: T, b: T) => key(a) - key(b);
+
+class ModelBuilder {
+  private readonly data: RawDevice;
+  private readonly structSizes = new Map<string, number>();
+
+  constructor(private readonly parsed: ParsedFile) {
+    this.data = parsed.data as RawDevice;
+    for (const [name, s] of entries(this.data.structs)) this.structSizes.set(name, s.size);
+  }
+
+  /** Where an item came from: the position of its key (`cc:`), which is where a reader looks. */
+  private source(path: PathSegment[]): SourcePos {
+    const pos = this.parsed.locator.position(path, path.length > 0);
+    return { file: this.parsed.file, line: pos.line, column: pos.column };
+  }
+
+  private exact(path: PathSegment[], fallback: number): number | bigint {
+    const v = this.parsed.locator.integer(path);
+    if (v === undefined) return fallback;
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+  }
+
+  build(handFiles: string[]): DeviceModel {
+    const d = this.data;
+    return {
+      name: d.device,
+      title: d.title,
+      version: d.version,
+      ...(d.doc !== undefined && { doc: d.doc }),
+      sourceHash: createHash("sha256").update(this.parsed.bytes).digest("hex"),
+      source: this.source([]),
+      match: {
+        pci: (d.match?.pci ?? []).map((m) => ({
+          vendor: m.vendor,
+          device: m.device,
+          ...(m.subsystem_vendor !== undefined && { subsystemVendor: m.subsystem_vendor }),
+          ...(m.subsystem_device !== undefined && { subsystemDevice: m.subsystem_device }),
+        })),
+      },
+      constants: this.constants(),
+      enums: this.enums(),
+      regions: this.regions(),
+      structs: this.structs(),
+      queues: this.queues(),
+      commands: this.commands(),
+      interrupts: this.interrupts(),
+      handFiles,
+    };
+  }
+
+  private constants(): ConstantModel[] {
+    return entries(this.data.constants).map(([name, c]) => {
+      const obj = typeof c === "object" ? c : undefined;
+      return {
+        name,
+        value: obj ? obj.value : (c as number),
+        ...(obj?.doc !== undefined && { doc: obj.doc }),
+        source: this.source(["constants", name]),
+      };
+    });
+  }
+
+  private enums(): EnumModel[] {
+    return entries(this.data.enums).map(([name, e]) => {
+      const members = entries(e.values).map(([member, v]) => {
+        const obj = typeof v === "object" ? v : undefined;
+        return {
+          name: member,
+          value: obj ? obj.value : (v as number),
+          ...(obj?.doc !== undefined && { doc: obj.doc }),
+          source: this.source(["enums", name, "values", member]),
+        };
+      });
+      const max = members.reduce((m, x) => Math.max(m, x.value), 0);
+      return {
+        name,
+        width: e.width ?? bitLength(max),
+        ...(e.doc !== undefined && { doc: e.doc }),
+        members,
+        source: this.source(["enums", name]),
+      };
+    });
+  }
+
+  private bitfields(path: PathSegment[], fields: Record<string, RawBitfield> | undefined, access: Access): FieldModel[] {
+    return entries(fields)
+      .map(([name, f]) => {
+        const r = parseBits(f.bits) as { msb: number; lsb: number };
+        return {
+          name,
+          lsb: r.lsb,
+          width: r.msb - r.lsb + 1,
+          access: (f.access as Access | undefined) ?? access,
+          ...(f.enum !== undefined && { enumName: f.enum }),
+          ...(f.doc !== undefined && { doc: f.doc }),
+          source: this.source([...path, name]),
+        };
+      })
+      .sort(byNumber((f) => f.lsb));
+  }
+
+  private regions(): RegionModel[] {
+    return entries(this.data.regions).map(([rname, r]) => {
+      const registers: RegisterModel[] = entries(r.registers)
+        .map(([name, reg]) => {
+          const path = ["regions", rname, "registers", name];
+          const width = reg.width ?? 32;
+          const access = (reg.access as Access | undefined) ?? "rw";
+          const count = reg.count ?? 1;
+          return {
+            name,
+            offset: reg.offset,
+            width,
+            access,
+            ...(reg.reset !== undefined && { reset: this.exact([...path, "reset"], reg.reset) }),
+            dmaAddress: reg.value === "dma-address",
+            count,
+            // A plain register has no stride; an array defaults to back-to-back elements.
+            stride: count > 1 ? (reg.stride ?? width / 8) : 0,
+            fields: this.bitfields([...path, "fields"], reg.fields, access),
+            ...(reg.doc !== undefined && { doc: reg.doc }),
+            source: this.source(path),
+          };
+        })
+        .sort(byNumber((x) => x.offset));
+      return {
+        name: rname,
+        kind: r.kind,
+        index: r.index,
+        size: r.size,
+        ...(r.doc !== undefined && { doc: r.doc }),
+        registers,
+        source: this.source(["regions", rname]),
+      };
+    });
+  }
+
+  /** A struct field or a command overlay, resolved. */
+  private structField(path: PathSegment[], name: string, f: RawStructField | RawParam, structEndian: Endian): StructFieldModel {
+    const t = f.type as string;
+    let type: StructFieldType;
+    let elem: number;
+    let count = f.count ?? 1;
+    if (isScalarType(t)) [type, elem] = [{ kind: "scalar", type: t }, builtinBytes(t)!];
+    else if (t === "dma-address") [type, elem] = [{ kind: "dma-address" }, builtinBytes(t)!];
+    else if (t === "reserved") [type, elem, count] = [{ kind: "reserved" }, (f as RawStructField).size!, 1];
+    else [type, elem] = [{ kind: "struct", struct: t }, this.structSizes.get(t)!];
+    return {
+      name,
+      offset: f.offset!,
+      size: elem * count,
+      type,
+      count,
+      endian: f.endian ?? structEndian,
+      ...(f.enum !== undefined && { enumName: f.enum }),
+      bitfields: this.bitfields([...path, "fields"], f.fields, "rw"),
+      ...(f.doc !== undefined && { doc: f.doc }),
+      source: this.source(path),
+    };
+  }
+
+  private structs(): StructModel[] {
+    return entries(this.data.structs).map(([sname, s]) => {
+      const endian = s.endian ?? "little";
+      return {
+        name: sname,
+        size: s.size,
+        endian,
+        packed: s.packed ?? false,
+        fields: entries(s.fields)
+          .map(([fname, f]) => this.structField(["structs", sname, "fields", fname], fname, f, endian))
+          .sort(byNumber((f) => f.offset)),
+        ...(s.doc !== undefined && { doc: s.doc }),
+        source: this.source(["structs", sname]),
+      };
+    });
+  }
+
+  private ring(r: RawRing): RingPlacement {
+    return r === "dma" ? { kind: "dma" } : { kind: "region", region: r.region, offset: r.offset };
+  }
+
+  private regRef(ref: string): RegisterRef {
+    return splitRegisterRef(ref)!;
+  }
+
+  private queues(): QueueModel[] {
+    return entries(this.data.queues).map(([name, q]): QueueModel => {
+      const common = {
+        name,
+        ...(q.interrupt !== undefined && { interrupt: q.interrupt }),
+        ...(q.doc !== undefined && { doc: q.doc }),
+        source: this.source(["queues", name]),
+      };
+      if (q.kind === "index-ring") {
+        return {
+          kind: "index-ring",
+          entry: q.entry,
+          depth: q.depth,
+          ring: this.ring(q.ring),
+          producer: this.regRef(q.producer),
+          consumer: this.regRef(q.consumer),
+          doorbell: this.regRef(q.doorbell),
+          done: { field: q.done.field, pending: q.done.pending },
+          ...common,
+        };
+      }
+      const ids = parseInstances(q.instances) as { first: number; last: number };
+      return {
+        kind: "sq-cq",
+        instances: { first: ids.first, last: ids.last },
+        sq: { entry: q.sq.entry, depth: q.sq.depth, ring: this.ring(q.sq.ring), doorbell: this.regRef(q.sq.doorbell), tag: q.sq.tag },
+        cq: {
+          entry: q.cq.entry,
+          depth: q.cq.depth,
+          ring: this.ring(q.cq.ring),
+          doorbell: this.regRef(q.cq.doorbell),
+          tag: q.cq.tag,
+          phase: { field: q.cq.phase.field, bit: q.cq.phase.bit },
+          ...(q.cq.sq_head !== undefined && { sqHead: q.cq.sq_head }),
+        },
+        ...common,
+      };
+    });
+  }
+
+  private commandStruct(c: RawCommand): string {
+    if (c.struct !== undefined) return c.struct;
+    const q = this.data.queues![c.queue!]!;
+    return q.kind === "index-ring" ? q.entry : q.sq.entry;
+  }
+
+  private commands(): CommandModel[] {
+    return entries(this.data.commands).map(([cname, c]) => {
+      const sname = this.commandStruct(c);
+      const struct = this.data.structs![sname]!;
+      const endian = struct.endian ?? "little";
+      const fieldOffset = (f: string) => struct.fields[f]!.offset;
+      const params: CommandParamModel[] = entries(c.params).map(([pname, p]) => {
+        const path = ["commands", cname, "params", pname];
+        const fromField = p.field;
+        const field = fromField !== undefined
+          ? this.structField(["structs", sname, "fields", fromField], fromField, struct.fields[fromField]!, endian)
+          : this.structField(path, pname, p, endian);
+        return {
+          name: pname,
+          field,
+          ...(fromField !== undefined && { fromField }),
+          ...(p.doc !== undefined && { doc: p.doc }),
+          source: this.source(path),
+        };
+      });
+      return {
+        name: cname,
+        struct: sname,
+        ...(c.queue !== undefined && { queue: c.queue }),
+        fixed: entries(c.fixed)
+          .map(([field, value]) => ({ field, value }))
+          .sort(byNumber((f) => fieldOffset(f.field))),
+        params,
+        ...(c.doc !== undefined && { doc: c.doc }),
+        source: this.source(["commands", cname]),
+      };
+    });
+  }
+
+  private interrupts(): InterruptModel[] {
+    return entries(this.data.interrupts).map(([name, i]) => ({
+      name,
+      index: i.index,
+      kind: i.kind,
+      ...(i.doc !== undefined && { doc: i.doc }),
+      source: this.source(["interrupts", name]),
+    }));
+  }
+}
+
+/**
+ * Hand-written files beside a device file: everything under devices/<name>/, relative to that
+ * folder, `/`-separated and sorted, so the package (and its hash) does not depend on the file system.
+ */
+export function findHandFiles(yamlPath: string, device: string): string[] {
+  const dir = join(dirname(yamlPath), device);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.name.startsWith(".")) continue;
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) out.push(relative(dir, full).split(sep).join("/"));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** The IR of a validated file. `handFiles` come from the caller (found next to the file on disk). */
+export function buildModel(parsed: ParsedFile, handFiles: string[] = []): DeviceModel {
+  return new ModelBuilder(parsed).build(handFiles);
+}

@@ -1,0 +1,65 @@
+// loadDevice: the one entry point from a path to a DeviceModel or diagnostics, used by the CLI and
+// the tests. Read (bounded) -> parse (positions) -> validate (schema + rules) -> build the IR.
+// It never throws: a bug inside the loader comes back as an `internal-error` diagnostic.
+import { isAbsolute, relative } from "node:path";
+import { buildModel, findHandFiles } from "./build-model.ts";
+import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.ts";
+import type { DeviceModel } from "./model.ts";
+import { parseDeviceSource, readDeviceBytes } from "./parse.ts";
+import { validateParsed } from "./validate.ts";
+
+/** A model (with any warnings), or the diagnostics that stopped it (errors, maybe warnings). */
+export type LoadResult = { model: DeviceModel; diagnostics: Diagnostic[] } | { model?: undefined; diagnostics: Diagnostic[] };
+
+export interface LoadOptions {
+  /** Directory paths are shown relative to (default: the current directory, the repo root for `bun run`). */
+  root?: string;
+}
+
+/** The path as diagnostics and `source.file` show it: relative to the root when inside it. */
+export function displayPath(path: string, root = process.cwd()): string {
+  const rel = relative(root, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel.split("\\").join("/") : path;
+}
+
+export function loadDevice(path: string, opts: LoadOptions = {}): LoadResult {
+  const file = displayPath(path, opts.root);
+  try {
+    const read = readDeviceBytes(path, file);
+    if ("diagnostics" in read) return { diagnostics: read.diagnostics };
+    return loadDeviceSource(file, read.bytes, (device) => findHandFiles(path, device));
+  } catch (e) {
+    return { diagnostics: [internalError(file, e)] };
+  }
+}
+
+/**
+ * The same from bytes already in memory (tests, editors). `handFiles` maps the device name to its
+ * hand-written files; by default there are none.
+ */
+export function loadDeviceSource(file: string, bytes: Uint8Array | string, handFiles: (device: string) => string[] = () => []): LoadResult {
+  try {
+    const buf = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    const parsed = parseDeviceSource(file, buf);
+    if (!parsed.ok) return { diagnostics: sortDiagnostics(parsed.diagnostics) };
+    const diagnostics = sortDiagnostics([...parsed.diagnostics, ...validateParsed(parsed.parsed)]);
+    if (hasErrors(diagnostics)) return { diagnostics };
+    const device = (parsed.parsed.data as { device: string }).device;
+    return { model: buildModel(parsed.parsed, handFiles(device)), diagnostics };
+  } catch (e) {
+    return { diagnostics: [internalError(file, e)] };
+  }
+}
+
+function internalError(file: string, e: unknown): Diagnostic {
+  const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return {
+    file,
+    line: 1,
+    column: 1,
+    path: "",
+    code: "internal-error",
+    message: `internal error in the generator (please report it with this file): ${why.split("\n")[0]}`,
+    severity: "error",
+  };
+}

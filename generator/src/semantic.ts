@@ -1,0 +1,757 @@
+// Semantic rules: what JSON Schema cannot say about a device file. Registers that overlap or fall
+// outside their region, bit fields that overlap or do not fit, references to things that do not
+// exist, values too wide for where they go, names that collide once the generator converts them.
+// Every rule runs on whatever part of the file is well-formed, so one run reports every problem;
+// items the schema already rejected are skipped (typeof guards), never trusted.
+import type { Diagnostic, PathSegment } from "./diagnostics.ts";
+import { formatPath } from "./diagnostics.ts";
+import {
+  bitLength,
+  builtinBytes,
+  camelCase,
+  entries,
+  fitsUnsigned,
+  hex,
+  isPowerOfTwo,
+  isScalarType,
+  parseBits,
+  parseInstances,
+  pascalCase,
+  splitRegisterRef,
+  type RawBitfield,
+  type RawCommand,
+  type RawDevice,
+  type RawParam,
+  type RawQueue,
+  type RawRegion,
+  type RawRing,
+  type RawStruct,
+  type RawStructField,
+} from "./dsl.ts";
+import type { Locator } from "./parse.ts";
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+const isStr = (v: unknown): v is string => typeof v === "string";
+
+interface EnumInfo {
+  width: number;
+  max: bigint;
+  maxMember: string;
+}
+
+/** A struct field resolved enough to check what refers to it. */
+interface FieldShape {
+  name: string;
+  offset: number;
+  elemBytes: number;
+  count: number;
+  kind: "scalar" | "dma-address" | "reserved" | "struct";
+}
+
+type Path = PathSegment[];
+
+class Rules {
+  readonly out: Diagnostic[] = [];
+  readonly enums = new Map<string, EnumInfo>();
+  readonly structs = new Map<string, RawStruct>();
+  readonly regions = new Map<string, RawRegion>();
+  readonly queues = new Map<string, RawQueue>();
+  readonly interrupts = new Set<string>();
+  private readonly alignMemo = new Map<string, number>();
+
+  constructor(
+    private readonly file: string,
+    private readonly data: RawDevice,
+    private readonly loc: Locator,
+  ) {}
+
+  report(path: Path, code: string, message: string, atKey = false, severity: "error" | "warning" = "error"): void {
+    const pos = this.loc.position(path, atKey);
+    this.out.push({ file: this.file, line: pos.line, column: pos.column, path: formatPath(path), code, message, severity });
+  }
+
+  run(): Diagnostic[] {
+    const d = this.data;
+    if (!isObj(d)) return this.out;
+    this.indexTables();
+    this.checkFileName();
+    this.checkConstants();
+    this.checkEnums();
+    this.checkRegions();
+    this.checkStructs();
+    this.checkQueues();
+    this.checkCommands();
+    this.checkInterrupts();
+    this.checkNames();
+    return this.out;
+  }
+
+  // ---- tables of what references may name ----
+
+  private indexTables(): void {
+    for (const [name, e] of entries(this.data.enums)) {
+      if (!isObj(e)) continue;
+      let max = 0n;
+      let maxMember = "";
+      for (const [member, v] of entries(e.values)) {
+        const n = this.memberValue(["enums", name, "values", member], v);
+        if (n !== undefined && (n > max || maxMember === "")) [max, maxMember] = [n, member];
+      }
+      const width = isInt(e.width) ? e.width : bitLength(max);
+      this.enums.set(name, { width, max, maxMember });
+    }
+    for (const [name, s] of entries(this.data.structs)) if (isObj(s) && isInt(s.size)) this.structs.set(name, s);
+    for (const [name, r] of entries(this.data.regions)) if (isObj(r) && isInt(r.size)) this.regions.set(name, r);
+    for (const [name, q] of entries(this.data.queues)) if (isObj(q)) this.queues.set(name, q);
+    for (const [name, i] of entries(this.data.interrupts)) if (isObj(i)) this.interrupts.add(name);
+  }
+
+  /** An enum member's value, exactly (members are a number or { value }). */
+  private memberValue(path: Path, v: unknown): bigint | undefined {
+    if (isInt(v)) return this.loc.integer(path);
+    if (isObj(v) && isInt(v.value)) return this.loc.integer([...path, "value"]);
+    return undefined;
+  }
+
+  // ---- top level ----
+
+  private checkFileName(): void {
+    // devices/<name>.yaml is where the generator looks for devices/<name>/ (hand-written files).
+    const m = /(?:^|[\\/])devices[\\/]([^\\/]+)\.ya?ml$/.exec(this.file);
+    if (m && isStr(this.data.device) && m[1] !== this.data.device) {
+      this.report(["device"], "device-name-mismatch", `device "${this.data.device}" is described in ${m[1]}.yaml; name the file ${this.data.device}.yaml`, false, "warning");
+    }
+  }
+
+  private checkConstants(): void {
+    for (const [name, c] of entries(this.data.constants)) {
+      const path: Path = isObj(c) ? ["constants", name, "value"] : ["constants", name];
+      const v = isObj(c) ? c.value : c;
+      if (isInt(v) && !Number.isSafeInteger(v)) {
+        this.report(path, "out-of-range", `constant ${name} is ${this.loc.integer(path) ?? v}: constants must be within ±2^53 (exact in JavaScript numbers)`);
+      }
+    }
+  }
+
+  private checkEnums(): void {
+    for (const [name, e] of entries(this.data.enums)) {
+      if (!isObj(e)) continue;
+      const byValue = new Map<bigint, string>();
+      for (const [member, v] of entries(e.values)) {
+        const path: Path = isObj(v) ? ["enums", name, "values", member, "value"] : ["enums", name, "values", member];
+        const n = this.memberValue(["enums", name, "values", member], v);
+        if (n === undefined) continue;
+        if (n > BigInt(Number.MAX_SAFE_INTEGER)) {
+          this.report(path, "out-of-range", `enum member ${name}.${member} is ${hex(n)}: enum values must be below 2^53`);
+          continue;
+        }
+        if (isInt(e.width) && !fitsUnsigned(n, e.width)) {
+          this.report(path, "enum-value-too-wide", `${name}.${member} = ${n} does not fit the enum's width of ${e.width} bits`);
+        }
+        const twin = byValue.get(n);
+        if (twin !== undefined) this.report(path, "duplicate-enum-value", `${name}.${member} has the same value (${n}) as ${twin}`, false, "warning");
+        else byValue.set(n, member);
+      }
+    }
+  }
+
+  // ---- bit fields (registers, struct fields, command overlays) ----
+
+  /** Checks an enum reference and that every member fits `width` bits. */
+  private checkEnumRef(path: Path, enumName: unknown, width: number, owner: string): void {
+    if (!isStr(enumName)) return;
+    const info = this.enums.get(enumName);
+    if (!info) {
+      this.report(path, "unknown-enum", `unknown enum "${enumName}"${this.suggest(enumName, [...this.enums.keys()])}`);
+      return;
+    }
+    if (!fitsUnsigned(info.max, width)) {
+      this.report(path, "enum-too-wide", `enum ${enumName} has ${info.maxMember} = ${info.max}, which does not fit the ${width}-bit ${owner}`);
+    }
+  }
+
+  /**
+   * Bit fields inside a container of `width` bits: each range valid and inside, no two overlapping,
+   * enums known and fitting.
+   */
+  private checkBitfields(path: Path, fields: Record<string, RawBitfield> | undefined, width: number, container: string): void {
+    const placed: { name: string; msb: number; lsb: number }[] = [];
+    for (const [name, f] of entries(fields)) {
+      if (!isObj(f) || (!isInt(f.bits) && !isStr(f.bits))) continue;
+      const bitsPath = [...path, name, "bits"];
+      const r = parseBits(f.bits);
+      if ("error" in r) {
+        this.report(bitsPath, "bad-bits", r.error);
+        continue;
+      }
+      const text = r.msb === r.lsb ? `bit ${r.lsb}` : `bits ${r.msb}:${r.lsb}`;
+      if (r.msb >= width) {
+        this.report(bitsPath, "field-outside-register", `${text} of "${name}" ${r.msb === r.lsb ? "does" : "do"} not fit the ${width}-bit ${container} (highest bit is ${width - 1})`);
+        continue;
+      }
+      for (const other of placed) {
+        if (r.lsb <= other.msb && other.lsb <= r.msb) {
+          const o = other.msb === other.lsb ? `bit ${other.lsb}` : `bits ${other.msb}:${other.lsb}`;
+          this.report(bitsPath, "field-overlap", `${text} of "${name}" overlap${r.msb === r.lsb ? "s" : ""} ${o} of "${other.name}"`);
+        }
+      }
+      placed.push({ name, msb: r.msb, lsb: r.lsb });
+      this.checkEnumRef([...path, name, "enum"], f.enum, r.msb - r.lsb + 1, `field "${name}"`);
+    }
+  }
+
+  // ---- regions and registers ----
+
+  private checkRegions(): void {
+    const byIndex = new Map<number, string>();
+    for (const [rname, region] of entries(this.data.regions)) {
+      if (!isObj(region)) continue;
+      if (isInt(region.index)) {
+        const other = byIndex.get(region.index);
+        if (other !== undefined) this.report(["regions", rname, "index"], "duplicate-index", `regions ${other} and ${rname} both have index ${region.index}`);
+        else byIndex.set(region.index, rname);
+      }
+      this.checkRegisters(rname, region);
+    }
+  }
+
+  private checkRegisters(rname: string, region: RawRegion): void {
+    const size = isInt(region.size) ? region.size : undefined;
+    const spans: { start: number; end: number; reg: string; label: string; order: number }[] = [];
+    let order = 0;
+    for (const [name, reg] of entries(region.registers)) {
+      order++;
+      const base: Path = ["regions", rname, "registers", name];
+      if (!isObj(reg) || !isInt(reg.offset)) continue;
+      const width = reg.width ?? 32;
+      if (![8, 16, 32, 64].includes(width)) continue;
+      const bytes = width / 8;
+      const count = isInt(reg.count) ? reg.count : 1;
+      const stride = isInt(reg.stride) ? reg.stride : bytes;
+      if (reg.offset % bytes !== 0) {
+        this.report([...base, "offset"], "misaligned", `${width}-bit register "${name}" at ${hex(reg.offset)} is not ${bytes}-byte aligned`);
+      }
+      if (count > 1 && stride < bytes) {
+        this.report([...base, "stride"], "array-stride", `stride ${stride} of "${name}" is less than its ${bytes}-byte width: elements would overlap`);
+      } else if (count > 1 && stride % bytes !== 0) {
+        this.report([...base, "stride"], "misaligned", `stride ${stride} of "${name}" is not a multiple of its ${bytes}-byte width: elements would be misaligned`);
+      }
+      if (count === 1 && reg.stride !== undefined) {
+        this.report([...base, "stride"], "stride-without-count", `"${name}" has a stride but no count; a register array needs count > 1`, false, "warning");
+      }
+      const end = reg.offset + (count - 1) * stride + bytes;
+      if (size !== undefined && end > size) {
+        const what = count > 1 ? `register array "${name}" (${count} x ${bytes} bytes, stride ${stride}) ends at ${hex(end)}` : `register "${name}" ends at ${hex(end)}`;
+        this.report([...base, "offset"], "register-outside-region", `${what}, past the end of region ${rname} (size ${hex(size)})`);
+      }
+      if (count <= 65536) {
+        for (let i = 0; i < count; i++) {
+          const start = reg.offset + i * stride;
+          spans.push({ start, end: start + bytes, reg: name, label: count > 1 ? `${name}[${i}]` : name, order });
+        }
+      }
+      if (reg.reset !== undefined && isInt(reg.reset)) {
+        const reset = this.loc.integer([...base, "reset"]);
+        if (reset !== undefined && !fitsUnsigned(reset, width)) {
+          this.report([...base, "reset"], "reset-too-wide", `reset value ${hex(reset)} of "${name}" does not fit its ${width} bits`);
+        }
+      }
+      if (reg.value === "dma-address") {
+        if (width !== 32 && width !== 64) this.report([...base, "width"], "bad-dma-register", `dma-address register "${name}" must be 32 or 64 bits wide, not ${width}`);
+        if (reg.fields !== undefined) this.report([...base, "fields"], "bad-dma-register", `dma-address register "${name}" holds one address and cannot have fields`, true);
+      }
+      this.checkBitfields([...base, "fields"], reg.fields, width, `register "${name}"`);
+    }
+    // Sweep the byte ranges in address order: anything starting before the furthest end so far overlaps.
+    spans.sort((a, b) => a.start - b.start || a.order - b.order);
+    const reported = new Set<string>();
+    let reach: (typeof spans)[number] | undefined;
+    for (const s of spans) {
+      if (reach && s.start < reach.end && reach.reg !== s.reg) {
+        const [first, second] = reach.order < s.order ? [reach, s] : [s, reach];
+        const key = `${first.reg}\u0000${second.reg}`;
+        if (!reported.has(key)) {
+          reported.add(key);
+          this.report(
+            ["regions", rname, "registers", second.reg, "offset"],
+            "register-overlap",
+            `registers overlap: ${second.label} (${hex(second.start)}..${hex(second.end - 1)}) and ${first.label} (${hex(first.start)}..${hex(first.end - 1)})`,
+          );
+        }
+      }
+      if (!reach || s.end > reach.end) reach = s;
+    }
+  }
+
+  // ---- structs ----
+
+  /** Shape of a struct field, or undefined when it is malformed (reported elsewhere). */
+  fieldShape(name: string, f: RawStructField | RawParam): FieldShape | undefined {
+    if (!isObj(f) || !isInt(f.offset) || !isStr(f.type)) return undefined;
+    const count = isInt(f.count) ? f.count : 1;
+    const builtin = builtinBytes(f.type);
+    if (builtin !== undefined) return { name, offset: f.offset, elemBytes: builtin, count, kind: isScalarType(f.type) ? "scalar" : "dma-address" };
+    if (f.type === "reserved") {
+      const size = (f as { size?: unknown }).size;
+      return isInt(size) ? { name, offset: f.offset, elemBytes: size, count: 1, kind: "reserved" } : undefined;
+    }
+    const nested = this.structs.get(f.type);
+    return nested ? { name, offset: f.offset, elemBytes: nested.size, count, kind: "struct" } : undefined;
+  }
+
+  /** Natural alignment of a struct: that of its most aligned field (1 when packed). Cycles count as 1. */
+  private structAlign(name: string, visiting = new Set<string>()): number {
+    const memo = this.alignMemo.get(name);
+    if (memo !== undefined) return memo;
+    const s = this.structs.get(name);
+    if (!s || s.packed === true || visiting.has(name)) return 1;
+    visiting.add(name);
+    let align = 1;
+    for (const [, f] of entries(s.fields)) {
+      if (!isObj(f) || !isStr(f.type)) continue;
+      const b = builtinBytes(f.type);
+      if (b !== undefined) align = Math.max(align, b);
+      else if (this.structs.has(f.type)) align = Math.max(align, this.structAlign(f.type, visiting));
+    }
+    visiting.delete(name);
+    this.alignMemo.set(name, align);
+    return align;
+  }
+
+  private checkStructs(): void {
+    for (const [sname, s] of entries(this.data.structs)) {
+      if (!isObj(s)) continue;
+      const placed: FieldShape[] = [];
+      for (const [fname, f] of entries(s.fields)) {
+        const base: Path = ["structs", sname, "fields", fname];
+        if (!isObj(f) || !isStr(f.type)) continue;
+        this.checkFieldOptions(base, fname, f);
+        const shape = this.fieldShape(fname, f);
+        if (!shape) continue;
+        this.checkPlacement(base, shape, isInt(s.size) ? s.size : undefined, s.packed === true, `${s.size}-byte struct ${sname}`, f.type);
+        for (const other of placed) {
+          if (overlaps(shape, other)) {
+            this.report([...base, "offset"], "struct-field-overlap", `field "${fname}" (${span(shape)}) overlaps field "${other.name}" (${span(other)})`);
+          }
+        }
+        placed.push(shape);
+      }
+    }
+    this.checkStructCycles();
+  }
+
+  /** Options that only some types take; enum and bit fields checked against the type's width. */
+  private checkFieldOptions(base: Path, fname: string, f: RawStructField | RawParam): void {
+    const t = f.type as string;
+    const bytes = builtinBytes(t);
+    const isScalar = isScalarType(t);
+    if (t === "reserved") {
+      if ((f as RawStructField).size === undefined) this.report([...base, "type"], "missing-key", `reserved field "${fname}" needs "size" (bytes)`);
+      if (f.count !== undefined) this.report([...base, "count"], "bad-option", `reserved field "${fname}" takes size, not count`, true);
+    } else if ((f as RawStructField).size !== undefined) {
+      this.report([...base, "size"], "bad-option", `"size" is only for reserved fields; use count for an array of ${t}`, true);
+    }
+    if (bytes === undefined && t !== "reserved" && !this.structs.has(t)) {
+      this.report([...base, "type"], "unknown-struct", `unknown type "${t}": not a built-in type or a struct${this.suggest(t, [...this.structs.keys()])}`);
+    }
+    if (f.enum !== undefined) {
+      if (!isScalar) this.report([...base, "enum"], "bad-option", `only integer fields (u8..u64, i8..i64) take an enum, not ${t}`, true);
+      else this.checkEnumRef([...base, "enum"], f.enum, bytes! * 8, `${t} field "${fname}"`);
+    }
+    if (f.fields !== undefined) {
+      if (!isScalar || (isInt(f.count) && f.count > 1)) {
+        this.report([...base, "fields"], "bad-option", `only a single integer field (u8..u64) can hold bit fields, not ${t}${isInt(f.count) && f.count > 1 ? ` x ${f.count}` : ""}`, true);
+      } else this.checkBitfields([...base, "fields"], f.fields, bytes! * 8, `${t} field "${fname}"`);
+    }
+    if (f.endian !== undefined && bytes === undefined) {
+      this.report([...base, "endian"], "bad-option", `endian applies to integer and dma-address fields, not ${t}`, true);
+    }
+  }
+
+  /** Inside the struct and naturally aligned (unless packed). */
+  private checkPlacement(base: Path, shape: FieldShape, structSize: number | undefined, packed: boolean, structLabel: string, type: string): void {
+    const end = shape.offset + shape.elemBytes * shape.count;
+    if (structSize !== undefined && end > structSize) {
+      this.report([...base, "offset"], "struct-field-outside", `field "${shape.name}" (${span(shape)}) ends past the end of the ${structLabel}`);
+    }
+    if (packed) return;
+    const align = shape.kind === "struct" ? this.structAlign(type) : shape.kind === "reserved" ? 1 : shape.elemBytes;
+    if (shape.offset % align !== 0) {
+      this.report([...base, "offset"], "misaligned", `${type} field "${shape.name}" at offset ${shape.offset} is not ${align}-byte aligned; move it or set packed: true on the struct`);
+    }
+  }
+
+  private checkStructCycles(): void {
+    const state = new Map<string, "visiting" | "done">();
+    const stack: string[] = [];
+    const visit = (name: string) => {
+      state.set(name, "visiting");
+      stack.push(name);
+      const s = this.structs.get(name)!;
+      for (const [fname, f] of entries(s.fields)) {
+        if (!isObj(f) || !isStr(f.type) || !this.structs.has(f.type)) continue;
+        const st = state.get(f.type);
+        if (st === "visiting") {
+          const cycle = [...stack.slice(stack.indexOf(f.type)), f.type].join(" -> ");
+          this.report(["structs", name, "fields", fname, "type"], "struct-cycle", `structs contain each other: ${cycle}; a struct cannot contain itself`);
+        } else if (st === undefined) visit(f.type);
+      }
+      stack.pop();
+      state.set(name, "done");
+    };
+    for (const name of this.structs.keys()) if (!state.has(name)) visit(name);
+  }
+
+  // ---- queues ----
+
+  /** The struct a queue or command side names, reporting it when unknown. */
+  private structRef(path: Path, name: unknown): RawStruct | undefined {
+    if (!isStr(name)) return undefined;
+    const s = this.structs.get(name);
+    if (!s && (this.data.structs === undefined || !Object.hasOwn(this.data.structs, name))) {
+      this.report(path, "unknown-struct", `unknown struct "${name}"${this.suggest(name, [...this.structs.keys()])}`);
+    }
+    return s;
+  }
+
+  /** A register named `region.register`, reporting unknown regions and registers. */
+  private registerRef(path: Path, ref: unknown): { region: RawRegion; count: number; name: string } | undefined {
+    if (!isStr(ref)) return undefined;
+    const parts = splitRegisterRef(ref);
+    if (!parts) return undefined;
+    const region = this.regions.get(parts.region);
+    if (!region) {
+      this.report(path, "unknown-region", `unknown region "${parts.region}" in ${ref}${this.suggest(parts.region, [...this.regions.keys()])}`);
+      return undefined;
+    }
+    const reg = isObj(region.registers) ? region.registers[parts.register] : undefined;
+    if (!isObj(reg)) {
+      this.report(path, "unknown-register", `region ${parts.region} has no register "${parts.register}"${this.suggest(parts.register, Object.keys(region.registers ?? {}))}`);
+      return undefined;
+    }
+    return { region, count: isInt(reg.count) ? reg.count : 1, name: ref };
+  }
+
+  /** A field of an entry struct used by a queue (tag, phase, done): present, a single integer of at most 32 bits. */
+  private entryField(path: Path, struct: RawStruct | undefined, structName: unknown, field: unknown, role: string): FieldShape | undefined {
+    if (!struct || !isStr(field)) return undefined;
+    const raw = isObj(struct.fields) ? struct.fields[field] : undefined;
+    if (!isObj(raw)) {
+      this.report(path, "unknown-field", `struct ${String(structName)} has no field "${field}"${this.suggest(field, Object.keys(struct.fields ?? {}))}`);
+      return undefined;
+    }
+    const shape = this.fieldShape(field, raw);
+    if (!shape) return undefined;
+    if (shape.kind !== "scalar" || shape.count !== 1 || shape.elemBytes > 4) {
+      this.report(path, "bad-field-type", `${role} field "${field}" must be one integer of at most 32 bits (u8, u16 or u32), not ${raw.type}${shape.count > 1 ? ` x ${shape.count}` : ""}`);
+      return undefined;
+    }
+    return shape;
+  }
+
+  private checkRing(path: Path, ring: RawRing | undefined, depth: unknown, entry: RawStruct | undefined): void {
+    if (isInt(depth) && !isPowerOfTwo(depth)) {
+      this.report(path.slice(0, -1).concat("depth"), "depth-not-power-of-two", `depth ${depth} is not a power of two (ring indices wrap by masking)`);
+    }
+    if (!isObj(ring) || !isStr(ring.region)) return;
+    const region = this.regions.get(ring.region);
+    if (!region) {
+      this.report([...path, "region"], "unknown-region", `unknown region "${ring.region}"${this.suggest(ring.region, [...this.regions.keys()])}`);
+      return;
+    }
+    if (!entry || !isInt(depth) || !isInt(ring.offset)) return;
+    const start = ring.offset;
+    const end = start + depth * entry.size;
+    if (end > region.size) {
+      this.report([...path, "offset"], "ring-outside-region", `ring of ${depth} x ${entry.size}-byte entries at ${hex(start)} ends at ${hex(end)}, past the end of region ${ring.region} (size ${hex(region.size)})`);
+    }
+    for (const [rname, reg] of entries(region.registers)) {
+      if (!isObj(reg) || !isInt(reg.offset)) continue;
+      const bytes = (reg.width ?? 32) / 8;
+      const count = isInt(reg.count) ? reg.count : 1;
+      const stride = isInt(reg.stride) ? reg.stride : bytes;
+      const rEnd = reg.offset + (count - 1) * stride + bytes;
+      if (reg.offset < end && start < rEnd) {
+        this.report([...path, "offset"], "ring-overlaps-register", `ring ${hex(start)}..${hex(end - 1)} overlaps register ${rname} (${hex(reg.offset)}..${hex(rEnd - 1)})`);
+      }
+    }
+  }
+
+  private checkInterruptRef(path: Path, name: unknown): void {
+    if (isStr(name) && !this.interrupts.has(name)) {
+      this.report(path, "unknown-interrupt", `unknown interrupt "${name}"${this.suggest(name, [...this.interrupts])}`);
+    }
+  }
+
+  private checkQueues(): void {
+    const idRanges: { name: string; first: number; last: number }[] = [];
+    for (const [qname, q] of entries(this.data.queues)) {
+      if (!isObj(q)) continue;
+      const base: Path = ["queues", qname];
+      this.checkInterruptRef([...base, "interrupt"], q.interrupt);
+      if (q.kind === "index-ring") {
+        const entry = this.structRef([...base, "entry"], q.entry);
+        this.checkRing([...base, "ring"], q.ring, q.depth, entry);
+        for (const role of ["producer", "consumer", "doorbell"] as const) this.registerRef([...base, role], q[role]);
+        if (isObj(q.done)) {
+          const shape = this.entryField([...base, "done", "field"], entry, q.entry, q.done.field, "done");
+          if (shape && isInt(q.done.pending)) {
+            const pending = this.loc.integer([...base, "done", "pending"]);
+            if (pending !== undefined && !fitsUnsigned(pending, shape.elemBytes * 8)) {
+              this.report([...base, "done", "pending"], "value-too-wide", `pending value ${pending} does not fit the ${shape.elemBytes * 8}-bit field "${shape.name}"`);
+            }
+          }
+        }
+      } else if (q.kind === "sq-cq") {
+        let ids: { first: number; last: number } | undefined;
+        if (q.instances !== undefined && (isStr(q.instances) || isInt(q.instances))) {
+          const r = parseInstances(q.instances);
+          if ("error" in r) this.report([...base, "instances"], "bad-instances", r.error);
+          else {
+            ids = r;
+            for (const other of idRanges) {
+              if (r.first <= other.last && other.first <= r.last) {
+                this.report([...base, "instances"], "queue-ids-overlap", `queue ids ${r.first}..${r.last} of ${qname} overlap ids ${other.first}..${other.last} of ${other.name}`);
+              }
+            }
+            idRanges.push({ name: qname, ...r });
+          }
+        }
+        for (const side of ["sq", "cq"] as const) {
+          const s = q[side];
+          if (!isObj(s)) continue;
+          const sp: Path = [...base, side];
+          const entry = this.structRef([...sp, "entry"], s.entry);
+          this.checkRing([...sp, "ring"], s.ring, s.depth, entry);
+          const bell = this.registerRef([...sp, "doorbell"], s.doorbell);
+          if (bell && ids) this.checkDoorbellArray([...sp, "doorbell"], bell, ids);
+          this.entryField([...sp, "tag"], entry, s.entry, s.tag, "tag");
+          if (side === "cq" && isObj(q.cq)) {
+            const cq = q.cq;
+            if (isObj(cq.phase)) {
+              const shape = this.entryField([...sp, "phase", "field"], entry, s.entry, cq.phase.field, "phase");
+              if (shape && isInt(cq.phase.bit) && cq.phase.bit >= shape.elemBytes * 8) {
+                this.report([...sp, "phase", "bit"], "field-outside-register", `phase bit ${cq.phase.bit} is outside the ${shape.elemBytes * 8}-bit field "${shape.name}"`);
+              }
+            }
+            if (cq.sq_head !== undefined) this.entryField([...sp, "sq_head"], entry, s.entry, cq.sq_head, "sq_head");
+          }
+        }
+      }
+    }
+  }
+
+  /** A doorbell serving several queue ids is a register array indexed by the id. */
+  private checkDoorbellArray(path: Path, bell: { count: number; name: string }, ids: { first: number; last: number }): void {
+    if (bell.count > 1 && ids.last >= bell.count) {
+      this.report(path, "doorbell-too-short", `doorbell ${bell.name} has ${bell.count} elements, but queue id ${ids.last} needs element ${ids.last}`);
+    } else if (bell.count === 1 && ids.first !== ids.last) {
+      this.report(path, "doorbell-not-array", `doorbell ${bell.name} is one register, but queue ids ${ids.first}..${ids.last} each need their own; make it a register array (count, stride)`);
+    }
+  }
+
+  // ---- commands ----
+
+  /** The struct a command fills: its own `struct`, or its queue's (submission) entry. */
+  commandStruct(c: RawCommand): string | undefined {
+    if (isStr(c.struct)) return c.struct;
+    if (!isStr(c.queue)) return undefined;
+    const q = this.queues.get(c.queue);
+    if (!q) return undefined;
+    if (q.kind === "index-ring") return isStr(q.entry) ? q.entry : undefined;
+    if (q.kind === "sq-cq" && isObj(q.sq)) return isStr(q.sq.entry) ? q.sq.entry : undefined;
+    return undefined;
+  }
+
+  private checkCommands(): void {
+    for (const [cname, c] of entries(this.data.commands)) {
+      if (!isObj(c)) continue;
+      const base: Path = ["commands", cname];
+      if (c.queue === undefined && c.struct === undefined) {
+        this.report(base, "missing-key", `command "${cname}" needs "queue" (to fill that queue's entries) or "struct"`, true);
+        continue;
+      }
+      if (isStr(c.queue) && !this.queues.has(c.queue)) {
+        this.report([...base, "queue"], "unknown-queue", `unknown queue "${c.queue}"${this.suggest(c.queue, [...this.queues.keys()])}`);
+      }
+      if (isStr(c.queue) && isStr(c.struct)) {
+        const viaQueue = this.commandStruct({ queue: c.queue });
+        if (viaQueue !== undefined && viaQueue !== c.struct) {
+          this.report([...base, "struct"], "struct-mismatch", `struct ${c.struct} is not the entry of queue ${c.queue} (${viaQueue}); name only one of them`);
+        }
+      }
+      const sname = this.commandStruct(c);
+      const struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
+      if (!struct || !sname) continue;
+      const written: { shape: FieldShape; what: string }[] = [];
+      for (const [fname, value] of entries(c.fixed)) {
+        const path: Path = [...base, "fixed", fname];
+        const raw = isObj(struct.fields) ? struct.fields[fname] : undefined;
+        if (!isObj(raw)) {
+          this.report(path, "unknown-field", `struct ${sname} has no field "${fname}"${this.suggest(fname, Object.keys(struct.fields ?? {}))}`, true);
+          continue;
+        }
+        const shape = this.fieldShape(fname, raw);
+        if (!shape) continue;
+        if (shape.kind !== "scalar" || shape.count !== 1) {
+          this.report(path, "bad-field-type", `fixed values go into integer fields; "${fname}" is ${raw.type}${shape.count > 1 ? ` x ${shape.count}` : ""}`, true);
+          continue;
+        }
+        const v = this.loc.integer(path);
+        if (isInt(value) && v !== undefined && !fitsUnsigned(v, shape.elemBytes * 8)) {
+          this.report(path, "fixed-value-too-wide", `fixed value ${hex(v)} does not fit the ${shape.elemBytes * 8}-bit field "${fname}"`);
+        }
+        written.push({ shape, what: `fixed field "${fname}"` });
+      }
+      for (const [pname, p] of entries(c.params)) {
+        if (!isObj(p)) continue;
+        const path: Path = [...base, "params", pname];
+        const shape = this.checkParam(path, pname, p as RawParam, struct, sname);
+        if (!shape) continue;
+        for (const w of written) {
+          if (overlaps(shape, w.shape)) {
+            this.report(path, "param-overlap", `param "${pname}" (${span(shape)}) overlaps ${w.what} (${span(w.shape)})`, true);
+          }
+        }
+        written.push({ shape, what: `param "${pname}"` });
+      }
+    }
+  }
+
+  /** A param is a struct field as it is ({ field }) or an overlay ({ offset, type }). */
+  private checkParam(path: Path, pname: string, p: RawParam, struct: RawStruct, sname: string): FieldShape | undefined {
+    const overlayKeys = (["offset", "type", "count", "endian", "enum", "fields"] as const).filter((k) => p[k] !== undefined);
+    if (p.field !== undefined) {
+      if (overlayKeys.length > 0) {
+        this.report([...path, overlayKeys[0]!], "bad-param", `param "${pname}" names a field; ${overlayKeys.join(", ")} belong to overlays ({ offset, type }) only`, true);
+      }
+      if (!isStr(p.field)) return undefined;
+      const raw = isObj(struct.fields) ? struct.fields[p.field] : undefined;
+      if (!isObj(raw)) {
+        this.report([...path, "field"], "unknown-field", `struct ${sname} has no field "${p.field}"${this.suggest(p.field, Object.keys(struct.fields ?? {}))}`);
+        return undefined;
+      }
+      if (raw.type === "reserved") {
+        this.report([...path, "field"], "bad-field-type", `param "${pname}" names reserved field "${p.field}"`);
+        return undefined;
+      }
+      return this.fieldShape(pname, raw);
+    }
+    if (p.offset === undefined || p.type === undefined) {
+      const missing = p.offset === undefined && p.type === undefined ? "field (a struct field) or offset and type (an overlay)" : p.offset === undefined ? "offset" : "type";
+      this.report(path, "missing-key", `param "${pname}" needs ${missing}`, true);
+      return undefined;
+    }
+    if (!isInt(p.offset) || !isStr(p.type)) return undefined;
+    this.checkFieldOptions(path, pname, p);
+    const shape = this.fieldShape(pname, p);
+    if (shape) this.checkPlacement(path, shape, struct.size, struct.packed === true, `${struct.size}-byte struct ${sname}`, p.type);
+    return shape;
+  }
+
+  // ---- interrupts ----
+
+  private checkInterrupts(): void {
+    const byIndex = new Map<number, string>();
+    for (const [name, irq] of entries(this.data.interrupts)) {
+      if (!isObj(irq) || !isInt(irq.index)) continue;
+      const other = byIndex.get(irq.index);
+      if (other !== undefined) this.report(["interrupts", name, "index"], "duplicate-index", `interrupts ${other} and ${name} both use vector ${irq.index}`);
+      else byIndex.set(irq.index, name);
+    }
+  }
+
+  // ---- names as the generator writes them ----
+
+  /** Names distinct in YAML that the generator would turn into the same identifier. */
+  private collide(scope: string, items: { name: string; as: string; path: Path }[]): void {
+    const seen = new Map<string, string>();
+    for (const it of items) {
+      const prior = seen.get(it.as);
+      if (prior !== undefined && prior !== it.name) {
+        this.report(it.path, "name-collision", `${scope} "${it.name}" and "${prior}" both become ${it.as} in generated code; rename one`, true);
+      } else seen.set(it.as, it.name);
+    }
+  }
+
+  private checkNames(): void {
+    const d = this.data;
+    const types: { name: string; as: string; path: Path }[] = [];
+    for (const [name] of entries(d.enums)) types.push({ name, as: name, path: ["enums", name] });
+    for (const [name] of entries(d.structs)) {
+      for (const suffix of ["", "Init", "Data"]) types.push({ name, as: name + suffix, path: ["structs", name] });
+    }
+    for (const [name] of entries(d.regions)) {
+      types.push({ name, as: `${pascalCase(name)}Registers`, path: ["regions", name] });
+      types.push({ name, as: `${pascalCase(name)}Offsets`, path: ["regions", name] });
+    }
+    for (const [name] of entries(d.commands)) types.push({ name, as: `${pascalCase(name)}Params`, path: ["commands", name] });
+    this.collide("type", types);
+
+    const members = (section: string, m: Record<string, unknown> | undefined, conv = camelCase) =>
+      entries(m).map(([name]) => ({ name, as: conv(name), path: [section, name] as Path }));
+    this.collide("region", members("regions", d.regions));
+    this.collide("queue", members("queues", d.queues));
+    this.collide("interrupt", members("interrupts", d.interrupts));
+    this.collide("command", members("commands", d.commands, pascalCase));
+
+    for (const [rname, r] of entries(d.regions)) {
+      if (!isObj(r)) continue;
+      const regs = entries(r.registers);
+      this.collide("register", regs.map(([name]) => ({ name, as: camelCase(name), path: ["regions", rname, "registers", name] })));
+      for (const [gname, g] of regs) {
+        if (!isObj(g)) continue;
+        this.collide("field", entries(g.fields).map(([name]) => ({ name, as: camelCase(name), path: ["regions", rname, "registers", gname, "fields", name] })));
+      }
+    }
+    for (const [sname, s] of entries(d.structs)) {
+      if (!isObj(s)) continue;
+      // Struct classes get an accessor per field and one per bit field (`flags_fuse` -> flagsFuse).
+      const accessors: { name: string; as: string; path: Path }[] = [];
+      for (const [fname, f] of entries(s.fields)) {
+        accessors.push({ name: fname, as: camelCase(fname), path: ["structs", sname, "fields", fname] });
+        if (!isObj(f)) continue;
+        const bits = entries(f.fields);
+        this.collide("bit field", bits.map(([b]) => ({ name: b, as: camelCase(b), path: ["structs", sname, "fields", fname, "fields", b] })));
+        for (const [b] of bits) accessors.push({ name: `${fname}.${b}`, as: camelCase(`${fname}_${b}`), path: ["structs", sname, "fields", fname, "fields", b] });
+      }
+      this.collide("struct field", accessors);
+    }
+    for (const [cname, c] of entries(d.commands)) {
+      if (!isObj(c)) continue;
+      this.collide("param", entries(c.params).map(([name]) => ({ name, as: camelCase(name), path: ["commands", cname, "params", name] })));
+    }
+  }
+
+  private suggest(word: string, candidates: string[]): string {
+    const lower = word.toLowerCase();
+    const hit = candidates.find((c) => c.toLowerCase() === lower) ?? candidates.find((c) => near(c.toLowerCase(), lower));
+    return hit !== undefined ? `; did you mean "${hit}"?` : "";
+  }
+}
+
+/** One edit apart (insert, delete, substitute or swap): enough for typos without a full distance. */
+function near(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (a.slice(i + 1) === b.slice(i + 1) || a.slice(i + 1) === b.slice(i) || a.slice(i) === b.slice(i + 1)) return true;
+  return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+}
+
+function overlaps(a: FieldShape, b: FieldShape): boolean {
+  const aEnd = a.offset + a.elemBytes * a.count;
+  const bEnd = b.offset + b.elemBytes * b.count;
+  return a.offset < bEnd && b.offset < aEnd;
+}
+
+function span(s: FieldShape): string {
+  const end = s.offset + s.elemBytes * s.count - 1;
+  return end === s.offset ? `byte ${s.offset}` : `bytes ${s.offset}..${end}`;
+}
+
+/** Every semantic problem of a device file whose data the schema has looked at. */
+export function semanticDiagnostics(file: string, data: unknown, locator: Locator): Diagnostic[] {
+  return new Rules(file, data as RawDevice, locator).run();
+}
