@@ -1,0 +1,203 @@
+#!/usr/bin/env bun
+// `wd`: the generator's command line.
+//   wd validate [files...]                    every diagnostic of every file; exit 1 on any error
+//   wd generate [files...] [--out DIR] [--check]
+// With no files, both take devices/*.yaml. Output never includes a stack trace: problems in the
+// input are diagnostics, anything else is one line saying "internal error".
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
+import { loadDevice } from "./load.ts";
+import type { DeviceModel } from "./model.ts";
+
+const USAGE = `usage:
+  wd validate [files...]                      check device descriptions (default: devices/*.yaml)
+  wd generate [files...] [--out DIR] [--check]
+                                              write generated/<device>/ for each description;
+                                              --out DIR puts packages in DIR/<device> (default: generated)
+                                              --check writes nothing and fails if any package is stale
+  wd help`;
+
+/** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
+interface Emitters {
+  emitDevice(model: DeviceModel, opts?: object): Map<string, string>;
+  writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): { changed: string[]; missing?: string[]; extra?: string[] };
+}
+
+class UsageError extends Error {}
+
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const consoleIo: Io = {
+  out: (line) => process.stdout.write(line + "\n"),
+  err: (line) => process.stderr.write(line + "\n"),
+};
+
+function parseArgs(args: string[]): { files: string[]; out: string; check: boolean } {
+  const files: string[] = [];
+  let out = "generated";
+  let check = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--check") check = true;
+    else if (a === "--out") {
+      const dir = args[++i];
+      if (dir === undefined || dir.startsWith("--")) throw new UsageError("--out needs a folder");
+      out = dir;
+    } else if (a.startsWith("--out=")) out = a.slice("--out=".length);
+    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
+    else files.push(a);
+  }
+  return { files, out, check };
+}
+
+/** devices/*.yaml under the current directory, sorted, when no files are named. */
+function defaultFiles(): string[] {
+  if (!existsSync("devices")) throw new UsageError("no files named and no devices/ folder here; run from the repository root or name the files");
+  return readdirSync("devices")
+    .filter((n) => n.endsWith(".yaml") || n.endsWith(".yml"))
+    .sort()
+    .map((n) => join("devices", n));
+}
+
+function printDiagnostics(io: Io, list: readonly Diagnostic[]): { errors: number; warnings: number } {
+  let errors = 0;
+  let warnings = 0;
+  for (const d of list) {
+    io.err(formatDiagnostic(d));
+    if (d.severity === "error") errors++;
+    else warnings++;
+  }
+  return { errors, warnings };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** Loads every file, printing diagnostics; returns the models of the valid ones and the error count. */
+function loadAll(io: Io, files: string[]): { models: { file: string; model: DeviceModel }[]; errors: number } {
+  const models: { file: string; model: DeviceModel }[] = [];
+  let errors = 0;
+  for (const file of files) {
+    const r = loadDevice(file);
+    errors += printDiagnostics(io, r.diagnostics).errors;
+    if (r.model) models.push({ file, model: r.model });
+  }
+  return { models, errors };
+}
+
+function validateCommand(io: Io, args: string[]): number {
+  const { files: named } = parseArgs(args);
+  const files = named.length > 0 ? named : defaultFiles();
+  const { models, errors } = loadAll(io, files);
+  if (errors > 0) {
+    io.err(`${plural(errors, "error")} in ${plural(files.length - models.length, "file")}`);
+    return 1;
+  }
+  io.out(`${plural(files.length, "device description")} valid: ${models.map((m) => m.file).join(", ")}`);
+  return 0;
+}
+
+async function loadEmitters(): Promise<Emitters> {
+  // Imported by computed path at run time so that `validate` works (and type-checks) while the
+  // emitters are still being written; a missing emitter is a clear message, not a crash.
+  const here = import.meta.dir;
+  const emitPath = join(here, "emit", "index.ts");
+  const writePath = join(here, "write.ts");
+  for (const p of [emitPath, writePath]) {
+    if (!existsSync(p)) throw new UsageError(`generate is not available yet: ${p} does not exist (the emitters are not in this checkout)`);
+  }
+  const emit = (await import(emitPath)) as Partial<Emitters>;
+  const write = (await import(writePath)) as Partial<Emitters>;
+  if (typeof emit.emitDevice !== "function") throw new UsageError(`generate is not available: ${emitPath} does not export emitDevice`);
+  if (typeof write.writePackage !== "function") throw new UsageError(`generate is not available: ${writePath} does not export writePackage`);
+  return { emitDevice: emit.emitDevice, writePackage: write.writePackage };
+}
+
+async function generateCommand(io: Io, args: string[]): Promise<number> {
+  const { files: named, out, check } = parseArgs(args);
+  const files = named.length > 0 ? named : defaultFiles();
+  const { models, errors } = loadAll(io, files);
+  if (errors > 0) {
+    io.err(`${plural(errors, "error")}: nothing generated`);
+    return 1;
+  }
+  const { emitDevice, writePackage } = await loadEmitters();
+  let stale = 0;
+  for (const { model } of models) {
+    const dir = join(out, model.name);
+    const files = emitDevice(model);
+    const r = writePackage(dir, files, { check });
+    const changed = r.changed;
+    const missing = r.missing ?? [];
+    const extra = r.extra ?? [];
+    const touched = changed.length + missing.length + extra.length;
+    if (check) {
+      if (touched === 0) {
+        io.out(`${dir}: up to date`);
+        continue;
+      }
+      stale++;
+      io.err(`${dir}: not up to date with ${model.source.file}`);
+      for (const f of changed) io.err(`  stale    ${f}`);
+      for (const f of missing) io.err(`  missing  ${f}`);
+      for (const f of extra) io.err(`  extra    ${f}`);
+    } else {
+      const parts = [
+        changed.length > 0 ? `${changed.length} updated` : "",
+        missing.length > 0 ? `${missing.length} created` : "",
+        extra.length > 0 ? `${extra.length} removed` : "",
+      ].filter((p) => p !== "");
+      io.out(`${dir}: ${touched === 0 ? "up to date" : parts.join(", ")} (${plural(files.size, "file")})`);
+    }
+  }
+  if (stale > 0) {
+    io.err(`${plural(stale, "package")} not up to date; run \`bun run generate\` and commit the result`);
+    return 1;
+  }
+  return 0;
+}
+
+export async function main(argv: string[], io: Io = consoleIo): Promise<number> {
+  try {
+    const [command, ...args] = argv;
+    switch (command) {
+      case "validate":
+        return validateCommand(io, args);
+      case "generate":
+        return await generateCommand(io, args);
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return 0;
+      case undefined:
+        io.err(USAGE);
+        return 2;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`wd: ${e.message}`);
+      return 2;
+    }
+    // RefusedError from writePackage and friends carry a message meant for people.
+    if (e instanceof Error && e.name === "RefusedError") {
+      io.err(`wd: ${e.message}`);
+      return 1;
+    }
+    const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    io.err(`wd: internal error: ${why.split("\n")[0]}`);
+    return 70;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}
