@@ -342,3 +342,22 @@ test("backend: finds the device bound to vfio-pci by the spec's ids", () => {
     if (prev !== undefined) process.env.WD_DEVICE = prev;
   }
 });
+
+test("Device on the vfio backend: alloc maps DMA at an IOVA in range, close undoes everything", async () => {
+  const { Device } = await import("../../runtime/src/device.ts");
+  const fake = new FakeVfio();
+  const dev = await Device.open(spec, { backend: new VfioBackend({ sys: fake, sysfs }), address: ADDR, iovaLimit: 1 << 28 });
+  const buf = dev.alloc(8192, "dma-test");
+  expect(fake.dmaMaps.size).toBe(1);
+  const [iova, m] = [...fake.dmaMaps.entries()][0]!;
+  expect(m).toEqual({ vaddr: buf.ptr, size: 8192 });
+  expect(iova).toBeGreaterThan(0);
+  expect(iova + 8192).toBeLessThanOrEqual(1 << 28);
+  expect(dev.dma.addressOf(buf.ref(16, 16), "dma_src")).toBe(iova + 16);
+  dev.region("bar0").io.write32(0x80, 1);
+  dev.close();
+  expect(buf.freed).toBe(true);
+  expect(fake.dmaMaps.size).toBe(0);
+  expect(fake.open_.size).toBe(0);
+  expect(fake.maps.size).toBe(0);
+});

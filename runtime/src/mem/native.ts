@@ -95,3 +95,9 @@ export function nativeMmioUnavailableReason(): string {
   nativeMmio();
   return whyNot;
 }
+
+// `bun runtime/src/mem/native.ts [dir]` builds the library and prints its path: how an image without
+// a compiler (the QEMU guest) gets a prebuilt one to point WD_MMIO_LIB at.
+if (import.meta.main) {
+  console.log(buildMmioLibrary(process.argv[2] || cacheDir()));
+}
