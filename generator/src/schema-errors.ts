@@ -133,7 +133,7 @@ export function schemaDiagnostics(file: string, data: unknown, locator: Locator)
   for (const e of errors) {
     if (e.keyword === "if" || insideAnyOf(e)) continue;
     // A bad map key is reported once, by propertyNames, not again by the pattern inside it.
-    if ((e.params as { propertyName?: string }).propertyName !== undefined && e.keyword !== "propertyNames") continue;
+    if ((e as { propertyName?: string }).propertyName !== undefined && e.keyword !== "propertyNames") continue;
     const path = instanceSegments(e.instancePath, data);
     const value = valueAt(data, path);
     const desc = e.parentSchema?.description;

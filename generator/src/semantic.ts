@@ -466,15 +466,18 @@ class Rules {
     if (end > region.size) {
       this.report([...path, "offset"], "ring-outside-region", `ring of ${depth} x ${entry.size}-byte entries at ${hex(start)} ends at ${hex(end)}, past the end of region ${ring.region} (size ${hex(region.size)})`);
     }
+    const hit: string[] = [];
     for (const [rname, reg] of entries(region.registers)) {
       if (!isObj(reg) || !isInt(reg.offset)) continue;
       const bytes = (reg.width ?? 32) / 8;
       const count = isInt(reg.count) ? reg.count : 1;
       const stride = isInt(reg.stride) ? reg.stride : bytes;
       const rEnd = reg.offset + (count - 1) * stride + bytes;
-      if (reg.offset < end && start < rEnd) {
-        this.report([...path, "offset"], "ring-overlaps-register", `ring ${hex(start)}..${hex(end - 1)} overlaps register ${rname} (${hex(reg.offset)}..${hex(rEnd - 1)})`);
-      }
+      if (reg.offset < end && start < rEnd) hit.push(rname);
+    }
+    if (hit.length > 0) {
+      const what = hit.length === 1 ? `register ${hit[0]}` : `registers ${hit.join(", ")}`;
+      this.report([...path, "offset"], "ring-overlaps-register", `ring ${hex(start)}..${hex(end - 1)} overlaps ${what} of region ${ring.region}`);
     }
   }
 
