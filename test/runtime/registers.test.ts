@@ -199,3 +199,21 @@ test("DmaAddrReg writes the resolver's IOVA as one 64-bit store and names itself
   // without a resolver the register cannot take a buffer
   expect(() => new DmaAddrReg(io, 0x80).write(fakeRef)).toThrow("built without a DmaResolver");
 });
+
+test("number path edge bits: bit 31, a 32-bit field, booleans, bigint values for small fields", () => {
+  const { io, writes } = recordingIo();
+  const r = new RwReg32<{ top: number; low: number }>(io, 0, { top: { lsb: 31, width: 1, access: "rw" }, low: { lsb: 0, width: 31, access: "rw" } });
+  r.writeFields({ top: 1 });
+  r.writeFields({ low: 0x7fffffff });
+  r.writeFields({ top: true as never, low: 5n as never });
+  expect(writes).toEqual(["w32 0 0x80000000", "w32 0 0x7fffffff", "w32 0 0x80000005"]);
+  expect(r.fields()).toEqual({ top: 1, low: 5 });
+  expect(() => r.writeFields({ low: 2 ** 31 })).toThrow("does not fit in 31 bits");
+  expect(() => r.writeFields({ low: 1.5 })).toThrow("is not an integer");
+  const all = new RwReg32<{ all: number }>(io, 4, { all: { lsb: 0, width: 32, access: "w1c" } });
+  io.write32(4, 0xffffffff);
+  writes.length = 0;
+  all.modify({}); // w1c bits read as 1 are never written back as 1
+  all.writeFields({ all: 0xffffffff });
+  expect(writes).toEqual(["w32 4 0x0", "w32 4 0xffffffff"]);
+});

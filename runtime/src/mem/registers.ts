@@ -23,6 +23,8 @@ interface Compiled {
   specs: FieldSpec[];
   /** Bits that must be written as 0 by modify() unless asked: w1c (1 clears), w1s (1 sets/triggers), wo. */
   modifyZero: bigint;
+  /** The same as a uint32 number, for registers up to 32 bits (no BigInt on their paths). */
+  modifyZeroN: number;
   byName: Map<string, FieldSpec>;
 }
 const compiledCache = new WeakMap<FieldLayout, Compiled>();
@@ -42,7 +44,8 @@ function compile(layout: FieldLayout, regWidth: number, where: string): Compiled
       modifyZero |= ((1n << BigInt(f.width)) - 1n) << BigInt(f.lsb);
     }
   });
-  const c = { names, specs, modifyZero, byName: new Map(names.map((n, i) => [n, specs[i]!])) };
+  const modifyZeroN = regWidth <= 32 ? Number(modifyZero) >>> 0 : 0;
+  const c = { names, specs, modifyZero, modifyZeroN, byName: new Map(names.map((n, i) => [n, specs[i]!])) };
   compiledCache.set(layout, c);
   return c;
 }
@@ -129,22 +132,45 @@ abstract class NumReg<F extends object> extends RegBase<F> {
     else if (w === 16) this.io.write16(this.offset, v & 0xffff);
     else this.io.write8(this.offset, v & 0xff);
   }
-  protected getField(name: string): FieldValue {
-    const f = this.spec(name);
-    const raw = this.rd() >>> 0;
-    if (f.width === 32) return raw;
-    return (raw >>> f.lsb) & ((1 << f.width) - 1);
+  protected getField(name: string): number {
+    return numField(this.rd() >>> 0, this.spec(name));
   }
   protected fieldsOf(): F {
-    return this.decode(BigInt(this.rd() >>> 0));
+    const raw = this.rd() >>> 0;
+    const out: Record<string, number> = {};
+    const { names, specs } = this.c;
+    for (let i = 0; i < specs.length; i++) out[names[i]!] = numField(raw, specs[i]!);
+    return out as F;
+  }
+  /** Number-only twin of RegBase.encode for registers up to 32 bits. */
+  protected encodeN(base: number, values: Partial<F>): number {
+    let v = base >>> 0;
+    for (const key in values) {
+      const val = (values as Record<string, FieldValue | boolean | undefined>)[key];
+      if (val === undefined) continue;
+      const f = this.spec(key);
+      if (f.access === "ro") throw new RegisterError(this.name, `field ${key} is read-only`);
+      const n = typeof val === "number" ? val : typeof val === "bigint" ? Number(val) : typeof val === "boolean" ? +val : NaN;
+      const mask = f.width === 32 ? 0xffffffff : 2 ** f.width - 1;
+      if (!Number.isInteger(n)) throw new RegisterError(this.name, `field ${key}: ${String(val)} is not an integer`);
+      if (n < 0 || n > (f.width === 32 ? 0xffffffff : 2 ** f.width - 1)) {
+        throw new RegisterError(this.name, `field ${key}: ${String(val)} does not fit in ${f.width} bit${f.width > 1 ? "s" : ""}`);
+      }
+      v = ((v & ~(mask << f.lsb)) | (n << f.lsb)) >>> 0;
+    }
+    return v;
   }
   protected writeFieldsOf(values: Partial<F>): void {
-    this.wr(Number(this.encode(0n, values, true)));
+    this.wr(this.encodeN(0, values));
   }
   protected modifyOf(values: Partial<F>): void {
-    const base = BigInt(this.rd() >>> 0) & ~this.c.modifyZero;
-    this.wr(Number(this.encode(base, values, true)));
+    this.wr(this.encodeN((this.rd() & ~this.c.modifyZeroN) >>> 0, values));
   }
+}
+
+/** A field of a register up to 32 bits wide, as an unsigned number. */
+function numField(raw: number, f: FieldSpec): number {
+  return f.width === 32 ? raw >>> 0 : (raw >>> f.lsb) & ((2 ** f.width - 1) | 0);
 }
 
 class RoNum<F extends object> extends NumReg<F> {
