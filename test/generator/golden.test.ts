@@ -28,9 +28,8 @@ async function yamlLoader(): Promise<((path: string) => DeviceModel) | undefined
   const mod = (await import(path)) as { loadDevice?: (p: string, o?: unknown) => unknown };
   if (typeof mod.loadDevice !== "function") return undefined;
   return (p) => {
-    const r = mod.loadDevice!(p, { root: ROOT }) as DeviceModel | { ok: boolean; model?: DeviceModel; diagnostics?: unknown };
-    if ("name" in r) return r;
-    if (r.ok && r.model) return r.model;
+    const r = mod.loadDevice!(join(ROOT, p), { root: ROOT }) as { model?: DeviceModel; diagnostics: unknown[] };
+    if (r.model) return r.model;
     throw new Error(`${p}: ${JSON.stringify(r.diagnostics)}`);
   };
 }

@@ -2,7 +2,8 @@
 // (relative path -> contents). Writing is generator/src/write.ts's job (Prisma's split); the only
 // input besides the model is the text of the hand-written files, passed in or read from disk.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
+import generatorPackage from "../../package.json" with { type: "json" };
 import type { DeviceModel } from "../model.ts";
 import { clientFile } from "./client.ts";
 import { commandsFile } from "./commands.ts";
@@ -30,7 +31,7 @@ export interface EmitOptions {
 }
 
 /** The generator's own version (generator/package.json), used when the caller gives none. */
-export const DEFAULT_GENERATOR_VERSION = "0.1.0";
+export const DEFAULT_GENERATOR_VERSION: string = generatorPackage.version;
 
 export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<string, string> {
   const ctx: EmitContext = { model, generatorVersion: opts.generatorVersion ?? DEFAULT_GENERATOR_VERSION };
@@ -51,7 +52,7 @@ export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<stri
   files.set("package.json", packageJson(ctx));
   files.set("README.md", readme(ctx));
   for (const h of [...model.handFiles].sort()) {
-    const text = opts.handFiles?.get(h) ?? readFileSync(join(opts.rootDir ?? process.cwd(), handDir(model), h), "utf8");
+    const text = opts.handFiles?.get(h) ?? readFileSync(resolve(opts.rootDir ?? process.cwd(), handDir(model), h), "utf8");
     files.set(`src/hand/${h}`, handCopy(ctx, h, text));
   }
   return sorted(files);

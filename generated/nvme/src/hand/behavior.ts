@@ -1,0 +1,619 @@
+// copied from devices/nvme/behavior.ts by @warpdrive/generator 0.1.0; edit the original
+// NVMe driver logic that the device description cannot say: bring-up (NVMe Base Specification 1.4
+// section 7.6.1), admin commands, I/O queue pairs, data transfers described by PRPs, and shutdown.
+// Built on the generated client (@warpdrive/nvme) and the runtime's Device and SqCqQueue; the same
+// code drives the sim model and a real controller through vfio.
+//
+// Everything is synchronous once the device is open: a command is sent, the doorbell rung and the
+// completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd).
+import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type SqCqQueue } from "@warpdrive/runtime";
+import type { Device } from "@warpdrive/runtime";
+import { NvmeDevice } from "@warpdrive/nvme/client";
+import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
+import { Cqe, IdentifyController, IdentifyNamespace, type IdentifyControllerData, type IdentifyNamespaceData } from "@warpdrive/nvme/structs";
+import {
+  Arbitration,
+  CommandSet,
+  CommandSpecificStatus,
+  FeatureId,
+  GenericStatus,
+  IdentifyCns,
+  MediaStatus,
+  PathStatus,
+  ShutdownNotification,
+  ShutdownStatus,
+  StatusCodeType,
+} from "@warpdrive/nvme/enums";
+import {
+  encodeCreateIoCq,
+  encodeCreateIoSq,
+  encodeDeleteIoCq,
+  encodeDeleteIoSq,
+  encodeFlush,
+  encodeGetFeatures,
+  encodeIdentify,
+  encodeRead,
+  encodeSetNumberOfQueues,
+  encodeWrite,
+} from "@warpdrive/nvme/commands";
+import { IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT } from "@warpdrive/nvme/constants";
+
+// ---- errors ----------------------------------------------------------------------------------
+
+const STATUS_TABLES: Record<number, Record<string, number>> = {
+  [StatusCodeType.GENERIC]: GenericStatus,
+  [StatusCodeType.COMMAND_SPECIFIC]: CommandSpecificStatus,
+  [StatusCodeType.MEDIA_AND_DATA_INTEGRITY]: MediaStatus,
+  [StatusCodeType.PATH_RELATED]: PathStatus,
+};
+
+/** "LBA_OUT_OF_RANGE", "INVALID_QUEUE_ID", or "SCT 7 SC 0x12" for codes the spec tables lack. */
+export function statusName(sct: number, sc: number): string {
+  const table = STATUS_TABLES[sct];
+  if (table !== undefined) {
+    for (const [name, value] of Object.entries(table)) if (value === sc) return name;
+  }
+  return `SCT ${sct} SC 0x${sc.toString(16).padStart(2, "0")}`;
+}
+
+/** A command completed with a non-zero status. `status` is the spec name of (sct, sc). */
+export class NvmeStatusError extends WarpDriveError {
+  readonly command: string;
+  readonly queue: string;
+  readonly sct: number;
+  readonly sc: number;
+  readonly status: string;
+  /** Do Not Retry: the same command would fail again. */
+  readonly dnr: boolean;
+  readonly dw0: number;
+  constructor(command: string, queue: string, statusWord: number, dw0: number) {
+    const sc = (statusWord >> 1) & 0xff;
+    const sct = (statusWord >> 9) & 0x7;
+    const name = statusName(sct, sc);
+    const table = ["generic", "command specific", "media and data integrity", "path related"][sct] ?? `type ${sct}`;
+    super(`nvme ${command} on ${queue} failed: ${name} (${table} status 0x${sc.toString(16).padStart(2, "0")})`, {
+      hint: hintFor(name),
+    });
+    this.command = command;
+    this.queue = queue;
+    this.sct = sct;
+    this.sc = sc;
+    this.status = name;
+    this.dnr = ((statusWord >> 15) & 1) === 1;
+    this.dw0 = dw0;
+  }
+}
+
+function hintFor(status: string): string | undefined {
+  switch (status) {
+    case "LBA_OUT_OF_RANGE":
+      return "the blocks requested lie past the namespace's size (Identify Namespace NSZE)";
+    case "DATA_TRANSFER_ERROR":
+      return "the controller could not reach the data buffer: is it shared with this device?";
+    case "INVALID_NAMESPACE_OR_FORMAT":
+      return "use a namespace id from Identify (1..NN, active)";
+    case "INVALID_QUEUE_ID":
+      return "queue ids run from 1 to the number granted by Set Features / Number of Queues, and each is created once";
+    case "INVALID_QUEUE_SIZE":
+      return "queue depth must be 2..CAP.MQES+1";
+    default:
+      return undefined;
+  }
+}
+
+/** The controller itself failed (CSTS.CFS) or would not change state in time. */
+export class NvmeControllerError extends WarpDriveError {}
+
+// ---- options ---------------------------------------------------------------------------------
+
+export interface NvmeOptions {
+  /** Backend and address, as for Device.open (default: $WD_BACKEND, $WD_DEVICE_NVME / $WD_DEVICE). */
+  backend?: "sim" | "vfio";
+  address?: string;
+  /** Admin queue depth (2..4096). */
+  adminDepth?: number;
+  /** I/O queue pairs to create (each gets its own SQ and CQ). */
+  ioQueues?: number;
+  /** I/O queue depth (2..CAP.MQES+1). */
+  ioDepth?: number;
+  /** How long one command may take before TimeoutError (QEMU under TCG is slow: be generous). */
+  commandTimeoutMs?: number;
+  /** Namespace to use for read/write/flush. */
+  nsid?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+// ---- the controller --------------------------------------------------------------------------
+
+/** One I/O queue pair plus the PRP list pages its in-flight commands use. */
+export class NvmeIoQueue {
+  readonly id: number;
+  readonly queue: SqCqQueue;
+  /** One page per in-flight command: PRP lists for transfers spanning more than two pages. */
+  readonly prpLists: DmaBuffer;
+  readonly #freePages: number[] = [];
+  readonly #pageOfTag = new Map<number, number>();
+
+  constructor(id: number, queue: SqCqQueue, prpLists: DmaBuffer, pageSize: number) {
+    this.id = id;
+    this.queue = queue;
+    this.prpLists = prpLists;
+    for (let p = prpLists.size / pageSize - 1; p >= 0; p--) this.#freePages.push(p);
+  }
+
+  /** A PRP list page index for the next command, or undefined when all are in use. */
+  takePage(): number | undefined {
+    return this.#freePages.pop();
+  }
+  givePage(page: number): void {
+    this.#freePages.push(page);
+  }
+  bindPage(tag: number, page: number): void {
+    this.#pageOfTag.set(tag, page);
+  }
+  /** Called for each completion: frees the PRP list page the command held, if any. */
+  completed(tag: number): void {
+    const p = this.#pageOfTag.get(tag);
+    if (p !== undefined) {
+      this.#pageOfTag.delete(tag);
+      this.#freePages.push(p);
+    }
+  }
+}
+
+/** Decoded CQE fields the driver needs. */
+export interface Completion {
+  dw0: number;
+  dw1: number;
+  sqhd: number;
+  sqid: number;
+  cid: number;
+  /** Raw status word (phase bit included). */
+  status: number;
+}
+
+function readCompletion(view: DataView, offset: number): Completion {
+  const c = Cqe.decode(view, offset);
+  return { dw0: c.dw0, dw1: c.dw1, sqhd: c.sqhd, sqid: c.sqid, cid: c.cid, status: statusWord(c.status) };
+}
+
+/** The CQE status as a raw 16-bit word, whichever way the generated decoder shows a bitfield word. */
+function statusWord(s: unknown): number {
+  if (typeof s === "number") return s;
+  const f = s as { p: number; sc: number; sct: number; crd: number; m: number; dnr: number };
+  return f.p | (f.sc << 1) | (f.sct << 9) | (f.crd << 12) | (f.m << 14) | (f.dnr << 15);
+}
+
+/** Text of a space-padded ASCII identify field (SN, MN, FR). */
+export function asciiField(bytes: ArrayLike<number>): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0) break;
+    s += String.fromCharCode(b);
+  }
+  return s.trimEnd();
+}
+
+export class Nvme {
+  readonly client: NvmeDevice;
+  readonly device: Device;
+  readonly regs: Bar0Registers;
+  readonly options: Required<Omit<NvmeOptions, "backend" | "address">>;
+  /** CAP as read at open. */
+  readonly cap: CapFields;
+  /** Controller memory page size chosen (CC.MPS): the PRP page size. */
+  readonly pageSize: number;
+  admin!: SqCqQueue;
+  readonly io: NvmeIoQueue[] = [];
+  controller!: IdentifyControllerData;
+  namespace!: IdentifyNamespaceData;
+  /** Logical block size and count of the namespace in use. */
+  blockSize = 0;
+  blocks = 0n;
+  /** Largest transfer one command may carry (MDTS, and one PRP list page). */
+  maxTransferBytes = 0;
+  #identifyBuf: DmaBuffer | undefined;
+  #closed = false;
+  #shutDown = false;
+
+  private constructor(client: NvmeDevice, options: NvmeOptions) {
+    this.client = client;
+    this.device = client.device;
+    this.regs = client.bar0;
+    this.options = {
+      adminDepth: options.adminDepth ?? 32,
+      ioQueues: options.ioQueues ?? 1,
+      ioDepth: options.ioDepth ?? 64,
+      commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      nsid: options.nsid ?? 1,
+    };
+    this.cap = this.regs.cap.fields();
+    if (this.cap.dstrd !== 0) {
+      throw new ConfigError(`${this.device.name}: CAP.DSTRD is ${this.cap.dstrd}; devices/nvme.yaml describes doorbells for stride 0 only`);
+    }
+    // The host page size (DmaBuffers are page aligned) expressed as CC.MPS, within CAP's range.
+    const hostShift = Math.log2(this.device.backend.dmaPageSize || 4096);
+    const mps = Math.min(Math.max(hostShift - MPS_BASE_SHIFT, this.cap.mpsmin), this.cap.mpsmax);
+    this.pageSize = 2 ** (MPS_BASE_SHIFT + mps);
+    if (this.pageSize > (this.device.backend.dmaPageSize || 4096)) {
+      throw new ConfigError(`${this.device.name}: the controller's smallest page (${this.pageSize} bytes) is larger than the host's`);
+    }
+  }
+
+  /** Opens the controller and brings it up: reset, admin queue, identify, I/O queues. */
+  static async open(options: NvmeOptions = {}): Promise<Nvme> {
+    const client = await NvmeDevice.open({ backend: options.backend, address: options.address });
+    let nvme: Nvme | undefined;
+    try {
+      nvme = new Nvme(client, options);
+      nvme.init();
+      return nvme;
+    } catch (e) {
+      if (nvme) nvme.#closeQuietly();
+      else client.close();
+      throw e;
+    }
+  }
+
+  get label(): string {
+    return this.device.name;
+  }
+
+  /** CAP.TO in milliseconds: how long CSTS.RDY may take to follow CC.EN. */
+  get readyTimeoutMs(): number {
+    return Math.max(1, this.cap.to) * 500;
+  }
+
+  /** The whole bring-up sequence (spec 7.6.1). Public so a test can re-run it after reset(). */
+  init(): void {
+    this.#shutDown = false;
+    this.disable();
+    // A re-run (after reset()): the controller has forgotten every queue now that RDY is 0, so
+    // their memory can go.
+    for (const q of this.io.splice(0)) {
+      if (!q.queue.released) q.queue.release();
+      q.prpLists.free();
+    }
+    if (this.admin !== undefined && !this.admin.released) this.admin.release();
+    this.admin = this.device.requestQueue("admin", { depth: this.options.adminDepth }) as SqCqQueue;
+    this.enable();
+    this.controller = this.identifyController();
+    this.namespace = this.identifyNamespace(this.options.nsid);
+    const flbas = fieldOf(this.namespace.flbas, "format", 0xf);
+    const lbaf = this.namespace.lbaf[flbas]!;
+    this.blockSize = 2 ** lbaf.lbads;
+    this.blocks = BigInt(this.namespace.nsze);
+    if (this.blocks === 0n || lbaf.lbads < 9) {
+      throw new NvmeControllerError(`${this.label}: namespace ${this.options.nsid} is not usable (NSZE ${this.blocks}, LBADS ${lbaf.lbads})`);
+    }
+    const mdtsBytes = this.controller.mdts === 0 ? Infinity : 2 ** this.controller.mdts * 2 ** (MPS_BASE_SHIFT + this.cap.mpsmin);
+    // One PRP list page holds pageSize / 8 entries; this driver never chains list pages.
+    const prpBytes = (this.pageSize / 8) * this.pageSize;
+    this.maxTransferBytes = Math.min(mdtsBytes, prpBytes, 65536 * this.blockSize);
+    const granted = this.setNumberOfQueues(this.options.ioQueues);
+    const pairs = Math.min(this.options.ioQueues, granted);
+    for (let id = 1; id <= pairs; id++) this.io.push(this.createIoQueuePair(id, this.options.ioDepth));
+  }
+
+  // ---- controller state ----
+
+  #wait(what: string, timeoutMs: number, done: () => boolean): void {
+    const deadline = performance.now() + timeoutMs;
+    while (!done()) {
+      if (performance.now() > deadline) {
+        throw new TimeoutError(`${what} on ${this.label}`, timeoutMs, "the controller did not change state in time (CAP.TO)");
+      }
+      Bun.sleepSync(1);
+    }
+  }
+
+  /** CC.EN = 0 and wait for CSTS.RDY = 0: the controller forgets every queue. */
+  disable(): void {
+    const cc = this.regs.cc.fields();
+    if (cc.en === 1) this.regs.cc.modify({ en: 0 });
+    this.#wait("CSTS.RDY = 0 after CC.EN = 0", this.readyTimeoutMs, () => this.regs.csts.fields().rdy === 0);
+  }
+
+  /** Programs the admin queue and CC, sets CC.EN = 1 and waits for CSTS.RDY (or CSTS.CFS). */
+  enable(): void {
+    const depth = this.admin.sqDepth;
+    this.regs.aqa.writeFields({ asqs: depth - 1, acqs: this.admin.cqDepth - 1 });
+    this.regs.asq.write(this.admin.sqBuffer.ref());
+    this.regs.acq.write(this.admin.cqBuffer.ref());
+    const config = {
+      css: CommandSet.NVM,
+      mps: Math.log2(this.pageSize) - MPS_BASE_SHIFT,
+      ams: Arbitration.ROUND_ROBIN,
+      shn: ShutdownNotification.NONE,
+      iosqes: IOSQES,
+      iocqes: IOCQES,
+    };
+    // Configuration first with EN = 0, then EN: the spec wants CC settled before the enable edge.
+    this.regs.cc.writeFields({ ...config, en: 0 });
+    this.regs.cc.writeFields({ ...config, en: 1 });
+    this.#wait("CSTS.RDY = 1 after CC.EN = 1", this.readyTimeoutMs, () => {
+      const csts = this.regs.csts.fields();
+      if (csts.cfs === 1) {
+        throw new NvmeControllerError(`${this.label}: controller fatal status (CSTS.CFS) while enabling`, {
+          hint: "the controller refused the admin queue or CC settings; a reset (CC.EN = 0) clears it",
+        });
+      }
+      return csts.rdy === 1;
+    });
+  }
+
+  // ---- admin commands ----
+
+  /** Sends one command on `q`, waits for its completion, throws NvmeStatusError on failure. */
+  command(q: SqCqQueue, name: string, encode: (view: DataView, offset: number) => void): Completion {
+    const tag = q.send((view, offset) => encode(view, offset));
+    q.flush();
+    const c = q.recvSync(this.options.commandTimeoutMs);
+    const done = readCompletion(c.view, c.offset);
+    if (c.tag !== tag) {
+      throw new NvmeControllerError(`${q.label}: ${name} expected completion of tag ${tag}, got ${c.tag}`);
+    }
+    if ((done.status >> 1) !== 0) throw new NvmeStatusError(name, q.label, done.status, done.dw0);
+    return done;
+  }
+
+  #identify(cns: IdentifyCns, nsid: number): DataView {
+    const buf = (this.#identifyBuf ??= this.device.alloc(IDENTIFY_DATA_SIZE, "nvme identify"));
+    buf.bytes.fill(0);
+    const dma = this.device.dma;
+    this.command(this.admin, `identify (CNS ${cns})`, (v, o) =>
+      encodeIdentify(v, o, { nsid, buffer: buf.ref(0, IDENTIFY_DATA_SIZE), cns, cntid: 0 }, dma),
+    );
+    return buf.view;
+  }
+
+  identifyController(): IdentifyControllerData {
+    return IdentifyController.decode(this.#identify(IdentifyCns.CONTROLLER, 0), 0);
+  }
+
+  identifyNamespace(nsid: number): IdentifyNamespaceData {
+    return IdentifyNamespace.decode(this.#identify(IdentifyCns.NAMESPACE, nsid), 0);
+  }
+
+  /** Active namespace ids (CNS 02h), ascending. */
+  activeNamespaces(): number[] {
+    const v = this.#identify(IdentifyCns.ACTIVE_NAMESPACE_LIST, 0);
+    const out: number[] = [];
+    for (let i = 0; i < 1024; i++) {
+      const id = v.getUint32(i * 4, true);
+      if (id === 0) break;
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** Asks for `count` I/O queue pairs; returns how many the controller granted (of each kind). */
+  setNumberOfQueues(count: number): number {
+    const c = this.command(this.admin, "set features (number of queues)", (v, o) =>
+      encodeSetNumberOfQueues(v, o, { nsqr: count - 1, ncqr: count - 1 }),
+    );
+    return Math.min(c.dw0 & 0xffff, c.dw0 >>> 16) + 1;
+  }
+
+  /** Get Features: the current value (completion DW0) of `fid`. */
+  getFeature(fid: FeatureId): number {
+    return this.command(this.admin, `get features (FID 0x${fid.toString(16)})`, (v, o) => encodeGetFeatures(v, o, { fid, sel: 0 })).dw0;
+  }
+
+  /** Create I/O CQ then SQ `id` over a fresh queue pair's rings; CQ interrupts on the spec's "io" vector. */
+  createIoQueuePair(id: number, depth: number): NvmeIoQueue {
+    if (depth > this.cap.mqes + 1) {
+      throw new ConfigError(`${this.label}: I/O queue depth ${depth} exceeds CAP.MQES + 1 = ${this.cap.mqes + 1}`);
+    }
+    const vector = this.device.spec.interrupts.find((i) => i.name === "io")?.index ?? 0;
+    const q = this.device.requestQueue("io", { id, depth, irq: vector }) as SqCqQueue;
+    const dma = this.device.dma;
+    let lists: DmaBuffer | undefined;
+    try {
+      this.command(this.admin, `create I/O CQ ${id}`, (v, o) =>
+        encodeCreateIoCq(v, o, { buffer: q.cqBuffer.ref(), qid: id, qsize: q.cqDepth - 1, cqFlags: { pc: 1, ien: 1 }, iv: vector }, dma),
+      );
+      try {
+        this.command(this.admin, `create I/O SQ ${id}`, (v, o) =>
+          encodeCreateIoSq(v, o, { buffer: q.sqBuffer.ref(), qid: id, qsize: q.sqDepth - 1, sqFlags: { pc: 1, qprio: 0 }, cqid: id }, dma),
+        );
+      } catch (e) {
+        this.#tryDelete(`delete I/O CQ ${id}`, (v, o) => encodeDeleteIoCq(v, o, { qid: id }));
+        throw e;
+      }
+      lists = this.device.alloc(q.sqDepth * this.pageSize, `nvme io[${id}] PRP lists`);
+      return new NvmeIoQueue(id, q, lists, this.pageSize);
+    } catch (e) {
+      q.release();
+      throw e;
+    }
+  }
+
+  #tryDelete(name: string, encode: (v: DataView, o: number) => void): unknown {
+    try {
+      this.command(this.admin, name, encode);
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  }
+
+  /** Delete I/O SQ then CQ (the spec's order) and release the queue. */
+  deleteIoQueuePair(q: NvmeIoQueue): void {
+    const i = this.io.indexOf(q);
+    if (i >= 0) this.io.splice(i, 1);
+    const first =
+      this.#tryDelete(`delete I/O SQ ${q.id}`, (v, o) => encodeDeleteIoSq(v, o, { qid: q.id })) ??
+      this.#tryDelete(`delete I/O CQ ${q.id}`, (v, o) => encodeDeleteIoCq(v, o, { qid: q.id }));
+    if (!q.queue.released) q.queue.release();
+    q.prpLists.free();
+    if (first !== undefined) throw first;
+  }
+
+  // ---- I/O ----
+
+  /** Reads `blocks` blocks at `lba` into `into` (a DmaRef or whole buffer shared with the device). */
+  read(lba: number | bigint, blocks: number, into: DmaRef | DmaBuffer, queue?: NvmeIoQueue): void {
+    this.#transfer("read", lba, blocks, into, queue);
+  }
+
+  /** Writes `blocks` blocks at `lba` from `from`. */
+  write(lba: number | bigint, blocks: number, from: DmaRef | DmaBuffer, queue?: NvmeIoQueue): void {
+    this.#transfer("write", lba, blocks, from, queue);
+  }
+
+  /** Flush: commits the volatile write cache of the namespace. */
+  flush(queue?: NvmeIoQueue): void {
+    const q = this.#queue(queue);
+    const tag = q.queue.send((v, o) => encodeFlush(v, o, { nsid: this.options.nsid }));
+    q.queue.flush();
+    this.#reap(q, new Map([[tag, "flush"]]));
+  }
+
+  #queue(q?: NvmeIoQueue): NvmeIoQueue {
+    const queue = q ?? this.io[0];
+    if (queue === undefined) throw new ConfigError(`${this.label}: no I/O queue (ioQueues was 0 or they were deleted)`);
+    return queue;
+  }
+
+  /**
+   * Splits the transfer into commands of at most maxTransferBytes, keeps as many in flight as the
+   * queue allows, and waits for all of them before reporting the first failure, so no command is
+   * left pointing at a PRP list page or a buffer the caller may free.
+   */
+  #transfer(op: "read" | "write", lba: number | bigint, blocks: number, target: DmaRef | DmaBuffer, queue?: NvmeIoQueue): void {
+    const q = this.#queue(queue);
+    const ref: DmaRef = "buffer" in target ? target : target.ref();
+    const bytes = blocks * this.blockSize;
+    if (!Number.isInteger(blocks) || blocks < 1) throw new ConfigError(`nvme ${op}: block count ${blocks} must be a positive integer`);
+    if (bytes > ref.length) {
+      throw new ConfigError(`nvme ${op}: ${blocks} blocks of ${this.blockSize} bytes need ${bytes} bytes, buffer ${ref.buffer.name} window has ${ref.length}`);
+    }
+    if (ref.offset % 4 !== 0) throw new ConfigError(`nvme ${op}: buffer offset ${ref.offset} must be a multiple of 4 (PRP1 is dword aligned)`);
+    const dma = this.device.dma;
+    const perCommand = Math.floor(this.maxTransferBytes / this.blockSize);
+    const inflight = new Map<number, string>();
+    let firstError: unknown;
+    let done = 0;
+    let slba = BigInt(lba);
+    while (done < blocks) {
+      const n = Math.min(perCommand, blocks - done);
+      const chunk: DmaRef = { buffer: ref.buffer, offset: ref.offset + done * this.blockSize, length: n * this.blockSize };
+      const iova = dma.addressOf(chunk, "prp1");
+      let page = this.#needsList(iova, chunk.length) ? q.takePage() : -1;
+      while (page === undefined || q.queue.inFlight >= q.queue.sqDepth - 1) {
+        // Out of PRP list pages or queue slots: take a completion to make room.
+        firstError ??= this.#reapOne(q, inflight);
+        if (page === undefined) page = q.takePage();
+      }
+      const prp2 = this.#prp2(q, iova, chunk.length, page);
+      const name = `${op} LBA ${slba} +${n}`;
+      const encode = op === "read" ? encodeRead : encodeWrite;
+      let tag: number;
+      try {
+        tag = q.queue.send((v, o) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: n - 1 }, dma));
+      } catch (e) {
+        if (page >= 0) q.givePage(page);
+        throw e;
+      }
+      if (page >= 0) q.bindPage(tag, page);
+      inflight.set(tag, name);
+      done += n;
+      slba += BigInt(n);
+    }
+    q.queue.flush();
+    const err = this.#reap(q, inflight, firstError);
+    if (err !== undefined) throw err;
+  }
+
+  /** True when [iova, iova+len) touches more than two controller pages. */
+  #needsList(iova: number, len: number): boolean {
+    const first = this.pageSize - (iova % this.pageSize);
+    return len > first + this.pageSize;
+  }
+
+  /** PRP2 for a transfer: 0, the second page, or the address of a PRP list written into `page`. */
+  #prp2(q: NvmeIoQueue, iova: number, len: number, page: number): number {
+    const P = this.pageSize;
+    const first = P - (iova % P);
+    if (len <= first) return 0;
+    if (len <= first + P) return iova + first;
+    const list = new DataView(q.prpLists.arrayBuffer, page * P, P);
+    let n = 0;
+    for (let at = iova + first; at < iova + len; at += P) list.setBigUint64(8 * n++, BigInt(at), true);
+    return this.device.dma.addressOf(q.prpLists.ref(page * P, n * 8), "prp2");
+  }
+
+  #reapOne(q: NvmeIoQueue, inflight: Map<number, string>): unknown {
+    const c = q.queue.recvSync(this.options.commandTimeoutMs);
+    const cqe = readCompletion(c.view, c.offset);
+    q.completed(c.tag);
+    const name = inflight.get(c.tag) ?? `tag ${c.tag}`;
+    inflight.delete(c.tag);
+    return (cqe.status >> 1) !== 0 ? new NvmeStatusError(name, q.queue.label, cqe.status, cqe.dw0) : undefined;
+  }
+
+  #reap(q: NvmeIoQueue, inflight: Map<number, string>, firstError?: unknown): unknown {
+    while (inflight.size > 0) {
+      const err = this.#reapOne(q, inflight);
+      firstError ??= err;
+    }
+    return firstError;
+  }
+
+  // ---- teardown ----
+
+  /**
+   * Normal shutdown (spec 7.6.2): delete the I/O queues, set CC.SHN = NORMAL and wait for
+   * CSTS.SHST = COMPLETE. The controller needs a reset (CC.EN = 0) before it is used again.
+   */
+  shutdown(): void {
+    let first: unknown;
+    for (const q of [...this.io].reverse()) {
+      try {
+        this.deleteIoQueuePair(q);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    this.#shutDown = true;
+    this.regs.cc.modify({ shn: ShutdownNotification.NORMAL });
+    // RTD3E (µs) is the controller's own bound when it gives one.
+    const rtd3e = Number(this.controller?.rtd3e ?? 0) / 1000;
+    this.#wait("CSTS.SHST = COMPLETE after CC.SHN = NORMAL", Math.max(rtd3e, this.readyTimeoutMs, 5000), () =>
+      this.regs.csts.fields().shst === ShutdownStatus.COMPLETE,
+    );
+    if (first !== undefined) throw first;
+  }
+
+  /** Shuts the controller down (best effort) and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    let first: unknown;
+    try {
+      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && this.regs.csts.fields().rdy === 1) this.shutdown();
+    } catch (e) {
+      first = e;
+    }
+    this.#closeQuietly();
+    if (first !== undefined) throw first;
+  }
+
+  #closeQuietly(): void {
+    this.#closed = true;
+    this.client.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A bitfield of a decoded struct field, whether the decoder gives the word or its fields. */
+function fieldOf(value: unknown, field: string, mask: number): number {
+  if (typeof value === "number") return value & mask;
+  return (value as Record<string, number>)[field]!;
+}
+
