@@ -358,7 +358,7 @@ export class Nvme {
     return done;
   }
 
-  #identify(cns: number, nsid: number): DataView {
+  #identify(cns: IdentifyCns, nsid: number): DataView {
     const buf = (this.#identifyBuf ??= this.device.alloc(IDENTIFY_DATA_SIZE, "nvme identify"));
     buf.bytes.fill(0);
     const dma = this.device.dma;
@@ -397,7 +397,7 @@ export class Nvme {
   }
 
   /** Get Features: the current value (completion DW0) of `fid`. */
-  getFeature(fid: number): number {
+  getFeature(fid: FeatureId): number {
     return this.command(this.admin, `get features (FID 0x${fid.toString(16)})`, (v, o) => encodeGetFeatures(v, o, { fid, sel: 0 })).dw0;
   }
 
