@@ -353,7 +353,7 @@ export function parseDeviceSource(file: string, bytes: Uint8Array): ParseResult 
     let code = "yaml-syntax";
     if (e.code === "DUPLICATE_KEY") code = "duplicate-key";
     if (e.code === "MULTIPLE_DOCS") code = "multiple-documents";
-    if (e.code === "DUPLICATE_KEY") message = `duplicate key ${keyTextAt(text, offset)}: each key may appear once in a map`;
+    if (e.code === "DUPLICATE_KEY") message = `duplicate key "${keyTextAt(text, offset).replace(/^["']|["']$/g, "")}": each key may appear once in a map`;
     else if (e.code === "MULTIPLE_DOCS") message = "a device file holds one YAML document, but a second one starts here";
     else message = `YAML syntax error: ${yamlMessage(e.message)}`;
     diagnostics.push(diag(file, at(offset), code, message));

@@ -49,6 +49,7 @@ function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
 function typeName(v: unknown): string {
   if (v === null || v === undefined) return "nothing";
   if (Array.isArray(v)) return "a list";
+  if (ArrayBuffer.isView(v)) return "binary data";
   if (typeof v === "object") return "a map";
   if (typeof v === "number") return Number.isInteger(v) ? "an integer" : "a fractional number";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)}`;
