@@ -163,12 +163,6 @@ export class WdDummyDevice {
   }
 
   /**
-   * Opens queue cmd.
-   *
-   * @generated from devices/wd-dummy.yaml:81 (queue cmd)
-   */
-  requestQueue(name: "cmd", options?: QueueOptions): CmdQueue;
-  /**
    * Opens one of the device's queues, typed by name.
    *
    * @generated from devices/wd-dummy.yaml:6

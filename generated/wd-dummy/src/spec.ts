@@ -36,4 +36,5 @@ export const spec: DeviceSpec = {
       interrupt: 0, // done
     },
   ],
+  model: new URL("./hand/model.ts", import.meta.url).href,
 };

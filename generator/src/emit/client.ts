@@ -187,7 +187,8 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
     methods.push({
       name: "requestQueue",
       docs: [docText("Opens one of the device's queues, typed by name.", m.source)],
-      overloads: impl.map((o) => ({ docs: o.docs, parameters: o.parameters, returnType: o.returnType })),
+      // One queue needs no overloads: the signature below is already exact.
+      overloads: impl.length > 1 ? impl.map((o) => ({ docs: o.docs, parameters: o.parameters, returnType: o.returnType })) : [],
       parameters: [
         { name: "name", type: m.queues.map((q) => str(q.name)).join(" | ") },
         { name: "options", type: "QueueOptions", hasQuestionToken: true },
