@@ -490,7 +490,7 @@ describe("the model and devices/nvme.yaml agree", () => {
     expect(Bar0Offsets.asq).toBe(REG.ASQ);
     expect(Bar0Offsets.acq).toBe(REG.ACQ);
     expect(Bar0Offsets.sqTail).toBe(REG.DOORBELLS);
-    expect(Bar0Offsets.cqHead).toBe(REG.DOORBELLS + 4);
+    expect(Bar0Offsets.cqHead as number).toBe(REG.DOORBELLS + 4);
   });
 
   test("the generated encoders produce what the model parses", () => {
