@@ -19,7 +19,7 @@ import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, IRQ_BASE, MAX_IRQS, newControl, newJournal, RESET_DONE,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
@@ -39,15 +39,18 @@ interface SimRegion extends MappedRegion {
   io: RegisterIo & { release(): void };
 }
 
+/** An eventfd the model writes; see IRQ_PENDING in control.ts for why reads clear a flag first. */
 class SimIrq implements IrqLine {
-  constructor(readonly index: number, readonly efd: EventFd) {}
+  constructor(readonly index: number, readonly efd: EventFd, private readonly control: Int32Array) {}
   get fd(): number {
     return this.efd.fd;
   }
   wait(timeoutMs: number): boolean {
+    Atomics.store(this.control, IRQ_PENDING + this.index, 0);
     return this.efd.wait(timeoutMs);
   }
   take(): number {
+    Atomics.store(this.control, IRQ_PENDING + this.index, 0);
     return this.efd.take();
   }
 }
@@ -135,6 +138,7 @@ export class SimDevice implements BackendDevice {
       dma: this.#dma,
       journals,
     };
+    host.worker.ref(); // the open awaits the host's answer: keep the process alive until it comes
     await new Promise<void>((resolve, reject) => {
       host.listener = (m: HostMessage) => {
         if (m.type === "loaded" || m.type === "load-error" || m.address !== this.address) return;
@@ -145,7 +149,7 @@ export class SimDevice implements BackendDevice {
         }
       };
       host.worker.postMessage(msg);
-    });
+    }).finally(() => host.worker.unref());
     host.listener = (m: HostMessage) => {
       if (m.type === "fault" && m.address === this.address) this.fault = m.message;
     };
@@ -239,7 +243,7 @@ export class SimDevice implements BackendDevice {
     if (!this.spec.interrupts.some((i) => i.index === index) || index >= MAX_IRQS) {
       throw new ConfigError(`sim device ${this.address} has no interrupt ${index}`);
     }
-    line = new SimIrq(index, new EventFd(`irq ${index} of ${this.address}`));
+    line = new SimIrq(index, new EventFd(`irq ${index} of ${this.address}`), this.#control);
     this.#irqs.set(index, line);
     Atomics.store(this.#control, IRQ_BASE + index, line.fd);
     return line;

@@ -14,7 +14,12 @@ export const DMA_SEQ = 5; // seqlock of the DMA table: odd while the client edit
 export const DMA_COUNT = 6; // entries in use in the DMA table
 export const IRQ_BASE = 8; // IRQ_BASE + i: eventfd of vector i, -1 when not enabled
 export const MAX_IRQS = 64;
-export const CONTROL_WORDS = IRQ_BASE + MAX_IRQS;
+// IRQ_PENDING + i: 1 while a signal of vector i sits unread in its eventfd. The host writes the
+// eventfd only on 0 -> 1; the client clears it before each read/poll of the eventfd. So a device
+// completing work while the client polls memory (never reading the eventfd) costs no system call
+// per interrupt, and no wake-up is lost: a signal skipped because the flag was 1 is still unread.
+export const IRQ_PENDING = IRQ_BASE + MAX_IRQS;
+export const CONTROL_WORDS = IRQ_PENDING + MAX_IRQS;
 
 export const Cmd = { RUN: 0, STOP: 1, RESET: 2 } as const;
 export const State = { STARTING: 0, RUNNING: 1, STOPPED: 2, FAULTED: 3, CANCELLED: 4 } as const;

@@ -11,7 +11,7 @@ import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { RamIo } from "../mem/io.ts";
 import { sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
   RESET_DONE, State, STATE, WAKE,
   type HostMessage, type StartMessage,
 } from "./control.ts";
@@ -210,6 +210,7 @@ function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map
       if (index === undefined || index < 0 || index >= MAX_IRQS) throw new Error(`model of ${m.address}: no interrupt ${irq}`);
       const fd = Atomics.load(m.control, IRQ_BASE + index);
       if (fd < 0) return; // vector not enabled by the client: dropped, like a masked MSI
+      if (Atomics.compareExchange(m.control, IRQ_PENDING + index, 0, 1) !== 0) return; // still unread
       try {
         sys.write(fd, irqBuf);
       } catch {
@@ -327,15 +328,15 @@ function run(m: StartMessage): void {
   if (DEBUG) process.stderr.write(`[${m.address}] host slept ${sleeps} times, woken early ${wakes}\n`);
   dma.drop();
   for (const r of regions) r.io.release();
+  // State first, then the message: whoever reads the message must find the state already set.
+  Atomics.store(c, STATE, faulted === undefined ? State.STOPPED : State.FAULTED);
+  Atomics.notify(c, STATE);
   if (faulted !== undefined) {
     process.stderr.write(`[${m.address}] device model fault: ${faulted}\n`);
     post({ type: "fault", address: m.address, message: faulted });
-    Atomics.store(c, STATE, State.FAULTED);
   } else {
-    Atomics.store(c, STATE, State.STOPPED);
+    post({ type: "stopped", address: m.address });
   }
-  Atomics.notify(c, STATE);
-  if (faulted === undefined) post({ type: "stopped", address: m.address });
 }
 
 self.onmessage = async (e: MessageEvent) => {

@@ -1,8 +1,8 @@
 // Model host threads, pooled per model module. Starting a Worker and importing a model costs
 // ~5 ms; opening and closing a sim device thousands of times (tests, short-lived tools) would spend
 // most of its time there. A closed device's host goes back to the pool (it is idle in its event
-// loop, using no CPU) and the next open of the same model reuses it. Hosts are unref'ed: they never
-// keep the process alive.
+// loop, using no CPU) and the next open of the same model reuses it. Hosts are unref'ed except
+// while an open waits for them: they never keep a finished program alive.
 import { ConfigError } from "../errors.ts";
 import type { HostMessage } from "./control.ts";
 
@@ -25,8 +25,7 @@ const idle = new Map<string, Host[]>();
 export async function acquireHost(modelUrl: string): Promise<Host> {
   const pooled = idle.get(modelUrl)?.pop();
   if (pooled) return pooled;
-  const worker = new Worker(HOST_URL);
-  worker.unref();
+  const worker = new Worker(HOST_URL); // ref'ed until loaded: an awaited open keeps the process alive
   const host: Host = { worker, modelUrl, journal: [], listener: undefined };
   await new Promise<void>((resolve, reject) => {
     worker.onerror = (e) => reject(new ConfigError(`sim model host for ${modelUrl} failed to start: ${e.message}`));
@@ -43,6 +42,7 @@ export async function acquireHost(modelUrl: string): Promise<Host> {
     worker.terminate();
     throw e;
   });
+  worker.unref();
   worker.onmessage = (e: MessageEvent) => host.listener?.(e.data as HostMessage);
   worker.onerror = (e) => {
     process.stderr.write(`sim model host for ${modelUrl}: ${e.message}\n`);

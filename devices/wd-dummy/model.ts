@@ -1,0 +1,73 @@
+// Sim model of the WarpDrive dummy accelerator: a memcpy engine behind one index ring.
+//
+// On a doorbell the device reads the producer index (head) and works through every descriptor
+// from its own consumer index (tail) up to it, in order: validate size, copy `size` bytes from
+// `src` to `dst` through the IOMMU (the DMA table), write the descriptor's status, and after
+// the batch advance the tail register and raise `done` once. A bus address that is not memory
+// the process shared with the device is a DMA fault: the descriptor completes with DMA_FAULT and
+// nothing is written. The tail the device works from is its own counter, never re-read from the
+// page, so a host writing junk into `tail` cannot make it replay or skip descriptors.
+import { defineModel, DmaFault, type ModelContext, type ModelRegion, type RegisterWatch } from "@warpdrive/runtime/sim/model";
+import { MAX_COPY_SIZE, RING_DEPTH, RING_OFFSET } from "@warpdrive/wd-dummy/constants";
+import { DescStatus } from "@warpdrive/wd-dummy/enums";
+import { QueueOffsets } from "@warpdrive/wd-dummy/registers";
+import { Descriptor } from "@warpdrive/wd-dummy/structs";
+
+interface WdDummy {
+  q: ModelRegion;
+  ring: DataView;
+  doorbell: RegisterWatch<number>;
+  /** Next descriptor index to process (free-running u32). */
+  tail: number;
+  /** Producer index seen at the last doorbell. */
+  target: number;
+  completed: number;
+}
+
+function powerOn(ctx: ModelContext): WdDummy {
+  const q = ctx.region("queue");
+  q.write32(QueueOffsets.depth, RING_DEPTH);
+  return {
+    q,
+    ring: new DataView(q.bytes.buffer, q.bytes.byteOffset + RING_OFFSET, RING_DEPTH * Descriptor.SIZE),
+    doorbell: ctx.watch("queue", QueueOffsets.doorbell),
+    tail: 0,
+    target: 0,
+    completed: 0,
+  };
+}
+
+/** One descriptor: returns the status to write back. */
+function copy(ctx: ModelContext, d: { src: bigint; dst: bigint; size: number }): DescStatus {
+  if (d.size === 0 || d.size > MAX_COPY_SIZE) return DescStatus.BAD_SIZE;
+  try {
+    const from = ctx.dma.view(d.src, d.size);
+    ctx.dma.write(d.dst, from);
+    return DescStatus.DONE;
+  } catch (e) {
+    if (e instanceof DmaFault) return DescStatus.DMA_FAULT;
+    throw e;
+  }
+}
+
+export default defineModel<WdDummy>({
+  name: "wd-dummy",
+  init: powerOn,
+  reset: (ctx) => powerOn(ctx),
+  poll(ctx, s) {
+    if (s.doorbell.changed()) s.target = s.q.read32(QueueOffsets.head);
+    if (s.tail === s.target) return false;
+    while (s.tail !== s.target) {
+      const at = (s.tail % RING_DEPTH) * Descriptor.SIZE;
+      const status = copy(ctx, Descriptor.decode(s.ring, at));
+      // the status store is what the host polls: atomic, after the data was copied
+      s.q.write32(RING_OFFSET + at + Descriptor.LAYOUT.status.offset, status);
+      s.tail = (s.tail + 1) >>> 0;
+      s.completed = (s.completed + 1) >>> 0;
+    }
+    s.q.write32(QueueOffsets.tail, s.tail);
+    s.q.write32(QueueOffsets.completed, s.completed);
+    ctx.raise("done");
+    return true;
+  },
+});
