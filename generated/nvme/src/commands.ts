@@ -43,8 +43,8 @@ export interface IdentifyParams {
  * @generated from devices/nvme.yaml:814 (command identify)
  */
 export function encodeIdentify(view: DataView, offset: number, p: IdentifyParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   view.setUint32(offset + 8, 0);
   view.setUint32(offset + 12, 0);
   view.setUint32(offset + 16, 0);
@@ -137,13 +137,13 @@ export interface CreateIoCqParams {
  * @generated from devices/nvme.yaml:823 (command create_io_cq)
  */
 export function encodeCreateIoCq(view: DataView, offset: number, p: CreateIoCqParams, dma?: DmaResolver): void {
-  view.setUint32(offset + 1, 0);
-  view.setUint32(offset + 5, 0);
-  view.setUint32(offset + 9, 0);
-  view.setUint32(offset + 13, 0);
-  view.setUint32(offset + 17, 0);
-  view.setUint16(offset + 21, 0);
-  view.setUint8(offset + 23, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
+  view.setUint32(offset + 4, 0);
+  view.setUint32(offset + 8, 0);
+  view.setUint32(offset + 12, 0);
+  view.setUint32(offset + 16, 0);
+  view.setUint32(offset + 20, 0);
   view.setUint32(offset + 32, 0);
   view.setUint32(offset + 36, 0);
   view.setUint32(offset + 48, 0);
@@ -238,19 +238,19 @@ export interface CreateIoSqParams {
  * @generated from devices/nvme.yaml:838 (command create_io_sq)
  */
 export function encodeCreateIoSq(view: DataView, offset: number, p: CreateIoSqParams, dma?: DmaResolver): void {
-  view.setUint32(offset + 1, 0);
-  view.setUint32(offset + 5, 0);
-  view.setUint32(offset + 9, 0);
-  view.setUint32(offset + 13, 0);
-  view.setUint32(offset + 17, 0);
-  view.setUint16(offset + 21, 0);
-  view.setUint8(offset + 23, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
+  view.setUint32(offset + 4, 0);
+  view.setUint32(offset + 8, 0);
+  view.setUint32(offset + 12, 0);
+  view.setUint32(offset + 16, 0);
+  view.setUint32(offset + 20, 0);
   view.setUint32(offset + 32, 0);
   view.setUint32(offset + 36, 0);
-  view.setUint32(offset + 50, 0);
-  view.setUint32(offset + 54, 0);
-  view.setUint32(offset + 58, 0);
-  view.setUint16(offset + 62, 0);
+  view.setUint16(offset + 50, 0);
+  view.setUint32(offset + 52, 0);
+  view.setUint32(offset + 56, 0);
+  view.setUint32(offset + 60, 0);
   view.setUint8(offset, 0x1); // opcode
   const buffer = p.buffer;
   if (buffer === undefined) {
@@ -291,12 +291,12 @@ export interface DeleteIoSqParams {
  */
 export function encodeDeleteIoSq(view: DataView, offset: number, p: DeleteIoSqParams, dma?: DmaResolver): void {
   zero(view, offset + 1, 39);
-  view.setUint32(offset + 42, 0);
-  view.setUint32(offset + 46, 0);
-  view.setUint32(offset + 50, 0);
-  view.setUint32(offset + 54, 0);
-  view.setUint32(offset + 58, 0);
-  view.setUint16(offset + 62, 0);
+  view.setUint16(offset + 42, 0);
+  view.setUint32(offset + 44, 0);
+  view.setUint32(offset + 48, 0);
+  view.setUint32(offset + 52, 0);
+  view.setUint32(offset + 56, 0);
+  view.setUint32(offset + 60, 0);
   view.setUint8(offset, 0x0); // opcode
   view.setUint16(offset + 40, p.qid ?? 0, true);
 }
@@ -322,12 +322,12 @@ export interface DeleteIoCqParams {
  */
 export function encodeDeleteIoCq(view: DataView, offset: number, p: DeleteIoCqParams, dma?: DmaResolver): void {
   zero(view, offset + 1, 39);
-  view.setUint32(offset + 42, 0);
-  view.setUint32(offset + 46, 0);
-  view.setUint32(offset + 50, 0);
-  view.setUint32(offset + 54, 0);
-  view.setUint32(offset + 58, 0);
-  view.setUint16(offset + 62, 0);
+  view.setUint16(offset + 42, 0);
+  view.setUint32(offset + 44, 0);
+  view.setUint32(offset + 48, 0);
+  view.setUint32(offset + 52, 0);
+  view.setUint32(offset + 56, 0);
+  view.setUint32(offset + 60, 0);
   view.setUint8(offset, 0x4); // opcode
   view.setUint16(offset + 40, p.qid ?? 0, true);
 }
@@ -376,8 +376,8 @@ export interface GetFeaturesParams {
  * @generated from devices/nvme.yaml:866 (command get_features)
  */
 export function encodeGetFeatures(view: DataView, offset: number, p: GetFeaturesParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   view.setUint32(offset + 8, 0);
   view.setUint32(offset + 12, 0);
   view.setUint32(offset + 16, 0);
@@ -464,15 +464,16 @@ export interface SetFeaturesParams {
  * @generated from devices/nvme.yaml:876 (command set_features)
  */
 export function encodeSetFeatures(view: DataView, offset: number, p: SetFeaturesParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   view.setUint32(offset + 8, 0);
   view.setUint32(offset + 12, 0);
   view.setUint32(offset + 16, 0);
   view.setUint32(offset + 20, 0);
   view.setUint32(offset + 32, 0);
   view.setUint32(offset + 36, 0);
-  view.setUint16(offset + 41, 0);
+  view.setUint8(offset + 41, 0);
+  view.setUint8(offset + 42, 0);
   view.setUint32(offset + 48, 0);
   view.setUint32(offset + 52, 0);
   view.setUint32(offset + 56, 0);
@@ -614,16 +615,16 @@ export interface ReadParams {
  * @generated from devices/nvme.yaml:899 (command read)
  */
 export function encodeRead(view: DataView, offset: number, p: ReadParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   view.setUint32(offset + 8, 0);
   view.setUint32(offset + 12, 0);
   view.setUint32(offset + 16, 0);
   view.setUint32(offset + 20, 0);
-  view.setUint32(offset + 53, 0);
-  view.setUint32(offset + 57, 0);
-  view.setUint16(offset + 61, 0);
-  view.setUint8(offset + 63, 0);
+  view.setUint8(offset + 53, 0);
+  view.setUint16(offset + 54, 0);
+  view.setUint32(offset + 56, 0);
+  view.setUint32(offset + 60, 0);
   view.setUint8(offset, 0x2); // opcode
   view.setUint32(offset + 4, p.nsid ?? 0, true);
   const buffer = p.buffer;
@@ -748,16 +749,16 @@ export interface WriteParams {
  * @generated from devices/nvme.yaml:918 (command write)
  */
 export function encodeWrite(view: DataView, offset: number, p: WriteParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   view.setUint32(offset + 8, 0);
   view.setUint32(offset + 12, 0);
   view.setUint32(offset + 16, 0);
   view.setUint32(offset + 20, 0);
-  view.setUint32(offset + 53, 0);
-  view.setUint32(offset + 57, 0);
-  view.setUint16(offset + 61, 0);
-  view.setUint8(offset + 63, 0);
+  view.setUint8(offset + 53, 0);
+  view.setUint16(offset + 54, 0);
+  view.setUint32(offset + 56, 0);
+  view.setUint32(offset + 60, 0);
   view.setUint8(offset, 0x1); // opcode
   view.setUint32(offset + 4, p.nsid ?? 0, true);
   const buffer = p.buffer;
@@ -808,8 +809,8 @@ export interface FlushParams {
  * @generated from devices/nvme.yaml:939 (command flush)
  */
 export function encodeFlush(view: DataView, offset: number, p: FlushParams, dma?: DmaResolver): void {
-  view.setUint16(offset + 1, 0);
-  view.setUint8(offset + 3, 0);
+  view.setUint8(offset + 1, 0);
+  view.setUint16(offset + 2, 0);
   zero(view, offset + 8, 56);
   view.setUint8(offset, 0x0); // opcode
   view.setUint32(offset + 4, p.nsid ?? 0, true);

@@ -1540,9 +1540,9 @@ export class PowerStateDescriptor {
     view.setUint16(offset + 20, init.actp ?? 0, true);
     const apw = init.apw;
     view.setUint8(offset + 22, apw === undefined ? 0 : typeof apw === "number" ? apw : ((apw.apw ?? 0) & 0x7) | (((apw.aps ?? 0) & 0x3) << 6));
-    view.setUint32(offset + 23, 0);
-    view.setUint32(offset + 27, 0);
-    view.setUint8(offset + 31, 0);
+    view.setUint8(offset + 23, 0);
+    view.setUint32(offset + 24, 0);
+    view.setUint32(offset + 28, 0);
   }
 
   /**
@@ -3729,8 +3729,9 @@ export class IdentifyController {
     view.setUint32(offset + 92, init.oaes ?? 0, true);
     view.setUint32(offset + 96, init.ctratt ?? 0, true);
     view.setUint16(offset + 100, init.rrls ?? 0, true);
-    view.setUint32(offset + 102, 0);
-    view.setUint32(offset + 106, 0);
+    view.setUint16(offset + 102, 0);
+    view.setUint32(offset + 104, 0);
+    view.setUint16(offset + 108, 0);
     view.setUint8(offset + 110, 0);
     view.setUint8(offset + 111, init.cntrltype ?? 0);
     const fguid = init.fguid;
@@ -5172,11 +5173,11 @@ export class IdentifyNamespace {
     view.setUint16(offset + 68, init.npdg ?? 0, true);
     view.setUint16(offset + 70, init.npda ?? 0, true);
     view.setUint16(offset + 72, init.nows ?? 0, true);
-    view.setUint32(offset + 74, 0);
-    view.setUint32(offset + 78, 0);
-    view.setUint32(offset + 82, 0);
-    view.setUint32(offset + 86, 0);
-    view.setUint16(offset + 90, 0);
+    view.setUint16(offset + 74, 0);
+    view.setUint32(offset + 76, 0);
+    view.setUint32(offset + 80, 0);
+    view.setUint32(offset + 84, 0);
+    view.setUint32(offset + 88, 0);
     view.setUint32(offset + 92, init.anagrpid ?? 0, true);
     view.setUint16(offset + 96, 0);
     view.setUint8(offset + 98, 0);

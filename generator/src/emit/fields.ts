@@ -88,15 +88,17 @@ function accessor(f: StructFieldModel): string {
  */
 export function zeroRange(base: string, start: number, length: number): string[] {
   if (length > 32) return [`zero(view, ${at(base, start)}, ${length});`];
+  // Naturally aligned stores (relative to the entry, which rings keep aligned): the widest of
+  // 4/2/1 bytes that is aligned at p and fits.
   const out: string[] = [];
   let p = start;
   const end = start + length;
   while (p < end) {
     const left = end - p;
-    if (left >= 4) {
+    if (left >= 4 && p % 4 === 0) {
       out.push(`view.setUint32(${at(base, p)}, 0);`);
       p += 4;
-    } else if (left >= 2) {
+    } else if (left >= 2 && p % 2 === 0) {
       out.push(`view.setUint16(${at(base, p)}, 0);`);
       p += 2;
     } else {
