@@ -95,7 +95,7 @@ function fmtArg(a: unknown): string {
   // small numbers (fds, flags, sizes) in decimal; large ones (pointers, offsets, ioctl numbers) in hex
   if (typeof a === "number") return Number.isInteger(a) && a >= 0x100000 ? `0x${a.toString(16)}` : String(a);
   if (typeof a === "bigint") return `0x${a.toString(16)}n`;
-  if (typeof a === "string") return JSON.stringify(a);
+  if (typeof a === "string") return a.startsWith("0x") ? a : JSON.stringify(a);
   if (a instanceof Uint8Array) return `<${a.byteLength} bytes>`;
   return String(a);
 }
@@ -186,7 +186,7 @@ class LibcSys implements Sys {
   ioctl(fd: number, request: number, arg: IoctlArg, name: string, object?: string): number {
     const r = libc().ioctl(fd, request, arg as Pointer | null);
     const e = r < 0 ? errno() : 0;
-    if (tracing) trace(`ioctl[${name}]`, [fd, request, arg], r, e);
+    if (tracing) trace(`ioctl[${name}]`, [fd, `0x${request.toString(16)}`, arg], r, e);
     if (r < 0) fail(name, object ?? fdName(fd), e);
     return r;
   }
