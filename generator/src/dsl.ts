@@ -162,7 +162,8 @@ export function bitLength(v: bigint | number): number {
 
 export function fitsUnsigned(v: bigint | number, width: number): boolean {
   const x = BigInt(v);
-  return x >= 0n && x < 1n << BigInt(width);
+  // Compared by bit length, not against 1 << width: a hostile width (2^60) must not build a huge BigInt.
+  return x >= 0n && (x === 0n || bitLength(x) <= width);
 }
 
 export function isPowerOfTwo(n: number): boolean {
