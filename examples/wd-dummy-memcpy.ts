@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     }
     q.flush();
     // Take everything that has finished; wait (spin, then sleep on the interrupt) only when nothing has.
-    let d = q.recv() ?? q.recvSync(5000);
+    let d: ReturnType<typeof q.recv> = q.recv() ?? q.recvSync(5000);
     while (d !== null) {
       if (d.status !== DescStatus.DONE) throw new Error(`copy ${d.cookie} failed with status ${d.status}`);
       const slot = d.cookie % slots;
