@@ -314,6 +314,13 @@ test("missing vfio module / group file / device: errors say what to do", () => {
   expect(iommuGroupOf("00:03.0", sysfs)).toBe(7);
 });
 
+test("a device bound to another driver is refused before any VFIO call, naming the driver", () => {
+  const fake = new FakeVfio({ group: 9, address: "0000:00:04.1" });
+  const e = caught(() => new VfioDevice(spec, "0000:00:04.1", { sys: fake, sysfs }));
+  expect(e.message).toStartWith("open on 0000:00:04.1: 0000:00:04.1 is bound to e1000e, not vfio-pci: bind it first");
+  expect(fake.calls.length).toBe(0);
+});
+
 test("type1 (v1) is used when v2 is not offered", () => {
   const { fake, dev } = open({ typeV2: false });
   try {

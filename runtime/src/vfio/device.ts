@@ -6,14 +6,14 @@
 // Teardown: IRQs off -> eventfds closed -> regions unmapped -> leftover DMA unmapped -> device fd
 //           closed -> group leaves the container -> group closed -> container closed.
 // Every step that fails during open undoes the ones before it, so a failed open leaks nothing.
-import { VfioError, WarpDriveError } from "../errors.ts";
+import { VfioError } from "../errors.ts";
 import type { BackendDevice, DeviceSpec, IrqLine, MappedRegion } from "../backend.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import * as abi from "../sys/abi.ts";
 import { EventFd } from "../sys/eventfd.ts";
-import { MAP_SHARED, PROT_READ, PROT_WRITE, type Sys } from "../sys/libc.ts";
+import { MAP_SHARED, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
 import { VfioContainer } from "./container.ts";
-import { iommuGroupOf, normalizeDeviceName, VfioGroup } from "./group.ts";
+import { checkBoundToVfio, iommuGroupOf, normalizeDeviceName, VfioGroup } from "./group.ts";
 import { vfioIoctl } from "./ioctl.ts";
 import { PreadIo } from "./regionio.ts";
 
@@ -87,10 +87,10 @@ export class VfioDevice implements BackendDevice {
   constructor(spec: DeviceSpec, address: string, options: VfioOpenOptions = {}) {
     this.spec = spec;
     this.address = normalizeDeviceName(address);
-    const sys = options.sys;
-    if (!sys) throw new WarpDriveError("VfioDevice needs a Sys");
+    const sys = options.sys ?? realSys;
     this.#sys = sys;
     try {
+      checkBoundToVfio(this.address, options.sysfs);
       const n = iommuGroupOf(this.address, options.sysfs);
       this.#container = new VfioContainer(sys, `${options.devRoot ?? "/dev/vfio"}/vfio`);
       this.#group = new VfioGroup(sys, n, options);

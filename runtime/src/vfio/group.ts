@@ -42,6 +42,25 @@ export function iommuGroupOf(device: string, sysfs = "/sys"): number {
   return Number(g);
 }
 
+/**
+ * Refuses early, with the fix in the message, a PCI device that is bound to another driver or to none:
+ * the kernel would only say ENOENT (no /dev/vfio/N) or EINVAL (GET_DEVICE_FD).
+ */
+export function checkBoundToVfio(device: string, sysfs = "/sys"): void {
+  const name = normalizeDeviceName(device);
+  if (UUID.test(name)) return; // an mdev has no driver link of this kind
+  const dir = join(sysfs, "bus/pci/devices", name);
+  if (!existsSync(dir)) return; // iommuGroupOf reports a missing device
+  const driver = link(join(dir, "driver"));
+  if (driver === "vfio-pci") return;
+  throw new VfioError(
+    "open",
+    name,
+    undefined,
+    `${name} is ${driver ? `bound to ${driver}` : "not bound to any driver"}, not vfio-pci: bind it first (wd bind ${name}, or echo vfio-pci > ${dir}/driver_override and reprobe)`,
+  );
+}
+
 /** Devices of the group and their drivers (undefined: none bound). */
 export function groupMembers(group: number, sysfs = "/sys"): { device: string; driver?: string }[] {
   const dir = join(sysfs, "kernel/iommu_groups", String(group), "devices");
