@@ -71,6 +71,11 @@ export class QemuEduDevice {
     this.device.close();
   }
 
+  /**
+   * close() on scope exit (`using dev = await ...open()`).
+   *
+   * @generated from devices/qemu-edu.yaml:5
+   */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -231,6 +231,11 @@ export class Bar0Registers {
    */
   readonly dmaCmd: RwReg64<DmaCmdFields>;
 
+  /**
+   * Register objects over `io` (the mapped region); `dma` checks bus-address writes.
+   *
+   * @generated from devices/qemu-edu.yaml:30
+   */
   constructor(io: RegisterIo, dma?: DmaResolver) {
     this.id = new RoReg32<IdFields>(io, 0x0, IdLayout, dma, "bar0.id");
     this.liveness = new RwReg32(io, 0x4, undefined, dma, "bar0.liveness");

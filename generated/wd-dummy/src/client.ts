@@ -19,8 +19,17 @@ export class CmdQueue {
    * @generated from devices/wd-dummy.yaml:81
    */
   readonly queue: IndexRingQueue;
-  /** The request the next encoder call writes. */
+  /**
+   * The request the next encoder call writes (set just before send).
+   *
+   * @generated from devices/wd-dummy.yaml:81
+   */
   #pending: unknown;
+  /**
+   * Made once: sending allocates no closure.
+   *
+   * @generated from devices/wd-dummy.yaml:81
+   */
   readonly #sendEntry: Encoder;
 
   /**
@@ -101,6 +110,11 @@ export class CmdQueue {
     this.queue.release();
   }
 
+  /**
+   * release() on scope exit (`using q = dev.requestQueue(...)`).
+   *
+   * @generated from devices/wd-dummy.yaml:81
+   */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -183,6 +197,11 @@ export class WdDummyDevice {
     this.device.close();
   }
 
+  /**
+   * close() on scope exit (`using dev = await ...open()`).
+   *
+   * @generated from devices/wd-dummy.yaml:6
+   */
   [Symbol.dispose](): void {
     this.close();
   }

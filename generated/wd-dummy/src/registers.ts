@@ -54,6 +54,11 @@ export class QueueRegisters {
    */
   readonly completed: RoReg32;
 
+  /**
+   * Register objects over `io` (the mapped region); `dma` checks bus-address writes.
+   *
+   * @generated from devices/wd-dummy.yaml:32
+   */
   constructor(io: RegisterIo, dma?: DmaResolver) {
     this.head = new RwReg32(io, 0x0, undefined, dma, "queue.head");
     this.tail = new RoReg32(io, 0x4, undefined, dma, "queue.tail");

@@ -107,8 +107,23 @@ export class Descriptor {
       status: { offset: 20, size: 4, count: 1, type: "u32" },
       cookie: { offset: 24, size: 4, count: 1, type: "u32" },
     } as const;
+  /**
+   * The memory holding the entry.
+   *
+   * @generated from devices/wd-dummy.yaml:69
+   */
   readonly #view: DataView;
+  /**
+   * Byte offset of the entry in the view.
+   *
+   * @generated from devices/wd-dummy.yaml:69
+   */
   readonly #offset: number;
+  /**
+   * Resolves DmaRefs written through the setters.
+   *
+   * @generated from devices/wd-dummy.yaml:69
+   */
   readonly #dma: DmaResolver | undefined;
 
   /**

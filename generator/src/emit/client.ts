@@ -105,7 +105,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       returnType: "void",
       statements: ["this.#pending = undefined;", "this.queue.release();"],
     },
-    { name: "[Symbol.dispose]", returnType: "void", statements: ["this.release();"] },
+    { name: "[Symbol.dispose]", docs: [docText("release() on scope exit (`using q = dev.requestQueue(...)`).", q.source)], returnType: "void", statements: ["this.release();"] },
   ];
   return {
     kind: StructureKind.Class,
@@ -114,8 +114,8 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
     docs: [docText(`Queue ${q.name} (${q.kind}): sends ${send}, receives ${recv}.${q.doc ? ` ${q.doc}` : ""}`, q.source, `queue ${q.name}`)],
     properties: [
       { name: "queue", isReadonly: true, type: rtClass, docs: [docText("The runtime queue underneath (depth, inFlight, ring buffers).", q.source)] },
-      { name: "#pending", type: "unknown", docs: ["The request the next encoder call writes."] },
-      ...encoders.map((e) => ({ name: e.field, isReadonly: true, type: "Encoder" })),
+      { name: "#pending", type: "unknown", docs: [docText("The request the next encoder call writes (set just before send).", q.source)] },
+      ...encoders.map((e) => ({ name: e.field, isReadonly: true, type: "Encoder", docs: [docText("Made once: sending allocates no closure.", q.source)] })),
     ],
     ctors: [
       {
@@ -199,7 +199,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
   }
   methods.push(
     { name: "close", docs: [docText("Releases queues, frees shared memory and closes the device. Idempotent.", m.source)], returnType: "void", statements: ["this.device.close();"] },
-    { name: "[Symbol.dispose]", returnType: "void", statements: ["this.close();"] },
+    { name: "[Symbol.dispose]", docs: [docText("close() on scope exit (`using dev = await ...open()`).", m.source)], returnType: "void", statements: ["this.close();"] },
   );
   return {
     kind: StructureKind.Class,

@@ -2,6 +2,7 @@
 // struct layouts, queues, commands, and a usage example against the generated client.
 import type { FieldModel, RegisterModel, StructFieldModel } from "../model.ts";
 import { clientClassName, commandMethodName } from "./client.ts";
+import { handDir } from "./package.ts";
 import { GENERATOR_NAME, camel, hex, type EmitContext } from "./util.ts";
 
 /** One table cell: no newlines, pipes escaped. */
@@ -47,6 +48,9 @@ export function readme(ctx: EmitContext): string {
     out.push(`const done = q.recvSync(1000); // decoded ${q.kind === "index-ring" ? q.entry : q.cq.entry}`);
   }
   out.push("```");
+  if (m.handFiles.includes("behavior.ts")) {
+    out.push("", `Bring-up sequences and helpers written by hand live in \`@warpdrive/${m.name}/hand/behavior\`.`);
+  }
 
   if (m.constants.length > 0) {
     out.push("", "## Constants", "", "| Name | Value | Description |", "|---|---|---|");
@@ -107,7 +111,7 @@ export function readme(ctx: EmitContext): string {
     for (const i of m.interrupts) out.push(`| \`${i.name}\` | ${i.index} | ${i.kind} | ${cell(i.doc)} |`);
   }
   if (m.handFiles.length > 0) {
-    out.push("", "## Hand-written files", "", ...m.handFiles.map((h) => `- \`src/hand/${h}\` (from \`devices/${m.name}/${h}\`)`));
+    out.push("", "## Hand-written files", "", ...m.handFiles.map((h) => `- \`@warpdrive/${m.name}/hand/${h.replace(/\.ts$/, "")}\` (copied from \`${handDir(m)}/${h}\`)`));
   }
   return `${out.join("\n")}\n`;
 }

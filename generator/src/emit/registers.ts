@@ -134,6 +134,7 @@ function regionClass(ctx: EmitContext, f: TsFile, region: RegionModel) {
     properties: props,
     ctors: [
       {
+        docs: [docText(`Register objects over \`io\` (the mapped region); \`dma\` checks bus-address writes.`, region.source)],
         parameters: [
           { name: "io", type: "RegisterIo" },
           { name: "dma", type: "DmaResolver", hasQuestionToken: true },

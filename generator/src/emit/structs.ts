@@ -246,9 +246,9 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
     properties: [
       { name: "SIZE", isStatic: true, isReadonly: true, initializer: String(s.size), docs: [docText(`Bytes in one ${s.name}.`, s.source)] },
       { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layout(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
-      { name: "#view", isReadonly: true, type: "DataView" },
-      { name: "#offset", isReadonly: true, type: "number" },
-      { name: "#dma", isReadonly: true, type: "DmaResolver | undefined" },
+      { name: "#view", isReadonly: true, type: "DataView", docs: [docText("The memory holding the entry.", s.source)] },
+      { name: "#offset", isReadonly: true, type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
+      { name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] },
     ],
     ctors: [
       {
