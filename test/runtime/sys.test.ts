@@ -101,6 +101,8 @@ test("eventfd: take is non-blocking, signal accumulates, wait consumes", () => {
     expect(ev.take()).toBe(0);
     ev.signal();
     expect(ev.wait(-1)).toBe(true); // already pending: returns without sleeping
+    ev.signal();
+    expect(ev.wait(Number.POSITIVE_INFINITY)).toBe(true);
     expect(ev.take()).toBe(0);
   } finally {
     ev.close();
@@ -168,4 +170,33 @@ test("error kinds format as one line with the hint", () => {
   expect(nv.message).toBe("VFIO_GROUP_GET_STATUS on /dev/vfio/7: IOMMU group 7 is not viable");
   expect(new ConfigError("x").name).toBe("ConfigError");
   expect(formatError(new Error("plain"))).toBe("Error: plain");
+});
+
+test("wait(Infinity) sleeps until another thread signals (never a wrapped timeout)", async () => {
+  const ev = new EventFd("cross-thread");
+  const libcPath = new URL("../../runtime/src/sys/libc.ts", import.meta.url).pathname;
+  const worker = new Worker(
+    URL.createObjectURL(
+      new Blob(
+        [
+          `import { sys } from ${JSON.stringify(libcPath)};
+           self.onmessage = (e) => {
+             postMessage("started");
+             const until = Date.now() + 30; while (Date.now() < until) {}
+             const one = new Uint8Array(8); one[0] = 1; sys.write(e.data, one);
+           };`,
+        ],
+        { type: "application/typescript" },
+      ),
+    ),
+  );
+  try {
+    const started = new Promise((r) => (worker.onmessage = r));
+    worker.postMessage(ev.fd);
+    await started;
+    expect(ev.wait(Number.POSITIVE_INFINITY)).toBe(true);
+  } finally {
+    worker.terminate();
+    ev.close();
+  }
 });

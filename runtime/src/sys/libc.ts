@@ -260,7 +260,9 @@ class LibcSys implements Sys {
       dv.setInt16(8 * i + 4, f.events, true);
     });
     for (;;) {
-      const r = libc().poll(buf, fds.length, Math.max(-1, Math.trunc(timeoutMs)));
+      // Infinity, NaN or anything past int range means "wait forever" (-1), never a wrapped value
+      const t = Number.isFinite(timeoutMs) && timeoutMs <= 0x7fffffff ? Math.max(-1, Math.trunc(timeoutMs)) : -1;
+      const r = libc().poll(buf, fds.length, t);
       const e = r < 0 ? errno() : 0;
       if (tracing) trace("poll", [fds.map((f) => f.fd).join("+"), timeoutMs], r, e);
       if (r < 0 && e === 4) continue; // EINTR: a signal; wait again
