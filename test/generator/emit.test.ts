@@ -173,3 +173,18 @@ describe("queue wrappers", () => {
     expect(cmd.recvSync(1).cookie).toBe(5);
   });
 });
+
+describe("name clashes", () => {
+  test("two modules exporting one name is an error naming both", () => {
+    const m = kitchenDevice();
+    m.constants.push({ name: "Sqe", value: 1, source: m.source });
+    expect(() => emitDevice(m, { handFiles: KITCHEN_HAND })).toThrow(/Sqe \(src\/constants\.ts and src\/structs\.ts\)/);
+  });
+  test("a region named like a device member gets a Registers suffix", () => {
+    const m = qemuEdu();
+    m.regions[0]!.name = "device";
+    const client = emitDevice(m).get("src/client.ts")!;
+    expect(client).toContain("readonly deviceRegisters: DeviceRegisters;");
+    expect(client).toContain("readonly device: Device;");
+  });
+});

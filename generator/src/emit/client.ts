@@ -15,6 +15,14 @@ const RT = "@warpdrive/runtime";
 /** Members of a queue wrapper; a command with one of these names gets a `Command` suffix. */
 const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "flush", "release", "released", "inFlight", "constructor"]);
 
+/** Members of the device class; a region with one of these names is `<name>Registers` instead. */
+const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
+
+export function regionMemberName(name: string): string {
+  const c = camel(name);
+  return DEVICE_MEMBERS.has(c) ? `${c}Registers` : c;
+}
+
 export function clientClassName(ctx: EmitContext): string {
   return `${pascal(ctx.model.name)}Device`;
 }
@@ -140,7 +148,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
   const name = clientClassName(ctx);
   const props = m.regions.map((r) => {
     f.use("./registers.ts", regionClassName(r));
-    return { name: camel(r.name), isReadonly: true, type: regionClassName(r), docs: [docText(`Registers of ${r.name}.`, r.source, `region ${r.name}`)] };
+    return { name: regionMemberName(r.name), isReadonly: true, type: regionClassName(r), docs: [docText(`Registers of ${r.name}.`, r.source, `region ${r.name}`)] };
   });
   const methods: OptionalKind<MethodDeclarationStructure>[] = [
     {
@@ -211,7 +219,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
       {
         docs: [docText(`Wraps an opened Device whose spec is this package's spec.`, m.source)],
         parameters: [{ name: "device", type: "Device" }],
-        statements: ["this.device = device;", ...m.regions.map((r) => `this.${camel(r.name)} = new ${regionClassName(r)}(device.region(${str(r.name)}).io, device.dma);`)],
+        statements: ["this.device = device;", ...m.regions.map((r) => `this.${regionMemberName(r.name)} = new ${regionClassName(r)}(device.region(${str(r.name)}).io, device.dma);`)],
       },
     ],
     getAccessors: [{ name: "dma", returnType: "DmaResolver", docs: [docText("Checks and translates DmaRefs for this device.", m.source)], statements: ["return this.device.dma;"] }],

@@ -48,6 +48,7 @@ export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<stri
     ["test/layout.test.ts", layoutTestFile(ctx)],
   ];
   for (const [path, file] of ts) files.set(path, file.print(project, path, ctx));
+  checkExportClashes(files);
   files.set("src/index.ts", indexTs(headerLines(ctx)));
   files.set("package.json", packageJson(ctx));
   files.set("README.md", readme(ctx));
@@ -56,6 +57,25 @@ export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<stri
     files.set(`src/hand/${h}`, handCopy(ctx, h, text));
   }
   return sorted(files);
+}
+
+/**
+ * src/index.ts re-exports every module with `export *`, where two modules exporting one name is a
+ * compile error far from its cause; say here which names clash and where they come from.
+ */
+function checkExportClashes(files: Map<string, string>): void {
+  const owner = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const [path, text] of files) {
+    if (!path.startsWith("src/")) continue;
+    const names = new Set([...text.matchAll(/^export (?:const|function|class|interface|type) (\w+)/gm)].map((m) => m[1]!));
+    for (const n of names) {
+      const first = owner.get(n);
+      if (first !== undefined) clashes.push(`${n} (${first} and ${path})`);
+      else owner.set(n, path);
+    }
+  }
+  if (clashes.length > 0) throw new Error(`generated names clash; rename in the description: ${clashes.join(", ")}`);
 }
 
 /** Files in path order, so iteration (and anything written from it) is deterministic. */

@@ -1,7 +1,7 @@
 // README.md: what a reader of the datasheet wants to find without opening the source: register map,
 // struct layouts, queues, commands, and a usage example against the generated client.
 import type { FieldModel, RegisterModel, StructFieldModel } from "../model.ts";
-import { clientClassName, commandMethodName } from "./client.ts";
+import { clientClassName, commandMethodName, regionMemberName } from "./client.ts";
 import { handDir } from "./package.ts";
 import { GENERATOR_NAME, camel, hex, type EmitContext } from "./util.ts";
 
@@ -39,7 +39,7 @@ export function readme(ctx: EmitContext): string {
   out.push("", "## Usage", "", "```ts", `import { ${client} } from "@warpdrive/${m.name}";`, "", `// WD_BACKEND=sim (default) runs the device model; WD_BACKEND=vfio drives the real device.`, `using dev = await ${client}.open();`);
   const region = m.regions[0];
   const readable = region?.registers.find((r) => r.access !== "wo");
-  if (region && readable) out.push(`console.log(dev.${camel(region.name)}.${camel(readable.name)}.${readable.fields.length > 0 ? "fields" : "read"}());`);
+  if (region && readable) out.push(`console.log(dev.${regionMemberName(region.name)}.${camel(readable.name)}.${readable.fields.length > 0 ? "fields" : "read"}());`);
   const q = m.queues[0];
   if (q) {
     const cmd = m.commands.find((c) => c.queue === q.name);
