@@ -308,11 +308,24 @@ export class Nvme {
     }
   }
 
-  /** CC.EN = 0 and wait for CSTS.RDY = 0: the controller forgets every queue. */
+  /**
+   * CC.EN = 0 and wait for CSTS.RDY = 0: the controller forgets every queue. After a refused enable
+   * RDY is already 0 and says nothing about whether the reset happened; CSTS.CFS does (QEMU and the
+   * sim clear it on reset), so then that is waited for too. A controller whose CFS survives the
+   * reset is given CAP.TO and then tried anyway: enable() reports it if it persists.
+   */
   disable(): void {
     const cc = this.regs.cc.fields();
+    const failed = this.regs.csts.fields().cfs === 1;
     if (cc.en === 1) this.regs.cc.modify({ en: 0 });
     this.#wait("CSTS.RDY = 0 after CC.EN = 0", this.readyTimeoutMs, () => this.regs.csts.fields().rdy === 0);
+    if (failed && cc.en === 1) {
+      try {
+        this.#wait("CSTS.CFS = 0 after CC.EN = 0", this.readyTimeoutMs, () => this.regs.csts.fields().cfs === 0);
+      } catch (e) {
+        if (!(e instanceof TimeoutError)) throw e;
+      }
+    }
   }
 
   /** Programs the admin queue and CC, sets CC.EN = 1 and waits for CSTS.RDY (or CSTS.CFS). */
@@ -592,7 +605,9 @@ export class Nvme {
     if (this.#closed) return;
     let first: unknown;
     try {
-      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && this.regs.csts.fields().rdy === 1) this.shutdown();
+      // A controller in fatal status (CFS) will not complete a shutdown: just close.
+      const csts = this.regs.csts.fields();
+      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && csts.rdy === 1 && csts.cfs === 0) this.shutdown();
     } catch (e) {
       first = e;
     }

@@ -208,6 +208,23 @@ describe("errors", () => {
   });
 });
 
+describe("recovery", () => {
+  test("an enable the controller refuses sets CSTS.CFS; the driver resets and brings it up again", () => {
+    nvme.disable();
+    nvme.regs.cc.writeFields({ iosqes: 5, iocqes: 4, en: 1 }); // 32-byte SQEs: refused by both
+    const deadline = performance.now() + 10_000;
+    while (nvme.regs.csts.fields().cfs === 0 && performance.now() < deadline) Bun.sleepSync(1);
+    expect(nvme.regs.csts.fields()).toMatchObject({ cfs: 1, rdy: 0 });
+    nvme.init();
+    expect(nvme.regs.csts.fields()).toMatchObject({ cfs: 0, rdy: 1 });
+    expect(nvme.io.length).toBe(2);
+    // The medium kept what the data tests wrote.
+    nvme.read(5000, 4, back.ref(0, 4 * nvme.blockSize));
+    fill(data.bytes.subarray(0, 4 * nvme.blockSize), 5000, nvme.blockSize, 77);
+    expect(Buffer.compare(back.bytes.subarray(0, 4 * nvme.blockSize), data.bytes.subarray(0, 4 * nvme.blockSize))).toBe(0);
+  });
+});
+
 describe("teardown", () => {
   test("I/O queue pairs can be deleted and created again; data survives", () => {
     const q = nvme.io[1]!;
