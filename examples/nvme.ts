@@ -2,7 +2,7 @@
 // few blocks, read it back and compare, then shut down.
 //
 //   bun examples/nvme.ts                                   # the sim model
-//   bun examples/nvme.ts --backend vfio --device 0000:00:04.0
+//   bun examples/nvme.ts --backend vfio --device 0000:00:04.0   (--device alone implies vfio)
 //   bun examples/nvme.ts --lba 2048 --blocks 300           # where and how much to write
 //
 // The blocks written are overwritten without asking: point it at a scratch disk.
@@ -26,7 +26,8 @@ if (args.help) {
 }
 
 async function main(): Promise<number> {
-  const backend = args.backend as "sim" | "vfio" | undefined;
+  // A PCI address implies vfio; an explicit --backend wins.
+  const backend = (args.backend ?? (args.device !== undefined && !args.device.startsWith("sim:") ? "vfio" : undefined)) as "sim" | "vfio" | undefined;
   if (backend !== undefined && backend !== "sim" && backend !== "vfio") {
     console.error(`--backend must be sim or vfio, not "${backend}"`);
     return 2;
