@@ -25,6 +25,8 @@ export interface FakeOptions {
   address?: string;
   iovaRanges?: [number, number][]; // inclusive ends, as the kernel reports
   typeV2?: boolean;
+  /** MSI-X vectors the device offers (default 0, like edu). */
+  msix?: number;
 }
 
 const BAR0 = 0x100000;
@@ -53,6 +55,7 @@ export class FakeVfio implements Sys {
         [0xfef00000, 0xffffffffffff],
       ],
       typeV2: true,
+      msix: 0,
       ...opts,
     };
     const c = new DataView(this.config.buffer);
@@ -223,7 +226,7 @@ export class FakeVfio implements Sys {
       case abi.VFIO_DEVICE_GET_IRQ_INFO: {
         need("device");
         const index = d.getUint32(8, true);
-        const count = index === 0 ? 1 : index === 1 ? 1 : 0;
+        const count = index === 0 ? 1 : index === 1 ? 1 : index === 2 ? this.opts.msix : 0;
         d.setUint32(4, abi.VFIO_IRQ_INFO_EVENTFD | (index === 0 ? abi.VFIO_IRQ_INFO_MASKABLE | abi.VFIO_IRQ_INFO_AUTOMASKED : 0), true);
         d.setUint32(12, count, true);
         return 0;

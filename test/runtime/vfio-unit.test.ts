@@ -226,6 +226,43 @@ test("MSI vector: SET_IRQS with the eventfd; the line reports what the kernel si
   expect([u32(off, 0), u32(off, 4), u32(off, 16)]).toEqual([20, abi.VFIO_IRQ_SET_DATA_NONE | abi.VFIO_IRQ_SET_ACTION_TRIGGER, 0]);
 });
 
+test("MSI-X: growing the block re-programs every vector (disable, then enable 0..max with -1 holes)", () => {
+  const nv: DeviceSpec = { ...spec, interrupts: [0, 1, 2, 3].map((i) => ({ name: `q${i}`, index: i, kind: "msix" as const })) };
+  const { fake, dev } = open({ msix: 4 }, nv);
+  try {
+    const sets = () => fake.calls.filter((c) => c.name === "VFIO_DEVICE_SET_IRQS").map((c) => {
+      const b = c.bytes!;
+      const n = (b.byteLength - 20) / 4;
+      return [u32(b, 4), u32(b, 8), u32(b, 12), u32(b, 16), ...Array.from({ length: n }, (_, i) => i32(b, 20 + 4 * i))];
+    });
+    const T = abi.VFIO_IRQ_SET_DATA_EVENTFD | abi.VFIO_IRQ_SET_ACTION_TRIGGER;
+    const OFF = abi.VFIO_IRQ_SET_DATA_NONE | abi.VFIO_IRQ_SET_ACTION_TRIGGER;
+    const l0 = dev.irq(0);
+    const l2 = dev.irq(2);
+    const l1 = dev.irq(1); // inside the enabled block: just that vector
+    expect(sets()).toEqual([
+      [T, 2, 0, 1, l0.fd],
+      [OFF, 2, 0, 0],
+      [T, 2, 0, 3, l0.fd, -1, l2.fd],
+      [T, 2, 1, 1, l1.fd],
+    ]);
+    expect(caught(() => dev.irq(4)).message).toContain("MSI-X vector 4 is not available (the device has 4)");
+  } finally {
+    dev.close();
+  }
+});
+
+test("one interrupt type at a time", () => {
+  const mixed: DeviceSpec = { ...spec, interrupts: [{ name: "a", index: 0, kind: "msi" }, { name: "b", index: 1, kind: "msix" }] };
+  const { dev } = open({ msix: 2 }, mixed);
+  try {
+    dev.irq(0);
+    expect(caught(() => dev.irq(1)).message).toContain("cannot enable MSI-X vector 1 while MSI is in use");
+  } finally {
+    dev.close();
+  }
+});
+
 test("INTx is unmasked after each delivery", () => {
   const intx: DeviceSpec = { ...spec, interrupts: [{ name: "irq", index: 0, kind: "intx" }] };
   const { fake, dev } = open({}, intx);
