@@ -2,7 +2,7 @@
 // descriptors, mappings or DMA buffers behind, and an idle model does not burn a core.
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { Device, DmaBuffer, IndexRingQueue } from "@warpdrive/runtime";
+import { Device, DmaBuffer, IndexRingQueue, SimDevice } from "@warpdrive/runtime";
 import { RING, ringSpec } from "./models/specs.ts";
 
 const fds = () => readdirSync("/proc/self/fd").length;
@@ -78,14 +78,19 @@ describe("sim lifecycle", () => {
   test("an idle device model sleeps instead of spinning", async () => {
     const dev = await Device.open(ringSpec(), { backend: "sim" });
     try {
+      const tid = (dev.backend as SimDevice).modelThreadId;
+      expect(tid).toBeGreaterThan(0);
+      // utime + stime of the model's thread, in clock ticks (USER_HZ, 100 on Linux)
+      const ticks = () => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(f[11]) + Number(f[12]);
+      };
       await Bun.sleep(20); // past the model's spin window
-      const u0 = process.cpuUsage();
-      const t0 = performance.now();
-      await Bun.sleep(300);
-      const u = process.cpuUsage(u0);
-      const wallUs = (performance.now() - t0) * 1000;
-      // A spinning model would use ~100% of one core; sleeping in 1 ms steps costs a few percent.
-      expect((u.user + u.system) / wallUs).toBeLessThan(0.3);
+      const t0 = ticks();
+      await Bun.sleep(500);
+      // A spinning model would use ~50 ticks here; sleeping in 1 ms steps costs one or two.
+      expect(ticks() - t0).toBeLessThan(15);
     } finally {
       dev.close();
     }

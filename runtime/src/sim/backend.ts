@@ -19,7 +19,7 @@ import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, HOST_TID, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
@@ -154,6 +154,12 @@ export class SimDevice implements BackendDevice {
       if (m.type === "fault" && m.address === this.address) this.fault = m.message;
     };
     if (this.fault !== undefined) throw new WarpDriveError(`sim device ${this.address}: model fault: ${this.fault}`);
+  }
+
+  /** Kernel thread id of the model's thread (0 before it started): its CPU time is in
+   *  /proc/self/task/<id>/stat. */
+  get modelThreadId(): number {
+    return Atomics.load(this.#control, HOST_TID);
   }
 
   /** The model thread's state, read synchronously from the control block. */

@@ -12,6 +12,7 @@ export const RESET_DONE = 3; // the host adds 1 after each completed reset
 export const WAKE = 4; // the host sleeps on this word; the client adds 1 and notifies to wake it
 export const DMA_SEQ = 5; // seqlock of the DMA table: odd while the client edits it
 export const DMA_COUNT = 6; // entries in use in the DMA table
+export const HOST_TID = 7; // the model thread's kernel thread id (diagnostics: /proc/self/task/<tid>)
 export const IRQ_BASE = 8; // IRQ_BASE + i: eventfd of vector i, -1 when not enabled
 export const MAX_IRQS = 64;
 // IRQ_PENDING + i: 1 while a signal of vector i sits unread in its eventfd. The host writes the

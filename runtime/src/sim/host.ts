@@ -7,11 +7,11 @@
 // spell), and within one poll (well under a microsecond) while the device is busy; an idle device
 // costs ~1000 short wake-ups a second instead of a core. The client never wakes the host on the
 // request path (that would be a path real hardware does not have); it only wakes it for stop/reset.
-import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, toArrayBuffer, type Pointer } from "bun:ffi";
 import { RamIo } from "../mem/io.ts";
 import { sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
+  Cmd, CMD, DMA_COUNT, HOST_TID, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
   RESET_DONE, State, STATE, WAKE,
   type HostMessage, type StartMessage,
 } from "./control.ts";
@@ -240,6 +240,15 @@ function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map
 
 let model: DeviceModel<unknown> | undefined;
 
+/** This thread's kernel id, so tools and tests can read its CPU time in /proc/self/task/<tid>/stat. */
+const tid = (() => {
+  try {
+    return dlopen("libc.so.6", { gettid: { args: [], returns: "i32" } }).symbols.gettid();
+  } catch {
+    return -1;
+  }
+})();
+
 function run(m: StartMessage): void {
   const c = m.control;
   // Claim the instance; the client may have cancelled it (closed before we got here).
@@ -247,6 +256,7 @@ function run(m: StartMessage): void {
     post({ type: "stopped", address: m.address });
     return;
   }
+  Atomics.store(c, HOST_TID, tid);
   const regions = m.regions.map((r) => new Region(r.name, r.index, r.size, r.kind, r.ptr, m.address));
   const dma = new Dma(c, m.dma);
   const journals = new Map(Object.entries(m.journals).map(([name, j]) => [name, new Journal(j)]));
