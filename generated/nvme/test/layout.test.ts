@@ -92,6 +92,7 @@ test("constants", () => {
   expect(NSSR_RESET).toBe(0x4e564d65);
   expect(BROADCAST_NSID).toBe(0xffffffff);
 });
+
 test("enums", () => {
   expect(CommandSet.NVM).toBe(0x0);
   expect(CommandSet.ALL_IO).toBe(0x6);
@@ -303,6 +304,7 @@ test("enums", () => {
   expect(FeatureSelect.SAVED).toBe(0x2);
   expect(FeatureSelect.SUPPORTED_CAPABILITIES).toBe(0x3);
 });
+
 describe("region bar0", () => {
   const io = new RecordingIo();
   const regs = new Bar0Registers(io, dma);
@@ -791,6 +793,7 @@ describe("region bar0", () => {
     expect(io.log.pop()).toBe("w32 0x1204 0xffff");
   });
 });
+
 describe("struct Sqe", () => {
   test("is 64 bytes", () => {
     expect(Sqe.SIZE).toBe(64);
@@ -900,6 +903,7 @@ describe("struct Sqe", () => {
     }
   });
 });
+
 describe("struct Cqe", () => {
   test("is 16 bytes", () => {
     expect(Cqe.SIZE).toBe(16);
@@ -967,6 +971,7 @@ describe("struct Cqe", () => {
     }
   });
 });
+
 describe("struct PowerStateDescriptor", () => {
   test("is 32 bytes", () => {
     expect(PowerStateDescriptor.SIZE).toBe(32);
@@ -1064,6 +1069,7 @@ describe("struct PowerStateDescriptor", () => {
     }
   });
 });
+
 describe("struct IdentifyController", () => {
   test("is 4096 bytes", () => {
     expect(IdentifyController.SIZE).toBe(4096);
@@ -1541,6 +1547,7 @@ describe("struct IdentifyController", () => {
     }
   });
 });
+
 describe("struct LbaFormat", () => {
   test("is 4 bytes", () => {
     expect(LbaFormat.SIZE).toBe(4);
@@ -1570,6 +1577,7 @@ describe("struct LbaFormat", () => {
     }
   });
 });
+
 describe("struct IdentifyNamespace", () => {
   test("is 4096 bytes", () => {
     expect(IdentifyNamespace.SIZE).toBe(4096);

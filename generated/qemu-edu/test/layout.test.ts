@@ -85,10 +85,12 @@ test("constants", () => {
   expect(IRQ_FACTORIAL).toBe(1);
   expect(IRQ_DMA).toBe(0x100);
 });
+
 test("enums", () => {
   expect(DmaDirection.TO_DEVICE).toBe(0x0);
   expect(DmaDirection.FROM_DEVICE).toBe(0x1);
 });
+
 describe("region bar0", () => {
   const io = new RecordingIo();
   const regs = new Bar0Registers(io, dma);

@@ -84,12 +84,14 @@ test("constants", () => {
   expect(RING_OFFSET).toBe(0x100);
   expect(MAX_COPY_SIZE).toBe(0x100000);
 });
+
 test("enums", () => {
   expect(DescStatus.PENDING).toBe(0x0);
   expect(DescStatus.DONE).toBe(0x1);
   expect(DescStatus.DMA_FAULT).toBe(0x2);
   expect(DescStatus.BAD_SIZE).toBe(0x3);
 });
+
 describe("region queue", () => {
   const io = new RecordingIo();
   const regs = new QueueRegisters(io, dma);
@@ -120,6 +122,7 @@ describe("region queue", () => {
     expect(io.log.pop()).toBe("r32 0x10");
   });
 });
+
 describe("struct Descriptor", () => {
   test("is 32 bytes", () => {
     expect(Descriptor.SIZE).toBe(32);

@@ -435,11 +435,15 @@ export class NvmeController {
     const wasEn = old & 1;
     const en = cc & 1;
     if (wasEn && !en) {
-      // Controller reset: queues and pending commands vanish, RDY (and CFS) drop.
+      // Controller reset: queues and pending commands vanish, RDY and CFS drop, and CC reads back
+      // as 0 (QEMU 7.2 does the same). CC is cleared before CSTS: a host waiting for RDY = 0 (as the
+      // spec requires) never has its next CC write overwritten by this one.
       this.resetQueues();
       this.enabled = false;
       this.shutdown = false;
       this.fatal = false;
+      this.ports.bar.write32(REG.CC, 0);
+      this.lastCc = 0;
       this.ports.bar.write32(REG.CSTS, 0);
       return;
     }

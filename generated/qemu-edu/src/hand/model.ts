@@ -66,6 +66,8 @@ interface Edu {
   buf: Uint8Array;
   factDue: number | undefined;
   dmaDue: number | undefined;
+  /** An MSI to send once the registers show why (see publish). */
+  signal: boolean;
 }
 
 const hex = (v: bigint | number) => `0x${v.toString(16).padStart(16, "0")}`;
@@ -75,10 +77,19 @@ function powerOn(ctx: ModelContext): Edu {
   bar.bytes.fill(0xff); // offsets edu does not decode read as all ones
   const s: Edu = {
     bar, addr4: 0, fact: 0, status: 0, irqStatus: 0, src: 0n, dst: 0n, cnt: 0n, cmd: 0n,
-    buf: new Uint8Array(DMA_SIZE), factDue: undefined, dmaDue: undefined,
+    buf: new Uint8Array(DMA_SIZE), factDue: undefined, dmaDue: undefined, signal: false,
   };
-  present(s);
+  publish(ctx, s);
   return s;
+}
+
+/** Registers first, then the MSI: a client woken by the interrupt must already read its cause. */
+function publish(ctx: ModelContext, s: Edu): void {
+  present(s);
+  if (s.signal) {
+    s.signal = false;
+    ctx.raise(0);
+  }
 }
 
 /** What reads return: the model is the only writer of BAR0 memory. */
@@ -95,9 +106,10 @@ function present(s: Edu): void {
   b.write64(REG.DMA_CMD, s.cmd);
 }
 
-function raiseIrq(ctx: ModelContext, s: Edu, v: number): void {
+/** edu_raise_irq: OR into irq_status; an MSI whenever it is non-zero (sent by publish). */
+function raiseIrq(s: Edu, v: number): void {
   s.irqStatus = (s.irqStatus | v) >>> 0;
-  if (s.irqStatus !== 0) ctx.raise(0);
+  if (s.irqStatus !== 0) s.signal = true;
 }
 
 function write(ctx: ModelContext, s: Edu, off: number, value: bigint, width: number): void {
@@ -117,7 +129,7 @@ function write(ctx: ModelContext, s: Edu, off: number, value: bigint, width: num
       s.status = v & STATUS_IRQFACT ? s.status | STATUS_IRQFACT : s.status & ~STATUS_IRQFACT;
       break;
     case REG.IRQ_RAISE:
-      raiseIrq(ctx, s, v);
+      raiseIrq(s, v);
       break;
     case REG.IRQ_ACK:
       s.irqStatus = (s.irqStatus & ~v) >>> 0;
@@ -148,13 +160,13 @@ function checkRange(ctx: ModelContext, start: bigint, size: bigint): number {
   return Number(start - lo);
 }
 
-function finishFactorial(ctx: ModelContext, s: Edu): void {
+function finishFactorial(s: Edu): void {
   let n = s.fact;
   let r = 1;
   while (n > 0) r = Math.imul(r, n--) >>> 0;
   s.fact = r;
   s.status &= ~STATUS_COMPUTING;
-  if (s.status & STATUS_IRQFACT) raiseIrq(ctx, s, FACT_IRQ);
+  if (s.status & STATUS_IRQFACT) raiseIrq(s, FACT_IRQ);
 }
 
 function finishDma(ctx: ModelContext, s: Edu): void {
@@ -173,7 +185,7 @@ function finishDma(ctx: ModelContext, s: Edu): void {
     ctx.log(`IOMMU fault: ${e.message}`);
   }
   s.cmd &= ~DMA_RUN;
-  if (s.cmd & DMA_IRQ_ON_DONE) raiseIrq(ctx, s, DMA_IRQ);
+  if (s.cmd & DMA_IRQ_ON_DONE) raiseIrq(s, DMA_IRQ);
 }
 
 export default defineModel<Edu>({
@@ -185,19 +197,19 @@ export default defineModel<Edu>({
     const log = ctx.writes("bar0");
     let did = log.pending > 0 && log.drain((off, value, width) => {
       write(ctx, s, off, value, width);
-      present(s); // before the write is acknowledged: a read right after it sees the effect
+      publish(ctx, s); // before the write is acknowledged: a read right after it sees the effect
     }) > 0;
     if (s.factDue !== undefined || s.dmaDue !== undefined) {
       const now = ctx.now();
       if (s.factDue !== undefined && now >= s.factDue) {
         s.factDue = undefined;
-        finishFactorial(ctx, s);
-        present(s);
+        finishFactorial(s);
+        publish(ctx, s);
       }
       if (s.dmaDue !== undefined && now >= s.dmaDue) {
         s.dmaDue = undefined;
         finishDma(ctx, s);
-        present(s);
+        publish(ctx, s);
       }
       did = true; // timed work pending: keep polling
     }
