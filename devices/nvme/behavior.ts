@@ -131,6 +131,8 @@ export class NvmeIoQueue {
   readonly queue: SqCqQueue;
   /** One page per in-flight command: PRP lists for transfers spanning more than two pages. */
   readonly prpLists: DmaBuffer;
+  /** Pipelined commands in flight: tag -> what it was ("read LBA 8 +16"). */
+  readonly pending = new Map<number, string>();
   readonly #freePages: number[] = [];
   readonly #pageOfTag = new Map<number, number>();
 
@@ -159,6 +161,16 @@ export class NvmeIoQueue {
       this.#freePages.push(p);
     }
   }
+}
+
+/** One finished I/O command from reap(). */
+export interface IoCompletion {
+  tag: number;
+  /** What was submitted, e.g. "write LBA 100 +8". */
+  command: string;
+  dw0: number;
+  /** Set when the command failed; names the status. */
+  error?: NvmeStatusError;
 }
 
 /** Decoded CQE fields the driver needs. */
@@ -465,6 +477,12 @@ export class Nvme {
   }
 
   // ---- I/O ----
+  //
+  // Two levels. read/write/flush are synchronous: they split a transfer into commands, keep the
+  // queue full, and return when every command has completed (throwing the first failure).
+  // trySubmit/submitFlush/reap are the pipelined level underneath, for callers that keep their
+  // own requests in flight (benchmarks, several buffers at once). The two must not be mixed on
+  // one queue at the same time: the synchronous calls refuse a queue with pipelined work pending.
 
   /** Reads `blocks` blocks at `lba` into `into` (a DmaRef or whole buffer shared with the device). */
   read(lba: number | bigint, blocks: number, into: DmaRef | DmaBuffer, queue?: NvmeIoQueue): void {
@@ -478,10 +496,71 @@ export class Nvme {
 
   /** Flush: commits the volatile write cache of the namespace. */
   flush(queue?: NvmeIoQueue): void {
+    const q = this.#idle(queue, "flush");
+    if (this.submitFlush(q) < 0) throw new NvmeControllerError(`${q.queue.label}: no room for a flush on an idle queue`);
+    const err = this.#drain(q);
+    if (err !== undefined) throw err;
+  }
+
+  /**
+   * Queues one read or write of at most maxTransferBytes without waiting; returns its tag, or -1
+   * when the queue (or its PRP list pages) is full: reap() to make room. The doorbell is rung by
+   * the next reap() or `queue.queue.flush()`.
+   */
+  trySubmit(op: "read" | "write", lba: number | bigint, blocks: number, target: DmaRef | DmaBuffer, queue?: NvmeIoQueue): number {
     const q = this.#queue(queue);
-    const tag = q.queue.send((v, o) => encodeFlush(v, o, { nsid: this.options.nsid }));
-    q.queue.flush();
-    this.#reap(q, new Map([[tag, "flush"]]));
+    const ref = this.#checkTransfer(op, blocks, target);
+    if (blocks * this.blockSize > this.maxTransferBytes) {
+      throw new ConfigError(`nvme ${op}: ${blocks} blocks exceed one command's ${this.maxTransferBytes} bytes (MDTS): use ${op}() to split`);
+    }
+    const chunk: DmaRef = { buffer: ref.buffer, offset: ref.offset, length: blocks * this.blockSize };
+    const iova = this.device.dma.addressOf(chunk, "prp1");
+    if (q.queue.inFlight >= q.queue.sqDepth - 1) return -1;
+    const page = this.#needsList(iova, chunk.length) ? q.takePage() : -1;
+    if (page === undefined) return -1;
+    const prp2 = this.#prp2(q, iova, chunk.length, page);
+    const slba = BigInt(lba);
+    const encode = op === "read" ? encodeRead : encodeWrite;
+    const dma = this.device.dma;
+    const tag = q.queue.trySend((v, o) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: blocks - 1 }, dma));
+    if (tag < 0) {
+      if (page >= 0) q.givePage(page);
+      return -1;
+    }
+    if (page >= 0) q.bindPage(tag, page);
+    q.pending.set(tag, `${op} LBA ${slba} +${blocks}`);
+    return tag;
+  }
+
+  /** Queues a flush without waiting; returns its tag or -1 when the queue is full. */
+  submitFlush(queue?: NvmeIoQueue): number {
+    const q = this.#queue(queue);
+    const tag = q.queue.trySend((v, o) => encodeFlush(v, o, { nsid: this.options.nsid }));
+    if (tag >= 0) q.pending.set(tag, "flush");
+    return tag;
+  }
+
+  /**
+   * The next finished command of `queue`, or null. timeoutMs 0 (default) never blocks; otherwise
+   * waits that long (TimeoutError). A failed command is returned with `error`, not thrown, so one
+   * bad request does not hide the others' completions.
+   */
+  reap(queue?: NvmeIoQueue, timeoutMs = 0): IoCompletion | null {
+    const q = this.#queue(queue);
+    if (timeoutMs === 0) {
+      const c = q.queue.recv();
+      return c === null ? null : this.#finish(q, c.tag, readCompletion(c.view, c.offset));
+    }
+    const c = q.queue.recvSync(timeoutMs);
+    return this.#finish(q, c.tag, readCompletion(c.view, c.offset));
+  }
+
+  #finish(q: NvmeIoQueue, tag: number, cqe: Completion): IoCompletion {
+    q.completed(tag);
+    const command = q.pending.get(tag) ?? `tag ${tag}`;
+    q.pending.delete(tag);
+    const failed = (cqe.status >> 1) !== 0;
+    return { tag, command, dw0: cqe.dw0, error: failed ? new NvmeStatusError(command, q.queue.label, cqe.status, cqe.dw0) : undefined };
   }
 
   #queue(q?: NvmeIoQueue): NvmeIoQueue {
@@ -490,54 +569,62 @@ export class Nvme {
     return queue;
   }
 
+  #idle(queue: NvmeIoQueue | undefined, what: string): NvmeIoQueue {
+    const q = this.#queue(queue);
+    if (q.pending.size > 0) {
+      throw new ConfigError(`nvme ${what} on ${q.queue.label}: ${q.pending.size} pipelined command(s) still in flight`, {
+        hint: "reap() them first, or use another queue",
+      });
+    }
+    return q;
+  }
+
+  #checkTransfer(op: string, blocks: number, target: DmaRef | DmaBuffer): DmaRef {
+    const ref: DmaRef = "buffer" in target ? target : target.ref();
+    if (!Number.isInteger(blocks) || blocks < 1) throw new ConfigError(`nvme ${op}: block count ${blocks} must be a positive integer`);
+    const bytes = blocks * this.blockSize;
+    if (bytes > ref.length) {
+      throw new ConfigError(`nvme ${op}: ${blocks} blocks of ${this.blockSize} bytes need ${bytes} bytes, buffer ${ref.buffer.name} window has ${ref.length}`);
+    }
+    if (ref.offset % 4 !== 0) throw new ConfigError(`nvme ${op}: buffer offset ${ref.offset} must be a multiple of 4 (PRP1 is dword aligned)`);
+    return ref;
+  }
+
   /**
    * Splits the transfer into commands of at most maxTransferBytes, keeps as many in flight as the
    * queue allows, and waits for all of them before reporting the first failure, so no command is
    * left pointing at a PRP list page or a buffer the caller may free.
    */
   #transfer(op: "read" | "write", lba: number | bigint, blocks: number, target: DmaRef | DmaBuffer, queue?: NvmeIoQueue): void {
-    const q = this.#queue(queue);
-    const ref: DmaRef = "buffer" in target ? target : target.ref();
-    const bytes = blocks * this.blockSize;
-    if (!Number.isInteger(blocks) || blocks < 1) throw new ConfigError(`nvme ${op}: block count ${blocks} must be a positive integer`);
-    if (bytes > ref.length) {
-      throw new ConfigError(`nvme ${op}: ${blocks} blocks of ${this.blockSize} bytes need ${bytes} bytes, buffer ${ref.buffer.name} window has ${ref.length}`);
-    }
-    if (ref.offset % 4 !== 0) throw new ConfigError(`nvme ${op}: buffer offset ${ref.offset} must be a multiple of 4 (PRP1 is dword aligned)`);
-    const dma = this.device.dma;
+    const q = this.#idle(queue, op);
+    const ref = this.#checkTransfer(op, blocks, target);
     const perCommand = Math.floor(this.maxTransferBytes / this.blockSize);
-    const inflight = new Map<number, string>();
     let firstError: unknown;
     let done = 0;
-    let slba = BigInt(lba);
-    while (done < blocks) {
-      const n = Math.min(perCommand, blocks - done);
-      const chunk: DmaRef = { buffer: ref.buffer, offset: ref.offset + done * this.blockSize, length: n * this.blockSize };
-      const iova = dma.addressOf(chunk, "prp1");
-      let page = this.#needsList(iova, chunk.length) ? q.takePage() : -1;
-      while (page === undefined || q.queue.inFlight >= q.queue.sqDepth - 1) {
-        // Out of PRP list pages or queue slots: take a completion to make room.
-        firstError ??= this.#reapOne(q, inflight);
-        if (page === undefined) page = q.takePage();
+    const start = BigInt(lba);
+    try {
+      while (done < blocks) {
+        const n = Math.min(perCommand, blocks - done);
+        const chunk = ref.buffer.ref(ref.offset + done * this.blockSize, n * this.blockSize);
+        while (this.trySubmit(op, start + BigInt(done), n, chunk, q) < 0) {
+          // Out of queue slots or PRP list pages: take a completion to make room.
+          firstError ??= this.reap(q, this.options.commandTimeoutMs)!.error;
+        }
+        done += n;
       }
-      const prp2 = this.#prp2(q, iova, chunk.length, page);
-      const name = `${op} LBA ${slba} +${n}`;
-      const encode = op === "read" ? encodeRead : encodeWrite;
-      let tag: number;
-      try {
-        tag = q.queue.send((v, o) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: n - 1 }, dma));
-      } catch (e) {
-        if (page >= 0) q.givePage(page);
-        throw e;
-      }
-      if (page >= 0) q.bindPage(tag, page);
-      inflight.set(tag, name);
-      done += n;
-      slba += BigInt(n);
+    } finally {
+      q.queue.flush();
+      const err = this.#drain(q);
+      firstError ??= err;
     }
-    q.queue.flush();
-    const err = this.#reap(q, inflight, firstError);
-    if (err !== undefined) throw err;
+    if (firstError !== undefined) throw firstError;
+  }
+
+  /** Waits for every pending command of `q`; returns the first failure. */
+  #drain(q: NvmeIoQueue): NvmeStatusError | undefined {
+    let first: NvmeStatusError | undefined;
+    while (q.pending.size > 0) first ??= this.reap(q, this.options.commandTimeoutMs)!.error;
+    return first;
   }
 
   /** True when [iova, iova+len) touches more than two controller pages. */
@@ -556,23 +643,6 @@ export class Nvme {
     let n = 0;
     for (let at = iova + first; at < iova + len; at += P) list.setBigUint64(8 * n++, BigInt(at), true);
     return this.device.dma.addressOf(q.prpLists.ref(page * P, n * 8), "prp2");
-  }
-
-  #reapOne(q: NvmeIoQueue, inflight: Map<number, string>): unknown {
-    const c = q.queue.recvSync(this.options.commandTimeoutMs);
-    const cqe = readCompletion(c.view, c.offset);
-    q.completed(c.tag);
-    const name = inflight.get(c.tag) ?? `tag ${c.tag}`;
-    inflight.delete(c.tag);
-    return (cqe.status >> 1) !== 0 ? new NvmeStatusError(name, q.queue.label, cqe.status, cqe.dw0) : undefined;
-  }
-
-  #reap(q: NvmeIoQueue, inflight: Map<number, string>, firstError?: unknown): unknown {
-    while (inflight.size > 0) {
-      const err = this.#reapOne(q, inflight);
-      firstError ??= err;
-    }
-    return firstError;
   }
 
   // ---- teardown ----

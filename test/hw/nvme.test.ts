@@ -157,6 +157,51 @@ describe("data", () => {
     expect(Buffer.compare(back.bytes.subarray(0, n * bs), data.bytes.subarray(0, n * bs))).toBe(0);
   });
 
+  test("pipelined: a queue kept full of reads, one of them out of range, completes each once", () => {
+    const q = nvme.io[1]!;
+    const bs = nvme.blockSize;
+    const n = 200;
+    const base = 5000; // written by the previous test: block base + i holds fill(.., base + i, .., 77)
+    const tags = new Map<number, number>();
+    const errors: string[] = [];
+    let bad = -1;
+    let next = 0;
+    back.bytes.fill(0, 0, n * bs);
+    const take = (wait: boolean) => {
+      const c = nvme.reap(q, wait ? 10_000 : 0);
+      if (c === null) return false;
+      expect(tags.has(c.tag)).toBe(true);
+      const i = tags.get(c.tag)!;
+      tags.delete(c.tag);
+      if (c.error) errors.push(`${i}:${c.error.status}`);
+      return true;
+    };
+    while (next < n || tags.size > 0) {
+      if (next < n) {
+        // Request 150 asks for the block past the end; the rest read blocks 5000..5095 twice over.
+        const lba = next === 150 ? nvme.blocks : BigInt(base + (next % 96));
+        const tag = nvme.trySubmit("read", lba, 1, back.ref(next * bs, bs), q);
+        if (tag >= 0) {
+          if (next === 150) bad = tag;
+          tags.set(tag, next++);
+          continue;
+        }
+      }
+      q.queue.flush();
+      take(true);
+      while (take(false));
+    }
+    expect(bad).toBeGreaterThanOrEqual(0);
+    expect(errors).toEqual(["150:LBA_OUT_OF_RANGE"]);
+    expect(q.pending.size).toBe(0);
+    const expected = new Uint8Array(bs);
+    for (let i = 0; i < n; i++) {
+      if (i === 150) continue;
+      fill(expected, base + (i % 96), bs, 77);
+      if (Buffer.compare(back.bytes.subarray(i * bs, (i + 1) * bs), expected) !== 0) throw new Error(`request ${i}: wrong data`);
+    }
+  });
+
   test("the last block reads; one past the end is LBA_OUT_OF_RANGE", () => {
     const last = nvme.blocks - 1n;
     nvme.read(last, 1, back.ref(0, nvme.blockSize));
