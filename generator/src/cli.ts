@@ -1,26 +1,28 @@
 #!/usr/bin/env bun
 // `wd`: the generator's command line.
-//   wd validate [files...]                    every diagnostic of every file; exit 1 on any error
+//   wd validate [files...] [--json]           every diagnostic of every file; exit 1 on any error
 //   wd generate [files...] [--out DIR] [--check]
-// With no files, both take devices/*.yaml. Output never includes a stack trace: problems in the
+// With no files, both take the repository's devices/*.yaml (and generate writes its generated/). Output never includes a stack trace: problems in the
 // input are diagnostics, anything else is one line saying "internal error".
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
-import { loadDevice } from "./load.ts";
+import { displayPath, loadDevice, REPO_ROOT } from "./load.ts";
 import type { DeviceModel } from "./model.ts";
 
 const USAGE = `usage:
-  wd validate [files...]                      check device descriptions (default: devices/*.yaml)
+  wd validate [files...] [--json]             check device descriptions (default: devices/*.yaml);
+                                              --json prints the diagnostics as a JSON array on stdout
   wd generate [files...] [--out DIR] [--check]
                                               write generated/<device>/ for each description;
-                                              --out DIR puts packages in DIR/<device> (default: generated)
+                                              --out DIR puts packages in DIR/<device> (default: the
+                                              repository's generated/)
                                               --check writes nothing and fails if any package is stale
   wd help`;
 
 /** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
 interface Emitters {
-  emitDevice(model: DeviceModel, opts?: object): Map<string, string>;
+  emitDevice(model: DeviceModel, opts?: { handFiles?: Map<string, string>; rootDir?: string }): Map<string, string>;
   writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): { changed: string[]; missing?: string[]; extra?: string[] };
 }
 
@@ -36,13 +38,15 @@ const consoleIo: Io = {
   err: (line) => process.stderr.write(line + "\n"),
 };
 
-function parseArgs(args: string[]): { files: string[]; out: string; check: boolean } {
+function parseArgs(args: string[]): { files: string[]; out: string; check: boolean; json: boolean } {
   const files: string[] = [];
-  let out = "generated";
+  let out = join(REPO_ROOT, "generated");
   let check = false;
+  let json = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--check") check = true;
+    else if (a === "--json") json = true;
     else if (a === "--out") {
       const dir = args[++i];
       if (dir === undefined || dir.startsWith("--")) throw new UsageError("--out needs a folder");
@@ -51,16 +55,17 @@ function parseArgs(args: string[]): { files: string[]; out: string; check: boole
     else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
     else files.push(a);
   }
-  return { files, out, check };
+  return { files, out, check, json };
 }
 
-/** devices/*.yaml under the current directory, sorted, when no files are named. */
+/** The repository's devices/*.yaml, sorted, shown relative to the current directory. */
 function defaultFiles(): string[] {
-  if (!existsSync("devices")) throw new UsageError("no files named and no devices/ folder here; run from the repository root or name the files");
-  return readdirSync("devices")
+  const dir = join(REPO_ROOT, "devices");
+  if (!existsSync(dir)) throw new UsageError(`no files named and no ${dir} folder; name the files`);
+  return readdirSync(dir)
     .filter((n) => n.endsWith(".yaml") || n.endsWith(".yml"))
     .sort()
-    .map((n) => join("devices", n));
+    .map((n) => displayPath(join(dir, n)));
 }
 
 function printDiagnostics(io: Io, list: readonly Diagnostic[]): { errors: number; warnings: number } {
@@ -91,8 +96,14 @@ function loadAll(io: Io, files: string[]): { models: { file: string; model: Devi
 }
 
 function validateCommand(io: Io, args: string[]): number {
-  const { files: named } = parseArgs(args);
+  const { files: named, json } = parseArgs(args);
   const files = named.length > 0 ? named : defaultFiles();
+  if (json) {
+    // For editors and CI annotations: every diagnostic of every file, nothing else on stdout.
+    const all = files.flatMap((f) => loadDevice(f).diagnostics);
+    io.out(JSON.stringify(all, null, 2));
+    return all.some((d) => d.severity === "error") ? 1 : 0;
+  }
   const { models, errors } = loadAll(io, files);
   if (errors > 0) {
     io.err(`${plural(errors, "error")} in ${plural(files.length - models.length, "file")}`);
@@ -128,9 +139,22 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
   }
   const { emitDevice, writePackage } = await loadEmitters();
   let stale = 0;
-  for (const { model } of models) {
-    const dir = join(out, model.name);
-    const files = emitDevice(model);
+  let failed = 0;
+  for (const { file, model } of models) {
+    const dir = displayPath(join(out, model.name));
+    // Hand-written files are read here, next to the YAML as given, so the emitters do no I/O and
+    // the result does not depend on the directory the command runs in.
+    const handDir = join(dirname(file), model.name);
+    const handFiles = new Map(model.handFiles.map((h) => [h, readFileSync(join(handDir, h), "utf8")]));
+    let files: Map<string, string>;
+    try {
+      files = emitDevice(model, { handFiles, rootDir: REPO_ROOT });
+    } catch (e) {
+      // The emitters' own checks (e.g. exported names that clash) are about the description.
+      io.err(`wd: cannot generate ${dir} from ${file}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+      failed++;
+      continue;
+    }
     const r = writePackage(dir, files, { check });
     const changed = r.changed;
     const missing = r.missing ?? [];
@@ -155,6 +179,7 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
       io.out(`${dir}: ${touched === 0 ? "up to date" : parts.join(", ")} (${plural(files.size, "file")})`);
     }
   }
+  if (failed > 0) return 1;
   if (stale > 0) {
     io.err(`${plural(stale, "package")} not up to date; run \`bun run generate\` and commit the result`);
     return 1;

@@ -1,7 +1,7 @@
 // loadDevice: the one entry point from a path to a DeviceModel or diagnostics, used by the CLI and
 // the tests. Read (bounded) -> parse (positions) -> validate (schema + rules) -> build the IR.
 // It never throws: a bug inside the loader comes back as an `internal-error` diagnostic.
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { buildModel, findHandFiles } from "./build-model.ts";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.ts";
 import type { DeviceModel } from "./model.ts";
@@ -11,8 +11,15 @@ import { validateParsed } from "./validate.ts";
 /** A model (with any warnings), or the diagnostics that stopped it (errors, maybe warnings). */
 export type LoadResult = { model: DeviceModel; diagnostics: Diagnostic[] } | { model?: undefined; diagnostics: Diagnostic[] };
 
+/** The repository this generator lives in (generator/src/ -> ../..). */
+export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
+
 export interface LoadOptions {
-  /** Directory paths are shown relative to (default: the current directory, the repo root for `bun run`). */
+  /**
+   * What the model's `source.file` is relative to (default: the repository root), so generated
+   * headers name `devices/x.yaml` whatever folder the generator ran from. Diagnostics name the file
+   * relative to the current directory, as compilers do, so terminals and editors can open it.
+   */
   root?: string;
 }
 
@@ -23,11 +30,12 @@ export function displayPath(path: string, root = process.cwd()): string {
 }
 
 export function loadDevice(path: string, opts: LoadOptions = {}): LoadResult {
-  const file = displayPath(path, opts.root);
+  const file = displayPath(path);
   try {
     const read = readDeviceBytes(path, file);
     if ("diagnostics" in read) return { diagnostics: read.diagnostics };
-    return loadDeviceSource(file, read.bytes, (device) => findHandFiles(path, device));
+    const sourceFile = displayPath(resolve(path), opts.root ?? REPO_ROOT);
+    return loadDeviceSource(file, read.bytes, (device) => findHandFiles(path, device), sourceFile);
   } catch (e) {
     return { diagnostics: [internalError(file, e)] };
   }
@@ -37,7 +45,13 @@ export function loadDevice(path: string, opts: LoadOptions = {}): LoadResult {
  * The same from bytes already in memory (tests, editors). `handFiles` maps the device name to its
  * hand-written files; by default there are none.
  */
-export function loadDeviceSource(file: string, bytes: Uint8Array | string, handFiles: (device: string) => string[] = () => []): LoadResult {
+export function loadDeviceSource(
+  file: string,
+  bytes: Uint8Array | string,
+  handFiles: (device: string) => string[] = () => [],
+  /** `source.file` in the model (default: `file`). */
+  sourceFile: string = file,
+): LoadResult {
   try {
     const buf = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
     const parsed = parseDeviceSource(file, buf);
@@ -45,7 +59,7 @@ export function loadDeviceSource(file: string, bytes: Uint8Array | string, handF
     const diagnostics = sortDiagnostics([...parsed.diagnostics, ...validateParsed(parsed.parsed)]);
     if (hasErrors(diagnostics)) return { diagnostics };
     const device = (parsed.parsed.data as { device: string }).device;
-    return { model: buildModel(parsed.parsed, handFiles(device)), diagnostics };
+    return { model: buildModel({ ...parsed.parsed, file: sourceFile }, handFiles(device)), diagnostics };
   } catch (e) {
     return { diagnostics: [internalError(file, e)] };
   }

@@ -3,7 +3,7 @@
 // never as an exception, a hang or an out-of-memory crash.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { Alias, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
-import { type Diagnostic, type PathSegment } from "./diagnostics.ts";
+import { formatPath, type Diagnostic, type PathSegment } from "./diagnostics.ts";
 
 /** Device files are a few hundred KiB at most (nvme is ~40 KiB); anything larger is a mistake. */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -314,10 +314,22 @@ function nestingDepth(doc: Document.Parsed): { depth: number; node?: Node } {
   return { depth: max, node: deepest };
 }
 
-/** The key a DUPLICATE_KEY error points at, read from the source. */
-function keyTextAt(text: string, offset: number): string {
-  const m = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:#\n]+)/.exec(text.slice(offset));
-  return m ? m[1]!.trim() : "?";
+/** Path of the map key that starts at `offset` (where yaml reports a duplicate key), walked iteratively. */
+function pathOfKeyAt(doc: Document.Parsed, offset: number): PathSegment[] | undefined {
+  const stack: [unknown, PathSegment[]][] = [[doc.contents, []]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (isMap(node)) {
+      for (const p of node.items) {
+        const key = isScalar(p.key) ? String(p.key.value) : "?";
+        if (isScalar(p.key) && p.key.range?.[0] === offset) return [...path, key];
+        stack.push([p.value, [...path, key]]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push([item, [...path, i]]));
+    }
+  }
+  return undefined;
 }
 
 /** yaml's messages end in "at line X, column Y:" plus a source excerpt; we print positions ourselves. */
@@ -349,14 +361,15 @@ export function parseDeviceSource(file: string, bytes: Uint8Array): ParseResult 
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
     const offset = e.pos[0];
-    let message: string;
-    let code = "yaml-syntax";
-    if (e.code === "DUPLICATE_KEY") code = "duplicate-key";
-    if (e.code === "MULTIPLE_DOCS") code = "multiple-documents";
-    if (e.code === "DUPLICATE_KEY") message = `duplicate key "${keyTextAt(text, offset).replace(/^["']|["']$/g, "")}": each key may appear once in a map`;
-    else if (e.code === "MULTIPLE_DOCS") message = "a device file holds one YAML document, but a second one starts here";
-    else message = `YAML syntax error: ${yamlMessage(e.message)}`;
-    diagnostics.push(diag(file, at(offset), code, message));
+    if (e.code === "DUPLICATE_KEY") {
+      const path = pathOfKeyAt(doc, offset);
+      const key = path ? String(path[path.length - 1]) : "?";
+      diagnostics.push(diag(file, at(offset), "duplicate-key", `duplicate key "${key}": each key may appear once in a map`, path ? formatPath(path) : ""));
+    } else if (e.code === "MULTIPLE_DOCS") {
+      diagnostics.push(diag(file, at(offset), "multiple-documents", "a device file holds one YAML document, but a second one starts here"));
+    } else {
+      diagnostics.push(diag(file, at(offset), "yaml-syntax", `YAML syntax error: ${yamlMessage(e.message)}`));
+    }
   }
   for (const w of doc.warnings) diagnostics.push(diag(file, at(w.pos[0]), "yaml-warning", `YAML: ${yamlMessage(w.message)}`, "", "warning"));
   if (diagnostics.some((d) => d.severity === "error")) return { ok: false, diagnostics };

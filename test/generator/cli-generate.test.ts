@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
+/** Each test spawns the CLI (and generate runs the emitters): seconds, not milliseconds, on a busy machine. */
+const SPAWN_TIMEOUT = 60_000;
 const STACK = /^\s+at .+(:\d+:\d+|\(native\))|^\d+ \| /m;
 
 function wd(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -16,7 +18,7 @@ describe("wd generate", () => {
   let out: string;
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), "wd-gen-"));
-  });
+  }, SPAWN_TIMEOUT);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   test("writes a package per device, then --check finds it up to date", () => {
@@ -28,7 +30,7 @@ describe("wd generate", () => {
     const check = wd("generate", "--check", "devices/qemu-edu.yaml", "--out", out);
     expect(check.code).toBe(0);
     expect(check.stdout.trim()).toBe(`${out}/qemu-edu: up to date`);
-  });
+  }, SPAWN_TIMEOUT);
 
   test("--check names stale, missing and extra files, writes nothing, exits 1", () => {
     const dir = join(out, "qemu-edu");
@@ -48,7 +50,7 @@ describe("wd generate", () => {
     // Regenerating repairs all three.
     expect(wd("generate", "devices/qemu-edu.yaml", "--out", out).code).toBe(0);
     expect(wd("generate", "--check", "devices/qemu-edu.yaml", "--out", out).code).toBe(0);
-  });
+  }, SPAWN_TIMEOUT);
 
   test("an invalid file: diagnostics, nothing generated, exit 1", () => {
     const r = wd("generate", "test/fixtures/bad/overlap.yaml", "--out", out);
@@ -57,7 +59,7 @@ describe("wd generate", () => {
     expect(r.stderr).toContain("nothing generated");
     expect(existsSync(join(out, "overlap"))).toBe(false);
     expect(r.stderr).not.toMatch(STACK);
-  });
+  }, SPAWN_TIMEOUT);
 
   test("a folder it did not generate is refused with a one-line reason", () => {
     const parent = join(out, "foreign");
@@ -70,5 +72,5 @@ describe("wd generate", () => {
     expect(r.stderr).toContain("refusing to write");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(readFileSync(join(parent, "foreign-dev", "notes.txt"), "utf8")).toBe("mine\n");
-  });
+  }, SPAWN_TIMEOUT);
 });

@@ -46,11 +46,15 @@ describe("YAML-level mistakes", () => {
     expectOnly(errorsOf("device: t\ntitle: [T\nversion: 1.0.0\n"), "yaml-syntax", "3:1", "", "Flow sequence");
   });
   test("duplicate key", () => {
-    expectOnly(errorsOf("device: t\ntitle: T\nversion: 1.0.0\ntitle: U\n"), "duplicate-key", "4:1", "", 'duplicate key "title"');
+    expectOnly(errorsOf("device: t\ntitle: T\nversion: 1.0.0\ntitle: U\n"), "duplicate-key", "4:1", "title", 'duplicate key "title"');
   });
   test("duplicate key in a nested map", () => {
     const y = "device: t\ntitle: T\nversion: 1.0.0\nconstants:\n  A: 1\n  B: 2\n  A: 3\n";
-    expectOnly(errorsOf(y), "duplicate-key", "7:3", "", 'duplicate key "A"');
+    expectOnly(errorsOf(y), "duplicate-key", "7:3", "constants.A", 'duplicate key "A"');
+  });
+  test("duplicate quoted key inside a flow map in a list", () => {
+    const y = "device: t\ntitle: T\nversion: 1.0.0\nmatch:\n  pci:\n    - { vendor: 1, 'vendor': 2, device: 3 }\n";
+    expectOnly(errorsOf(y), "duplicate-key", "6:20", "match.pci[0].vendor", 'duplicate key "vendor"');
   });
   test("a second document", () => {
     expectOnly(errorsOf("device: t\ntitle: T\nversion: 1.0.0\n---\ndevice: u\n"), "multiple-documents", "4:1", "", "one YAML document");
@@ -160,11 +164,11 @@ describe("files", () => {
     expect(loadDevice(dir).diagnostics.map((d) => d.code)).toEqual(["read-error"]);
   });
 
-  test("diagnostics name the file as given, relative to the root", () => {
+  test("diagnostics name the file relative to the current directory (absolute outside it)", () => {
     const p = join(dir, "dup.yaml");
     writeFileSync(p, "device: t\ndevice: u\n");
-    const r = loadDevice(p, { root: dir });
-    expect(r.diagnostics[0]!.file).toBe("dup.yaml");
+    expect(loadDevice(p).diagnostics[0]!.file).toBe(p);
+    expect(loadDevice("devices/does-not-exist.yaml").diagnostics[0]!.file).toBe("devices/does-not-exist.yaml");
   });
 });
 

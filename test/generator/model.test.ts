@@ -121,6 +121,12 @@ describe("qemu-edu", () => {
     expect(model.handFiles).toEqual(expected);
   });
 
+  test("source.file is relative to the repository root, whatever the path given", () => {
+    const viaAbsolute = loadDevice(join(ROOT, "devices", "qemu-edu.yaml")).model!;
+    expect(viaAbsolute.source.file).toBe(file);
+    expect(viaAbsolute.regions[0]!.registers[0]!.source.file).toBe(file);
+  });
+
   test("loading twice gives the same model (no hidden state, stable order)", () => {
     expect(load("qemu-edu").model).toEqual(model);
   });

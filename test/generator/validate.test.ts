@@ -8,6 +8,8 @@ import { formatDiagnostic } from "../../generator/src/diagnostics.ts";
 import { loadDevice } from "../../generator/src/load.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
+/** Each test spawns the CLI (and generate runs the emitters): seconds, not milliseconds, on a busy machine. */
+const SPAWN_TIMEOUT = 60_000;
 const DEVICES = readdirSync(join(ROOT, "devices"))
   .filter((n) => n.endsWith(".yaml"))
   .sort();
@@ -15,7 +17,7 @@ const DEVICES = readdirSync(join(ROOT, "devices"))
 describe("devices/*.yaml", () => {
   test("the repo has device descriptions, qemu-edu among them", () => {
     expect(DEVICES).toContain("qemu-edu.yaml");
-  });
+  }, SPAWN_TIMEOUT);
 
   for (const name of DEVICES) {
     test(`${name} validates with no diagnostics`, () => {
@@ -45,21 +47,21 @@ describe("wd validate", () => {
     expect(r.stderr).toMatch(/^test\/fixtures\/bad\/overlap\.yaml:13:50: error: bits "0:3": msb 0 is below lsb 3/m);
     expect(r.stderr).toContain("2 errors in 1 file");
     expect(r.stderr).not.toMatch(STACK);
-  });
+  }, SPAWN_TIMEOUT);
 
   test("good files: exit 0", () => {
     const r = wd("validate", "devices/qemu-edu.yaml");
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("1 device description valid");
-  });
+  }, SPAWN_TIMEOUT);
 
   test("a missing file is a diagnostic, not a crash", () => {
     const r = wd("validate", "devices/does-not-exist.yaml");
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("devices/does-not-exist.yaml:1:1: error: cannot read file: no such file");
     expect(r.stderr).not.toMatch(STACK);
-  });
+  }, SPAWN_TIMEOUT);
 
   test("binary and oversized files are diagnostics, not crashes", () => {
     const dir = mkdtempSync(join(tmpdir(), "wd-cli-"));
@@ -75,12 +77,12 @@ describe("wd validate", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, SPAWN_TIMEOUT);
 
   test("unknown commands and options: usage error, exit 2", () => {
     expect(wd("frobnicate").code).toBe(2);
     const r = wd("generate", "--bogus");
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("wd: unknown option --bogus");
-  });
+  }, SPAWN_TIMEOUT);
 });
