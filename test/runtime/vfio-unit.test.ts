@@ -12,7 +12,7 @@ import * as abi from "../../runtime/src/sys/abi.ts";
 import { VfioBackend, vfioBackend, findVfioDevice } from "../../runtime/src/vfio/backend.ts";
 import { VfioDevice } from "../../runtime/src/vfio/device.ts";
 import { iommuGroupOf, notViableReason } from "../../runtime/src/vfio/group.ts";
-import { PreadIo } from "../../runtime/src/vfio/regionio.ts";
+import { SparseIo } from "../../runtime/src/vfio/regionio.ts";
 import { FakeVfio, type FakeOptions } from "./fake-vfio.ts";
 
 const ADDR = "0000:00:03.0";
@@ -141,7 +141,7 @@ test("bus mastering: PCI COMMAND gets bit 2 through a 16-bit pwrite on region 7 
   }
 });
 
-test("regions: BAR mmap'ed once with a width-exact io; sparse BAR via pread; empty region refused", () => {
+test("regions: BAR mmap'ed once with a width-exact io; sparse BAR mapped in parts; empty region refused", () => {
   const { fake, dev } = open();
   try {
     const bar0 = dev.region(0);
@@ -160,14 +160,28 @@ test("regions: BAR mmap'ed once with a width-exact io; sparse BAR via pread; emp
     expect(infos.map((c) => u32(c.bytes!, 0))).toEqual([32, 64]);
     expect(dev.regionInfo(2).sparse).toEqual([{ offset: 0, size: 0x1000 }]);
     expect(r2.ptr).toBe(0);
-    expect(r2.io).toBeInstanceOf(PreadIo);
-    expect(r2.io.read32(0x10)).toBe(0xffffffff);
-    expect(fake.calls.at(-1)).toMatchObject({ call: "pread", int: 2 * 2 ** 40 + 0x10 });
+    expect(r2.io).toBeInstanceOf(SparseIo);
+    expect(fake.calls.filter((c) => c.call === "mmap").at(-1)).toMatchObject({ int: 2 * 2 ** 40 });
+    // inside the mapped area: memory, no system call
+    const before = fake.calls.length;
+    r2.io.write32(0x10, 0xabcd);
+    expect(r2.io.read32(0x10)).toBe(0xabcd);
+    r2.io.doorbell(0xffc, 1);
+    expect(fake.calls.length).toBe(before);
+    // in the hole: pread/pwrite at the region's offset in the device fd
+    expect(r2.io.read32(0x2000)).toBe(0xffffffff);
+    expect(fake.calls.at(-1)).toMatchObject({ call: "pread", int: 2 * 2 ** 40 + 0x2000 });
+    r2.io.write64(0x3ff8, 1n);
+    expect(fake.calls.at(-1)).toMatchObject({ call: "pwrite", int: 2 * 2 ** 40 + 0x3ff8 });
+    // a misaligned access is refused, never split into two
+    expect(() => r2.io.write64(0xffc, 2n)).toThrow("misaligned");
+    expect(() => r2.io.read32(0x4000)).toThrow("outside the region");
     expect(caught(() => dev.region(1)).message).toContain("region 1 of 0000:00:03.0 is not implemented by the device (size 0)");
     expect(caught(() => dev.region(12)).message).toContain("region 12 does not exist");
   } finally {
     dev.close();
   }
+  expect(fake.maps.size).toBe(0); // the whole BAR and the sparse area were both unmapped
 });
 
 test("DMA map/unmap argument bytes", () => {

@@ -15,7 +15,7 @@ import { MAP_SHARED, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../
 import { VfioContainer } from "./container.ts";
 import { checkBoundToVfio, iommuGroupOf, normalizeDeviceName, VfioGroup } from "./group.ts";
 import { vfioIoctl } from "./ioctl.ts";
-import { PreadIo } from "./regionio.ts";
+import { PreadIo, SparseIo } from "./regionio.ts";
 
 export interface VfioOpenOptions {
   /** Syscall layer (unit tests pass a fake). */
@@ -34,6 +34,8 @@ export interface RegionDetails extends abi.RegionInfoData {
 
 interface Mapped extends MappedRegion {
   readonly io: RegisterIo & { release(): void };
+  /** Every mmap made for this region (one, or one per sparse area), unmapped at close. */
+  readonly maps: { ptr: number; size: number }[];
 }
 
 const IRQ_KIND: Record<"intx" | "msi" | "msix", number> = {
@@ -157,7 +159,8 @@ export class VfioDevice implements BackendDevice {
     return `${r ? r.name : `region ${index}`} of ${this.address}`;
   }
 
-  /** Mapped once and cached. mmap when VFIO allows mapping all of it, pread/pwrite otherwise. */
+  /** Mapped once and cached: mmap when VFIO allows all of it, mmap'ed areas + pread/pwrite for a sparse
+   *  region, pread/pwrite otherwise (config space). */
   region(index: number): MappedRegion {
     if (this.#closed) throw new VfioError("region", this.address, undefined, "the device is closed");
     const have = this.#regions.get(index);
@@ -168,17 +171,32 @@ export class VfioDevice implements BackendDevice {
       throw new VfioError("VFIO_DEVICE_GET_REGION_INFO", this.address, undefined, `${name} is not implemented by the device (size 0)`);
     }
     const kind = this.spec.regions.find((x) => x.index === index)?.kind ?? "mmio";
-    const wholeMappable =
-      (info.flags & abi.VFIO_REGION_INFO_FLAG_MMAP) !== 0 &&
-      (info.sparse === undefined || info.sparse.some((a) => a.offset === 0 && a.size >= info.size));
+    const mappable = (info.flags & abi.VFIO_REGION_INFO_FLAG_MMAP) !== 0;
+    const prot = (info.flags & abi.VFIO_REGION_INFO_FLAG_READ ? PROT_READ : 0) | (info.flags & abi.VFIO_REGION_INFO_FLAG_WRITE ? PROT_WRITE : 0);
+    const whole = mappable && (info.sparse === undefined || info.sparse.some((a) => a.offset === 0 && a.size >= info.size));
     let region: Mapped;
-    if (wholeMappable) {
-      const prot = (info.flags & abi.VFIO_REGION_INFO_FLAG_READ ? PROT_READ : 0) | (info.flags & abi.VFIO_REGION_INFO_FLAG_WRITE ? PROT_WRITE : 0);
+    if (whole) {
       const ptr = this.#sys.mmap(info.size, prot, MAP_SHARED, this.fd, info.offset, name);
       const io = kind === "ram" ? RamIo.fromPointer(ptr, info.size, name) : mmioIo(ptr, info.size, name);
-      region = { index, size: info.size, ptr, kind, io };
+      region = { index, size: info.size, ptr, kind, io, maps: [{ ptr, size: info.size }] };
+    } else if (mappable && info.sparse && info.sparse.some((a) => a.size > 0)) {
+      // map what may be mapped; the holes (MSI-X table, ...) go through pread/pwrite
+      const maps: { ptr: number; size: number }[] = [];
+      const areas: { offset: number; size: number; io: RegisterIo & { release(): void } }[] = [];
+      try {
+        for (const a of info.sparse.filter((x) => x.size > 0 && x.offset + x.size <= info.size)) {
+          const ptr = this.#sys.mmap(a.size, prot, MAP_SHARED, this.fd, info.offset + a.offset, `${name} [0x${a.offset.toString(16)}+0x${a.size.toString(16)}]`);
+          maps.push({ ptr, size: a.size });
+          areas.push({ offset: a.offset, size: a.size, io: mmioIo(ptr, a.size, name) });
+        }
+      } catch (e) {
+        for (const m of maps) this.#sys.munmap(m.ptr, m.size, name);
+        throw e;
+      }
+      const io = new SparseIo(areas, new PreadIo(this.#sys, this.fd, info.offset, info.size, name), name);
+      region = { index, size: info.size, ptr: 0, kind, io, maps };
     } else {
-      region = { index, size: info.size, ptr: 0, kind, io: new PreadIo(this.#sys, this.fd, info.offset, info.size, name) };
+      region = { index, size: info.size, ptr: 0, kind, io: new PreadIo(this.#sys, this.fd, info.offset, info.size, name), maps: [] };
     }
     this.#regions.set(index, region);
     return region;
@@ -298,7 +316,7 @@ export class VfioDevice implements BackendDevice {
     this.#irqs.clear();
     for (const r of this.#regions.values()) {
       r.io.release();
-      if (r.ptr) step(() => this.#sys.munmap(r.ptr, r.size, `region ${r.index} of ${this.address}`));
+      for (const m of r.maps) step(() => this.#sys.munmap(m.ptr, m.size, `region ${r.index} of ${this.address}`));
     }
     this.#regions.clear();
     for (const [iova, size] of this.#dma) step(() => this.#container?.unmapDma(iova, size));

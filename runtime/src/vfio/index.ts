@@ -3,5 +3,5 @@ export { VfioBackend, vfioBackend, findVfioDevice } from "./backend.ts";
 export { VfioContainer, type IommuInfo } from "./container.ts";
 export { VfioGroup, checkBoundToVfio, groupMembers, iommuGroupOf, normalizeDeviceName, notViableReason } from "./group.ts";
 export { VfioDevice, type RegionDetails, type VfioOpenOptions } from "./device.ts";
-export { PreadIo } from "./regionio.ts";
+export { PreadIo, SparseIo } from "./regionio.ts";
 export { vfioIoctl, hintFor } from "./ioctl.ts";

@@ -86,3 +86,76 @@ export class PreadIo implements RegisterIo {
     this.#size = 0;
   }
 }
+
+/**
+ * A region VFIO lets us mmap only in parts (sparse-mmap capability: e.g. a BAR holding the MSI-X
+ * table on kernels without MSIX_MAPPABLE). Accesses inside a mapped area go to its MmioIo (no system
+ * call: the doorbells), everything else through pread/pwrite.
+ */
+export class SparseIo implements RegisterIo {
+  readonly name: string;
+  readonly #areas: { start: number; end: number; io: RegisterIo & { release(): void } }[];
+  readonly #slow: PreadIo;
+
+  constructor(areas: { offset: number; size: number; io: RegisterIo & { release(): void } }[], slow: PreadIo, name: string) {
+    this.#areas = areas.map((a) => ({ start: a.offset, end: a.offset + a.size, io: a.io })).sort((a, b) => a.start - b.start);
+    this.#slow = slow;
+    this.name = name;
+  }
+
+  /** The mapped area holding [off, off+n), or undefined. */
+  #at(off: number, n: number): { start: number; io: RegisterIo } | undefined {
+    const a = this.#areas;
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      if (off >= x.start && off + n <= x.end) return x;
+    }
+    return undefined;
+  }
+
+  read8(off: number): number {
+    const a = this.#at(off, 1);
+    return a ? a.io.read8(off - a.start) : this.#slow.read8(off);
+  }
+  read16(off: number): number {
+    const a = this.#at(off, 2);
+    return a ? a.io.read16(off - a.start) : this.#slow.read16(off);
+  }
+  read32(off: number): number {
+    const a = this.#at(off, 4);
+    return a ? a.io.read32(off - a.start) : this.#slow.read32(off);
+  }
+  read64(off: number): bigint {
+    const a = this.#at(off, 8);
+    return a ? a.io.read64(off - a.start) : this.#slow.read64(off);
+  }
+  write8(off: number, v: number): void {
+    const a = this.#at(off, 1);
+    if (a) a.io.write8(off - a.start, v);
+    else this.#slow.write8(off, v);
+  }
+  write16(off: number, v: number): void {
+    const a = this.#at(off, 2);
+    if (a) a.io.write16(off - a.start, v);
+    else this.#slow.write16(off, v);
+  }
+  write32(off: number, v: number): void {
+    const a = this.#at(off, 4);
+    if (a) a.io.write32(off - a.start, v);
+    else this.#slow.write32(off, v);
+  }
+  write64(off: number, v: bigint): void {
+    const a = this.#at(off, 8);
+    if (a) a.io.write64(off - a.start, v);
+    else this.#slow.write64(off, v);
+  }
+  doorbell(off: number, v: number): void {
+    const a = this.#at(off, 4);
+    if (a) a.io.doorbell(off - a.start, v);
+    else this.#slow.doorbell(off, v);
+  }
+  release(): void {
+    for (const a of this.#areas) a.io.release();
+    this.#slow.release();
+  }
+}
