@@ -1,0 +1,78 @@
+// What a benchmark item reports, and the three ways it is shown: a terminal table, JSON, an SVG chart.
+export interface BenchResult {
+  /** Short id, stable across runs (the JSON key). */
+  id: string;
+  what: string;
+  value: number;
+  unit: string;
+  reference: { what: string; value: number; unit: string };
+  /** ours / reference, oriented so that > 1 means we are faster (or use fewer syscalls: see note). */
+  ratio: number;
+  note?: string;
+}
+
+export interface BenchSkip {
+  id: string;
+  what: string;
+  skipped: string;
+}
+
+export type BenchEntry = BenchResult | BenchSkip;
+
+const fmt = (v: number): string =>
+  Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : Math.abs(v) >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(v < 10 ? 2 : 1);
+
+export function table(entries: BenchEntry[]): string {
+  const rows = entries.map((e) =>
+    "skipped" in e
+      ? [e.id, e.what, "-", "-", `skipped: ${e.skipped}`]
+      : [e.id, e.what, `${fmt(e.value)} ${e.unit}`, `${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what})`, e.ratio.toFixed(2)],
+  );
+  const head = ["id", "measure", "ours", "reference", "ratio"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+export function markdownTable(entries: BenchEntry[]): string {
+  const rows = entries.map((e) =>
+    "skipped" in e
+      ? `| ${e.what} | – | – | skipped: ${e.skipped} |`
+      : `| ${e.what} | ${fmt(e.value)} ${e.unit} | ${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what}) | ${e.ratio.toFixed(2)} |`,
+  );
+  return ["| measure | ours | reference | ratio |", "|---|---|---|---|", ...rows].join("\n");
+}
+
+const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** A horizontal bar chart of the ratios on a log scale, with the 1.0 line marked. */
+export function svgChart(entries: BenchEntry[], title: string): string {
+  const results = entries.filter((e): e is BenchResult => !("skipped" in e) && Number.isFinite(e.ratio) && e.ratio > 0);
+  const rowH = 22;
+  const labelW = 360;
+  const barW = 400;
+  const top = 40;
+  const h = top + results.length * rowH + 30;
+  const lo = Math.log10(0.01);
+  const hi = Math.log10(100);
+  const x = (r: number) => labelW + ((Math.min(Math.max(Math.log10(r), lo), hi) - lo) / (hi - lo)) * barW;
+  const bars = results.map((e, i) => {
+    const y = top + i * rowH;
+    const x0 = x(1);
+    const x1 = x(e.ratio);
+    const color = e.ratio >= 1 ? "#2a9d8f" : "#e76f51";
+    return [
+      `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${escapeXml(e.what)}</text>`,
+      `<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 4}" width="${Math.abs(x1 - x0).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
+      `<text x="${(Math.max(x0, x1) + 4).toFixed(1)}" y="${y + 15}">${e.ratio.toFixed(2)}</text>`,
+    ].join("");
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 60}" height="${h}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="20" font-size="14">${escapeXml(title)}</text>`,
+    `<line x1="${x(1)}" y1="${top - 4}" x2="${x(1)}" y2="${h - 24}" stroke="#333" stroke-dasharray="3,3"/>`,
+    `<text x="${x(1)}" y="${h - 8}" text-anchor="middle">1.0 (reference)</text>`,
+    ...bars,
+    `</svg>`,
+  ].join("\n");
+}
