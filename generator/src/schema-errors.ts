@@ -80,6 +80,7 @@ function patternMessage(value: unknown, path: readonly PathSegment[], descriptio
   if (last === "version") return `version ${shown} is not a semver version like 1.0.0`;
   if (last === "device" && path.length === 1) return `device name ${shown} must be kebab-case (lower case words joined by -, e.g. qemu-edu)`;
   if (last === "producer" || last === "consumer" || last === "doorbell") return `${shown} is not a register reference region.register (e.g. bar0.sq_tail)`;
+  if (last === "bits") return `bits ${shown} is not a bit number or an "msb:lsb" range (e.g. 7 or "6:4")`;
   if (last === "instances") return `instances ${shown} is not "first..last" (e.g. "1..64")`;
   return `${shown} has the wrong format${description ? `: ${description}` : ""}`;
 }
@@ -126,13 +127,43 @@ export function schemaDiagnostics(file: string, data: unknown, locator: Locator)
     out.push({ file, line: pos.line, column: pos.column, path: formatPath(path), code, message, severity: "error" });
   };
 
-  // anyOf reports every failed branch; one message about the whole value reads better.
-  const anyOfs = errors.filter((e) => e.keyword === "anyOf");
-  const insideAnyOf = (e: ErrorObject) =>
-    e.keyword !== "anyOf" && anyOfs.some((a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(a.schemaPath + "/"));
+  // anyOf reports every failed branch. When the value has the shape of exactly one branch (a map
+  // where the other branch is the string "dma"), that branch's errors are the useful ones; otherwise
+  // one message about the whole value reads better than each branch's complaint.
+  const skip = new Set<ErrorObject>();
+  for (const a of errors.filter((e) => e.keyword === "anyOf")) {
+    const inner = errors.filter(
+      (e) => e !== a && e.schemaPath.startsWith(a.schemaPath + "/") && (e.instancePath === a.instancePath || e.instancePath.startsWith(a.instancePath + "/")),
+    );
+    const branchOf = (e: ErrorObject) => Number(e.schemaPath.slice(a.schemaPath.length + 1).split("/")[0]);
+    const branches = [...new Set(inner.map(branchOf))];
+    const value = valueAt(data, instanceSegments(a.instancePath, data));
+    const kindOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+    // A branch does not fit when it wants another type, or constants of another type ("dma" for a map).
+    const mismatch = (e: ErrorObject) => {
+      if (e.instancePath !== a.instancePath) return false;
+      if (e.keyword === "type") return true;
+      if (e.keyword === "const") return kindOf((e.params as { allowedValue: unknown }).allowedValue) !== kindOf(value);
+      if (e.keyword === "enum") return !(e.params as { allowedValues: unknown[] }).allowedValues.some((v) => kindOf(v) === kindOf(value));
+      return false;
+    };
+    const shapeMismatch = (b: number) => inner.some((e) => branchOf(e) === b && mismatch(e));
+    const fitting = branches.filter((b) => !shapeMismatch(b));
+    for (const e of inner) if (fitting.length !== 1 || branchOf(e) !== fitting[0]) skip.add(e);
+    if (fitting.length === 1) skip.add(a);
+  }
+
+  // Several missing keys of one map make one message.
+  const missing = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword !== "required" || skip.has(e)) continue;
+    const list = missing.get(e.instancePath) ?? [];
+    list.push((e.params as { missingProperty: string }).missingProperty);
+    missing.set(e.instancePath, list);
+  }
 
   for (const e of errors) {
-    if (e.keyword === "if" || insideAnyOf(e)) continue;
+    if (e.keyword === "if" || skip.has(e)) continue;
     // A bad map key is reported once, by propertyNames, not again by the pattern inside it.
     if ((e as { propertyName?: string }).propertyName !== undefined && e.keyword !== "propertyNames") continue;
     const path = instanceSegments(e.instancePath, data);
@@ -140,9 +171,11 @@ export function schemaDiagnostics(file: string, data: unknown, locator: Locator)
     const desc = e.parentSchema?.description;
     switch (e.keyword) {
       case "required": {
-        const missing = (e.params as { missingProperty: string }).missingProperty;
+        const keys = missing.get(e.instancePath) ?? [];
         const what = path.length === 0 ? "the device description" : `"${String(path[path.length - 1])}"`;
-        push(path, "missing-key", `${what} needs "${missing}"`, path.length > 0);
+        const list = keys.map((k) => `"${k}"`);
+        const text = list.length <= 1 ? list.join("") : `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+        push(path, "missing-key", `${what} needs ${text}`, path.length > 0);
         break;
       }
       case "additionalProperties": {

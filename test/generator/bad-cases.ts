@@ -84,9 +84,12 @@ export const BAD_CASES: BadCase[] = [
   { name: "register without offset", yaml: `${REGION}      a: { width: 32 }\n`, code: "missing-key", at: "10:7", path: "regions.bar0.registers.a", says: 'needs "offset"' },
   { name: "negative offset", yaml: `${REGION}      a: { offset: -4 }\n`, code: "out-of-range", at: "10:20", path: "regions.bar0.registers.a.offset", says: "offset -4 is out of range" },
   { name: "unquoted comma in a flow-map doc", yaml: `${REGION}      a: { offset: 0, doc: Start, then wait. }\n`, code: "unknown-key", at: "10:35", path: "regions.bar0.registers.a.then wait.", says: "put the text in quotes" },
+  { name: "ring placement missing its offset", yaml: RING.replace("ring: { region: q, offset: 0x100 }", "ring: { region: q }"), code: "missing-key", at: "28:5", path: "queues.cmd.ring", says: '"ring" needs "offset"' },
+  { name: "ring placement neither dma nor a map", yaml: RING.replace("ring: { region: q, offset: 0x100 }", "ring: host"), code: "bad-value", at: "28:11", path: "queues.cmd.ring", says: '"host" must be "dma"' },
+  { name: "several keys missing, one message", yaml: `${HEAD}interrupts:\n  irq: { doc: hi }\n`, code: "missing-key", at: "5:3", path: "interrupts.irq", says: '"irq" needs "index" and "kind"' },
   { name: "constant name not UPPER_SNAKE", yaml: `${HEAD}constants:\n  ringDepth: 64\n`, code: "bad-name", at: "5:3", path: "constants.ringDepth", says: "UPPER_SNAKE" },
   { name: "pci vendor id over 16 bits", yaml: `${HEAD}match:\n  pci:\n    - { vendor: 0x12345, device: 1 }\n`, code: "out-of-range", at: "6:17", path: "match.pci[0].vendor", says: "vendor 74565 is out of range: must be <= 65535" },
-  { name: "register bits neither a number nor msb:lsb", yaml: `${REGION}      a: { offset: 0, fields: { x: { bits: "high" } } }\n`, code: "bad-value", at: "10:44", path: "regions.bar0.registers.a.fields.x.bits", says: "Bit position" },
+  { name: "register bits neither a number nor msb:lsb", yaml: `${REGION}      a: { offset: 0, fields: { x: { bits: "high" } } }\n`, code: "bad-format", at: "10:44", path: "regions.bar0.registers.a.fields.x.bits", says: 'bits "high" is not a bit number or an "msb:lsb" range' },
 
   // ---- registers and bit fields ----
   { name: "bits written lsb:msb", yaml: `${REGION}      a: { offset: 0, fields: { x: { bits: "3:5" } } }\n`, code: "bad-bits", at: "10:44", path: "regions.bar0.registers.a.fields.x.bits", says: 'msb 3 is below lsb 5; write the range as "5:3"' },
