@@ -1,6 +1,8 @@
 // Runs tsc over test/types/misuse.ts: every misuse marked @ts-expect-error must be rejected by the
 // generated types (an unused @ts-expect-error is itself an error), every other line must compile.
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -17,10 +19,21 @@ test("misuse.ts really contains the misuses (removing the markers must fail tsc)
   const src = await Bun.file(join(ROOT, "test/types/misuse.ts")).text();
   expect(src.split("\n").filter((l) => l.trim().startsWith("// @ts-expect-error")).length).toBeGreaterThanOrEqual(15);
   const stripped = src.replaceAll("// @ts-expect-error", "// (marker removed)");
-  const tmp = join(ROOT, "test/types/.misuse-stripped.ts");
-  const cfg = join(ROOT, "test/types/.misuse-stripped.tsconfig.json");
-  await Bun.write(tmp, stripped);
-  await Bun.write(cfg, JSON.stringify({ extends: "../../tsconfig.json", include: [".misuse-stripped.ts"], exclude: [] }));
+  // Outside the repo (a root typecheck or a second test run must never see it), with the imports
+  // made absolute and the runtime mapped by path.
+  const dir = mkdtempSync(join(tmpdir(), "wd-misuse-"));
+  const tmp = join(dir, ".misuse-stripped.ts");
+  const cfg = join(dir, "tsconfig.json");
+  await Bun.write(tmp, stripped.replaceAll('"../fixtures/', `"${ROOT}/test/fixtures/`));
+  await Bun.write(
+    cfg,
+    JSON.stringify({
+      extends: join(ROOT, "tsconfig.json"),
+      compilerOptions: { typeRoots: [join(ROOT, "node_modules/@types")], paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")] } },
+      include: [tmp],
+      exclude: [],
+    }),
+  );
   try {
     const r = Bun.spawnSync(["bun", "x", "tsc", "-p", cfg, "--noEmit"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     const errorLines = new Set(
@@ -34,7 +47,6 @@ test("misuse.ts really contains the misuses (removing the markers must fail tsc)
     const expected = new Set(src.split("\n").flatMap((l, i) => (l.trim().startsWith("// @ts-expect-error") ? [String(i + 2)] : [])));
     expect([...errorLines].sort()).toEqual([...expected].sort());
   } finally {
-    await Bun.file(tmp).delete();
-    await Bun.file(cfg).delete();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
