@@ -83,7 +83,7 @@ export class MmioIo extends CheckedIo implements RegisterIo {
   }
   read64(off: number): bigint {
     if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
-    return BigInt.asUintN(64, BigInt(this.#n.wd_rd64((this.#base + off) as Pointer)));
+    return this.#n.wd_rd64((this.#base + off) as Pointer) as bigint; // a u64 return is always a BigInt
   }
   write8(off: number, v: number): void {
     if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
