@@ -1,0 +1,112 @@
+#!/bin/sh
+# PID 1 of the warpdrive VM guest (busybox sh). Placed at /init by test/vm/run.ts, next to the repo
+# under /wd and the run's settings in /wd/.vm/run.env.
+#
+# Every line meant for the host starts with "WDVM " (see test/vm/report.ts). The result leaves the
+# machine through QEMU's isa-debug-exit port 0xf4: a byte v makes QEMU exit with (v << 1) | 1.
+#   v = 0: the command exited 0      v = 1: it exited non-zero      v = 2: the guest setup failed
+# If this script dies, the kernel panics (init exited) and, with panic=-1 -no-reboot, QEMU exits 0,
+# which the host reads as a failure: nothing here can turn a crash into a pass.
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export HOME=/root TMPDIR=/tmp
+
+say() { echo "WDVM $*"; }
+
+leave() {
+  say "exit $1"
+  sync
+  # The byte goes out as an octal escape; dd writes it at offset 0xf4 (244) of /dev/port.
+  printf "\\$(printf '%03o' "$1")" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+  say "error: writing port 0xf4 did not stop the machine"
+  poweroff -f
+}
+
+setup_failed() {
+  say "setup-failed $*"
+  leave 2
+}
+
+mount -t proc proc /proc || setup_failed "mount /proc"
+mount -t sysfs sysfs /sys || setup_failed "mount /sys"
+mount -t devtmpfs devtmpfs /dev || setup_failed "mount /dev"
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm || setup_failed "mount /dev/shm"
+mount -t tmpfs -o mode=1777 tmpfs /tmp || setup_failed "mount /tmp"
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+
+say "boot uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo)"
+
+[ -f /wd/.vm/run.env ] || setup_failed "no /wd/.vm/run.env (the code archive is missing)"
+. /wd/.vm/run.env
+
+# Modules, in the dependency order worked out on the host (/etc/wd-modules).
+while read -r mod; do
+  [ -n "$mod" ] || continue
+  insmod "$mod" || setup_failed "insmod $mod"
+done < /etc/wd-modules
+say "modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+
+# Bind a PCI device, found by vendor:device, to vfio-pci; sets BDF and GROUP.
+bind_vfio() {
+  name=$1 vendor=$2 device=$3
+  BDF=""
+  GROUP=""
+  for d in /sys/bus/pci/devices/*; do
+    if [ "$(cat "$d/vendor")" = "$vendor" ] && [ "$(cat "$d/device")" = "$device" ]; then
+      BDF=${d##*/}
+      break
+    fi
+  done
+  if [ -z "$BDF" ]; then
+    say "device $name missing ($vendor:$device not on the PCI bus)"
+    return 1
+  fi
+  d=/sys/bus/pci/devices/$BDF
+  if [ ! -e "$d/iommu_group" ]; then
+    say "device $name $BDF has no IOMMU group (is intel-iommu on the QEMU command line and intel_iommu=on on the kernel's?)"
+    return 1
+  fi
+  if [ -e "$d/driver" ]; then
+    echo "$BDF" > "$d/driver/unbind" || return 1
+  fi
+  echo vfio-pci > "$d/driver_override" || return 1
+  echo "$BDF" > /sys/bus/pci/drivers_probe
+  drv=$(readlink "$d/driver")
+  if [ "${drv##*/}" != "vfio-pci" ]; then
+    say "device $name $BDF did not bind to vfio-pci (driver: ${drv:-none})"
+    return 1
+  fi
+  GROUP=$(readlink "$d/iommu_group")
+  GROUP=${GROUP##*/}
+  if [ ! -c "/dev/vfio/$GROUP" ]; then
+    say "device $name $BDF: /dev/vfio/$GROUP missing"
+    return 1
+  fi
+  say "device $name $BDF group=$GROUP vendor=$vendor device=$device"
+}
+
+bind_vfio edu 0x1234 0x11e8 || setup_failed "binding edu"
+export WD_EDU_DEVICE=$BDF WD_DEVICE_QEMU_EDU=$BDF WD_EDU_GROUP=$GROUP
+bind_vfio nvme 0x1b36 0x0010 || setup_failed "binding nvme"
+export WD_NVME_DEVICE=$BDF WD_DEVICE_NVME=$BDF WD_NVME_GROUP=$GROUP
+export WD_BACKEND=vfio WD_VM_GUEST=1 WD_CACHE_DIR=/tmp/wd-cache
+[ -f /wd/.vm/libwdmmio.so ] && export WD_MMIO_LIB=/wd/.vm/libwdmmio.so
+[ -c /dev/vfio/vfio ] || setup_failed "/dev/vfio/vfio missing"
+say "ready uptime=$(cut -d' ' -f1 /proc/uptime) WD_BACKEND=$WD_BACKEND WD_EDU_DEVICE=$WD_EDU_DEVICE WD_NVME_DEVICE=$WD_NVME_DEVICE WD_MMIO_LIB=${WD_MMIO_LIB:-none}"
+
+cd /wd || setup_failed "cd /wd"
+say "run-begin kind=$WDVM_KIND"
+set -o pipefail
+# The command's output goes to the console as it comes and to a file for the summary below.
+sh -c "$WDVM_CMD" 2>&1 < /dev/null | tee /tmp/run.log
+rc=$?
+set +o pipefail
+say "run-end rc=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+
+if [ "$WDVM_KIND" = test ]; then
+  count() { grep -E "^ *[0-9]+ $1\$" /tmp/run.log | tail -n 1 | tr -dc 0-9; }
+  say "summary pass=$(count pass) fail=$(count fail) skip=$(count skip) todo=$(count todo) rc=$rc"
+fi
+
+if [ "$rc" = 0 ]; then leave 0; else leave 1; fi

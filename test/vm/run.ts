@@ -1,0 +1,120 @@
+// `bun run test:vm`: real VFIO in a QEMU guest. Boots the cached guest (built on first use), binds
+// QEMU's edu and nvme to vfio-pci, runs test/vm/fixtures/smoke.test.ts and test/hw with
+// WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
+// Exit status 0 only when everything passed. See test/vm/README.md.
+import { runHarnessCheck } from "./harness-check.ts";
+import { tail, runVm, type VmOptions } from "./vm.ts";
+
+const USAGE = `usage: bun run test:vm [-- options] [test paths...]
+  --filter <pattern>    only tests whose name matches (bun test -t)
+  --shell-cmd "<cmd>"   run a shell command in the guest instead of bun test (devices bound, env set;
+                        cwd /wd = the repo); the run passes when it exits 0
+  --smoke               only the harness's own smoke test (test/vm/fixtures/smoke.test.ts)
+  --timeout <s>         hard limit per boot (default 600)
+  --no-self-test        skip the harness self-check (boots that must fail)
+  --self-test           only the harness self-check
+  --verbose             show the whole serial console (kernel messages too)
+  --rebuild             rebuild the cached guest image
+  paths                 bun test path filters instead of the default set
+Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw`;
+
+const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw"];
+
+interface Cli {
+  filter?: string;
+  shellCmd?: string;
+  smoke: boolean;
+  timeout: number;
+  selfTest: "yes" | "no" | "only";
+  verbose: boolean;
+  rebuild: boolean;
+  paths: string[];
+}
+
+function parseArgs(argv: string[]): Cli {
+  const cli: Cli = { smoke: false, timeout: 600, selfTest: "yes", verbose: false, rebuild: false, paths: [] };
+  const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
+  const value = (i: number, flag: string) => {
+    const v = args[i + 1];
+    if (v === undefined) fail(`${flag} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") continue;
+    else if (a === "--filter" || a === "-t") cli.filter = value(i++, a);
+    else if (a.startsWith("--filter=")) cli.filter = a.slice(9);
+    else if (a === "--shell-cmd") cli.shellCmd = value(i++, a);
+    else if (a.startsWith("--shell-cmd=")) cli.shellCmd = a.slice(12);
+    else if (a === "--timeout") cli.timeout = Number(value(i++, a));
+    else if (a === "--smoke") cli.smoke = true;
+    else if (a === "--no-self-test") cli.selfTest = "no";
+    else if (a === "--self-test") cli.selfTest = "only";
+    else if (a === "--verbose" || a === "-v") cli.verbose = true;
+    else if (a === "--rebuild") cli.rebuild = true;
+    else if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a.startsWith("-")) fail(`unknown option ${a}`);
+    else cli.paths.push(a);
+  }
+  if (!Number.isFinite(cli.timeout) || cli.timeout <= 0) fail("--timeout needs a positive number of seconds");
+  return cli;
+}
+
+function fail(msg: string): never {
+  console.error(`test:vm: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+const log = (m: string) => console.error(`[vm] ${m}`);
+
+async function main() {
+  const cli = parseArgs(process.argv.slice(2));
+  let passed = 0;
+  let failed = 0;
+  const t0 = performance.now();
+
+  if (cli.selfTest !== "only") {
+    const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log };
+    if (cli.shellCmd !== undefined) {
+      opts.kind = "shell";
+      opts.shellCmd = cli.shellCmd;
+    } else {
+      const paths = cli.paths.length ? cli.paths : cli.smoke ? [DEFAULT_TESTS[0]] : DEFAULT_TESTS;
+      opts.bunArgs = [...paths, ...(cli.filter !== undefined ? ["-t", cli.filter] : [])];
+    }
+    const r = await runVm(opts);
+    const rep = r.report;
+    log(
+      `guest run: ${rep.ok ? "PASS" : "FAIL"} (${rep.reason}); image ${r.timings.image.toFixed(1)} s, archive ${r.timings.archive.toFixed(1)} s, ` +
+        `QEMU ${r.timings.qemu.toFixed(1)} s (kernel up at ${rep.bootSeconds ?? "?"} s, devices bound at ${rep.readySeconds ?? "?"} s guest time)`,
+    );
+    if (rep.kind === "test") {
+      for (const c of rep.cases.filter((c) => c.status === "fail")) log(`  failed: ${c.name}`);
+      passed += rep.passed;
+      failed += rep.failed;
+      if (!rep.ok && rep.failed === 0) failed += 1; // a crash, timeout or missing summary counts as one failure
+    } else if (rep.ok) passed += 1;
+    else failed += 1;
+    if (!rep.ok) {
+      console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
+    }
+  }
+
+  if (cli.selfTest !== "no") {
+    const s = await runHarnessCheck({ log, timeout: Math.min(cli.timeout, 300) });
+    passed += s.passed;
+    failed += s.failed;
+  }
+
+  log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(`test:vm: ${e instanceof Error ? e.message : String(e)}`);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+});

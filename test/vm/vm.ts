@@ -1,0 +1,186 @@
+// One guest run: cached image + per-run code archive -> QEMU (q35, TCG, intel-iommu, edu, nvme,
+// isa-debug-exit) with a hard timeout -> serial log -> RunReport.
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { envFile, repoRoot, shellQuote, writeCodeArchive } from "./code-archive.ts";
+import { ensureGuestImage, type GuestImage, type Log } from "./guest-image.ts";
+import { type QemuEnd, parseRun, type RunReport } from "./report.ts";
+
+export interface VmOptions {
+  /** "test": bun test with bunArgs; "shell": shellCmd through sh -c. */
+  kind: "test" | "shell";
+  bunArgs?: string[];
+  shellCmd?: string;
+  /** Hard limit for the whole QEMU run, seconds. */
+  timeout?: number;
+  /** Print every guest line (kernel included), not only the command's output and WDVM lines. */
+  verbose?: boolean;
+  /** Print nothing from the guest while it runs (the harness self-check). */
+  silent?: boolean;
+  /** Extra kernel command line words (the self-check uses this to provoke failures). */
+  append?: string[];
+  /** Name for the run folder under .cache/vm/runs/. */
+  name?: string;
+  rebuild?: boolean;
+  log?: Log;
+}
+
+export interface VmResult {
+  report: RunReport;
+  end: QemuEnd;
+  serialLog: string;
+  logPath: string;
+  timings: { image: number; archive: number; qemu: number };
+  image: GuestImage;
+}
+
+export const CACHE_ROOT = join(repoRoot(), ".cache", "vm");
+const QEMU = "qemu-system-x86_64";
+const QBOOT = "/usr/share/qemu/qboot.rom";
+
+/** The QEMU command line (see /work/shared/notes/vfio-in-qemu.md for why each part is there). */
+export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, append: string[]): string[] {
+  const cmdline = ["console=ttyS0", "intel_iommu=on", "quiet", "loglevel=4", "panic=-1", "oops=panic", ...append];
+  const args = [
+    QEMU,
+    "-machine", "q35",
+    "-accel", "tcg,thread=multi",
+    "-cpu", "max", // Bun needs AVX2
+    "-smp", "2",
+    "-m", "2G",
+    "-nodefaults",
+    "-no-reboot", // a panic (panic=-1 reboots) ends QEMU with status 0: never a pass
+    "-device", "intel-iommu,intremap=on,caching-mode=on",
+    "-device", "edu",
+    "-drive", `file=${nvmeImage},if=none,id=nvm,format=raw`,
+    "-device", "nvme,serial=wd0001,drive=nvm",
+    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    "-display", "none",
+    "-serial", "stdio",
+    "-kernel", image.kernel,
+    "-initrd", initrd,
+    "-append", cmdline.join(" "),
+  ];
+  if (existsSync(QBOOT)) args.push("-bios", QBOOT);
+  return args;
+}
+
+export async function runVm(opts: VmOptions): Promise<VmResult> {
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const repo = repoRoot();
+  if (!Bun.which(QEMU)) throw new Error(`${QEMU} not found: run bash .ci/vm-deps.sh (installs qemu-system-x86, busybox-static, cpio)`);
+
+  const t0 = performance.now();
+  const image = await ensureGuestImage(CACHE_ROOT, log, { rebuild: opts.rebuild });
+  const t1 = performance.now();
+
+  const runDir = join(CACHE_ROOT, "runs", opts.name ?? "last");
+  rmSync(runDir, { recursive: true, force: true });
+  mkdirSync(runDir, { recursive: true });
+
+  // The guest has no compiler: build the runtime's MMIO helper here when the runtime has one.
+  const extra: { path: string; data: Uint8Array; mode?: number }[] = [];
+  const nativeTs = join(repo, "runtime/src/mem/native.ts");
+  if (existsSync(nativeTs)) {
+    const r = Bun.spawnSync([process.execPath, nativeTs, join(runDir, "mmio")], { cwd: repo, stdout: "pipe", stderr: "pipe" });
+    const lib = r.stdout.toString().trim().split("\n").pop() ?? "";
+    if (r.exitCode === 0 && lib && existsSync(lib)) extra.push({ path: "wd/.vm/libwdmmio.so", data: readFileSync(lib), mode: 0o755 });
+    else log(`note: could not prebuild the runtime's MMIO helper (${r.stderr.toString().trim().split("\n").pop()}); the guest uses the bun:ffi fallback`);
+  }
+
+  let cmd: string;
+  if (opts.kind === "shell") {
+    if (!opts.shellCmd) throw new Error("shell run without a command");
+    cmd = opts.shellCmd;
+  } else {
+    cmd = ["bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
+  }
+  extra.push({ path: "init", data: readFileSync(join(import.meta.dir, "guest/init.sh")), mode: 0o755 });
+  extra.push({ path: "wd/.vm/run.env", data: envFile({ WDVM_KIND: opts.kind, WDVM_CMD: cmd }) });
+  const codeCpio = join(runDir, "code.cpio");
+  const stats = await writeCodeArchive({ repo, out: codeCpio, extra });
+
+  // One initrd file: the base archive followed by the code archive (the kernel unpacks both).
+  const initrd = join(runDir, "initramfs.cpio");
+  copyFileSync(image.initramfs, initrd);
+  appendFileSync(initrd, readFileSync(codeCpio));
+  rmSync(codeCpio);
+  // A fresh, sparse NVMe backing file per run: 64 MiB = 131072 blocks of 512 bytes.
+  const nvmeImage = join(runDir, "nvme.img");
+  writeFileSync(nvmeImage, "");
+  Bun.spawnSync(["truncate", "-s", "64M", nvmeImage]);
+  const t2 = performance.now();
+  if (!opts.silent) {
+    log(`code archive: ${stats.files} files, ${stats.links} links kept, ${stats.resolvedLinks} resolved, ${(stats.bytes / 1048576).toFixed(1)} MiB (${((t2 - t1) / 1000).toFixed(1)} s)`);
+    log(`guest: ${cmd}`);
+  }
+
+  const { end, serialLog } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? []), opts);
+  const t3 = performance.now();
+  const logPath = join(runDir, "serial.log");
+  writeFileSync(logPath, serialLog);
+  if (!process.env.WDVM_KEEP) {
+    rmSync(initrd, { force: true });
+    rmSync(nvmeImage, { force: true });
+  }
+  const report = parseRun(serialLog, end, opts.kind);
+  return {
+    report,
+    end,
+    serialLog,
+    logPath,
+    timings: { image: (t1 - t0) / 1000, archive: (t2 - t1) / 1000, qemu: (t3 - t2) / 1000 },
+    image,
+  };
+}
+
+/** Runs QEMU, streaming its serial console line by line; kills it at the timeout. */
+async function boot(args: string[], opts: VmOptions): Promise<{ end: QemuEnd; serialLog: string }> {
+  const timeout = opts.timeout ?? 300;
+  const start = performance.now();
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, timeout * 1000);
+
+  let inRun = false;
+  const show = (line: string) => {
+    if (opts.silent) return;
+    const clean = line.replace(/\r/g, "");
+    if (clean.includes("WDVM run-begin")) inRun = true;
+    if (opts.verbose || inRun || clean.includes("WDVM ")) process.stdout.write(`${opts.verbose ? "" : "  | "}${clean}\n`);
+    if (clean.includes("WDVM run-end")) inRun = false;
+  };
+
+  let text = "";
+  let partial = "";
+  const decoder = new TextDecoder();
+  const readOut = (async () => {
+    for await (const chunk of proc.stdout) {
+      const s = decoder.decode(chunk, { stream: true });
+      text += s;
+      partial += s;
+      const parts = partial.split("\n");
+      partial = parts.pop() ?? "";
+      for (const p of parts) show(p);
+    }
+    if (partial) show(partial);
+  })();
+  const errText = new Response(proc.stderr).text();
+  const code = await proc.exited;
+  clearTimeout(timer);
+  await readOut;
+  const stderr = (await errText).trim();
+  if (stderr) text += `\n[qemu stderr] ${stderr}\n`;
+  return {
+    end: { code: timedOut ? null : code, timedOut, seconds: (performance.now() - start) / 1000 },
+    serialLog: text,
+  };
+}
+
+/** The last n lines of a log, for failure reports. */
+export function tail(text: string, n: number): string {
+  return text.split("\n").map((l) => l.replace(/\r/g, "")).slice(-n).join("\n");
+}
