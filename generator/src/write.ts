@@ -52,11 +52,28 @@ export function assertGenerated(outDir: string): void {
   }
 }
 
+/** A generated folder of another device (a mistyped --out) is not ours to overwrite either. */
+function assertSamePackage(outDir: string, nextPkg: string | undefined): void {
+  const pkg = join(outDir, "package.json");
+  if (nextPkg === undefined || !existsSync(pkg)) return;
+  const name = (text: string): unknown => {
+    try {
+      return (JSON.parse(text) as { name?: unknown }).name;
+    } catch {
+      return undefined;
+    }
+  };
+  const have = name(readFileSync(pkg, "utf8"));
+  const want = name(nextPkg);
+  if (have !== want) throw new RefusedError(outDir, `it holds ${String(have)}, not ${String(want)}; remove it first if that is intended`);
+}
+
 export function writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): WriteResult {
   for (const path of files.keys()) {
     if (path.startsWith("/") || path.split("/").includes("..")) throw new Error(`emitted path escapes the package: ${path}`);
   }
   assertGenerated(outDir);
+  assertSamePackage(outDir, files.get("package.json"));
   const present = existsSync(outDir) ? walk(outDir) : [];
   const presentSet = new Set(present);
   const changed: string[] = [];

@@ -79,6 +79,14 @@ describe("writePackage", () => {
     expect(() => writePackage(out, files(), { check: false })).toThrow(RefusedError);
   });
 
+  test("refuses the generated folder of another package", () => {
+    const out = join(root, "pkg");
+    writePackage(out, files(), { check: false });
+    const other = files({ "package.json": PKG.replace("@warpdrive/x", "@warpdrive/y") });
+    expect(() => writePackage(out, other, { check: false })).toThrow(/holds @warpdrive\/x, not @warpdrive\/y/);
+    expect(readFileSync(join(out, "package.json"), "utf8")).toBe(PKG);
+  });
+
   test("refuses a file in place of the folder", () => {
     const out = join(root, "file");
     writeFileSync(out, "x");
