@@ -212,6 +212,9 @@ class Rules {
         if (other !== undefined) this.report(["regions", rname, "index"], "duplicate-index", `regions ${other} and ${rname} both have index ${region.index}`);
         else byIndex.set(region.index, rname);
       }
+      if (region.kind === "mmio" && isInt(region.size) && !isPowerOfTwo(region.size)) {
+        this.report(["regions", rname, "size"], "region-size", `mmio region ${rname} is ${hex(region.size)} bytes; PCI BARs are a power of two in size`, false, "warning");
+      }
       this.checkRegisters(rname, region);
     }
   }

@@ -172,6 +172,24 @@ describe("files", () => {
   });
 });
 
+describe("warnings", () => {
+  test("warnings do not stop the model: an odd-sized BAR", () => {
+    const r = loadDeviceSource("t.yaml", "device: t\ntitle: T\nversion: 1.0.0\nregions:\n  bar0: { kind: mmio, index: 0, size: 0x3000 }\n");
+    expect(r.model).toBeDefined();
+    expect(r.diagnostics.map((d) => [d.severity, d.code, `${d.line}:${d.column}`, d.path])).toEqual([["warning", "region-size", "5:39", "regions.bar0.size"]]);
+  });
+  test("a device file named after another device", () => {
+    const r = loadDeviceSource("devices/other.yaml", "device: t\ntitle: T\nversion: 1.0.0\n");
+    expect(r.model).toBeDefined();
+    expect(r.diagnostics.map((d) => [d.severity, d.code, `${d.line}:${d.column}`])).toEqual([["warning", "device-name-mismatch", "1:9"]]);
+    expect(r.diagnostics[0]!.message).toContain("name the file t.yaml");
+  });
+  test("two enum members with one value", () => {
+    const r = loadDeviceSource("t.yaml", "device: t\ntitle: T\nversion: 1.0.0\nenums:\n  E: { values: { A: 1, B: 1 } }\n");
+    expect(r.diagnostics.map((d) => [d.severity, d.code, `${d.line}:${d.column}`, d.path])).toEqual([["warning", "duplicate-enum-value", "5:27", "enums.E.values.B"]]);
+  });
+});
+
 describe("all diagnostics at once", () => {
   test("a file with problems in every section reports each of them, in reading order", () => {
     const y = [
