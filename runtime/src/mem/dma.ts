@@ -36,7 +36,11 @@ export interface DmaDomain {
 export interface DmaAllocOptions {
   /** Shown in errors ("dma buffer rx-ring"); default "dma#<n>". */
   name?: string;
-  /** mlock the pages (default true; failure is tolerated, see `locked`). */
+  /**
+   * mlock the pages (default true; failure is tolerated, see `locked`). VFIO's MAP_DMA pins the pages
+   * itself and charges them to RLIMIT_MEMLOCK too, so for an unprivileged process (no CAP_IPC_LOCK)
+   * mlock + MAP_DMA counts each page twice against the limit: pass false for buffers VFIO will map.
+   */
   lock?: boolean;
   /** Syscall layer (tests). */
   sys?: Sys;
