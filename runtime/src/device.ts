@@ -8,13 +8,14 @@ import { IndexRingQueue } from "./queue/index-ring.ts";
 import { SqCqQueue } from "./queue/sq-cq.ts";
 import type { Queue, QueueHost } from "./queue/types.ts";
 import { simBackend } from "./sim/backend.ts";
+import { vfioBackend } from "./vfio/index.ts";
 
 export interface DeviceOptions {
   /** "sim" (default, or $WD_BACKEND) or "vfio", or a Backend object (tests). */
   backend?: "sim" | "vfio" | Backend;
   /** PCI address for vfio ("0000:00:03.0"); for sim an optional "sim:<name>/<n>". Default:
-   *  $WD_DEVICE_<NAME> (e.g. WD_DEVICE_QEMU_EDU), then $WD_DEVICE, then (vfio) the only PCI device
-   *  matching the spec's ids. */
+   *  $WD_DEVICE_<NAME> (e.g. WD_DEVICE_QEMU_EDU), then $WD_DEVICE, then (vfio) the device of the
+   *  spec's ids that is bound to vfio-pci. */
   address?: string;
   /** IOVA = process address for every shared buffer (WarpDrive's unified address space). */
   unified?: boolean;
@@ -55,32 +56,9 @@ export function resolveTarget(spec: DeviceSpec, options: DeviceOptions = {}): { 
   return { backend, address };
 }
 
-async function loadBackend(kind: "sim" | "vfio" | Backend): Promise<Backend> {
+function pickBackend(kind: "sim" | "vfio" | Backend): Backend {
   if (typeof kind !== "string") return kind;
-  if (kind === "sim") return simBackend;
-  let mod: { vfioBackend?: Backend };
-  try {
-    // by a computed name: vfio/ is optional in a build (and written separately from this file)
-    const path = "./vfio/index.ts";
-    mod = (await import(path)) as { vfioBackend?: Backend };
-  } catch (e) {
-    throw new ConfigError(`the vfio backend could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  if (!mod.vfioBackend) throw new ConfigError("the vfio backend is not available in this build (runtime/src/vfio exports no vfioBackend)");
-  return mod.vfioBackend;
-}
-
-async function findPciAddress(spec: DeviceSpec): Promise<string> {
-  const { listPciDevices } = await import("./pci/sysfs.ts");
-  const found = listPciDevices().filter((d) => spec.pci.some((m) => m.vendor === d.vendor && m.device === d.device));
-  const ids = spec.pci.map((m) => `${m.vendor.toString(16).padStart(4, "0")}:${m.device.toString(16).padStart(4, "0")}`).join(", ");
-  if (found.length === 1) return found[0]!.address;
-  if (found.length === 0) {
-    throw new ConfigError(`no PCI device matches ${spec.name} (${ids})`, { hint: `pass --device <BDF> or set ${envName(spec.name)} / WD_DEVICE` });
-  }
-  throw new ConfigError(`${found.length} PCI devices match ${spec.name} (${found.map((d) => d.address).join(", ")})`, {
-    hint: `choose one with --device <BDF> or ${envName(spec.name)} / WD_DEVICE`,
-  });
+  return kind === "sim" ? simBackend : vfioBackend;
 }
 
 export class Device implements DmaDomain {
@@ -105,10 +83,9 @@ export class Device implements DmaDomain {
    */
   static async open(spec: DeviceSpec, options: DeviceOptions = {}): Promise<Device> {
     const target = resolveTarget(spec, options);
-    const backend = await loadBackend(target.backend);
-    let address = target.address;
-    if (backend.kind === "vfio" && address === undefined) address = await findPciAddress(spec);
-    const bd = backend.open(spec, address);
+    const backend = pickBackend(target.backend);
+    // vfio without an address finds the one device of the spec's ids bound to vfio-pci
+    const bd = backend.open(spec, target.address);
     try {
       const ready = (bd as { ready?: Promise<void> }).ready;
       if (ready !== undefined) await ready;

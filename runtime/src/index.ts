@@ -7,3 +7,4 @@ export { IndexRingQueue, SqCqQueue, type Completion, type Encoder, type Queue, t
 export { simBackend, SimDevice } from "./sim/backend.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./sim/model.ts";
 export * as sys from "./sys/index.ts";
+export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
