@@ -4,7 +4,7 @@
 // identify fields are checked for consistency with each other and with the registers, never for
 // the sim's own strings.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { DmaBuffer } from "@warpdrive/runtime";
+import { DmaBuffer } from "@warpdrive/runtime";
 import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq } from "@warpdrive/nvme/commands";
 import { FeatureId, ShutdownStatus } from "@warpdrive/nvme/enums";
 import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
@@ -246,6 +246,24 @@ describe("errors", () => {
     } finally {
       ring.free();
     }
+  });
+
+  test("host-side checks refuse bad transfers before anything reaches the device", () => {
+    const bs = nvme.blockSize;
+    expect(() => nvme.read(0, 4, back.ref(0, 3 * bs))).toThrow(/need .* bytes/);
+    expect(() => nvme.read(0, 1, back.ref(2, bs))).toThrow(/multiple of 4/);
+    expect(() => nvme.read(0, 0, back.ref(0, bs))).toThrow(/positive integer/);
+    const tooBig = Math.floor(nvme.maxTransferBytes / bs) + 1;
+    expect(() => nvme.trySubmit("read", 0, tooBig, back.ref(0, tooBig * bs))).toThrow(/MDTS/);
+    // A buffer never shared with this device: the DMA check names the field.
+    const stray = DmaBuffer.alloc(bs, { name: "stray" });
+    try {
+      expect(() => nvme.write(0, 1, stray.ref(0, bs))).toThrow(/prp1/);
+    } finally {
+      stray.free();
+    }
+    expect(nvme.io[0]!.pending.size).toBe(0);
+    nvme.flush();
   });
 
   test("identify of a namespace id beyond NN is refused", () => {
