@@ -240,10 +240,12 @@ export class Device implements DmaDomain {
     return [...this.#queues.values()];
   }
 
-  /** Resets the device (function-level reset / sim model reset). Queues stay allocated but the
-   *  device has forgotten them: release and request them again. */
+  /** Resets the device (function-level reset / sim model reset). The device forgets its queues,
+   *  so they are released here (later use says so): request them again. Shared memory stays shared. */
   reset(): void {
     this.#check("reset");
+    for (const q of [...this.#queues.values()]) q.releaseFor("its device was reset");
+    this.#queues.clear();
     this.backend.reset();
   }
 
@@ -258,7 +260,7 @@ export class Device implements DmaDomain {
         first ??= e;
       }
     };
-    for (const q of [...this.#queues.values()]) attempt(() => q.releaseForClose());
+    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
     this.#queues.clear();
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));
     for (const b of [...this.#owned]) attempt(() => b.free());

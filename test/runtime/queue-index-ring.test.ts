@@ -173,7 +173,7 @@ for (const placement of ["region", "dma"] as const) {
     test("closing the device releases its queues", () => {
       dev.close();
       expect(q.released).toBe(true);
-      expect(() => q.send(put(1))).toThrow(/device was closed/);
+      expect(() => q.send(put(1))).toThrow(/released \(its device was closed\)/);
       expect(() => dev.requestQueue("cmd")).toThrow(UseAfterReleaseError);
     });
 
@@ -196,3 +196,25 @@ for (const placement of ["region", "dma"] as const) {
     });
   });
 }
+
+describe("IndexRingQueue and device reset", () => {
+  test("reset releases the queue (later use says why); a new one starts from the reset indices", async () => {
+    const dev = await Device.open(ringSpec(), { backend: "sim" });
+    try {
+      const q = dev.requestQueue("cmd") as IndexRingQueue;
+      for (let i = 0; i < 5; i++) q.send(put(i));
+      q.flush();
+      for (let i = 0; i < 5; i++) q.recvSync(5000);
+      dev.reset();
+      expect(q.released).toBe(true);
+      expect(() => q.send(put(1))).toThrow(/released \(its device was reset\)/);
+      expect(dev.region("queue").io.read32(RING.HEAD)).toBe(0);
+      const again = dev.requestQueue("cmd") as IndexRingQueue;
+      const tag = again.send(put(8));
+      expect(tag).toBe(0);
+      expect(result(again.recvSync(5000))).toBe(17);
+    } finally {
+      dev.close();
+    }
+  });
+});

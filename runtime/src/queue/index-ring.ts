@@ -206,10 +206,10 @@ export class IndexRingQueue implements Queue {
     this.#host.onRelease(this);
   }
 
-  /** Device.close: the queue dies with the device. */
-  releaseForClose(): void {
+  /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
+  releaseFor(why: string): void {
     if (this.#life.released) return;
-    this.#life.end("released (its device was closed)");
+    this.#life.end(`released (${why})`);
     this.#dispose();
     this.#host.onRelease(this);
   }

@@ -223,10 +223,10 @@ export class SqCqQueue implements Queue {
     this.#dispose();
   }
 
-  /** Device.close: the queue dies with the device. */
-  releaseForClose(): void {
+  /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
+  releaseFor(why: string): void {
     if (this.#life.released) return;
-    this.#life.end("released (its device was closed)");
+    this.#life.end(`released (${why})`);
     this.#dispose();
   }
 
