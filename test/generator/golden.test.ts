@@ -78,9 +78,15 @@ describe("determinism", () => {
 });
 
 describe("golden output type-checks", () => {
-  test("tsc --strict over every expected folder", () => {
-    const r = Bun.spawnSync(["bun", "x", "tsc", "-p", join(GOLDEN, "tsconfig.json"), "--noEmit"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    expect(r.stdout.toString() + r.stderr.toString()).toBe("");
-    expect(r.exitCode).toBe(0);
+  test("tsc --strict (plus noUnused*, noImplicitReturns) over every expected folder", () => {
+    const r = Bun.spawnSync(["bun", "x", "tsc", "-p", join(GOLDEN, "tsconfig.json"), "--noEmit", "--pretty", "false"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    // The stricter flags also reach the runtime sources the packages import; only the generated
+    // code is judged here (the root typecheck judges the runtime under the project's settings).
+    const ours = r.stdout
+      .toString()
+      .split("\n")
+      .filter((l) => l.startsWith("test/fixtures/golden/"));
+    expect(ours).toEqual([]);
+    expect(r.stderr.toString()).toBe("");
   }, 120_000);
 });

@@ -289,7 +289,7 @@ export interface DeleteIoSqParams {
  *
  * @generated from devices/nvme.yaml:884 (command delete_io_sq)
  */
-export function encodeDeleteIoSq(view: DataView, offset: number, p: DeleteIoSqParams, dma?: DmaResolver): void {
+export function encodeDeleteIoSq(view: DataView, offset: number, p: DeleteIoSqParams, _dma?: DmaResolver): void {
   zero(view, offset + 1, 39);
   view.setUint16(offset + 42, 0);
   view.setUint32(offset + 44, 0);
@@ -320,7 +320,7 @@ export interface DeleteIoCqParams {
  *
  * @generated from devices/nvme.yaml:890 (command delete_io_cq)
  */
-export function encodeDeleteIoCq(view: DataView, offset: number, p: DeleteIoCqParams, dma?: DmaResolver): void {
+export function encodeDeleteIoCq(view: DataView, offset: number, p: DeleteIoCqParams, _dma?: DmaResolver): void {
   zero(view, offset + 1, 39);
   view.setUint16(offset + 42, 0);
   view.setUint32(offset + 44, 0);
@@ -521,7 +521,7 @@ export interface SetNumberOfQueuesParams {
  *
  * @generated from devices/nvme.yaml:920 (command set_number_of_queues)
  */
-export function encodeSetNumberOfQueues(view: DataView, offset: number, p: SetNumberOfQueuesParams, dma?: DmaResolver): void {
+export function encodeSetNumberOfQueues(view: DataView, offset: number, p: SetNumberOfQueuesParams, _dma?: DmaResolver): void {
   zero(view, offset + 1, 39);
   view.setUint32(offset + 48, 0);
   view.setUint32(offset + 52, 0);
@@ -808,7 +808,7 @@ export interface FlushParams {
  *
  * @generated from devices/nvme.yaml:969 (command flush)
  */
-export function encodeFlush(view: DataView, offset: number, p: FlushParams, dma?: DmaResolver): void {
+export function encodeFlush(view: DataView, offset: number, p: FlushParams, _dma?: DmaResolver): void {
   view.setUint8(offset + 1, 0);
   view.setUint16(offset + 2, 0);
   zero(view, offset + 8, 56);

@@ -790,22 +790,15 @@ export class Cqe {
    * @generated from devices/nvme.yaml:610
    */
   readonly #offset: number;
-  /**
-   * Resolves DmaRefs written through the setters.
-   *
-   * @generated from devices/nvme.yaml:610
-   */
-  readonly #dma: DmaResolver | undefined;
 
   /**
    * A Cqe at byte `offset` of `view`; `dma` resolves bus-address fields.
    *
    * @generated from devices/nvme.yaml:610
    */
-  constructor(view: DataView, offset = 0, dma?: DmaResolver) {
+  constructor(view: DataView, offset = 0, _dma?: DmaResolver) {
     this.#view = view;
     this.#offset = offset;
-    this.#dma = dma;
   }
 
   /**
@@ -987,7 +980,7 @@ export class Cqe {
    *
    * @generated from devices/nvme.yaml:610
    */
-  static encode(view: DataView, offset: number, init: CqeInit, dma?: DmaResolver): void {
+  static encode(view: DataView, offset: number, init: CqeInit, _dma?: DmaResolver): void {
     view.setUint32(offset, init.dw0 ?? 0, true);
     view.setUint32(offset + 4, init.dw1 ?? 0, true);
     view.setUint16(offset + 8, init.sqhd ?? 0, true);
@@ -1308,22 +1301,15 @@ export class PowerStateDescriptor {
    * @generated from devices/nvme.yaml:630
    */
   readonly #offset: number;
-  /**
-   * Resolves DmaRefs written through the setters.
-   *
-   * @generated from devices/nvme.yaml:630
-   */
-  readonly #dma: DmaResolver | undefined;
 
   /**
    * A PowerStateDescriptor at byte `offset` of `view`; `dma` resolves bus-address fields.
    *
    * @generated from devices/nvme.yaml:630
    */
-  constructor(view: DataView, offset = 0, dma?: DmaResolver) {
+  constructor(view: DataView, offset = 0, _dma?: DmaResolver) {
     this.#view = view;
     this.#offset = offset;
-    this.#dma = dma;
   }
 
   /**
@@ -1567,7 +1553,7 @@ export class PowerStateDescriptor {
    *
    * @generated from devices/nvme.yaml:630
    */
-  static encode(view: DataView, offset: number, init: PowerStateDescriptorInit, dma?: DmaResolver): void {
+  static encode(view: DataView, offset: number, init: PowerStateDescriptorInit, _dma?: DmaResolver): void {
     view.setUint16(offset, init.mp ?? 0, true);
     view.setUint8(offset + 2, 0);
     const flags = init.flags;
@@ -4122,22 +4108,15 @@ export class LbaFormat {
    * @generated from devices/nvme.yaml:762
    */
   readonly #offset: number;
-  /**
-   * Resolves DmaRefs written through the setters.
-   *
-   * @generated from devices/nvme.yaml:762
-   */
-  readonly #dma: DmaResolver | undefined;
 
   /**
    * A LbaFormat at byte `offset` of `view`; `dma` resolves bus-address fields.
    *
    * @generated from devices/nvme.yaml:762
    */
-  constructor(view: DataView, offset = 0, dma?: DmaResolver) {
+  constructor(view: DataView, offset = 0, _dma?: DmaResolver) {
     this.#view = view;
     this.#offset = offset;
-    this.#dma = dma;
   }
 
   /**
@@ -4200,7 +4179,7 @@ export class LbaFormat {
    *
    * @generated from devices/nvme.yaml:762
    */
-  static encode(view: DataView, offset: number, init: LbaFormatInit, dma?: DmaResolver): void {
+  static encode(view: DataView, offset: number, init: LbaFormatInit, _dma?: DmaResolver): void {
     view.setUint16(offset, init.ms ?? 0, true);
     view.setUint8(offset + 2, init.lbads ?? 0);
     const rp = init.rp;

@@ -809,7 +809,7 @@ describe("struct Sqe", () => {
   });
   test("flags at 1, u8", () => {
     {
-      const view = entry(64, (view, offset) => Sqe.encode(view, offset, init<SqeInit>({ flags: 0x01 }), dma), [[1,"01"]]);
+      entry(64, (view, offset) => Sqe.encode(view, offset, init<SqeInit>({ flags: 0x01 }), dma), [[1,"01"]]);
     }
     {
       const view = entry(64, (view, offset) => Sqe.encode(view, offset, init<SqeInit>({ flags: { fuse: 0x3 } }), dma), [[1,"03"]]);
@@ -943,7 +943,7 @@ describe("struct Cqe", () => {
   });
   test("status at 14, u16", () => {
     {
-      const view = entry(16, (view, offset) => Cqe.encode(view, offset, init<CqeInit>({ status: 0x0102 }), dma), [[14,"0201"]]);
+      entry(16, (view, offset) => Cqe.encode(view, offset, init<CqeInit>({ status: 0x0102 }), dma), [[14,"0201"]]);
     }
     {
       const view = entry(16, (view, offset) => Cqe.encode(view, offset, init<CqeInit>({ status: { p: 0x1 } }), dma), [[14,"0100"]]);
@@ -987,7 +987,7 @@ describe("struct PowerStateDescriptor", () => {
   });
   test("flags at 3, u8", () => {
     {
-      const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ flags: 0x01 }), dma), [[3,"01"]]);
+      entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ flags: 0x01 }), dma), [[3,"01"]]);
     }
     {
       const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ flags: { mxps: 0x1 } }), dma), [[3,"01"]]);
@@ -1042,7 +1042,7 @@ describe("struct PowerStateDescriptor", () => {
   });
   test("ips at 18, u8", () => {
     {
-      const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ ips: 0x01 }), dma), [[18,"01"]]);
+      entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ ips: 0x01 }), dma), [[18,"01"]]);
     }
     {
       const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ ips: { ips: 0x3 } }), dma), [[18,"c0"]]);
@@ -1057,7 +1057,7 @@ describe("struct PowerStateDescriptor", () => {
   });
   test("apw at 22, u8", () => {
     {
-      const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ apw: 0x01 }), dma), [[22,"01"]]);
+      entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ apw: 0x01 }), dma), [[22,"01"]]);
     }
     {
       const view = entry(32, (view, offset) => PowerStateDescriptor.encode(view, offset, init<PowerStateDescriptorInit>({ apw: { apw: 0x7 } }), dma), [[22,"07"]]);
@@ -1427,7 +1427,7 @@ describe("struct IdentifyController", () => {
   });
   test("sqes at 512, u8", () => {
     {
-      const view = entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ sqes: 0x01 }), dma), [[512,"01"]]);
+      entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ sqes: 0x01 }), dma), [[512,"01"]]);
     }
     {
       const view = entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ sqes: { min: 0xf } }), dma), [[512,"0f"]]);
@@ -1440,7 +1440,7 @@ describe("struct IdentifyController", () => {
   });
   test("cqes at 513, u8", () => {
     {
-      const view = entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ cqes: 0x01 }), dma), [[513,"01"]]);
+      entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ cqes: 0x01 }), dma), [[513,"01"]]);
     }
     {
       const view = entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ cqes: { min: 0xf } }), dma), [[513,"0f"]]);
@@ -1537,7 +1537,7 @@ describe("struct IdentifyController", () => {
   });
   test("psd at 2048, PowerStateDescriptor[32]", () => {
     {
-      const view = entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ psd: { length: 32, 31: { mp: 0x0102 } } }), dma), [[3040,"0201"]]);
+      entry(4096, (view, offset) => IdentifyController.encode(view, offset, init<IdentifyControllerInit>({ psd: { length: 32, 31: { mp: 0x0102 } } }), dma), [[3040,"0201"]]);
     }
   });
   test("vs at 3072, u8[1024]", () => {
@@ -1569,7 +1569,7 @@ describe("struct LbaFormat", () => {
   });
   test("rp at 3, u8", () => {
     {
-      const view = entry(4, (view, offset) => LbaFormat.encode(view, offset, init<LbaFormatInit>({ rp: 0x01 }), dma), [[3,"01"]]);
+      entry(4, (view, offset) => LbaFormat.encode(view, offset, init<LbaFormatInit>({ rp: 0x01 }), dma), [[3,"01"]]);
     }
     {
       const view = entry(4, (view, offset) => LbaFormat.encode(view, offset, init<LbaFormatInit>({ rp: { rp: 0x3 } }), dma), [[3,"03"]]);
@@ -1617,7 +1617,7 @@ describe("struct IdentifyNamespace", () => {
   });
   test("flbas at 26, u8", () => {
     {
-      const view = entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ flbas: 0x01 }), dma), [[26,"01"]]);
+      entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ flbas: 0x01 }), dma), [[26,"01"]]);
     }
     {
       const view = entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ flbas: { format: 0xf } }), dma), [[26,"0f"]]);
@@ -1786,7 +1786,7 @@ describe("struct IdentifyNamespace", () => {
   });
   test("lbaf at 128, LbaFormat[16]", () => {
     {
-      const view = entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ lbaf: { length: 16, 15: { ms: 0x0102 } } }), dma), [[188,"0201"]]);
+      entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ lbaf: { length: 16, 15: { ms: 0x0102 } } }), dma), [[188,"0201"]]);
     }
   });
   test("vs at 384, u8[3712]", () => {

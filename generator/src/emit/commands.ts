@@ -3,7 +3,7 @@
 // in every other byte, each byte once.
 import { StructureKind } from "ts-morph";
 import type { CommandModel, StructFieldModel, StructModel } from "../model.ts";
-import { bitValueType, bitsTypeName, encodeField, HELPERS, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide } from "./fields.ts";
+import { bitValueType, bitsTypeName, encodeField, HELPERS, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
@@ -103,7 +103,7 @@ function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeo
   for (const p of c.params) {
     const fld = paramField(p);
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
-    const code = encodeField(c.name, fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name));
+    const code = encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name));
     // A param laid over a fixed value only replaces it when given.
     if (fixed.some((x) => overlaps(x.fld, p.field))) {
       lines.push(`if (p.${camel(p.name)} !== undefined) {`, ...code.map((l) => `  ${l}`), "}");
@@ -124,8 +124,8 @@ function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeo
     parameters: [
       { name: "view", type: "DataView" },
       { name: "offset", type: "number" },
-      { name: "p", type: paramsTypeName(c) },
-      { name: "dma", type: "DmaResolver", hasQuestionToken: true },
+      { name: c.params.length > 0 ? "p" : "_p", type: paramsTypeName(c) },
+      { name: usesDma(c.params.map((p) => p.field)) ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
     ],
     returnType: "void",
     statements: [lines.join("\n")],

@@ -2,7 +2,12 @@
 // decode and access it at a constant offset. Shared by structs.ts and commands.ts (a command param is
 // a struct field or an overlay, which is a synthesized field of the same shape).
 import type { FieldModel, ScalarType, StructFieldModel } from "../model.ts";
-import { camel, hex, num, pascal } from "./util.ts";
+import { camel, hex, pascal } from "./util.ts";
+
+/** Whether encoding these fields needs the DmaResolver (bus addresses, or nested structs that may). */
+export function usesDma(fields: StructFieldModel[]): boolean {
+  return fields.some((f) => f.type.kind === "dma-address" || f.type.kind === "struct");
+}
 
 /** Byte size of one element. */
 export function elementSize(f: StructFieldModel): number {
@@ -197,7 +202,6 @@ export function unpackExpr(f: StructFieldModel, b: FieldModel, w: string): strin
  * `label` names the field in DMA errors ("Sqe.prp1").
  */
 export function encodeField(
-  owner: string,
   f: StructFieldModel,
   src: string,
   base: string,

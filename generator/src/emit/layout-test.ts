@@ -108,7 +108,7 @@ function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
     for (const p of ps) {
       lines.push(`    {`);
       if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
-      lines.push(`      const view = entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`);
+      lines.push(`      ${p.decoded ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`);
       if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
       if (p.decoded) lines.push(`      expect(dec(${s.name}.decode(view, GUARD))${p.decoded[0]}).toBe(${p.decoded[1]});`);
       lines.push(`    }`);

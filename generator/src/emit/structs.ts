@@ -23,6 +23,7 @@ import {
   unpackExpr,
   zeroRange,
   at,
+  usesDma,
   type EncodeNeeds,
 } from "./fields.ts";
 import { TsFile } from "./ts.ts";
@@ -112,7 +113,7 @@ export function structsFile(ctx: EmitContext): TsFile {
   return f;
 }
 
-function fieldDoc(s: StructModel, fld: StructFieldModel): string {
+function fieldDoc(fld: StructFieldModel): string {
   const endian = fld.endian !== "little" && elementSize(fld) > 1 ? ", big endian" : "";
   return `${placeText(fld)}${endian}.${fld.doc ? ` ${fld.doc}` : ""}`;
 }
@@ -127,7 +128,7 @@ function initInterface(s: StructModel) {
       name: camel(fld.name),
       hasQuestionToken: true,
       type: initType(s.name, fld),
-      docs: [docText(fieldDoc(s, fld), fld.source, `${s.name}.${fld.name}`)],
+      docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)],
     })),
   };
 }
@@ -141,7 +142,7 @@ function dataInterface(s: StructModel) {
     properties: named(s).map((fld) => ({
       name: camel(fld.name),
       type: dataType(s.name, fld),
-      docs: [docText(fieldDoc(s, fld), fld.source, `${s.name}.${fld.name}`)],
+      docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)],
     })),
   };
 }
@@ -150,7 +151,7 @@ function dataInterface(s: StructModel) {
 export function encodeBody(s: StructModel, needs: EncodeNeeds): string[] {
   const ops: { offset: number; code: string[] }[] = [];
   for (const fld of s.fields) {
-    const code = encodeField(s.name, fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name));
+    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name));
     ops.push({ offset: fld.offset, code });
   }
   for (const [a, b] of gaps(s.size, s.fields)) {
@@ -169,9 +170,11 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
   const methods: OptionalKind<MethodDeclarationStructure>[] = [];
   const V = "this.#view";
   const O = "this.#offset";
+  // Structs without bus addresses (directly or nested) never touch the resolver: no unused members.
+  const dmaUsed = usesDma(s.fields);
   for (const fld of named(s)) {
     const name = camel(fld.name);
-    const doc = [docText(fieldDoc(s, fld), fld.source, `${s.name}.${fld.name}`)];
+    const doc = [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)];
     const es = elementSize(fld);
     const here = at(O, fld.offset);
     const label = str(`${s.name}.${fld.name}`);
@@ -179,7 +182,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
       const elem = `${here} + i${es === 1 ? "" : ` * ${es}`}`;
       const check = `if (!(i >= 0 && i < ${fld.count})) throw new RangeError(\`${s.name}.${fld.name}[\${i}] is outside 0..${fld.count - 1}\`);`;
       if (fld.type.kind === "scalar" && fld.type.type === "u8") {
-        getters.push({ name, returnType: "Uint8Array", docs: [docText(`${fieldDoc(s, fld)} A live view of the bytes.`, fld.source, `${s.name}.${fld.name}`)], statements: [`return new Uint8Array(${V}.buffer, ${V}.byteOffset + ${here}, ${fld.count});`] });
+        getters.push({ name, returnType: "Uint8Array", docs: [docText(`${fieldDoc(fld)} A live view of the bytes.`, fld.source, `${s.name}.${fld.name}`)], statements: [`return new Uint8Array(${V}.buffer, ${V}.byteOffset + ${here}, ${fld.count});`] });
       } else if (fld.type.kind === "struct") {
         methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: fld.type.struct, docs: doc, statements: [check, `return new ${fld.type.struct}(${V}, ${elem}, this.#dma);`] });
       } else if (fld.type.kind === "dma-address") {
@@ -248,7 +251,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
       { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layout(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
       { name: "#view", isReadonly: true, type: "DataView", docs: [docText("The memory holding the entry.", s.source)] },
       { name: "#offset", isReadonly: true, type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
-      { name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] },
+      ...(dmaUsed ? [{ name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] }] : []),
     ],
     ctors: [
       {
@@ -256,9 +259,9 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
         parameters: [
           { name: "view", type: "DataView" },
           { name: "offset", initializer: "0" },
-          { name: "dma", type: "DmaResolver", hasQuestionToken: true },
+          { name: dmaUsed ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
         ],
-        statements: ["this.#view = view;", "this.#offset = offset;", "this.#dma = dma;"],
+        statements: ["this.#view = view;", "this.#offset = offset;", ...(dmaUsed ? ["this.#dma = dma;"] : [])],
       },
     ],
     methods: [
@@ -270,7 +273,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
           { name: "view", type: "DataView" },
           { name: "offset", type: "number" },
           { name: "init", type: `${s.name}Init` },
-          { name: "dma", type: "DmaResolver", hasQuestionToken: true },
+          { name: dmaUsed ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
         ],
         returnType: "void",
         statements: encodeBody(s, needs),

@@ -4,8 +4,9 @@
 // Built on the generated client (@warpdrive/nvme) and the runtime's Device and SqCqQueue; the same
 // code drives the sim model and a real controller through vfio.
 //
-// Everything is synchronous once the device is open: a command is sent, the doorbell rung and the
-// completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd).
+// Once the device is open, calls are synchronous: a command is sent, the doorbell rung and the
+// completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
+// also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
 import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type SqCqQueue } from "@warpdrive/runtime";
 import type { Device } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
@@ -112,7 +113,7 @@ export interface NvmeOptions {
   address?: string;
   /** Admin queue depth (2..4096). */
   adminDepth?: number;
-  /** I/O queue pairs to create (each gets its own SQ and CQ). */
+  /** I/O queue pairs to create (each gets its own SQ and CQ); 0 for the admin queue only. */
   ioQueues?: number;
   /** I/O queue depth (2..CAP.MQES+1). */
   ioDepth?: number;
@@ -304,6 +305,7 @@ export class Nvme {
     // One PRP list page holds pageSize / 8 entries; this driver never chains list pages.
     const prpBytes = (this.pageSize / 8) * this.pageSize;
     this.maxTransferBytes = Math.min(mdtsBytes, prpBytes, 65536 * this.blockSize);
+    if (this.options.ioQueues < 1) return; // admin queue only
     const granted = this.setNumberOfQueues(this.options.ioQueues);
     const pairs = Math.min(this.options.ioQueues, granted);
     for (let id = 1; id <= pairs; id++) this.io.push(this.createIoQueuePair(id, this.options.ioDepth));

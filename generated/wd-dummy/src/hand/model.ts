@@ -38,12 +38,22 @@ function powerOn(ctx: ModelContext): WdDummy {
   };
 }
 
-/** One descriptor: returns the status to write back. */
-function copy(ctx: ModelContext, d: { src: bigint; dst: bigint; size: number }): DescStatus {
-  if (d.size === 0 || d.size > MAX_COPY_SIZE) return DescStatus.BAD_SIZE;
+const SRC = Descriptor.LAYOUT.src.offset;
+const DST = Descriptor.LAYOUT.dst.offset;
+const SIZE = Descriptor.LAYOUT.size.offset;
+const STATUS = Descriptor.LAYOUT.status.offset;
+
+/** A little-endian 64-bit bus address as a number (exact below 2^53, which covers every IOVA). */
+function busAddress(v: DataView, at: number): number {
+  return v.getUint32(at + 4, true) * 0x100000000 + v.getUint32(at, true);
+}
+
+/** The descriptor at byte `at` of the ring: returns the status to write back. */
+function copy(ctx: ModelContext, ring: DataView, at: number): DescStatus {
+  const size = ring.getUint32(at + SIZE, true);
+  if (size === 0 || size > MAX_COPY_SIZE) return DescStatus.BAD_SIZE;
   try {
-    const from = ctx.dma.view(d.src, d.size);
-    ctx.dma.write(d.dst, from);
+    ctx.dma.write(busAddress(ring, at + DST), ctx.dma.view(busAddress(ring, at + SRC), size));
     return DescStatus.DONE;
   } catch (e) {
     if (e instanceof DmaFault) return DescStatus.DMA_FAULT;
@@ -60,9 +70,9 @@ export default defineModel<WdDummy>({
     if (s.tail === s.target) return false;
     while (s.tail !== s.target) {
       const at = (s.tail % RING_DEPTH) * Descriptor.SIZE;
-      const status = copy(ctx, Descriptor.decode(s.ring, at));
+      const status = copy(ctx, s.ring, at);
       // the status store is what the host polls: atomic, after the data was copied
-      s.q.write32(RING_OFFSET + at + Descriptor.LAYOUT.status.offset, status);
+      s.q.write32(RING_OFFSET + at + STATUS, status);
       s.tail = (s.tail + 1) >>> 0;
       s.completed = (s.completed + 1) >>> 0;
     }
