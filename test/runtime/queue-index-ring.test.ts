@@ -218,3 +218,33 @@ describe("IndexRingQueue and device reset", () => {
     }
   });
 });
+
+describe("IndexRingQueue across the 32-bit index wrap", () => {
+  test("indices just below 2^32 roll over to 0; tags stay non-negative and in order", async () => {
+    const dev = await Device.open(ringSpec(), { backend: "sim" });
+    try {
+      const io = dev.region("queue").io;
+      const start = 0xffffffff - 20;
+      io.write32(RING.HEAD, start);
+      io.write32(RING.TAIL, start);
+      io.write32(RING.CTL, RING.CTL_RESYNC);
+      for (let i = 0; i < 1e8 && io.read32(RING.CTL) !== 0; i++) if ((i & 1023) === 1023) Bun.sleepSync(0.1);
+      const q = dev.requestQueue("cmd") as IndexRingQueue;
+      const tags: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const tag = q.send(put(i));
+        expect(tag).toBeGreaterThanOrEqual(0);
+        const c = q.recvSync(5000);
+        expect(c.tag).toBe(tag);
+        expect(result(c)).toBe(i * 2 + 1);
+        tags.push(tag);
+      }
+      expect(tags[0]).toBe(start);
+      expect(tags).toContain(0xffffffff);
+      expect(tags[49]).toBe((start + 49) >>> 0);
+      expect(io.read32(RING.HEAD)).toBe((start + 50) >>> 0);
+    } finally {
+      dev.close();
+    }
+  });
+});

@@ -110,15 +110,15 @@ export class IndexRingQueue implements Queue {
   #attach(): void {
     const t0 = performance.now();
     for (;;) {
-      const p = readReg(this.#producer) & this.#idxMask;
-      const c = readReg(this.#consumer) & this.#idxMask;
+      const p = this.#wrap(readReg(this.#producer));
+      const c = this.#wrap(readReg(this.#consumer));
       if (p === c) {
         this.#head = this.#next = this.#published = p;
         return;
       }
       if (performance.now() - t0 > DRAIN_MS) {
         this.#dispose();
-        throw new WarpDriveError(`queue ${this.label}: ${(p - c) & this.#idxMask} requests of a previous owner are still in flight (producer ${p}, consumer ${c})`,
+        throw new WarpDriveError(`queue ${this.label}: ${this.#wrap(p - c)} requests of a previous owner are still in flight (producer ${p}, consumer ${c})`,
           { hint: "reset the device (dev.reset()) to start the ring afresh" });
       }
       Bun.sleepSync(1);
@@ -130,7 +130,12 @@ export class IndexRingQueue implements Queue {
   }
 
   get inFlight(): number {
-    return (this.#head - this.#next) & this.#idxMask;
+    return this.#wrap(this.#head - this.#next);
+  }
+
+  /** An index modulo the index register's range, as a non-negative number (tags are never -1). */
+  #wrap(x: number): number {
+    return this.#idxMask === 0xffffffff ? x >>> 0 : x & this.#idxMask;
   }
 
   /** The done field's current value in the slot of ring index `index`. */
@@ -151,7 +156,7 @@ export class IndexRingQueue implements Queue {
     this.#bytes.fill(0, off, off + this.entrySize);
     encode(this.#view, off, this.#host.dma);
     this.#writeDone(off);
-    this.#head = (index + 1) & this.#idxMask;
+    this.#head = this.#wrap(index + 1);
     return index;
   }
 
@@ -188,7 +193,7 @@ export class IndexRingQueue implements Queue {
     if (index === this.#head) return null;
     const status = this.#done(index);
     if (status === this.#pending) return null;
-    this.#next = (index + 1) & this.#idxMask;
+    this.#next = this.#wrap(index + 1);
     return { tag: index, view: this.#view, offset: (index & this.#mask) * this.entrySize, status };
   }
 

@@ -6,11 +6,11 @@ import type { DeviceSpec } from "@warpdrive/runtime";
 const url = (f: string) => new URL(f, import.meta.url).href;
 
 /** Ring-test device: region `queue` (ram) with head 0x00, tail 0x04, doorbell 0x08, ctl 0x0c
- *  (1 = paused), ring_base 0x10 (64-bit, for the DMA-ring variant); 16-byte entries
+ *  (bit 0 paused; bit 1 = take the tail register as the model's index, then clear), ring_base 0x10 (64-bit, for the DMA-ring variant); 16-byte entries
  *  { value u32 @0, result u32 @4, status u32 @8 (0 pending, 1 done), cookie u32 @12 } at 0x100. */
 export const RING = {
   HEAD: 0x00, TAIL: 0x04, DOORBELL: 0x08, CTL: 0x0c, RING_BASE: 0x10, RING_OFFSET: 0x100,
-  ENTRY: 16, DEPTH: 8, CTL_PAUSE: 1,
+  ENTRY: 16, DEPTH: 8, CTL_PAUSE: 1, CTL_RESYNC: 2,
 } as const;
 
 export function ringSpec(ring: "region" | "dma" = "region"): DeviceSpec {
