@@ -5,6 +5,7 @@ export * from "./errors.ts";
 export * from "./mem/index.ts";
 export { IndexRingQueue, SqCqQueue, type Completion, type Encoder, type Queue, type SqCqOptions } from "./queue/index.ts";
 export { simBackend, SimDevice } from "./sim/backend.ts";
+export { drainHostPool } from "./sim/pool.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./sim/model.ts";
 export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
