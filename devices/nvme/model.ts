@@ -47,6 +47,7 @@ const DOORBELL_PAIRS = 65;
 const CSTS_RDY = 1 << 0;
 const CSTS_CFS = 1 << 1;
 const CSTS_SHST_SHIFT = 2;
+const CSTS_NSSRO = 1 << 4;
 const SHST_COMPLETE = 2;
 
 // ---- status codes (SCT << 8 | SC); the CQE status field is built by cqeStatus() -----------
@@ -355,7 +356,10 @@ export class NvmeController {
   /** Namespace 1's contents. Survives controller and function resets, as a disk would. */
   readonly storage: Uint8Array;
   private readonly ports: ControllerPorts;
-  private lastCc = 0;
+  /** CC as last written (the model's copy; BAR0 memory shows the same). */
+  private cc = 0;
+  /** INTMS/INTMC mask. */
+  private intMask = 0;
   private enabled = false;
   private shutdown = false;
   private fatal = false;
@@ -393,7 +397,8 @@ export class NvmeController {
     bar.write64(REG.CAP, CAP_VALUE);
     bar.write32(REG.VS, VS_VALUE);
     bar.write32(REG.CSTS, 0);
-    this.lastCc = bar.read32(REG.CC);
+    this.cc = 0;
+    this.intMask = 0;
     this.resetQueues();
     this.features.clear();
     this.enabled = false;
@@ -405,24 +410,81 @@ export class NvmeController {
     return this.enabled && !this.fatal;
   }
 
-  /** One round: react to CC, then drain submission queues. True when anything happened. */
+  /**
+   * One client store to BAR0, in program order (the sim's write journal). Wider and narrower
+   * stores are split into or merged with the aligned dwords they touch, so a 64-bit ASQ store and
+   * two 32-bit halves land the same way. The model alone writes BAR0's memory: what a read returns.
+   */
+  write(offset: number, value: bigint, width: 8 | 16 | 32 | 64): void {
+    if (width === 64) {
+      this.writeDword(offset, Number(value & 0xffffffffn));
+      this.writeDword(offset + 4, Number(value >> 32n));
+      return;
+    }
+    if (width === 32) {
+      this.writeDword(offset, Number(value));
+      return;
+    }
+    const dword = offset & ~3;
+    const shift = (offset & 3) * 8;
+    const mask = (width === 8 ? 0xff : 0xffff) * 2 ** shift;
+    const merged = (this.ports.bar.read32(dword) & ~mask) | ((Number(value) * 2 ** shift) & mask);
+    this.writeDword(dword, merged >>> 0);
+  }
+
+  private writeDword(offset: number, v: number): void {
+    const bar = this.ports.bar;
+    if (offset >= REG.DOORBELLS && offset < REG.DOORBELLS + DOORBELL_PAIRS * 8) {
+      this.doorbell((offset - REG.DOORBELLS) >> 3, (offset & 4) !== 0, v & 0xffff);
+      return;
+    }
+    switch (offset) {
+      case REG.INTMS: // set mask bits; both registers read the mask (pin/MSI only, unused with MSI-X)
+      case REG.INTMC:
+        this.intMask = offset === REG.INTMS ? (this.intMask | v) >>> 0 : (this.intMask & ~v) >>> 0;
+        bar.write32(REG.INTMS, this.intMask);
+        bar.write32(REG.INTMC, this.intMask);
+        return;
+      case REG.CC:
+        this.onCc(v >>> 0);
+        return;
+      case REG.CSTS: // NSSRO is write-1-to-clear; the rest is read-only
+        if (v & CSTS_NSSRO) bar.write32(REG.CSTS, bar.read32(REG.CSTS) & ~CSTS_NSSRO);
+        return;
+      case REG.AQA:
+        bar.write32(REG.AQA, v & 0x0fff0fff);
+        return;
+      case REG.ASQ:
+      case REG.ACQ:
+      case REG.ASQ + 4:
+      case REG.ACQ + 4:
+        // Stored as written (as QEMU does); a base that is not page aligned refuses the enable.
+        bar.write32(offset, v);
+        return;
+      default:
+        // CAP, VS and NSSR (CAP.NSSRS = 0, as in QEMU) ignore writes; CMB/PMR/boot partitions are
+        // not implemented and read as 0.
+        return;
+    }
+  }
+
+  /** A doorbell store: the new SQ tail or CQ head of queue `qid`; ignored for queues that do not exist. */
+  private doorbell(qid: number, cqHead: boolean, value: number): void {
+    if (!this.enabled) return;
+    if (cqHead) {
+      const cq = this.cqs.get(qid);
+      // A head beyond the queue is an invalid doorbell write; ignored, as QEMU does.
+      if (cq !== undefined && value < cq.size) cq.head = value;
+    } else {
+      const sq = this.sqs.get(qid);
+      if (sq !== undefined && value < sq.size) sq.tail = value;
+    }
+  }
+
+  /** One round: execute what the submission queues hold. True when anything happened. */
   poll(): boolean {
-    let worked = false;
-    const cc = this.ports.bar.read32(REG.CC);
-    if (cc !== this.lastCc) {
-      const old = this.lastCc;
-      this.lastCc = cc;
-      this.onCcChange(old, cc);
-      worked = true;
-    }
-    // NSSR: CAP.NSSRS is 0 (as in QEMU), so writes are ignored; the register reads back 0.
-    if (this.ports.bar.read32(REG.NSSR) !== 0) {
-      this.ports.bar.write32(REG.NSSR, 0);
-      worked = true;
-    }
-    if (!this.enabled || this.fatal || this.shutdown) return worked;
-    if (this.processQueues()) worked = true;
-    return worked;
+    if (!this.enabled || this.fatal || this.shutdown) return false;
+    return this.processQueues();
   }
 
   private setCsts(update: (csts: number) => number) {
@@ -430,20 +492,22 @@ export class NvmeController {
     bar.write32(REG.CSTS, update(bar.read32(REG.CSTS)) >>> 0);
   }
 
-  private onCcChange(old: number, cc: number) {
+  private onCc(cc: number) {
+    const old = this.cc;
+    this.cc = cc;
+    this.ports.bar.write32(REG.CC, cc);
     const wasEn = old & 1;
     const en = cc & 1;
     if (wasEn && !en) {
       // Controller reset: queues and pending commands vanish, RDY and CFS drop, and CC reads back
-      // as 0 (QEMU 7.2 does the same). CC is cleared before CSTS: a host waiting for RDY = 0 (as the
-      // spec requires) never has its next CC write overwritten by this one.
+      // as 0 (QEMU 7.2 does the same).
       this.resetQueues();
       this.enabled = false;
       this.shutdown = false;
       this.fatal = false;
+      this.cc = 0;
       this.ports.bar.write32(REG.CC, 0);
-      this.lastCc = 0;
-      this.ports.bar.write32(REG.CSTS, 0);
+      this.ports.bar.write32(REG.CSTS, this.ports.bar.read32(REG.CSTS) & CSTS_NSSRO);
       return;
     }
     if (!wasEn && en) {
@@ -496,24 +560,12 @@ export class NvmeController {
       return false;
     }
     this.pageSize = page;
-    this.clearDoorbells(0);
     this.cqs.set(0, { id: 0, base: acq, size: acqs, head: 0, tail: 0, phase: 1, vector: 0, irqEnabled: true, sqs: new Set([0]), pending: false });
     this.sqs.set(0, { id: 0, base: asq, size: asqs, head: 0, tail: 0, cqid: 0 });
     return true;
   }
 
-  /**
-   * Doorbells are registers that reset to 0, but here they are plain memory that keeps the last
-   * value the host stored: a queue that is created (or re-created after a reset) must not inherit
-   * its predecessor's tail or head.
-   */
-  private clearDoorbells(qid: number) {
-    this.ports.bar.write32(REG.DOORBELLS + qid * 8, 0);
-    this.ports.bar.write32(REG.DOORBELLS + qid * 8 + 4, 0);
-  }
-
   private resetQueues() {
-    for (let q = 0; q < DOORBELL_PAIRS; q++) this.clearDoorbells(q);
     this.sqs.clear();
     this.cqs.clear();
     this.ioQueuesCreated = false;
@@ -521,18 +573,9 @@ export class NvmeController {
   }
 
   private processQueues(): boolean {
-    const bar = this.ports.bar;
     let worked = false;
-    // Completion queue heads first: a full CQ that the host drained lets its SQs move again.
-    for (const cq of this.cqs.values()) {
-      const head = bar.read32(REG.DOORBELLS + cq.id * 8 + 4) & 0xffff;
-      // A head beyond the queue is an invalid doorbell write; it is ignored (as QEMU does).
-      if (head !== cq.head && head < cq.size) cq.head = head;
-    }
     for (const sq of [...this.sqs.values()]) {
       if (!this.sqs.has(sq.id)) continue; // deleted by an earlier command of this round
-      const tail = bar.read32(REG.DOORBELLS + sq.id * 8) & 0xffff;
-      if (tail < sq.size) sq.tail = tail;
       for (let n = 0; n < this.options.burst && sq.head !== sq.tail && !this.fatal; n++) {
         const cq = this.cqs.get(sq.cqid);
         if (cq === undefined || (cq.tail + 1) % cq.size === cq.head) break; // CQ full: wait for the host
@@ -550,7 +593,12 @@ export class NvmeController {
         worked = true;
         if (result !== DEFERRED) this.post(cq, sq, cmd.cid, result);
       }
-      if (sq.head !== sq.tail) worked = true; // more to do (burst limit or CQ full)
+      // More to do (burst limit) — but a full CQ is not work: the host's head doorbell will come
+      // through the journal and wake the model.
+      if (sq.head !== sq.tail && !this.fatal) {
+        const cq = this.cqs.get(sq.cqid);
+        if (cq !== undefined && (cq.tail + 1) % cq.size !== cq.head) worked = true;
+      }
     }
     for (const cq of this.cqs.values()) {
       if (cq.pending && cq.irqEnabled) this.ports.raise(cq.vector);
@@ -692,7 +740,6 @@ export class NvmeController {
     if (c.prp1 % this.pageSize !== 0) return { status: Status.PRP_OFFSET_INVALID };
     if (iv >= this.options.msixVectors) return { status: Status.INVALID_INTERRUPT_VECTOR };
     if (!pc) return { status: Status.INVALID_FIELD }; // CAP.CQR: only contiguous queues
-    this.clearDoorbells(qid);
     this.cqs.set(qid, { id: qid, base: c.prp1, size: qsize + 1, head: 0, tail: 0, phase: 1, vector: iv, irqEnabled: ien === 1, sqs: new Set(), pending: false });
     this.ioQueuesCreated = true;
     return { status: Status.SUCCESS };
@@ -708,7 +755,6 @@ export class NvmeController {
     if (qsize === 0 || qsize > MQES) return { status: Status.INVALID_QUEUE_SIZE };
     if (c.prp1 % this.pageSize !== 0) return { status: Status.PRP_OFFSET_INVALID };
     if (!pc) return { status: Status.INVALID_FIELD };
-    this.ports.bar.write32(REG.DOORBELLS + qid * 8, 0);
     this.sqs.set(qid, { id: qid, base: c.prp1, size: qsize + 1, head: 0, tail: 0, cqid });
     this.cqs.get(cqid)!.sqs.add(qid);
     return { status: Status.SUCCESS };
@@ -848,7 +894,7 @@ export class NvmeController {
   // ---- NVM command set ------------------------------------------------------------------------
   private io(c: Command): Result {
     if (c.fuse !== 0 || c.psdt !== 0) return { status: Status.INVALID_FIELD };
-    const css = (this.lastCc >> 4) & 7;
+    const css = (this.cc >> 4) & 7;
     if (css === 7) return { status: Status.INVALID_OPCODE }; // admin-only: no I/O command set
     switch (c.opcode) {
       case Nvm.FLUSH:
@@ -916,21 +962,31 @@ export class NvmeController {
 // ---- the sim backend's entry point -----------------------------------------------------------
 interface ModelState {
   controller: NvmeController;
+  /** The journal handler, bound once (poll runs millions of times). */
+  onWrite: (offset: number, value: bigint, width: 8 | 16 | 32 | 64) => void;
 }
 
-function ports(ctx: ModelContext): ControllerPorts {
-  const bar = ctx.region("bar0");
-  return { bar, dma: ctx.dma, raise: (v) => ctx.raise(v), log: (m) => ctx.log(m) };
+function state(ctx: ModelContext, options: NvmeModelOptions, storage?: Uint8Array): ModelState {
+  const ports: ControllerPorts = { bar: ctx.region("bar0"), dma: ctx.dma, raise: (v) => ctx.raise(v), log: (m) => ctx.log(m) };
+  const controller = new NvmeController(ports, options, storage);
+  return { controller, onWrite: (o, v, w) => controller.write(o, v, w) };
 }
 
 /** A model with non-default options (serial, size, MDTS...), e.g. for a test's own spec. */
 export function createNvmeModel(options: NvmeModelOptions = {}): DeviceModel<ModelState> {
   return defineModel<ModelState>({
     name: "nvme",
-    init: (ctx) => ({ controller: new NvmeController(ports(ctx), options) }),
-    poll: (_ctx, s) => s.controller.poll(),
+    // Every BAR0 store is an event: CC.EN edges are never lost (EN 0 then 1 between two polls is
+    // a reset and an enable), doorbells need no memory to compare against, and a read after a
+    // write sees its effect, as with QEMU's synchronous MMIO handlers.
+    journal: ["bar0"],
+    init: (ctx) => state(ctx, options),
+    poll: (ctx, s) => {
+      const writes = ctx.writes("bar0").drain(s.onWrite);
+      return s.controller.poll() || writes > 0;
+    },
     // A function-level reset clears the controller but not the medium.
-    reset: (ctx, s) => ({ controller: new NvmeController(ports(ctx), options, s.controller.storage) }),
+    reset: (ctx, s) => state(ctx, options, s.controller.storage),
   });
 }
 

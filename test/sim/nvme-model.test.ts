@@ -72,7 +72,8 @@ interface QueuePair {
   phase: number;
 }
 
-/** Plays the host: memory layout, admin queue, a minimal submit/complete loop. */
+/** Plays the host: memory layout, admin queue, a minimal submit/complete loop. BAR0 reads come from
+ *  the register memory the model maintains; stores go to the model as events. */
 class Host {
   readonly bar = new FakeBar();
   readonly dma = new FakeDma(0x10_0000, 4 << 20);
@@ -87,6 +88,14 @@ class Host {
     this.ctrl = new NvmeController(ports, options);
   }
 
+  /** Host stores to BAR0 reach the model as write events, as the sim's journal delivers them. */
+  w32(offset: number, value: number) {
+    this.ctrl.write(offset, BigInt(value >>> 0), 32);
+  }
+  w64(offset: number, value: bigint) {
+    this.ctrl.write(offset, value, 64);
+  }
+
   alloc(bytes: number): number {
     const at = this.next;
     this.next += Math.ceil(bytes / PAGE) * PAGE;
@@ -99,10 +108,10 @@ class Host {
 
   enable(depth = 8, cc = (6 << 16) | (4 << 20) | 1) {
     this.admin = this.pair(0, depth);
-    this.bar.write32(REG.AQA, ((depth - 1) << 16) | (depth - 1));
-    this.bar.write64(REG.ASQ, BigInt(this.admin.sq));
-    this.bar.write64(REG.ACQ, BigInt(this.admin.cq));
-    this.bar.write32(REG.CC, cc);
+    this.w32(REG.AQA, ((depth - 1) << 16) | (depth - 1));
+    this.w64(REG.ASQ, BigInt(this.admin.sq));
+    this.w64(REG.ACQ, BigInt(this.admin.cq));
+    this.w32(REG.CC, cc);
     this.ctrl.poll();
   }
 
@@ -114,7 +123,7 @@ class Host {
     const cid = this.cid++ & 0xffff;
     v.setUint16(2, cid, true);
     q.tail = (q.tail + 1) % q.depth;
-    this.bar.write32(REG.DOORBELLS + q.id * 8, q.tail);
+    this.w32(REG.DOORBELLS + q.id * 8, q.tail);
     return cid;
   }
 
@@ -125,7 +134,7 @@ class Host {
     if ((status & 1) !== q.phase) return null;
     q.head = (q.head + 1) % q.depth;
     if (q.head === 0) q.phase ^= 1;
-    this.bar.write32(REG.DOORBELLS + q.id * 8 + 4, q.head);
+    this.w32(REG.DOORBELLS + q.id * 8 + 4, q.head);
     return { dw0: v.getUint32(0, true), sqhd: v.getUint16(8, true), sqid: v.getUint16(10, true), cid: v.getUint16(12, true), status: status & ~1, phase: status & 1 };
   }
 
@@ -188,7 +197,7 @@ describe("registers and enable", () => {
     const h = new Host();
     h.enable();
     expect(h.csts() & 1).toBe(1);
-    h.bar.write32(REG.CC, 0x460000); // EN = 0 with the configuration left in place
+    h.w32(REG.CC, 0x460000); // EN = 0 with the configuration left in place
     h.ctrl.poll();
     expect(h.csts()).toBe(0);
     expect(h.bar.read32(REG.CC)).toBe(0); // reset clears CC, as QEMU's does
@@ -200,23 +209,66 @@ describe("registers and enable", () => {
 
   test("an enable with a misaligned ASQ or wrong IOSQES is refused with CFS", () => {
     const h = new Host();
-    h.bar.write32(REG.AQA, 0x00070007);
-    h.bar.write64(REG.ASQ, 0x10_0800n);
-    h.bar.write64(REG.ACQ, 0x10_2000n);
-    h.bar.write32(REG.CC, (6 << 16) | (4 << 20) | 1);
+    h.w32(REG.AQA, 0x00070007);
+    h.w64(REG.ASQ, 0x10_0800n);
+    h.w64(REG.ACQ, 0x10_2000n);
+    h.w32(REG.CC, (6 << 16) | (4 << 20) | 1);
     h.ctrl.poll();
     expect(h.csts() & 3).toBe(2);
-    h.bar.write32(REG.CC, 0);
+    h.w32(REG.CC, 0);
     h.ctrl.poll();
     expect(h.csts()).toBe(0);
     h.enable(8, (7 << 16) | (4 << 20) | 1);
     expect(h.csts() & 3).toBe(2);
   });
 
+  test("register stores: 32-bit halves of ASQ, a byte store into AQA, the interrupt mask, ignored writes", () => {
+    const h = new Host();
+    h.w32(REG.ASQ, 0x0020_0000);
+    h.w32(REG.ASQ + 4, 0x1);
+    expect(h.bar.read64(REG.ASQ)).toBe(0x1_0020_0000n);
+    h.w64(REG.ACQ, 0x2_0000_1000n);
+    expect(h.bar.read64(REG.ACQ)).toBe(0x2_0000_1000n);
+    h.w32(REG.AQA, 0x001f001f);
+    h.ctrl.write(REG.AQA + 2, 0x07n, 8); // ACQS low byte only
+    expect(h.bar.read32(REG.AQA)).toBe(0x0007001f);
+    h.w32(REG.AQA, 0xffffffff);
+    expect(h.bar.read32(REG.AQA)).toBe(0x0fff0fff); // reserved bits stay 0
+    h.w32(REG.INTMS, 0b101);
+    h.w32(REG.INTMC, 0b001);
+    expect(h.bar.read32(REG.INTMS)).toBe(0b100);
+    expect(h.bar.read32(REG.INTMC)).toBe(0b100);
+    h.w64(REG.CAP, 0n);
+    h.w32(REG.VS, 0);
+    h.w32(REG.NSSR, 0x4e564d65); // CAP.NSSRS = 0: no subsystem reset
+    expect(h.bar.read64(REG.CAP)).toBe(CAP_VALUE);
+    expect(h.bar.read32(REG.VS)).toBe(0x00010400);
+    expect(h.bar.read32(REG.NSSR)).toBe(0);
+  });
+
+  test("EN 1 (refused), 0, 1 stored back to back: a reset and a good enable, none lost", () => {
+    const h = new Host();
+    h.enable(8, (5 << 16) | (4 << 20) | 1); // refused: CFS
+    expect(h.csts() & 3).toBe(2);
+    h.w32(REG.CC, 0);
+    h.w32(REG.CC, (6 << 16) | (4 << 20) | 1);
+    expect(h.csts() & 3).toBe(1);
+    expect(h.bar.read32(REG.CC)).toBe((6 << 16) | (4 << 20) | 1);
+  });
+
+  test("doorbell values past the queue end and doorbells of missing queues are ignored", () => {
+    const h = new Host();
+    h.enable(8);
+    h.w32(REG.DOORBELLS, 9); // admin SQ has 8 entries
+    h.w32(REG.DOORBELLS + 5 * 8, 1); // no SQ 5
+    expect(h.ctrl.poll()).toBe(false);
+    expect(h.run(h.admin, (v) => v.setUint8(0, 0x7f)).sqhd).toBe(1);
+  });
+
   test("shutdown notification reports SHST complete", () => {
     const h = new Host();
     h.enable();
-    h.bar.write32(REG.CC, h.bar.read32(REG.CC) | (1 << 14));
+    h.w32(REG.CC, h.bar.read32(REG.CC) | (1 << 14));
     h.ctrl.poll();
     expect((h.csts() >> 2) & 3).toBe(2);
   });
@@ -524,6 +576,21 @@ describe("the model and devices/nvme.yaml agree", () => {
 });
 
 describe("inside the sim backend", () => {
+  test("stores reach the model in order and a later read sees their effect", async () => {
+    const nvme = await Nvme.open({ ioQueues: 0 });
+    try {
+      const cc = nvme.regs.cc.read();
+      // EN 0 then EN 1 with nothing in between: both edges are seen, and the read that follows
+      // waits for them (the journal orders reads after the client's writes), like QEMU's MMIO.
+      nvme.regs.cc.write(0);
+      nvme.regs.cc.write(cc);
+      expect(nvme.regs.csts.fields()).toMatchObject({ rdy: 1, cfs: 0 });
+      expect(nvme.regs.cc.read()).toBe(cc);
+    } finally {
+      nvme.close();
+    }
+  });
+
   test("a device reset clears the controller but keeps the medium; the driver can bring it up again", async () => {
     const nvme = await Nvme.open();
     try {
