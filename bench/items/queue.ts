@@ -65,11 +65,11 @@ function deviceCopy(q: CmdQueue, src: Shared, dst: Shared, bytes: number): void 
       q.send({ src: src.ref(off, len), dst: dst.ref(off, len), size: len, cookie: sent++ });
     }
     q.flush();
-    let c = q.recv() ?? q.recvSync(10_000);
-    while (c !== null) {
+    // Completions come back in ring order: the cookie proves each one is the request expected.
+    for (let c: ReturnType<CmdQueue["recv"]> = q.recv() ?? q.recvSync(10_000); c !== null; c = q.recv()) {
       expectDone(c.status, `copy of ${bytes} bytes`);
+      if (c.cookie !== done) throw new Error(`copy of ${bytes} bytes: completion ${c.cookie} arrived when ${done} was due`);
       done++;
-      c = q.recv();
     }
   }
 }
