@@ -4,6 +4,7 @@
 
 import type { DmaRef, DmaResolver, RegisterIo } from "@warpdrive/runtime";
 import { describe, expect, test } from "bun:test";
+import { type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type IdentifyParams, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeIdentify, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "../src/commands.ts";
 import { ADMIN_QUEUE_ID, ADMIN_QUEUE_MAX_ENTRIES, BROADCAST_NSID, CQE_SIZE, DOORBELL_BASE, IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT, NSSR_RESET, SQE_SIZE } from "../src/constants.ts";
 import { AdminOpcode, Arbitration, CommandSet, CommandSpecificStatus, FeatureId, FeatureSelect, FusedOperation, GenericStatus, IdentifyCns, MediaStatus, NvmOpcode, PathStatus, PrpOrSgl, QueuePriority, ShutdownNotification, ShutdownStatus, StatusCodeType } from "../src/enums.ts";
 import { Bar0Registers } from "../src/registers.ts";
@@ -1793,6 +1794,345 @@ describe("struct IdentifyNamespace", () => {
     {
       const view = entry(4096, (view, offset) => IdentifyNamespace.encode(view, offset, init<IdentifyNamespaceInit>({ vs: { length: 3712, 3711: 0x01 } }), dma), [[4095,"01"]]);
       expect(dec(IdentifyNamespace.decode(view, GUARD)).vs[3711]).toBe(0x01);
+    }
+  });
+});
+
+describe("command identify", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeIdentify(view, offset, {}, dma), [[0,"06"]]);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeIdentify(view, offset, init<IdentifyParams>({ nsid: 0x01020304 }), dma), [[0,"06"],[4,"04030201"]]);
+    }
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeIdentify(view, offset, init<IdentifyParams>({ buffer: ref }), dma), [[0,"06"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("cns at 40, u8", () => {
+    {
+      entry(64, (view, offset) => encodeIdentify(view, offset, init<IdentifyParams>({ cns: 0x01 }), dma), [[0,"06"],[40,"01"]]);
+    }
+  });
+  test("cntid at 42, u16", () => {
+    {
+      entry(64, (view, offset) => encodeIdentify(view, offset, init<IdentifyParams>({ cntid: 0x0102 }), dma), [[0,"06"],[42,"0201"]]);
+    }
+  });
+});
+
+describe("command create_io_cq", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeCreateIoCq(view, offset, {}, dma), [[0,"05"]]);
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ buffer: ref }), dma), [[0,"05"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("qid at 40, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ qid: 0x0102 }), dma), [[0,"05"],[40,"0201"]]);
+    }
+  });
+  test("qsize at 42, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ qsize: 0x0102 }), dma), [[0,"05"],[42,"0201"]]);
+    }
+  });
+  test("cq_flags at 44, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ cqFlags: 0x0102 }), dma), [[0,"05"],[44,"0201"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ cqFlags: { pc: 0x1 } }), dma), [[0,"05"],[44,"01"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ cqFlags: { ien: 0x1 } }), dma), [[0,"05"],[44,"02"]]);
+    }
+  });
+  test("iv at 46, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoCq(view, offset, init<CreateIoCqParams>({ iv: 0x0102 }), dma), [[0,"05"],[46,"0201"]]);
+    }
+  });
+});
+
+describe("command create_io_sq", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeCreateIoSq(view, offset, {}, dma), [[0,"01"]]);
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ buffer: ref }), dma), [[0,"01"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("qid at 40, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ qid: 0x0102 }), dma), [[0,"01"],[40,"0201"]]);
+    }
+  });
+  test("qsize at 42, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ qsize: 0x0102 }), dma), [[0,"01"],[42,"0201"]]);
+    }
+  });
+  test("sq_flags at 44, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ sqFlags: 0x0102 }), dma), [[0,"01"],[44,"0201"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ sqFlags: { pc: 0x1 } }), dma), [[0,"01"],[44,"01"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ sqFlags: { qprio: 0x3 } }), dma), [[0,"01"],[44,"06"]]);
+    }
+  });
+  test("cqid at 46, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ cqid: 0x0102 }), dma), [[0,"01"],[46,"0201"]]);
+    }
+  });
+  test("nvmsetid at 48, u16", () => {
+    {
+      entry(64, (view, offset) => encodeCreateIoSq(view, offset, init<CreateIoSqParams>({ nvmsetid: 0x0102 }), dma), [[0,"01"],[48,"0201"]]);
+    }
+  });
+});
+
+describe("command delete_io_sq", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeDeleteIoSq(view, offset, {}, dma), []);
+  });
+  test("qid at 40, u16", () => {
+    {
+      entry(64, (view, offset) => encodeDeleteIoSq(view, offset, init<DeleteIoSqParams>({ qid: 0x0102 }), dma), [[40,"0201"]]);
+    }
+  });
+});
+
+describe("command delete_io_cq", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeDeleteIoCq(view, offset, {}, dma), [[0,"04"]]);
+  });
+  test("qid at 40, u16", () => {
+    {
+      entry(64, (view, offset) => encodeDeleteIoCq(view, offset, init<DeleteIoCqParams>({ qid: 0x0102 }), dma), [[0,"04"],[40,"0201"]]);
+    }
+  });
+});
+
+describe("command get_features", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeGetFeatures(view, offset, {}, dma), [[0,"0a"]]);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeGetFeatures(view, offset, init<GetFeaturesParams>({ nsid: 0x01020304 }), dma), [[0,"0a"],[4,"04030201"]]);
+    }
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeGetFeatures(view, offset, init<GetFeaturesParams>({ buffer: ref }), dma), [[0,"0a"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("fid at 40, u8", () => {
+    {
+      entry(64, (view, offset) => encodeGetFeatures(view, offset, init<GetFeaturesParams>({ fid: 0x01 }), dma), [[0,"0a"],[40,"01"]]);
+    }
+  });
+  test("sel at 41, u8", () => {
+    {
+      entry(64, (view, offset) => encodeGetFeatures(view, offset, init<GetFeaturesParams>({ sel: 0x01 }), dma), [[0,"0a"],[41,"01"]]);
+    }
+  });
+  test("value at 44, u32 (Sqe.cdw11)", () => {
+    {
+      entry(64, (view, offset) => encodeGetFeatures(view, offset, init<GetFeaturesParams>({ value: 0x01020304 }), dma), [[0,"0a"],[44,"04030201"]]);
+    }
+  });
+});
+
+describe("command set_features", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeSetFeatures(view, offset, {}, dma), [[0,"09"]]);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ nsid: 0x01020304 }), dma), [[0,"09"],[4,"04030201"]]);
+    }
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ buffer: ref }), dma), [[0,"09"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("fid at 40, u8", () => {
+    {
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ fid: 0x01 }), dma), [[0,"09"],[40,"01"]]);
+    }
+  });
+  test("save at 43, u8", () => {
+    {
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ save: 0x01 }), dma), [[0,"09"],[43,"01"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ save: { sv: 0x1 } }), dma), [[0,"09"],[43,"80"]]);
+    }
+  });
+  test("value at 44, u32 (Sqe.cdw11)", () => {
+    {
+      entry(64, (view, offset) => encodeSetFeatures(view, offset, init<SetFeaturesParams>({ value: 0x01020304 }), dma), [[0,"09"],[44,"04030201"]]);
+    }
+  });
+});
+
+describe("command set_number_of_queues", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeSetNumberOfQueues(view, offset, {}, dma), [[0,"09"],[40,"07"]]);
+  });
+  test("nsqr at 44, u16", () => {
+    {
+      entry(64, (view, offset) => encodeSetNumberOfQueues(view, offset, init<SetNumberOfQueuesParams>({ nsqr: 0x0102 }), dma), [[0,"09"],[40,"07"],[44,"0201"]]);
+    }
+  });
+  test("ncqr at 46, u16", () => {
+    {
+      entry(64, (view, offset) => encodeSetNumberOfQueues(view, offset, init<SetNumberOfQueuesParams>({ ncqr: 0x0102 }), dma), [[0,"09"],[40,"07"],[46,"0201"]]);
+    }
+  });
+});
+
+describe("command read", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeRead(view, offset, {}, dma), [[0,"02"]]);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ nsid: 0x01020304 }), dma), [[0,"02"],[4,"04030201"]]);
+    }
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ buffer: ref }), dma), [[0,"02"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("prp2 at 32, u64 (Sqe.prp2)", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ prp2: 0x0102030405060708n }), dma), [[0,"02"],[32,"0807060504030201"]]);
+    }
+  });
+  test("slba at 40, u64", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ slba: 0x0102030405060708n }), dma), [[0,"02"],[40,"0807060504030201"]]);
+    }
+  });
+  test("nlb at 48, u16", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ nlb: 0x0102 }), dma), [[0,"02"],[48,"0201"]]);
+    }
+  });
+  test("control at 50, u16", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ control: 0x0102 }), dma), [[0,"02"],[50,"0201"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ control: { prinfo: 0xf } }), dma), [[0,"02"],[51,"3c"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ control: { fua: 0x1 } }), dma), [[0,"02"],[51,"40"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ control: { lr: 0x1 } }), dma), [[0,"02"],[51,"80"]]);
+    }
+  });
+  test("dsm at 52, u8", () => {
+    {
+      entry(64, (view, offset) => encodeRead(view, offset, init<ReadParams>({ dsm: 0x01 }), dma), [[0,"02"],[52,"01"]]);
+    }
+  });
+});
+
+describe("command write", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeWrite(view, offset, {}, dma), [[0,"01"]]);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ nsid: 0x01020304 }), dma), [[0,"01"],[4,"04030201"]]);
+    }
+  });
+  test("buffer at 24, dma-address (Sqe.prp1)", () => {
+    {
+      dma.fields.length = 0;
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ buffer: ref }), dma), [[0,"01"],[24,"8867452301"]]);
+      expect(dma.fields).toEqual(["Sqe.prp1"]);
+    }
+  });
+  test("prp2 at 32, u64 (Sqe.prp2)", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ prp2: 0x0102030405060708n }), dma), [[0,"01"],[32,"0807060504030201"]]);
+    }
+  });
+  test("slba at 40, u64", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ slba: 0x0102030405060708n }), dma), [[0,"01"],[40,"0807060504030201"]]);
+    }
+  });
+  test("nlb at 48, u16", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ nlb: 0x0102 }), dma), [[0,"01"],[48,"0201"]]);
+    }
+  });
+  test("control at 50, u16", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: 0x0102 }), dma), [[0,"01"],[50,"0201"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: { dtype: 0xf } }), dma), [[0,"01"],[50,"f0"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: { stc: 0x1 } }), dma), [[0,"01"],[51,"01"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: { prinfo: 0xf } }), dma), [[0,"01"],[51,"3c"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: { fua: 0x1 } }), dma), [[0,"01"],[51,"40"]]);
+    }
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ control: { lr: 0x1 } }), dma), [[0,"01"],[51,"80"]]);
+    }
+  });
+  test("dsm at 52, u8", () => {
+    {
+      entry(64, (view, offset) => encodeWrite(view, offset, init<WriteParams>({ dsm: 0x01 }), dma), [[0,"01"],[52,"01"]]);
+    }
+  });
+});
+
+describe("command flush", () => {
+  test("fixed fields alone", () => {
+    entry(64, (view, offset) => encodeFlush(view, offset, {}, dma), []);
+  });
+  test("nsid at 4, u32 (Sqe.nsid)", () => {
+    {
+      entry(64, (view, offset) => encodeFlush(view, offset, init<FlushParams>({ nsid: 0x01020304 }), dma), [[4,"04030201"]]);
     }
   });
 });

@@ -3,7 +3,8 @@
 // each field is encoded alone at an offset inside a guard-filled buffer, so a wrong offset, size,
 // byte order, bit position or a missed zero-fill all show. Registers are checked through a recording
 // RegisterIo: every access must hit the described offset with the described width and bits.
-import type { FieldModel, RegionModel, RegisterModel, StructFieldModel, StructModel } from "../model.ts";
+import type { CommandModel, FieldModel, RegionModel, RegisterModel, StructFieldModel, StructModel } from "../model.ts";
+import { commandFunctionName, paramsTypeName } from "./commands.ts";
 import { isWide } from "./fields.ts";
 import { fieldValueType, isReadable, isWritable, regionClassName, registerClass } from "./registers.ts";
 import { named } from "./structs.ts";
@@ -42,14 +43,14 @@ function firstScalar(s: StructModel): StructFieldModel | undefined {
   return named(s).find((f) => f.type.kind === "scalar" && f.count === 1 && f.bitfields.length === 0);
 }
 
-function probes(ctx: EmitContext, s: StructModel, fld: StructFieldModel, base: number): Probe[] {
+function probes(ctx: EmitContext, dmaLabel: string, fld: StructFieldModel, base: number): Probe[] {
   const name = camel(fld.name);
   const es = fld.size / fld.count;
   const little = fld.endian === "little";
   const lastAt = fld.offset + (fld.count - 1) * es + base;
   const out: Probe[] = [];
   if (fld.type.kind === "dma-address") {
-    const label = `${s.name}.${fld.name}`;
+    const label = dmaLabel;
     const b = bytesOf(DMA_ADDR, 8, little);
     if (fld.count > 1) out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ref } }`, expect: [[lastAt, b]], dmaLabel: label });
     else out.push({ init: `{ ${name}: ref }`, expect: [[lastAt, b]], dmaLabel: label, decoded: [`.${name}`, `${hex(Number(DMA_ADDR))}n`] });
@@ -102,7 +103,7 @@ function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
   lines.push(`  test("is ${s.size} bytes", () => {`, `    expect(${s.name}.SIZE).toBe(${s.size});`, `  });`);
   lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
   for (const fld of named(s)) {
-    const ps = probes(ctx, s, fld, 0);
+    const ps = probes(ctx, `${s.name}.${fld.name}`, fld, 0);
     if (ps.length === 0) continue;
     lines.push(`  test(${str(describeField(fld))}, () => {`);
     for (const p of ps) {
@@ -242,6 +243,65 @@ class RecordingIo implements RegisterIo {
   doorbell(off: number, v: number): void { this.log.push(\`db 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
 }`.trim();
 
+/** Non-zero bytes of `bytes` as [offset, hex] runs, the shape `entry` expects. */
+function runs(bytes: Uint8Array): [number, string][] {
+  const out: [number, string][] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    if (bytes[i] === 0) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let hexText = "";
+    while (i < bytes.length && bytes[i] !== 0) hexText += bytes[i++]!.toString(16).padStart(2, "0");
+    out.push([start, hexText]);
+  }
+  return out;
+}
+
+function putHex(bytes: Uint8Array, at: number, hexText: string): void {
+  for (let i = 0; i < hexText.length / 2; i++) bytes[at + i] = parseInt(hexText.slice(2 * i, 2 * i + 2), 16);
+}
+
+/**
+ * Per command: the fixed values alone, then each param alone on top of them, at the offsets of the
+ * description (overlays included). A param laid over a fixed value replaces it.
+ */
+function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
+  const s = ctx.model.structs.find((x) => x.name === c.struct)!;
+  const fn = commandFunctionName(c);
+  f.use("../src/commands.ts", fn);
+  f.use("../src/commands.ts", paramsTypeName(c), true);
+  const fixed = new Uint8Array(s.size);
+  for (const x of c.fixed) {
+    const fld = s.fields.find((y) => y.name === x.field)!;
+    putHex(fixed, fld.offset, bytesOf(BigInt(x.value), fld.size / fld.count, fld.endian === "little"));
+  }
+  const lines: string[] = [`describe(${str(`command ${c.name}`)}, () => {`];
+  lines.push(`  test("fixed fields alone", () => {`, `    entry(${s.size}, (view, offset) => ${fn}(view, offset, {}, dma), ${JSON.stringify(runs(fixed))});`, `  });`);
+  for (const p of c.params) {
+    const fld = { ...p.field, name: p.name };
+    const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
+    const ps = probes(ctx, label, fld, 0);
+    if (ps.length === 0) continue;
+    lines.push(`  test(${str(`${describeField(fld)}${p.fromField ? ` (${c.struct}.${p.fromField})` : ""}`)}, () => {`);
+    for (const pr of ps) {
+      const bytes = fixed.slice();
+      bytes.fill(0, fld.offset, fld.offset + fld.size);
+      for (const [at, h] of pr.expect) putHex(bytes, at, h);
+      lines.push(`    {`);
+      if (pr.dmaLabel) lines.push(`      dma.fields.length = 0;`);
+      lines.push(`      entry(${s.size}, (view, offset) => ${fn}(view, offset, init<${paramsTypeName(c)}>(${pr.init}), dma), ${JSON.stringify(runs(bytes))});`);
+      if (pr.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(pr.dmaLabel)}]);`);
+      lines.push(`    }`);
+    }
+    lines.push(`  });`);
+  }
+  lines.push(`});`);
+  return lines.join("\n");
+}
+
 export function layoutTestFile(ctx: EmitContext): TsFile {
   const m = ctx.model;
   const f = new TsFile();
@@ -266,5 +326,6 @@ export function layoutTestFile(ctx: EmitContext): TsFile {
   }
   for (const r of m.regions) f.add(registerTests(f, r));
   for (const s of m.structs) f.add(structTests(ctx, f, s));
+  for (const c of m.commands) f.add(commandTests(ctx, f, c));
   return f;
 }

@@ -5,11 +5,19 @@
 // only, MPSMAX 64 KiB), VS 1.4.0, MDTS 7, 64 I/O queue pairs, 65 MSI-X vectors, and the same status
 // codes QEMU returns for bad queue creation, bad namespaces and out-of-range LBAs.
 //
-// The sim backend runs this in a Worker over the client's own register page: the model never sees
-// an access, only its effect, so every poll compares CC and the doorbells of live queues with what
-// it saw last time. Register offsets are written out here rather than taken from the generated
-// client: the model is a second, independent reading of the spec, which is what lets the tests
-// catch a wrong offset in devices/nvme.yaml.
+// The sim backend runs this in a Worker. BAR0 is journaled: each client store arrives in order as
+// a write event (NvmeController.write), the model alone writes BAR0's memory (what reads return),
+// and a client read waits until its earlier stores were taken, so register side effects behave as
+// with QEMU's synchronous MMIO handlers: CC.EN 0 then 1 is a reset and an enable, CC reads back 0
+// after a reset, CSTS.RDY is set by the time the enabling store "returns". Doorbells are events
+// too; commands run when poll() finds submission queue entries between head and tail.
+//
+// Not modelled: SGLs, fused commands, metadata, CMB/PMR, boot partitions, NVM subsystem reset,
+// multiple namespaces, asynchronous events (AERs are accepted and held), interrupt coalescing.
+//
+// Register offsets are written out here rather than taken from the generated client: the model is
+// a second, independent reading of the spec, which is what lets the tests catch a wrong offset in
+// devices/nvme.yaml.
 import { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma } from "@warpdrive/runtime/sim/model";
 
 // ---- BAR0 layout ---------------------------------------------------------------------------
@@ -457,10 +465,9 @@ export class NvmeController {
         return;
       case REG.ASQ:
       case REG.ACQ:
-        bar.write32(offset, v & ~0xfff); // bits 11:0 are reserved: the base is page aligned
-        return;
       case REG.ASQ + 4:
       case REG.ACQ + 4:
+        // Stored as written (as QEMU does); a base that is not page aligned refuses the enable.
         bar.write32(offset, v);
         return;
       default:
