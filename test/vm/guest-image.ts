@@ -44,8 +44,41 @@ function need(tool: string, pkg: string): string {
   return p;
 }
 
+/**
+ * What the apt answer depends on: the package lists and apt's binary cache. Same fingerprint, same
+ * answer, so the lookup (~4 s of apt-cache on 2 cores) is cached in .cache/vm/kernel-package.json.
+ */
+function aptFingerprint(): string {
+  const parts: string[] = [];
+  for (const dir of ["/var/lib/apt/lists", "/var/cache/apt"]) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).sort()) {
+      if (!/Packages|\.bin$|Release/.test(f)) continue;
+      const st = statSync(join(dir, f));
+      parts.push(`${f}:${st.size}:${st.mtimeMs}`);
+    }
+  }
+  return parts.join("|");
+}
+
 /** The kernel image package Debian's linux-image-amd64 currently points at, and its version. */
-export function currentKernelPackage(): { name: string; version: string } {
+export function currentKernelPackage(cacheRoot?: string): { name: string; version: string } {
+  const memo = cacheRoot ? join(cacheRoot, "kernel-package.json") : null;
+  const fp = aptFingerprint();
+  if (memo && fp && existsSync(memo)) {
+    try {
+      const m = JSON.parse(readFileSync(memo, "utf8")) as { fingerprint: string; name: string; version: string };
+      if (m.fingerprint === fp) return { name: m.name, version: m.version };
+    } catch {
+      // rebuilt below
+    }
+  }
+  const found = askApt();
+  if (memo && fp) writeFileSync(memo, JSON.stringify({ fingerprint: fp, ...found }));
+  return found;
+}
+
+function askApt(): { name: string; version: string } {
   need("apt-cache", "apt");
   const deps = sh(["apt-cache", "depends", "linux-image-amd64"]);
   const m = deps.match(/Depends:\s*(linux-image-[0-9][^\s]*)/);
@@ -73,7 +106,7 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
   mkdirSync(cacheRoot, { recursive: true });
   let pkg: { name: string; version: string };
   try {
-    pkg = currentKernelPackage();
+    pkg = currentKernelPackage(cacheRoot);
   } catch (e) {
     const suffix = `-bun${Bun.version}-h${HARNESS_VERSION}`;
     const cached = readdirSync(cacheRoot)

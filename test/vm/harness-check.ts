@@ -58,7 +58,14 @@ export async function runHarnessCheck(o: { log: Log; timeout?: number }): Promis
     let problem: string | null;
     let r: VmResult | undefined;
     try {
-      r = await runVm({ ...c.opts, timeout: c.opts.timeout ?? o.timeout ?? 300, log: o.log, silent: true, name: `self-check-${i + 1}` });
+      r = await runVm({
+        ...c.opts,
+        timeout: c.opts.timeout ?? o.timeout ?? 300,
+        log: o.log,
+        silent: true,
+        retryEarlyFailure: false,
+        name: `self-check-${i + 1}`,
+      });
       problem = c.expect(r);
     } catch (e) {
       problem = `the harness threw: ${e instanceof Error ? e.message : String(e)}`;

@@ -55,10 +55,19 @@ export function parseRun(log: string, end: QemuEnd, kind: "test" | "shell"): Run
   let readySeconds: number | null = null;
   let runEnd = false;
   let panicLine: string | null = null;
+  let file: string | null = null;
+  let lastCase: string | null = null;
+  let qemuError: string | null = null;
 
   for (const line of lines) {
+    if (line.startsWith("[qemu] ") && qemuError === null) qemuError = line.slice(7).trim();
+    const f = line.match(/^(\S+\.(?:test|spec|fixture)\.[cm]?[jt]sx?):$/);
+    if (f) file = f[1];
     const c = line.match(/^\((pass|fail|skip|todo)\) (.*?)(?: \[[0-9.]+m?s\])?$/);
-    if (c) cases.push({ status: c[1] as TestCase["status"], name: c[2] });
+    if (c) {
+      cases.push({ status: c[1] as TestCase["status"], name: c[2] });
+      lastCase = `${c[1]} ${c[2]}`;
+    }
     if (!panicLine && PANIC.test(line)) panicLine = line.trim();
     const w = line.match(/WDVM (\S+)\s*(.*)$/);
     if (!w) continue;
@@ -75,22 +84,27 @@ export function parseRun(log: string, end: QemuEnd, kind: "test" | "shell"): Run
     }
   }
 
-  const guestCode = end.code !== null && end.code % 2 === 1 ? (end.code - 1) / 2 : null;
+  // isa-debug-exit: status (v << 1) | 1; init.sh only writes v = 0, 1 or 2. Anything else is QEMU's own.
+  const guestCode = end.code === 1 || end.code === 3 || end.code === 5 ? (end.code - 1) / 2 : null;
   const passed = summary ? num(summary.pass) ?? 0 : cases.filter((t) => t.status === "pass").length;
   const failedSummary = summary ? num(summary.fail) : null;
   const failedCases = cases.filter((t) => t.status === "fail").length;
   const failed = Math.max(failedSummary ?? 0, failedCases);
   const skipped = summary ? num(summary.skip) ?? 0 : cases.filter((t) => t.status === "skip").length;
 
+  // Where a crash or hang happened: the file bun was in and the last test it finished.
+  const where = file ? `; in ${file}${lastCase ? ` after (${lastCase})` : " before its first test finished"}` : "";
   const report = (ok: boolean, reason: string): RunReport => ({
     ok, reason, kind, passed, failed, skipped, cases, devices, guestCode,
     panic: panicLine !== null, bootSeconds, readySeconds,
   });
 
-  if (end.timedOut) return report(false, `timeout after ${end.seconds.toFixed(0)} s${runEnd ? "" : " (the guest command never finished)"}`);
-  if (panicLine) return report(false, `guest kernel failure: ${panicLine}`);
-  if (end.code === 0) return report(false, "QEMU exited 0: the guest rebooted or panicked without reporting a result");
-  if (guestCode === null) return report(false, `QEMU exited with status ${end.code}, not an isa-debug-exit code (QEMU error?)`);
+  if (end.timedOut) return report(false, `timeout after ${end.seconds.toFixed(0)} s${runEnd ? "" : " (the guest command never finished)"}${where}`);
+  if (panicLine) return report(false, `guest kernel failure: ${panicLine}${where}`);
+  if (end.code === 0) return report(false, `QEMU exited 0: the guest rebooted or panicked without reporting a result${where}`);
+  if (guestCode === null || (qemuError && !runEnd)) {
+    return report(false, `QEMU died (exit status ${end.code}${end.code === 134 ? ", abort" : ""})${qemuError ? `: ${qemuError}` : ""}${where}`);
+  }
   if (setupFailed !== null) return report(false, `guest setup failed: ${setupFailed}`);
   if (wdExit === null) return report(false, `QEMU reported guest code ${guestCode} but the guest never printed its exit line`);
   if (wdExit !== guestCode) return report(false, `the guest printed exit ${wdExit} but QEMU reported ${guestCode}`);

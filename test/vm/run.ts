@@ -86,9 +86,13 @@ async function main() {
     }
     const r = await runVm(opts);
     const rep = r.report;
+    const mk = r.timings.marks;
+    const at = (k: string) => (mk[k] === undefined ? "?" : mk[k].toFixed(1));
+    log(`guest run: ${rep.ok ? "PASS" : "FAIL"} (${rep.reason})`);
     log(
-      `guest run: ${rep.ok ? "PASS" : "FAIL"} (${rep.reason}); image ${r.timings.image.toFixed(1)} s, archive ${r.timings.archive.toFixed(1)} s, ` +
-        `QEMU ${r.timings.qemu.toFixed(1)} s (kernel up at ${rep.bootSeconds ?? "?"} s, devices bound at ${rep.readySeconds ?? "?"} s guest time)`,
+      `timing: image ${r.timings.image.toFixed(1)} s, archives ${r.timings.archive.toFixed(1)} s, QEMU ${r.timings.qemu.toFixed(1)} s ` +
+        `(after QEMU start: first output ${at("output")} s, /init ${at("boot")} s, devices bound ${at("ready")} s, ` +
+        `command done ${at("run-end")} s, exit ${at("exit")} s)`,
     );
     if (rep.kind === "test") {
       for (const c of rep.cases.filter((c) => c.status === "fail")) log(`  failed: ${c.name}`);
