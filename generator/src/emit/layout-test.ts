@@ -272,7 +272,6 @@ function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
   const s = ctx.model.structs.find((x) => x.name === c.struct)!;
   const fn = commandFunctionName(c);
   f.use("../src/commands.ts", fn);
-  f.use("../src/commands.ts", paramsTypeName(c), true);
   const fixed = new Uint8Array(s.size);
   for (const x of c.fixed) {
     const fld = s.fields.find((y) => y.name === x.field)!;
@@ -285,6 +284,7 @@ function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
     const ps = probes(ctx, label, fld, 0);
     if (ps.length === 0) continue;
+    f.use("../src/commands.ts", paramsTypeName(c), true);
     lines.push(`  test(${str(`${describeField(fld)}${p.fromField ? ` (${c.struct}.${p.fromField})` : ""}`)}, () => {`);
     for (const pr of ps) {
       const bytes = fixed.slice();
