@@ -5,7 +5,7 @@
 //   bun examples/edu.ts --backend vfio --device 0000:00:03.0
 import { parseArgs } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { Edu } from "@warpdrive/qemu-edu/hand/behavior";
+import { DMA_MAX_END, Edu } from "@warpdrive/qemu-edu/hand/behavior";
 import { DMA_BUFFER_SIZE } from "@warpdrive/qemu-edu/constants";
 
 const { values: opt } = parseArgs({ options: { backend: { type: "string" }, device: { type: "string" } } });
@@ -21,14 +21,16 @@ async function main(): Promise<void> {
 
   // A page of host memory shared with the device, sent to the on-board buffer and back.
   const buf = edu.client.alloc(2 * DMA_BUFFER_SIZE, "edu example");
-  const out = buf.bytes.subarray(0, DMA_BUFFER_SIZE);
-  const back = buf.bytes.subarray(DMA_BUFFER_SIZE);
+  // (QEMU 7.2's edu refuses a transfer that ends at the buffer's last byte: 4095 bytes at most.)
+  const n = DMA_MAX_END;
+  const out = buf.bytes.subarray(0, n);
+  const back = buf.bytes.subarray(DMA_BUFFER_SIZE, DMA_BUFFER_SIZE + n);
   for (let i = 0; i < out.length; i++) out[i] = (i * 7) & 0xff;
   const t0 = performance.now();
-  edu.dmaToDevice(buf.ref(0, DMA_BUFFER_SIZE), 0, { irq: true });
-  edu.dmaFromDevice(0, buf.ref(DMA_BUFFER_SIZE, DMA_BUFFER_SIZE), { irq: true });
+  edu.dmaToDevice(buf.ref(0, n), 0, { irq: true });
+  edu.dmaFromDevice(0, buf.ref(DMA_BUFFER_SIZE, n), { irq: true });
   const ok = Buffer.from(out).equals(Buffer.from(back));
-  console.log(`  DMA ${DMA_BUFFER_SIZE} bytes to the device and back: ${ok ? "identical" : "DIFFERENT"} (${(performance.now() - t0).toFixed(1)} ms)`);
+  console.log(`  DMA ${n} bytes to the device and back: ${ok ? "identical" : "DIFFERENT"} (${(performance.now() - t0).toFixed(1)} ms)`);
   if (!ok) process.exitCode = 1;
 }
 

@@ -63,16 +63,30 @@ describe("edu sim model", () => {
     expect([...buf.bytes.subarray(100, 116)]).toEqual(new Array(16).fill(9));
   });
 
-  test("a DMA range outside the on-board buffer stops the device, as it stops QEMU 7.2", async () => {
-    const sim = edu.client.device.backend as SimDevice;
-    const r = edu.regs;
-    r.dmaSrc.write(0x40ff0n); // 0x40ff0 + 0x20 runs past 0x41000
-    r.dmaDst.write(0x10000n);
-    r.dmaCount.write(0x20n);
-    r.dmaCmd.writeFields({ start: 1, direction: 1, irq: 0 });
-    for (let i = 0; i < 5000 && sim.fault === undefined; i++) await Bun.sleep(1);
-    expect(sim.modelState).toBe("faulted");
-    expect(sim.fault).toContain("EDU: DMA range 0x0000000000040ff0-0x000000000004100f out of bounds");
+  for (const [what, src, count, message] of [
+    ["past the end", 0x40ff0n, 0x20n, "EDU: DMA range 0x0000000000040ff0-0x000000000004100f out of bounds"],
+    ["ending exactly at the end (QEMU 7.2's strict check)", 0x40000n, 0x1000n, "EDU: DMA range 0x0000000000040000-0x0000000000040fff out of bounds"],
+    ["of zero bytes", 0x40010n, 0n, "out of bounds"],
+  ] as const) {
+    test(`a DMA range ${what} stops the device, as it stops QEMU 7.2`, async () => {
+      const sim = edu.client.device.backend as SimDevice;
+      const r = edu.regs;
+      r.dmaSrc.write(src);
+      r.dmaDst.write(0x10000n);
+      r.dmaCount.write(count);
+      r.dmaCmd.writeFields({ start: 1, direction: 1, irq: 0 });
+      for (let i = 0; i < 5000 && sim.fault === undefined; i++) await Bun.sleep(1);
+      expect(sim.modelState).toBe("faulted");
+      expect(sim.fault).toContain(message);
+    });
+  }
+
+  test("the last usable byte: a transfer ending one byte before the end works", () => {
+    const buf = edu.client.alloc(8192);
+    for (let i = 0; i < 4096; i++) buf.bytes[i] = i & 0xff;
+    edu.dmaToDevice(buf.ref(0, 95), 4000);
+    edu.dmaFromDevice(4000, buf.ref(4096, 95));
+    expect([...buf.bytes.subarray(4096, 4096 + 95)]).toEqual([...buf.bytes.subarray(0, 95)]);
   });
 
   test("reset restores power-on state", () => {
