@@ -1,6 +1,19 @@
 // emitDevice: the pure function from a resolved DeviceModel to the files of its package
 // (relative path -> contents). Writing is generator/src/write.ts's job (Prisma's split); the only
 // input besides the model is the text of the hand-written files, passed in or read from disk.
+//
+// Naming scheme of the output (what hand-written code may rely on):
+//   constants, enum members     as written (UPPER_SNAKE)
+//   enums                       `Name` const object + `Name` union type of its values
+//   register fields             `<Reg>Fields` interface, `<Reg>Layout` const (region-prefixed on a clash)
+//   regions                     `<Region>Registers` class, `<Region>Offsets` const; device member camelCase
+//                               (`<region>Registers` when it would shadow device/dma/open/alloc/close)
+//   structs                     `X` class, `XInit`, `XData`; bit words `<X><Field>Fields`
+//   commands                    `<Cmd>Params`, `encode<Cmd>`; queue method camelCase, with a
+//                               `Command` suffix when it would shadow send/recv/flush/release...
+//   queues                      `<Queue>Queue` wrapper; client `<Device>Device`; `spec`
+// Members are camelCase of the snake_case names. Field values up to 32 bits are numbers, wider
+// ones (u64, dma addresses, register fields over 32 bits) bigint.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import generatorPackage from "../../package.json" with { type: "json" };
