@@ -210,6 +210,16 @@ describe("data", () => {
     expectStatus(() => nvme.write(nvme.blocks + 10n, 1, data.ref(0, nvme.blockSize)), "LBA_OUT_OF_RANGE");
   });
 
+  test("SMART log: read commands are counted; temperature and spare are plausible", () => {
+    const before = nvme.smartLog();
+    for (let i = 0; i < 10; i++) nvme.read(i, 1, back.ref(0, nvme.blockSize));
+    const after = nvme.smartLog();
+    expect(after.hostReadCommands[0]! - before.hostReadCommands[0]!).toBeGreaterThanOrEqual(10n);
+    expect(after.hostWriteCommands[0]!).toBeGreaterThan(0n); // the tests above wrote
+    expect(after.compositeTemperature).toBeGreaterThan(200); // kelvin
+    expect(after.availableSpare).toBeLessThanOrEqual(100);
+  });
+
   test("flush succeeds", () => {
     nvme.flush();
   });

@@ -4,7 +4,7 @@
 // SQ head, back-pressure, doorbell reset) that the hardware-level test cannot see.
 import { describe, expect, test } from "bun:test";
 import { DmaFault, type ModelDma } from "@warpdrive/runtime/sim/model";
-import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, Sqe } from "@warpdrive/nvme";
+import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, SmartLog, Sqe } from "@warpdrive/nvme";
 import { Nvme } from "@warpdrive/nvme/hand/behavior";
 import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts } from "../../devices/nvme/model.ts";
 
@@ -391,6 +391,33 @@ describe("admin commands", () => {
       v.setUint32(40, 7, true);
     });
     expect(get.dw0).toBe(63 | (63 << 16));
+  });
+
+  test("get log page: SMART counters, offsets, unknown pages", () => {
+    const h = new Host();
+    h.enable();
+    const q = h.createPair(1, 8);
+    const buf = h.alloc(PAGE);
+    for (let i = 0; i < 3; i++) h.rw(q, 0x02, i, 2, buf);
+    h.rw(q, 0x01, 0, 1, buf);
+    const log = (lid: number, dwords: number, offset = 0) =>
+      h.run(h.admin, (v) => {
+        v.setUint8(0, 0x02);
+        v.setUint32(4, 0xffffffff, true);
+        v.setBigUint64(24, BigInt(buf), true);
+        v.setUint32(40, lid | ((dwords - 1) << 16), true);
+        v.setUint32(48, offset, true);
+      }).status;
+    expect(log(0x02, 128)).toBe(0);
+    const smart = SmartLog.decode(h.dma.dv(buf, 512), 0);
+    expect(smart).toMatchObject({ compositeTemperature: 0x143, availableSpare: 100, availableSpareThreshold: 10 });
+    expect(smart.hostReadCommands).toEqual([3n, 0n]);
+    expect(smart.hostWriteCommands).toEqual([1n, 0n]);
+    expect(smart.dataUnitsRead[0]).toBe(1n); // 3 KiB, rounded up to one thousand-unit
+    expect(log(0x02, 2, 64)).toBe(0); // 8 bytes from offset 64: host read commands
+    expect(h.dma.dv(buf, 8).getBigUint64(0, true)).toBe(3n);
+    expect(log(0x02, 1, 2)).toBe(st(Status.INVALID_FIELD)); // offset not dword aligned
+    expect(log(0x7f, 1)).toBe(st(Status.INVALID_LOG_PAGE));
   });
 
   test("admin completions raise vector 0", () => {
