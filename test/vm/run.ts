@@ -10,7 +10,7 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --shell-cmd "<cmd>"   run a shell command in the guest instead of bun test (devices bound, env set;
                         cwd /wd = the repo); the run passes when it exits 0
   --smoke               only the harness's own smoke test (test/vm/fixtures/smoke.test.ts)
-  --timeout <s>         hard limit per boot (default 600)
+  --timeout <s>         hard limit per boot (default 300)
   --no-self-test        skip the harness self-check (boots that must fail)
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
@@ -32,7 +32,7 @@ interface Cli {
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { smoke: false, timeout: 600, selfTest: "yes", verbose: false, rebuild: false, paths: [] };
+  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [] };
   const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
   const value = (i: number, flag: string) => {
     const v = args[i + 1];

@@ -80,9 +80,14 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const image = await ensureGuestImage(CACHE_ROOT, log, { rebuild: opts.rebuild });
   const t1 = performance.now();
 
-  const runDir = join(CACHE_ROOT, "runs", opts.name ?? "last");
+  // Work files per process (two engineers' runs on one machine must not share them); the serial log
+  // goes to runs/<name>/serial.log, the latest run's, where people look for it.
+  const name = opts.name ?? "last";
+  const runDir = join(CACHE_ROOT, "runs", `${name}.${process.pid}`);
+  const logDir = join(CACHE_ROOT, "runs", name);
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
 
   // The repo's code: one archive per process, shared by all boots of this `bun run test:vm`.
   const code = await repoArchive(repo, log);
@@ -120,16 +125,14 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     // host, not a test result. One more boot; its result stands on its own (never a pass by default).
     const first = serialLog.split("\n").find((l) => /panic|error/i.test(l))?.trim() ?? `QEMU status ${end.code}`;
     log(`the guest died before /init (${first}); booting once more`);
-    writeFileSync(join(runDir, "serial-first-attempt.log"), serialLog);
+    writeFileSync(join(logDir, "serial-first-attempt.log"), serialLog);
     ({ end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? []), opts));
   }
   const t3 = performance.now();
-  const logPath = join(runDir, "serial.log");
+  const logPath = join(logDir, "serial.log");
   writeFileSync(logPath, serialLog);
-  if (!process.env.WDVM_KEEP) {
-    rmSync(initrd, { force: true });
-    rmSync(nvmeImage, { force: true });
-  }
+  if (process.env.WDVM_KEEP) log(`kept ${runDir} (initramfs.cpio, nvme.img)`);
+  else rmSync(runDir, { recursive: true, force: true });
   const report = parseRun(serialLog, end, opts.kind);
   return {
     report,
