@@ -8,7 +8,7 @@
 //   apt-get download + dpkg-deb -x       -> the kernel is extracted, not installed on the host
 //   busybox depmod                       -> modules.dep (the .deb ships none), read for load order
 //   the xz payload of the bzImage        -> vmlinux, booted directly by QEMU
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CpioWriter } from "./cpio.ts";
 
@@ -142,6 +142,11 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
   const root = join(work, "kernel");
   log(`  dpkg-deb -x ${deb}`);
   sh(["dpkg-deb", "-x", join(dl, deb), root]);
+  // Newer (merged-/usr) kernel packages ship usr/lib/modules: give depmod the lib/modules it expects.
+  if (!existsSync(join(root, "lib/modules")) && existsSync(join(root, "usr/lib/modules"))) {
+    mkdirSync(join(root, "lib"), { recursive: true });
+    symlinkSync("../usr/lib/modules", join(root, "lib/modules"));
+  }
   const release = readdirSync(join(root, "lib/modules"))[0];
   if (!release) throw new Error(`${deb} has no lib/modules/<release>`);
 
