@@ -82,6 +82,19 @@ export interface DescriptorData {
 }
 
 /**
+ * Offsets, sizes and bit positions of Descriptor's fields (Descriptor.LAYOUT).
+ *
+ * @generated from devices/wd-dummy.yaml:69
+ */
+const Descriptor_LAYOUT = {
+  src: { offset: 0, size: 8, count: 1, type: "dma-address" },
+  dst: { offset: 8, size: 8, count: 1, type: "dma-address" },
+  size: { offset: 16, size: 4, count: 1, type: "u32" },
+  status: { offset: 20, size: 4, count: 1, type: "u32" },
+  cookie: { offset: 24, size: 4, count: 1, type: "u32" },
+} as const;
+
+/**
  * One copy request; the device writes status when done.
  *
  * 32 bytes, little endian. Accessors read and write the entry in place.
@@ -100,13 +113,7 @@ export class Descriptor {
    *
    * @generated from devices/wd-dummy.yaml:69
    */
-  static readonly LAYOUT = {
-      src: { offset: 0, size: 8, count: 1, type: "dma-address" },
-      dst: { offset: 8, size: 8, count: 1, type: "dma-address" },
-      size: { offset: 16, size: 4, count: 1, type: "u32" },
-      status: { offset: 20, size: 4, count: 1, type: "u32" },
-      cookie: { offset: 24, size: 4, count: 1, type: "u32" },
-    } as const;
+  static readonly LAYOUT = Descriptor_LAYOUT;
   /**
    * The memory holding the entry.
    *

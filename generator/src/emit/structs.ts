@@ -3,7 +3,7 @@
 // DataView. Encoders are straight-line DataView calls at constant offsets: each byte of the entry is
 // written exactly once (the value, or zero for absent fields, reserved bytes and gaps), which is the
 // zero-fill-then-write the contract asks for without touching memory twice.
-import { StructureKind, type WriterFunction, type ClassDeclarationStructure, type OptionalKind, type GetAccessorDeclarationStructure, type SetAccessorDeclarationStructure, type MethodDeclarationStructure } from "ts-morph";
+import { StructureKind, type ClassDeclarationStructure, type OptionalKind, type GetAccessorDeclarationStructure, type SetAccessorDeclarationStructure, type MethodDeclarationStructure } from "ts-morph";
 import type { StructFieldModel, StructModel } from "../model.ts";
 import {
   accessor,
@@ -26,7 +26,7 @@ import {
   usesDma,
   type EncodeNeeds,
 } from "./fields.ts";
-import { TsFile } from "./ts.ts";
+import { constStatement, objectLiteral, TsFile } from "./ts.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
@@ -104,7 +104,7 @@ export function structsFile(ctx: EmitContext): TsFile {
       }
     }
     f.use(RT, "DmaResolver", true);
-    f.add(initInterface(s), dataInterface(s), structClass(s, needs, f));
+    f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f));
   }
   if (needs.zero) f.add(HELPERS.zero);
   if (needs.addr) f.add(HELPERS.addr);
@@ -248,7 +248,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
     docs: [docText(`${s.doc ? `${s.doc}\n\n` : ""}${s.size} bytes, ${s.endian} endian. Accessors read and write the entry in place.`, s.source, `struct ${s.name}`)],
     properties: [
       { name: "SIZE", isStatic: true, isReadonly: true, initializer: String(s.size), docs: [docText(`Bytes in one ${s.name}.`, s.source)] },
-      { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layout(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
+      { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layoutName(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
       { name: "#view", isReadonly: true, type: "DataView", docs: [docText("The memory holding the entry.", s.source)] },
       { name: "#offset", isReadonly: true, type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
       ...(dmaUsed ? [{ name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] }] : []),
@@ -296,18 +296,20 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
   };
 }
 
-function layout(s: StructModel): WriterFunction {
+/**
+ * The LAYOUT table lives in a module const: written as a class property initializer, ts-morph would
+ * indent the object literal one level too deep. The underscore keeps it apart from every generated
+ * PascalCase name.
+ */
+function layoutName(s: StructModel): string {
+  return `${s.name}_LAYOUT`;
+}
+
+function layoutConst(s: StructModel): string {
   const entries = named(s).map((fld) => {
     const type = fld.type.kind === "scalar" ? fld.type.type : fld.type.kind === "struct" ? fld.type.struct : fld.type.kind;
     const bits = fld.bitfields.length > 0 ? `, bits: { ${fld.bitfields.map((b) => `${camel(b.name)}: { lsb: ${b.lsb}, width: ${b.width} }`).join(", ")} }` : "";
     return `${camel(fld.name)}: { offset: ${fld.offset}, size: ${fld.size}, count: ${fld.count}, type: ${str(type)}${bits} },`;
   });
-  // A writer keeps the literal's indentation relative to the class body.
-  return (w) => {
-    w.write("{");
-    w.indent(() => {
-      for (const e of entries) w.writeLine(e);
-    });
-    w.write("} as const");
-  };
+  return constStatement(docText(`Offsets, sizes and bit positions of ${s.name}'s fields (${s.name}.LAYOUT).`, s.source), layoutName(s), `${objectLiteral(entries)} as const`, false);
 }

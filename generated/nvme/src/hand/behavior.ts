@@ -11,7 +11,7 @@ import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef,
 import type { Device } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
-import { Cqe, IdentifyController, IdentifyNamespace, type IdentifyControllerData, type IdentifyNamespaceData } from "@warpdrive/nvme/structs";
+import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme/structs";
 import {
   Arbitration,
   CommandSet,
@@ -19,6 +19,7 @@ import {
   FeatureId,
   GenericStatus,
   IdentifyCns,
+  LogPageId,
   MediaStatus,
   PathStatus,
   ShutdownNotification,
@@ -32,12 +33,13 @@ import {
   encodeDeleteIoSq,
   encodeFlush,
   encodeGetFeatures,
+  encodeGetLogPage,
   encodeIdentify,
   encodeRead,
   encodeSetNumberOfQueues,
   encodeWrite,
 } from "@warpdrive/nvme/commands";
-import { IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT } from "@warpdrive/nvme/constants";
+import { BROADCAST_NSID, IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT } from "@warpdrive/nvme/constants";
 
 // ---- errors ----------------------------------------------------------------------------------
 
@@ -386,9 +388,37 @@ export class Nvme {
     return done;
   }
 
-  #identify(cns: IdentifyCns, nsid: number): DataView {
-    const buf = (this.#identifyBuf ??= this.device.alloc(IDENTIFY_DATA_SIZE, "nvme identify"));
+  /**
+   * Get Log Page: the first `bytes` (a multiple of 4, at most 4096) of log `lid`, from byte
+   * `offset`. The view is valid until the next identify or log page call.
+   */
+  getLogPage(lid: LogPageId, bytes: number, nsid = BROADCAST_NSID, offset = 0n): DataView {
+    if (!(Number.isInteger(bytes) && bytes >= 4 && bytes <= IDENTIFY_DATA_SIZE && bytes % 4 === 0)) {
+      throw new ConfigError(`nvme get log page: ${bytes} bytes must be a multiple of 4 in 4..${IDENTIFY_DATA_SIZE}`);
+    }
+    const buf = this.#adminBuffer();
+    const numd = bytes / 4 - 1;
+    const dma = this.device.dma;
+    this.command(this.admin, `get log page (LID 0x${lid.toString(16)})`, (v, o) =>
+      encodeGetLogPage(v, o, { nsid, buffer: buf.ref(0, IDENTIFY_DATA_SIZE), lid, numdl: numd & 0xffff, numdu: numd >>> 16, lpo: offset }, dma),
+    );
+    return new DataView(buf.arrayBuffer, 0, bytes);
+  }
+
+  /** The SMART / health log (controller-wide). */
+  smartLog(): SmartLogData {
+    return SmartLog.decode(this.getLogPage(LogPageId.SMART_HEALTH, SmartLog.SIZE), 0);
+  }
+
+  /** One page shared with the device for identify data and log pages (admin commands run one at a time). */
+  #adminBuffer(): DmaBuffer {
+    const buf = (this.#identifyBuf ??= this.device.alloc(IDENTIFY_DATA_SIZE, "nvme admin data"));
     buf.bytes.fill(0);
+    return buf;
+  }
+
+  #identify(cns: IdentifyCns, nsid: number): DataView {
+    const buf = this.#adminBuffer();
     const dma = this.device.dma;
     this.command(this.admin, `identify (CNS ${cns})`, (v, o) =>
       encodeIdentify(v, o, { nsid, buffer: buf.ref(0, IDENTIFY_DATA_SIZE), cns, cntid: 0 }, dma),

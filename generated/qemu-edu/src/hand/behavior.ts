@@ -4,9 +4,10 @@
 // by polling or on the MSI. The same code drives QEMU's real edu (vfio) and the sim model.
 //
 // Guards that the device itself lacks: QEMU 7.2 stops the whole machine on a DMA outside the
-// on-board buffer, and edu masks bus addresses to 28 bits, so both are checked here before any
-// register is written (RangeError / DmaError naming the buffer), and Edu.open asks for IOVAs
-// below 256 MiB.
+// on-board buffer (and its check refuses a transfer of 0 bytes or one that ends at the buffer's
+// end: at most DMA_MAX_END = 4095 bytes can be used, measured in the VM suite), and edu masks bus
+// addresses to 28 bits, so both are checked here before any register is written (RangeError /
+// DmaError naming the buffer), and Edu.open asks for IOVAs below 256 MiB.
 import { ConfigError, DmaError, TimeoutError, type DeviceOptions, type DmaRef, type IrqLine } from "@warpdrive/runtime";
 import { QemuEduDevice } from "@warpdrive/qemu-edu/client";
 import { DMA_ADDRESS_BITS, DMA_BUFFER_OFFSET, DMA_BUFFER_SIZE, IRQ_DMA, IRQ_FACTORIAL } from "@warpdrive/qemu-edu/constants";
@@ -21,6 +22,8 @@ export interface WaitOptions {
 }
 
 const EDU_MAGIC = 0xed;
+/** A transfer must end before this on-board offset (QEMU <= 7.2: end < buffer end, strictly). */
+export const DMA_MAX_END = DMA_BUFFER_SIZE - 1;
 const DEFAULT_TIMEOUT_MS = 5000;
 
 /** n! as edu computes it: a 32-bit product (wraps for n > 12; 0 from n = 34 on). */
@@ -111,8 +114,11 @@ export class Edu {
 
   #dma(direction: DmaDirection, host: DmaRef, deviceOffset: number, options: WaitOptions): void {
     const len = host.length;
-    if (!Number.isInteger(deviceOffset) || deviceOffset < 0 || len < 0 || deviceOffset + len > DMA_BUFFER_SIZE) {
-      throw new RangeError(`edu DMA of ${len} bytes at buffer offset ${deviceOffset} does not fit the ${DMA_BUFFER_SIZE}-byte on-board buffer`);
+    if (!Number.isInteger(deviceOffset) || deviceOffset < 0 || len < 1 || deviceOffset + len > DMA_MAX_END) {
+      throw new RangeError(
+        `edu DMA of ${len} bytes at buffer offset ${deviceOffset}: a transfer must move 1 or more bytes and end before offset ${DMA_MAX_END} ` +
+          `of the ${DMA_BUFFER_SIZE}-byte on-board buffer (QEMU 7.2's edu stops the machine otherwise)`,
+      );
     }
     const field = direction === DmaDirection.TO_DEVICE ? "dma_src" : "dma_dst";
     const iova = this.client.dma.addressOf(host, field); // throws DmaError unless shared with this edu

@@ -19,7 +19,8 @@
 // - DMA: writing dma_cmd with bit 0 starts a transfer unless one runs (edu arms a 100 ms timer; here
 //   DMA_DELAY_MS); register writes while it runs are ignored. Bit 1 = direction (1: buffer ->
 //   RAM), bit 2 = raise DMA_IRQ when done. Bus addresses are masked to 28 bits. The buffer window
-//   [0x40000, 0x41000) is bounds-checked: QEMU 7.2 stops the machine on a bad range (hw_error); the
+//   is bounds-checked as QEMU 7.2 does it (see checkRange: a transfer must end before 0x41000, so
+//   at most 4095 bytes reach the last byte); 7.2 stops the machine on a bad range (hw_error); the
 //   model faults (a hung device, reported to the client). A DMA to an iova not shared with the
 //   device is an IOMMU fault: logged, the transfer does nothing, and it still completes, as with
 //   QEMU behind an IOMMU.
@@ -151,10 +152,17 @@ function write(ctx: ModelContext, s: Edu, off: number, value: bigint, width: num
   }
 }
 
+/**
+ * edu_check_range as in QEMU 7.2 (the QEMU the VM suite runs): the transfer must start inside the
+ * buffer, move at least one byte and END BEFORE the buffer's last byte (end < buffer end, strictly:
+ * a 4096-byte transfer, or any ending exactly at 0x41000, is refused). Later QEMU accepts
+ * end == buffer end and only logs bad ranges; 7.2 stops the machine (hw_error), as the model does.
+ */
 function checkRange(ctx: ModelContext, start: bigint, size: bigint): number {
   const end = start + size;
   const lo = BigInt(DMA_START), hi = BigInt(DMA_START + DMA_SIZE);
-  if (!(start >= lo && end <= hi && end >= start)) {
+  const within = (a: bigint) => lo <= a && a < hi;
+  if (!(within(start) && end > start && within(end))) {
     ctx.fault(`EDU: DMA range ${hex(start)}-${hex(end - 1n)} out of bounds (${hex(lo)}-${hex(hi - 1n)})!`);
   }
   return Number(start - lo);
