@@ -3,6 +3,7 @@
 // writing registers, SQEs and doorbells itself. This pins down model details (status codes, phase,
 // SQ head, back-pressure, doorbell reset) that the hardware-level test cannot see.
 import { describe, expect, test } from "bun:test";
+import { DmaBuffer } from "@warpdrive/runtime";
 import { DmaFault, type ModelDma } from "@warpdrive/runtime/sim/model";
 import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, SmartLog, Sqe } from "@warpdrive/nvme";
 import { Nvme } from "@warpdrive/nvme/hand/behavior";
@@ -575,9 +576,10 @@ describe("the model and devices/nvme.yaml agree", () => {
 
   test("the generated encoders produce what the model parses", () => {
     const v = new DataView(new ArrayBuffer(64));
-    const ref = { addressOf: () => 0x12345000 };
-    // buffer is a DmaRef in the typed API; the resolver above answers for any.
-    encodeRead(v, 0, { nsid: 1, buffer: {} as never, prp2: 0xabc000n, slba: 0x1_0000_0002n, nlb: 7, control: { fua: 1 } }, ref);
+    // A resolver that maps every buffer to one bus address: what matters is where encode puts it.
+    const resolver = { addressOf: () => 0x12345000 };
+    using buf = DmaBuffer.alloc(4096, { name: "encode test" });
+    encodeRead(v, 0, { nsid: 1, buffer: buf.ref(), prp2: 0xabc000n, slba: 0x1_0000_0002n, nlb: 7, control: { fua: 1 } }, resolver);
     const c = parseCommand(new Uint8Array(v.buffer));
     expect(c).toMatchObject({ opcode: 0x02, nsid: 1, prp1: 0x12345000, prp2: 0xabc000, cdw10: 2, cdw11: 1, cdw12: 7 | (1 << 30) });
     encodeSetNumberOfQueues(v, 0, { nsqr: 3, ncqr: 5 });
