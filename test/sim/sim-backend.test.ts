@@ -149,6 +149,8 @@ describe("sim backend", () => {
     await expect(Device.open(probeSpec(), { backend: "sim", address: "0000:00:03.0" })).rejects.toThrow(/not a sim device address/);
     await expect(Device.open({ ...probeSpec(), model: undefined }, { backend: "sim" })).rejects.toThrow(/no sim model/);
     await expect(Device.open({ ...probeSpec(), model: "file:///nonexistent/model.ts" }, { backend: "sim" })).rejects.toThrow(/could not be loaded/);
+    const badInit = new URL("./models/bad-init-model.ts", import.meta.url).href;
+    await expect(Device.open({ ...probeSpec(), model: badInit }, { backend: "sim" })).rejects.toThrow(/model fault: self-test failed at power-on/);
   });
 });
 

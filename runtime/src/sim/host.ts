@@ -272,7 +272,7 @@ function run(m: StartMessage): void {
   } catch (e) {
     fail(e);
   }
-  post({ type: "started", address: m.address });
+  if (faulted === undefined) post({ type: "started", address: m.address }); // else the fault message rejects the open
 
   let lastWork = performance.now();
   let sleepMs = SLEEP_MIN_MS;
