@@ -7,8 +7,8 @@ import { ConfigError } from "../errors.ts";
 import type { HostMessage } from "./control.ts";
 
 const HOST_URL = new URL("./host.ts", import.meta.url).href;
-/** Idle hosts kept per model module. */
-const KEEP_IDLE = 4;
+/** Idle hosts kept per model module; WD_SIM_POOL=0 terminates a model's thread on every close. */
+const KEEP_IDLE = Number(process.env.WD_SIM_POOL ?? 4);
 
 export interface Host {
   readonly worker: Worker;
