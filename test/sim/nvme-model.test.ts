@@ -419,6 +419,13 @@ describe("admin commands", () => {
     expect(h.dma.dv(buf, 8).getBigUint64(0, true)).toBe(3n);
     expect(log(0x02, 1, 2)).toBe(st(Status.INVALID_FIELD)); // offset not dword aligned
     expect(log(0x7f, 1)).toBe(st(Status.INVALID_LOG_PAGE));
+    expect(log(0x02, 1024)).toBe(0); // 4 KiB of a 512-byte page: the rest comes back zero-filled
+    expect(h.run(h.admin, (v) => {
+      v.setUint8(0, 0x02);
+      v.setBigUint64(24, BigInt(buf), true);
+      v.setUint32(40, 0x02 | (0xffff << 16), true);
+      v.setUint32(44, 0xffff, true); // NUMDU: 2^32 dwords in all
+    }).status).toBe(st(Status.INVALID_FIELD));
   });
 
   test("admin completions raise vector 0", () => {
