@@ -895,6 +895,10 @@ export class NvmeController {
         return { status: Status.INVALID_LOG_PAGE };
     }
     if (offset % 4 !== 0 || offset >= page.length) return { status: Status.INVALID_FIELD };
+    // The transfer is bounded by MDTS like any other (QEMU checks the same), or by 1 MiB without
+    // one: a host asking for 2^32 dwords must not make the model allocate them.
+    const limit = this.options.mdts > 0 ? 4096 * 2 ** this.options.mdts : 1 << 20;
+    if (dwords * 4 > limit) return { status: Status.INVALID_FIELD };
     const out = new Uint8Array(dwords * 4);
     out.set(page.subarray(offset, Math.min(page.length, offset + out.length)));
     return { status: this.toHost(c, out) };
