@@ -68,7 +68,8 @@ export function parseRun(log: string, end: QemuEnd, kind: "test" | "shell"): Run
       cases.push({ status: c[1] as TestCase["status"], name: c[2] });
       lastCase = `${c[1]} ${c[2]}`;
     }
-    if (!panicLine && PANIC.test(line)) panicLine = line.trim();
+    // ("traps: bun[..] general protection fault" is a user process crashing, not the kernel.)
+    if (!panicLine && PANIC.test(line) && !line.includes("traps:")) panicLine = line.trim();
     const w = line.match(/WDVM (\S+)\s*(.*)$/);
     if (!w) continue;
     const [, what, rest] = w;

@@ -131,9 +131,11 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const t3 = performance.now();
   const logPath = join(logDir, "serial.log");
   writeFileSync(logPath, serialLog);
+  const report = parseRun(serialLog, end, opts.kind);
+  // The verdict and every test case, for tools: runs/<name>/result.json.
+  writeFileSync(join(logDir, "result.json"), `${JSON.stringify({ command: cmd, end, report, marks }, null, 2)}\n`);
   if (process.env.WDVM_KEEP) log(`kept ${runDir} (initramfs.cpio, nvme.img)`);
   else rmSync(runDir, { recursive: true, force: true });
-  const report = parseRun(serialLog, end, opts.kind);
   return {
     report,
     end,

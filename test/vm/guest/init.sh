@@ -96,7 +96,8 @@ export WD_BACKEND=vfio WD_VM_GUEST=1 WD_CACHE_DIR=/tmp/wd-cache
 say "ready uptime=$(cut -d' ' -f1 /proc/uptime) WD_BACKEND=$WD_BACKEND WD_EDU_DEVICE=$WD_EDU_DEVICE WD_NVME_DEVICE=$WD_NVME_DEVICE WD_MMIO_LIB=${WD_MMIO_LIB:-none}"
 
 cd /wd || setup_failed "cd /wd"
-say "run-begin kind=$WDVM_KIND"
+run_t=$(cut -d' ' -f1 /proc/uptime)
+say "run-begin kind=$WDVM_KIND uptime=$run_t"
 set -o pipefail
 # The command's output goes to the console as it comes and to a file for the summary below.
 sh -c "$WDVM_CMD" 2>&1 < /dev/null | tee /tmp/run.log
@@ -109,4 +110,12 @@ if [ "$WDVM_KIND" = test ]; then
   say "summary pass=$(count pass) fail=$(count fail) skip=$(count skip) todo=$(count todo) rc=$rc"
 fi
 
-if [ "$rc" = 0 ]; then leave 0; else leave 1; fi
+if [ "$rc" != 0 ]; then
+  # "quiet" keeps most kernel messages off the console: show what the kernel logged while the
+  # command ran (DMAR faults, vfio messages), the last 40 lines.
+  say "dmesg-begin (kernel messages since run-begin)"
+  dmesg | awk -v t="$run_t" '{ if (match($0, /^\[ *[0-9]+\.[0-9]+\]/)) { ts = substr($0, 2, RLENGTH - 2) + 0; if (ts >= t) print } }' | tail -n 40
+  say "dmesg-end"
+  leave 1
+fi
+leave 0
