@@ -15,7 +15,6 @@ have_cmd cpio || need+=(cpio)
 have_cmd xz || need+=(xz-utils)
 have_cmd dpkg-deb || need+=(dpkg)
 have_cmd ldd || need+=(libc-bin)
-have_cmd truncate || need+=(coreutils)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

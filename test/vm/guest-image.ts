@@ -135,7 +135,11 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
   let deb = readdirSync(dl).find((f) => f.startsWith(`${pkg.name}_`) && f.endsWith(".deb") && f.includes(pkg.version.replace(/:/g, "%3a")));
   if (!deb) {
     log(`  apt-get download ${pkg.name}=${pkg.version}`);
-    sh(["apt-get", "download", "-q", `${pkg.name}=${pkg.version}`], { cwd: dl });
+    try {
+      sh(["apt-get", "download", "-q", `${pkg.name}=${pkg.version}`], { cwd: dl });
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n(stale package lists? run apt-get update, then try again)`);
+    }
     deb = readdirSync(dl).find((f) => f.startsWith(`${pkg.name}_`) && f.endsWith(".deb"));
     if (!deb) throw new Error(`apt-get download ${pkg.name} left no .deb in ${dl}`);
   }
