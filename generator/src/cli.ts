@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
 import { displayPath, loadDevice, REPO_ROOT } from "./load.ts";
 import type { DeviceModel } from "./model.ts";
+import { bindCommand, devicesCommand } from "./pci-commands.ts";
 
 const USAGE = `usage:
   wd validate [files...] [--json]             check device descriptions (default: devices/*.yaml);
@@ -18,6 +19,9 @@ const USAGE = `usage:
                                               --out DIR puts packages in DIR/<device> (default: the
                                               repository's generated/)
                                               --check writes nothing and fails if any package is stale
+  wd devices [--json] [--sysfs DIR]          PCI devices: IOMMU group, driver, matching client
+  wd bind <BDF>                               hand a PCI device to vfio-pci (root)
+  wd unbind <BDF>                             give it back to its kernel driver (root)
   wd help`;
 
 /** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
@@ -195,6 +199,12 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
         return validateCommand(io, args);
       case "generate":
         return await generateCommand(io, args);
+      case "devices":
+        return devicesCommand(io, args);
+      case "bind":
+        return bindCommand(io, args, true);
+      case "unbind":
+        return bindCommand(io, args, false);
       case "help":
       case "--help":
       case "-h":
