@@ -1,6 +1,6 @@
 // One guest run: cached image + per-run code archive -> QEMU (q35, TCG, intel-iommu, edu, nvme,
 // isa-debug-exit) with a hard timeout -> serial log -> RunReport.
-import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, truncateSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CodeArchiveStats, envFile, repoRoot, shellQuote, writeCodeArchive } from "./code-archive.ts";
 import { CpioWriter } from "./cpio.ts";
@@ -82,6 +82,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
 
   // Work files per process (two engineers' runs on one machine must not share them); the serial log
   // goes to runs/<name>/serial.log, the latest run's, where people look for it.
+  removeStaleWorkDirs(join(CACHE_ROOT, "runs"));
   const name = opts.name ?? "last";
   const runDir = join(CACHE_ROOT, "runs", `${name}.${process.pid}`);
   const logDir = join(CACHE_ROOT, "runs", name);
@@ -146,6 +147,20 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   };
 }
 
+/** Work folders of processes that are gone (killed runs): <name>.<pid> and code-<pid>. */
+function removeStaleWorkDirs(runs: string) {
+  if (!existsSync(runs)) return;
+  for (const d of readdirSync(runs)) {
+    const m = d.match(/^(?:.+\.|code-)(\d+)$/);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(runs, d), { recursive: true, force: true });
+    }
+  }
+}
+
 let codeMemo: Promise<CodeArchiveStats> | null = null;
 
 /** The repo under /wd plus the prebuilt MMIO helper, archived once per process. */
@@ -185,6 +200,14 @@ async function boot(args: string[], opts: VmOptions): Promise<{ end: QemuEnd; se
     timedOut = true;
     proc.kill("SIGKILL");
   }, timeout * 1000);
+  // Interrupted (Ctrl-C, CI cancel): take QEMU down too instead of leaving it running.
+  const onSignal = (sig: NodeJS.Signals) => {
+    proc.kill("SIGKILL");
+    console.error(`test:vm: ${sig}, QEMU stopped`);
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   // Host seconds since spawn at which the guest reached each step (for the timing line).
   const marks: Record<string, number> = {};
@@ -217,6 +240,8 @@ async function boot(args: string[], opts: VmOptions): Promise<{ end: QemuEnd; se
   const errText = new Response(proc.stderr).text();
   const code = await proc.exited;
   clearTimeout(timer);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   await readOut;
   const stderr = (await errText).trim();
   // QEMU's own messages (a hardware error, then a register dump), each line marked.
