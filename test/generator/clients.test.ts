@@ -85,3 +85,18 @@ describe("nvme client on the sim", () => {
     expect(io.recvSync(5000).status.sc).toBe(0);
   });
 });
+
+describe("queue wrappers and scope exit", () => {
+  test("a queue already released by reset() is not released again when its scope ends", async () => {
+    using dev = await WdDummyDevice.open({ backend: "sim" });
+    {
+      using q = dev.requestQueue("cmd");
+      dev.device.reset();
+      expect(q.queue.released).toBe(true);
+      expect(() => q.release()).toThrow(); // an explicit second release is still a caller bug
+    }
+    // The queue id is free again after the reset, and a fresh queue works.
+    using again = dev.requestQueue("cmd");
+    expect(again.queue.released).toBe(false);
+  });
+});

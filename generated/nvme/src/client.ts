@@ -299,12 +299,12 @@ export class AdminQueue {
   }
 
   /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`).
+   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
    *
    * @generated from devices/nvme.yaml:880
    */
   [Symbol.dispose](): void {
-    this.release();
+    if (!this.queue.released) this.release();
   }
 }
 
@@ -463,12 +463,12 @@ export class IoQueue {
   }
 
   /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`).
+   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
    *
    * @generated from devices/nvme.yaml:890
    */
   [Symbol.dispose](): void {
-    this.release();
+    if (!this.queue.released) this.release();
   }
 }
 

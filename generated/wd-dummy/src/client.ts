@@ -111,12 +111,12 @@ export class CmdQueue {
   }
 
   /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`).
+   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
    *
    * @generated from devices/wd-dummy.yaml:81
    */
   [Symbol.dispose](): void {
-    this.release();
+    if (!this.queue.released) this.release();
   }
 }
 

@@ -113,7 +113,12 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       returnType: "void",
       statements: ["this.#pending = undefined;", "this.queue.release();"],
     },
-    { name: "[Symbol.dispose]", docs: [docText("release() on scope exit (`using q = dev.requestQueue(...)`).", q.source)], returnType: "void", statements: ["this.release();"] },
+    {
+      name: "[Symbol.dispose]",
+      docs: [docText("release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.", q.source)],
+      returnType: "void",
+      statements: ["if (!this.queue.released) this.release();"],
+    },
   ];
   return {
     kind: StructureKind.Class,
