@@ -89,6 +89,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
+  rmSync(join(logDir, "serial-first-attempt.log"), { force: true });
 
   // The repo's code: one archive per process, shared by all boots of this `bun run test:vm`.
   const code = await repoArchive(repo, log);
