@@ -1,0 +1,337 @@
+// What a program does with hzip, on top of the generated client: bring a queue pair up (its rings
+// are allocated by the SDK's sq-cq engine, then their bus addresses and depths go into the pair's
+// context registers and q_ctrl.en starts it), send compress / decompress requests, and read each
+// request's results from the submission entry the device wrote back (the completion entry only
+// names that entry: HiSilicon's queue manager works this way).
+//
+// Three levels:
+// - `compress(data, format)` / `decompress(data, format)` (methods, and module functions that open
+//   a device for one call): bytes in, bytes out, staged through DMA memory the helper owns;
+// - `compressChunked(data)`: a large input cut into chunks kept in flight together, one gzip
+//   member per chunk (concatenated gzip members are one valid .gz file, RFC 1952 section 2.2);
+// - `submit` / `reap`: requests over memory the caller shared (DmaRef), for pipelines.
+import { ConfigError, WarpDriveError, type DeviceOptions, type DmaBuffer, type DmaRef } from "@warpdrive/runtime";
+import { HzipDevice, type QpQueue } from "@warpdrive/hzip/client";
+import { MAX_QUEUE_DEPTH, MAX_REQUEST_LENGTH, QUEUE_PAIRS, SQE_SIZE } from "@warpdrive/hzip/constants";
+import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
+import { Sqe } from "@warpdrive/hzip/structs";
+
+export type ZipFormat = "deflate" | "zlib" | "gzip";
+
+const ALGORITHM: Record<ZipFormat, ZipAlgorithm> = {
+  deflate: ZipAlgorithm.DEFLATE,
+  zlib: ZipAlgorithm.ZLIB,
+  gzip: ZipAlgorithm.GZIP,
+};
+
+/** "OUTPUT_OVERFLOW", or "0x7f" for a code the description does not name. */
+export function statusName(status: number): string {
+  for (const [name, value] of Object.entries(ZipStatus)) if (value === status) return name;
+  return `0x${status.toString(16).padStart(2, "0")}`;
+}
+
+/** Statuses whose output is valid (negative compression only means the output grew). */
+export function succeeded(status: number): boolean {
+  return status === ZipStatus.OK || status === ZipStatus.NEGATIVE_COMPRESSION;
+}
+
+function hintFor(status: number): string | undefined {
+  switch (status) {
+    case ZipStatus.OUTPUT_OVERFLOW:
+      return "give the request a larger destination (dst_len), or cut the input into smaller chunks";
+    case ZipStatus.DATA_ERROR:
+      return "the input is not a complete stream of this format: check the format (deflate, zlib, gzip) and that nothing was cut off";
+    case ZipStatus.CRC_ERROR:
+      return "the stream decoded but its checksum does not match: the data were damaged";
+    case ZipStatus.BAD_LENGTH:
+      return `lengths must be 1..${MAX_REQUEST_LENGTH} bytes`;
+    case ZipStatus.DMA_FAULT:
+      return "source and destination must be memory shared with this device (alloc() from it)";
+    default:
+      return undefined;
+  }
+}
+
+/** A request finished with an error status. */
+export class HzipStatusError extends WarpDriveError {
+  readonly status: number;
+  readonly statusName: string;
+  readonly operation: "compress" | "decompress";
+  readonly format: ZipFormat;
+  constructor(operation: "compress" | "decompress", format: ZipFormat, status: number, where: string) {
+    const name = statusName(status);
+    super(`hzip ${operation} (${format}) on ${where} failed: ${name}`, { hint: hintFor(status) });
+    this.status = status;
+    this.statusName = name;
+    this.operation = operation;
+    this.format = format;
+  }
+}
+
+/** One finished request, from the write-back fields of its submission entry. */
+export interface ZipResult {
+  tag: number;
+  status: number;
+  statusName: string;
+  /** Input bytes consumed. */
+  consumed: number;
+  /** Output bytes written at the destination. */
+  produced: number;
+}
+
+export interface HzipOptions extends DeviceOptions {
+  /** Queue pair to use, 0..QUEUE_PAIRS-1 (default 0). */
+  queuePair?: number;
+  /** Ring depth, 4..MAX_QUEUE_DEPTH, a power of two (default the description's). */
+  depth?: number;
+  /** How long one request may take before TimeoutError (default 30 s: a level-9 8 MiB request is slow on a busy machine). */
+  timeoutMs?: number;
+}
+
+/** Room that always holds `n` compressed bytes in any of the three formats (zlib's deflateBound, with headers). */
+export function compressBound(n: number): number {
+  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 18 + 8;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class Hzip {
+  readonly client: HzipDevice;
+  readonly qp: QpQueue;
+  readonly pair: number;
+  readonly timeoutMs: number;
+  /** Staging memory for the byte-array helpers, grown on demand. */
+  #stage: DmaBuffer | undefined;
+  #closed = false;
+
+  private constructor(client: HzipDevice, qp: QpQueue, pair: number, timeoutMs: number) {
+    this.client = client;
+    this.qp = qp;
+    this.pair = pair;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Opens the device (sim by default) and starts one queue pair. */
+  static async open(options: HzipOptions = {}): Promise<Hzip> {
+    const pair = options.queuePair ?? 0;
+    if (!Number.isInteger(pair) || pair < 0 || pair >= QUEUE_PAIRS) {
+      throw new ConfigError(`hzip queue pair ${pair} does not exist: pairs are 0..${QUEUE_PAIRS - 1}`);
+    }
+    const depth = options.depth;
+    // Depth 2 cannot work: the completion's sq_head names the finished entry, so the SDK keeps that
+    // slot until a later completion, and a 2-entry ring would then never have a free slot.
+    if (depth !== undefined && !(Number.isInteger(depth) && depth >= 4 && depth <= MAX_QUEUE_DEPTH && (depth & (depth - 1)) === 0)) {
+      throw new ConfigError(`hzip queue depth ${depth} must be a power of two in 4..${MAX_QUEUE_DEPTH}`);
+    }
+    const client = await HzipDevice.open(options);
+    try {
+      const qp = client.requestQueue("qp", { id: pair, depth });
+      const regs = client.qm;
+      regs.sqBase.at(pair).write(qp.queue.sqBuffer.ref());
+      regs.cqBase.at(pair).write(qp.queue.cqBuffer.ref());
+      regs.qDepth.at(pair).writeFields({ sqDepth: qp.queue.sqDepth - 1, cqDepth: qp.queue.cqDepth - 1 });
+      regs.qCtrl.at(pair).writeFields({ en: 1, irqEn: 1 });
+      const st = regs.qStatus.at(pair).fields();
+      if (st.enabled !== 1) {
+        throw new WarpDriveError(`hzip ${client.device.address}: queue pair ${pair} did not start (q_status ${st.badConfig ? "bad_config" : "not enabled"})`, {
+          hint: "the rings must be shared with the device and the depths 2..1024",
+        });
+      }
+      return new Hzip(client, qp, pair, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  get address(): string {
+    return this.client.device.address;
+  }
+
+  /** Memory shared with the device, for submit(). */
+  alloc(size: number, name?: string): DmaBuffer {
+    return this.client.alloc(size, name);
+  }
+
+  /** Queues one request over shared memory; returns its tag. Visible to the device at flush/reap. */
+  submit(op: "compress" | "decompress", format: ZipFormat, src: DmaRef, dst: DmaRef, level = 0): number {
+    const p = { format: ALGORITHM[format], src, srcLen: src.length, dst, dstLen: dst.length };
+    return op === "compress" ? this.qp.compress({ ...p, level }) : this.qp.decompress(p);
+  }
+
+  flush(): void {
+    this.qp.queue.flush();
+  }
+
+  /** Waits for the next completion and reads its entry's write-back (status, consumed, produced). */
+  reap(timeoutMs = this.timeoutMs): ZipResult {
+    const c = this.qp.recvSync(timeoutMs);
+    // The results live in the submission entry the completion names. The SDK keeps that slot
+    // unwritten until a later completion moves the head past it, so reading it now is safe.
+    const e = Sqe.decode(this.qp.queue.sqBuffer.view, c.sqHead * SQE_SIZE);
+    return { tag: c.cmdId, status: e.dw3.status, statusName: statusName(e.dw3.status), consumed: e.consumed, produced: e.produced };
+  }
+
+  /** One request, waited for; throws HzipStatusError unless it succeeded. */
+  run(op: "compress" | "decompress", format: ZipFormat, src: DmaRef, dst: DmaRef, level = 0): ZipResult {
+    if (this.qp.inFlight !== 0) {
+      throw new WarpDriveError(`hzip ${this.address}: run() while ${this.qp.inFlight} submitted request(s) are not reaped`, {
+        hint: "reap() what you submit()ted first; run() would take their completions",
+      });
+    }
+    const tag = this.submit(op, format, src, dst, level);
+    const r = this.reap();
+    if (r.tag !== tag) throw new WarpDriveError(`hzip ${this.address}: completion for tag ${r.tag}, expected ${tag}`);
+    if (!succeeded(r.status)) throw new HzipStatusError(op, format, r.status, this.address);
+    return r;
+  }
+
+  #staging(size: number): DmaBuffer {
+    if (this.#stage === undefined || this.#stage.size < size) {
+      this.#stage?.free();
+      this.#stage = undefined;
+      this.#stage = this.client.alloc(size, "hzip staging");
+    }
+    return this.#stage;
+  }
+
+  /** Compresses `data` (1..MAX_REQUEST_LENGTH bytes) into one stream of `format`. */
+  compress(data: Uint8Array, format: ZipFormat = "gzip", options: { level?: number } = {}): Uint8Array {
+    checkLength("compress", data.length);
+    const room = Math.min(compressBound(data.length), MAX_REQUEST_LENGTH);
+    const buf = this.#staging(data.length + room);
+    buf.bytes.set(data, 0);
+    const r = this.run("compress", format, buf.ref(0, data.length), buf.ref(data.length, room), options.level ?? 0);
+    return buf.bytes.slice(data.length, data.length + r.produced);
+  }
+
+  /**
+   * Decompresses one complete stream (gzip: one or more members). The output size is not known in
+   * advance: the first try uses gzip's ISIZE trailer (or 4x the input), and the destination grows
+   * on OUTPUT_OVERFLOW up to `maxOutput` (default MAX_REQUEST_LENGTH).
+   */
+  decompress(data: Uint8Array, format: ZipFormat = "gzip", options: { maxOutput?: number } = {}): Uint8Array {
+    checkLength("decompress", data.length);
+    const limit = Math.min(options.maxOutput ?? MAX_REQUEST_LENGTH, MAX_REQUEST_LENGTH);
+    let room = Math.min(limit, Math.max(4096, guessSize(data, format)));
+    for (;;) {
+      const buf = this.#staging(data.length + room);
+      buf.bytes.set(data, 0);
+      try {
+        const r = this.run("decompress", format, buf.ref(0, data.length), buf.ref(data.length, room));
+        return buf.bytes.slice(data.length, data.length + r.produced);
+      } catch (e) {
+        if (!(e instanceof HzipStatusError && e.status === ZipStatus.OUTPUT_OVERFLOW) || room >= limit) throw e;
+        room = Math.min(limit, room * 2);
+      }
+    }
+  }
+
+  /**
+   * Compresses a large input as gzip members of `chunkSize` bytes, up to `inFlight` requests on the
+   * queue at once; the members concatenated are one .gz file (gunzip reads them all). Calls
+   * `onChunk(i, result)` as each finishes (in order of completion).
+   */
+  compressChunked(data: Uint8Array, options: { chunkSize?: number; inFlight?: number; level?: number; onChunk?: (index: number, r: ZipResult) => void } = {}): Uint8Array {
+    const chunk = options.chunkSize ?? 1 << 20;
+    if (!(Number.isInteger(chunk) && chunk >= 1 && chunk <= MAX_REQUEST_LENGTH)) {
+      throw new ConfigError(`hzip chunk size ${chunk} must be 1..${MAX_REQUEST_LENGTH}`);
+    }
+    if (data.length === 0) throw new RangeError("hzip compressChunked: 0 bytes; a gzip file needs at least one member of 1 byte or more");
+    const slots = Math.max(1, Math.min(options.inFlight ?? 4, this.qp.queue.sqDepth - 2));
+    const room = compressBound(chunk);
+    const slotSize = chunk + room;
+    using mem = this.client.alloc(slots * slotSize, "hzip chunks");
+    const chunks = Math.ceil(data.length / chunk);
+    const out: Uint8Array[] = new Array(chunks);
+    const free: number[] = [];
+    for (let s = slots - 1; s >= 0; s--) free.push(s);
+    const byTag = new Map<number, { index: number; slot: number }>();
+    let next = 0;
+    let done = 0;
+    while (done < chunks) {
+      while (next < chunks && free.length > 0) {
+        const slot = free.pop()!;
+        const part = data.subarray(next * chunk, Math.min(data.length, (next + 1) * chunk));
+        const at = slot * slotSize;
+        mem.bytes.set(part, at);
+        const tag = this.submit("compress", "gzip", mem.ref(at, part.length), mem.ref(at + chunk, room), options.level ?? 0);
+        byTag.set(tag, { index: next, slot });
+        next++;
+      }
+      this.flush();
+      const r = this.reap();
+      const job = byTag.get(r.tag);
+      if (job === undefined) throw new WarpDriveError(`hzip ${this.address}: completion for tag ${r.tag}, which this call did not submit`);
+      byTag.delete(r.tag);
+      if (!succeeded(r.status)) {
+        // Drain the rest so the queue is clean for the next call, then report the first failure.
+        for (let left = byTag.size; left > 0; left--) this.reap();
+        throw new HzipStatusError("compress", "gzip", r.status, `${this.address} (chunk ${job.index})`);
+      }
+      const at = job.slot * slotSize + chunk;
+      out[job.index] = mem.bytes.slice(at, at + r.produced);
+      free.push(job.slot);
+      done++;
+      options.onChunk?.(job.index, r);
+    }
+    return concat(out);
+  }
+
+  /** Stops the queue pair and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.client.qm.qCtrl.at(this.pair).write(0);
+    } finally {
+      this.#stage?.free();
+      this.#stage = undefined;
+      this.client.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkLength(op: string, n: number): void {
+  if (n < 1 || n > MAX_REQUEST_LENGTH) {
+    throw new RangeError(`hzip ${op}: ${n} bytes; one request takes 1..${MAX_REQUEST_LENGTH} bytes (use compressChunked for more)`);
+  }
+}
+
+/** Output size to try first: gzip's ISIZE (last member's length mod 2^32), else 4x the input. */
+function guessSize(data: Uint8Array, format: ZipFormat): number {
+  if (format === "gzip" && data.length >= 18) {
+    const v = new DataView(data.buffer, data.byteOffset + data.length - 4, 4);
+    const isize = v.getUint32(0, true);
+    if (isize > 0) return isize;
+  }
+  return data.length * 4;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Opens hzip (sim by default), compresses `data` in one request, closes it. */
+export async function compress(data: Uint8Array, format: ZipFormat = "gzip", options: HzipOptions & { level?: number } = {}): Promise<Uint8Array> {
+  using z = await Hzip.open(options);
+  return z.compress(data, format, { level: options.level });
+}
+
+/** Opens hzip (sim by default), decompresses one stream, closes it. */
+export async function decompress(data: Uint8Array, format: ZipFormat = "gzip", options: HzipOptions & { maxOutput?: number } = {}): Promise<Uint8Array> {
+  using z = await Hzip.open(options);
+  return z.decompress(data, format, { maxOutput: options.maxOutput });
+}
