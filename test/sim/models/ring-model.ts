@@ -18,6 +18,10 @@ export default defineModel({
     if (ctl & RING.CTL_PAUSE) return false;
     const head = q.read32(RING.HEAD);
     if (head === s.tail) return false;
+    // More than a ring's worth outstanding is not a state a client can create: it is the moment
+    // between a test rewriting the indices and its RESYNC. Wait for the resync instead of
+    // walking billions of entries.
+    if (((head - s.tail) >>> 0) > RING.DEPTH) return false;
     const base = q.read64(RING.RING_BASE);
     while (s.tail !== head) {
       const at = (s.tail % RING.DEPTH) * RING.ENTRY;
