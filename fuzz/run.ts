@@ -1,0 +1,47 @@
+// `bun run fuzz [-- --seconds N --seed S --target validator|decoders --hang-ms M --no-save]`
+// Fuzzes each target (default: all) for N seconds (default 30 each). Failures are printed and saved
+// under test/fuzz/regressions/ (replayed by test/fuzz/regressions.test.ts); exit status 1 if any.
+import { runFuzz } from "./engine.ts";
+import { TARGETS, type TargetName } from "./targets/index.ts";
+
+function usage(msg: string): never {
+  console.error(`fuzz: ${msg}\nusage: bun run fuzz [-- --seconds N] [--seed S] [--target ${TARGETS.join("|")}] [--hang-ms M] [--no-save]`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let seconds = 30;
+let seed = (Date.now() >>> 0) ^ 0x5eed;
+let targets: TargetName[] = [...TARGETS];
+let hangMs = 20_000;
+let save = true;
+for (let k = 0; k < args.length; k++) {
+  const a = args[k]!;
+  const val = () => args[++k] ?? usage(`${a} needs a value`);
+  const int = (s: string, what: string) => {
+    const n = Number(s);
+    if (!Number.isFinite(n) || n < 0) usage(`${what} must be a non-negative number, got "${s}"`);
+    return n;
+  };
+  if (a === "--seconds") seconds = int(val(), "--seconds");
+  else if (a === "--seed") seed = int(val(), "--seed") >>> 0;
+  else if (a === "--hang-ms") hangMs = int(val(), "--hang-ms");
+  else if (a === "--no-save") save = false;
+  else if (a === "--target") {
+    const t = val();
+    if (!TARGETS.includes(t as TargetName)) usage(`unknown target "${t}"`);
+    targets = [t as TargetName];
+  } else if (a === "--help" || a === "-h") usage("help");
+  else usage(`unknown argument "${a}"`);
+}
+
+let failed = 0;
+for (const target of targets) {
+  console.log(`fuzz ${target}: seed ${seed}, ${seconds} s`);
+  const r = await runFuzz({ target, seed, seconds, hangMs, save, log: (l) => console.log(`  ${l}`) });
+  const stats = Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(", ");
+  console.log(`fuzz ${target}: ${r.iterations} inputs in ${r.seconds.toFixed(1)} s (${stats}), ${r.failures.length} failure(s)${r.known ? `, ${r.known} of known todo kinds` : ""}`);
+  failed += r.failures.length;
+}
+if (failed > 0) console.log(`${failed} failing input(s) saved under test/fuzz/regressions/; replay: bun test test/fuzz/regressions.test.ts`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,55 @@
+// The fuzz targets behind one interface, so the worker, the watchdog and the regression replay build
+// and check inputs the same way. An input is a JSON value (saved as a regression case as it is).
+import { iterationSeed, Rng } from "../prng.ts";
+import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
+import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
+
+export type TargetName = "validator" | "decoders";
+export const TARGETS: readonly TargetName[] = ["validator", "decoders"];
+
+export interface Target {
+  name: TargetName;
+  /** Input of iteration `i` of a run seeded `seed`: a function of the two numbers only. */
+  input(seed: number, i: number): unknown;
+  /** null: passed; a string: what went wrong. */
+  check(input: unknown): string | null;
+  /** Counters for the summary line. */
+  stats(): Record<string, number>;
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+export async function makeTarget(name: TargetName): Promise<Target> {
+  if (name === "validator") {
+    const sources = validatorSources();
+    const stats: ValidatorStats = { rejected: 0, emitted: 0 };
+    return {
+      name,
+      input(seed, i) {
+        const m = validatorInput(sources, new Rng(iterationSeed(seed, i)));
+        return { from: m.from, steps: m.steps, base64: b64(m.bytes) };
+      },
+      check(input) {
+        const { base64, from } = input as { base64: string; from: string };
+        return checkValidator(new Uint8Array(Buffer.from(base64, "base64")), `devices/${from}.yaml`, stats);
+      },
+      stats: () => ({ ...stats }),
+    };
+  }
+  if (name === "decoders") {
+    const devices = await loadDecoderDevices();
+    let structs = 0, registers = 0;
+    return {
+      name,
+      input: (seed, i) => decoderInput(devices, new Rng(iterationSeed(seed, i))),
+      check(input) {
+        const x = input as DecoderInput;
+        if (x.kind === "struct") structs++;
+        else registers++;
+        return checkDecoder(devices, x);
+      },
+      stats: () => ({ structs, registers, devices: devices.length }),
+    };
+  }
+  throw new Error(`unknown fuzz target "${String(name)}" (targets: ${TARGETS.join(", ")})`);
+}

@@ -1,0 +1,56 @@
+// A bounded fuzz run of each target (fixed seed, a few seconds, or a fixed number of inputs on a
+// slow machine), so every `bun test` exercises the fuzzers and their watchdog, not only
+// `bun run fuzz`. Failures are saved as regression cases like any other run.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runFuzz } from "../../fuzz/engine.ts";
+import { makeTarget } from "../../fuzz/targets/index.ts";
+import { checkValidator } from "../../fuzz/targets/validator.ts";
+
+const SEED = 20261123;
+
+describe("bounded fuzz runs", () => {
+  test("validator: mutants of every device give diagnostics or an emittable model", async () => {
+    const r = await runFuzz({ target: "validator", seed: SEED, seconds: 6, maxIterations: 150 });
+    expect(r.failures.map((f) => `#${f.iteration}: ${f.failure}`)).toEqual([]);
+    expect(r.iterations).toBeGreaterThan(10);
+    // the mutator reaches both outcomes: rejected inputs and accepted ones that get emitted
+    expect(r.stats.rejected).toBeGreaterThan(0);
+  }, 120_000);
+
+  test("decoders: every generated decode and register decode agrees with the layout on random bytes", async () => {
+    const r = await runFuzz({ target: "decoders", seed: SEED, seconds: 3 });
+    expect(r.failures.map((f) => `#${f.iteration}: ${f.failure}`)).toEqual([]);
+    expect(r.iterations).toBeGreaterThan(1000);
+    expect(r.stats.devices).toBeGreaterThanOrEqual(5);
+  }, 120_000);
+});
+
+describe("the fuzz harness", () => {
+  test("inputs are a function of (seed, iteration): the same twice, different across iterations", async () => {
+    const t = await makeTarget("validator");
+    expect(JSON.stringify(t.input(5, 17))).toBe(JSON.stringify(t.input(5, 17)));
+    expect(JSON.stringify(t.input(5, 17))).not.toBe(JSON.stringify(t.input(5, 18)));
+  });
+
+  test("the validator check flags what it must: an internal error is a failure, diagnostics are not", () => {
+    expect(checkValidator(new TextEncoder().encode("device: [unclosed"))).toBeNull();
+    // bytes that are not text come back as diagnostics too
+    expect(checkValidator(new Uint8Array([0xff, 0xfe, 0, 1, 2]))).toBeNull();
+  });
+
+  test("the watchdog turns a hanging input into a saved failure and carries on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wd-fuzz-"));
+    try {
+      // every input spins forever in the worker (test hook): the watchdog must kill it each time
+      const r = await runFuzz({ target: "decoders", seed: 1, seconds: 30, hangMs: 300, maxIterations: 2, save: dir, skipKnown: false, hangForTest: true });
+      expect(r.failures.length).toBe(2);
+      expect(r.failures[0]!.failure).toContain("hang");
+      expect(readdirSync(dir).length).toBe(1); // one kind of failure, saved once
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
