@@ -358,12 +358,15 @@ export default defineModel<Hzip>({
         }
         const op = entry.getUint8(SQE.OP);
         const r = execute(ctx, entry);
+        // the statistics register moves before the completion is visible, so a host that has
+        // seen the completion reads a count that includes it
+        s.completed = (s.completed + 1) >>> 0;
+        s.qm.write32(REG.COMPLETED, s.completed);
         if (!complete(ctx, pair, entry, pair.head, r, op)) {
           breakPair(ctx, s, pair, "its CQ ring is no longer shared");
           break;
         }
         pair.head = pair.head + 1 === pair.sqDepth ? 0 : pair.head + 1;
-        s.completed = (s.completed + 1) >>> 0;
         posted++;
       }
       if (posted > 0) {
@@ -372,7 +375,6 @@ export default defineModel<Hzip>({
       }
       if (pair.enabled && pair.head !== pair.tail && (pair.cqTail + 1) % pair.cqDepth !== pair.cqHead) worked = true;
     }
-    if (worked) s.qm.write32(REG.COMPLETED, s.completed);
     return worked;
   },
 });

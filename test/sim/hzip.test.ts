@@ -353,6 +353,41 @@ describe("hzip registers and queue pairs", () => {
     });
   });
 
+  test("irq_en = 0: completions still arrive (the waiter polls); a stopped pair ignores its doorbell", async () => {
+    using dev = await HzipDevice.open({ backend: "sim" });
+    const r = dev.qm;
+    const q = dev.requestQueue("qp", { id: 2 });
+    r.sqBase.at(2).write(q.queue.sqBuffer.ref());
+    r.cqBase.at(2).write(q.queue.cqBuffer.ref());
+    r.qDepth.at(2).writeFields({ sqDepth: q.queue.sqDepth - 1, cqDepth: q.queue.cqDepth - 1 });
+    r.qCtrl.at(2).writeFields({ en: 1, irqEn: 0 });
+    using buf = dev.alloc(8192);
+    const data = sample(3000, "text", 77);
+    buf.bytes.set(data);
+    const req = { format: ZipAlgorithm.DEFLATE, src: buf.ref(0, data.length), srcLen: data.length, dst: buf.ref(4096, 4096), dstLen: 4096 };
+    q.compress(req);
+    const c = q.recvSync(10_000);
+    const e = Sqe.decode(q.queue.sqBuffer.view, c.sqHead * Sqe.SIZE);
+    expect(same(inflateRawSync(buf.bytes.subarray(4096, 4096 + e.produced)), data)).toBe(true);
+    // Stop the pair and ring it anyway. To know the model has looked without waiting for a time,
+    // a request on pair 3 is rung after it: the model takes doorbells in order and serves pairs
+    // 0..3 in turn, so once pair 3's completion is here, pair 2's doorbell has been seen.
+    const before = r.completed.read();
+    r.qCtrl.at(2).write(0);
+    expect(r.qStatus.at(2).fields().enabled).toBe(0);
+    q.compress(req);
+    q.queue.flush();
+    const q3 = dev.requestQueue("qp", { id: 3 });
+    r.sqBase.at(3).write(q3.queue.sqBuffer.ref());
+    r.cqBase.at(3).write(q3.queue.cqBuffer.ref());
+    r.qDepth.at(3).writeFields({ sqDepth: q3.queue.sqDepth - 1, cqDepth: q3.queue.cqDepth - 1 });
+    r.qCtrl.at(3).writeFields({ en: 1, irqEn: 1 });
+    q3.compress(req);
+    expect(q3.recvSync(10_000).sqNum).toBe(3);
+    expect(q.recv()).toBeNull();
+    expect(r.completed.read()).toBe(before + 1);
+  });
+
   test("Hzip.open refuses a pair or depth that cannot work, before opening anything", async () => {
     await expect(Hzip.open({ backend: "sim", queuePair: QUEUE_PAIRS })).rejects.toThrow(/pairs are 0\.\.3/);
     await expect(Hzip.open({ backend: "sim", depth: 2 })).rejects.toThrow(/power of two in 4\.\.1024/);
