@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { CpioWriter } from "./cpio.ts";
 
 /** What goes into the guest under /wd (relative to the repo root); missing entries are skipped. */
-export const CODE_PATHS = ["runtime", "generated", "devices", "test", "examples", "node_modules", "package.json", "bunfig.toml", "tsconfig.json"];
+export const CODE_PATHS = ["runtime", "generated", "devices", "test", "examples", "bench", "node_modules", "package.json", "bunfig.toml", "tsconfig.json"];
 
 /** Never archived: caches, VCS data, and build leftovers. */
 const SKIP_NAMES = new Set([".git", ".cache", ".scratch"]);

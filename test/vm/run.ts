@@ -2,8 +2,9 @@
 // QEMU's edu and nvme to vfio-pci, runs test/vm/fixtures/smoke.test.ts and test/hw with
 // WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
 // Exit status 0 only when everything passed. See test/vm/README.md.
+import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { runHarnessCheck } from "./harness-check.ts";
-import { tail, runVm, type VmOptions } from "./vm.ts";
+import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
 const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --filter <pattern>    only tests whose name matches (bun test -t)
@@ -16,9 +17,10 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
   paths                 bun test path filters instead of the default set
-Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw`;
+Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw ./test/peers
+The guest also gets the kernel's nvme driver and nvme-cli (test/peers/guest-tools.ts) for test/peers.`;
 
-const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw"];
+const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw", "./test/peers"];
 
 interface Cli {
   filter?: string;
@@ -69,6 +71,16 @@ function fail(msg: string): never {
 
 const log = (m: string) => console.error(`[vm] ${m}`);
 
+/** test/peers' archive (kernel nvme modules, nvme-cli); without it those tests fail and say why. */
+async function peerTools(image: Parameters<typeof peerToolsArchive>[0]["image"], l: (m: string) => void): Promise<string[]> {
+  try {
+    return [await peerToolsArchive({ cacheRoot: CACHE_ROOT, image, log: l })];
+  } catch (e) {
+    l(`note: no kernel NVMe tools in the guest (${(e as Error).message.split("\n")[0]}); test/peers will fail`);
+    return [];
+  }
+}
+
 async function main() {
   const cli = parseArgs(process.argv.slice(2));
   let passed = 0;
@@ -76,7 +88,7 @@ async function main() {
   const t0 = performance.now();
 
   if (cli.selfTest !== "only") {
-    const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log };
+    const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: peerTools };
     if (cli.shellCmd !== undefined) {
       opts.kind = "shell";
       opts.shellCmd = cli.shellCmd;

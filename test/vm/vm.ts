@@ -26,6 +26,8 @@ export interface VmOptions {
   /** Boot a second time when the kernel died before /init ran (default true). */
   retryEarlyFailure?: boolean;
   log?: Log;
+  /** Extra cpio archives appended after the repo's code, once the guest image is known (test/peers' kernel NVMe tools). */
+  extraArchives?: (image: GuestImage, log: Log) => Promise<string[]>;
 }
 
 export interface VmResult {
@@ -112,6 +114,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const initrd = join(runDir, "initramfs.cpio");
   copyFileSync(image.initramfs, initrd);
   appendFileSync(initrd, readFileSync(code.path));
+  for (const extra of (await opts.extraArchives?.(image, log)) ?? []) appendFileSync(initrd, readFileSync(extra));
   appendFileSync(initrd, readFileSync(runCpio));
   rmSync(runCpio);
   // A fresh, sparse NVMe backing file per run: 64 MiB = 131072 blocks of 512 bytes.
