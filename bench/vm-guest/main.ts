@@ -1,0 +1,214 @@
+// The guest half of `bun run bench:vm` (started by bench/vm.ts inside the QEMU guest, devices bound to
+// vfio-pci by the VM harness). Same emulated NVMe controller, two drivers:
+//   ours    the Nvme driver on the generated client over vfio (pipelined trySubmit/reap);
+//   kernel  the kernel's nvme driver, driven by fio (--direct=1 --ioengine=libaio) on /dev/nvmeXn1;
+// 4 KiB random read and write at queue depth 1 and 32, medians of repeated timed runs. And the edu
+// liveness register round trip (write, read back the complement) through our mapping of BAR0 against
+// the same round trip through pwrite/pread on the VFIO device fd (the kernel does the MMIO).
+// Prints progress, then one line `WDBENCH <json>` with the entries for the host to show.
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { QemuEduDevice } from "@warpdrive/qemu-edu";
+import { Nvme } from "@warpdrive/nvme/hand/behavior";
+import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";
+import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
+import type { BenchEntry } from "../report.ts";
+import { median } from "../stats.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const SECONDS = quick ? 1 : 2;
+const RUNS = quick ? 1 : 3;
+const IO = 4096;
+const DEPTHS = [1, 32];
+const OPS = ["read", "write"] as const;
+
+const nvmeAddr = process.env.WD_NVME_DEVICE;
+const eduAddr = process.env.WD_EDU_DEVICE;
+if (!nvmeAddr || !eduAddr || process.env.WD_BACKEND !== "vfio") {
+  console.error("bench/vm-guest: run inside the VM guest (bun run bench:vm): WD_BACKEND=vfio, WD_NVME_DEVICE and WD_EDU_DEVICE are needed");
+  process.exit(2);
+}
+
+const say = (m: string) => console.log(`bench: ${m}`);
+const entries: BenchEntry[] = [];
+const info: Record<string, unknown> = {};
+
+/** xorshift over 4 KiB-aligned slots of the span: the same kind of sequence fio's random offsets give. */
+function slots(count: number, seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % count;
+  };
+}
+
+// ---- ours: NVMe over vfio --------------------------------------------------------------------
+
+async function oursNvme(): Promise<Record<string, number>> {
+  bindVfio(nvmeAddr!);
+  using nvme = await Nvme.open({ backend: "vfio", address: nvmeAddr, ioQueues: 1, ioDepth: 64 });
+  const spanBytes = Number(nvme.blocks) * nvme.blockSize;
+  const ioSlots = Math.floor(spanBytes / IO);
+  const per = IO / nvme.blockSize;
+  info.namespace = { blocks: Number(nvme.blocks), blockSize: nvme.blockSize, bytes: spanBytes };
+  using buf = nvme.device.alloc(IO * 32, "bench:vm io");
+  // Every block written once, so both drivers read data that exists (not holes of the image file).
+  {
+    using fill = nvme.device.alloc(1 << 20, "bench:vm fill");
+    for (let i = 0; i < fill.bytes.length; i++) fill.bytes[i] = (i * 131) & 0xff;
+    const blocks = (1 << 20) / nvme.blockSize;
+    for (let lba = 0; lba < Number(nvme.blocks); lba += blocks) nvme.write(lba, Math.min(blocks, Number(nvme.blocks) - lba), fill);
+    nvme.flush();
+  }
+  const sample = (op: "read" | "write", depth: number, seed: number): number => {
+    const next = slots(ioSlots, seed);
+    let inFlight = 0;
+    let done = 0;
+    let slot = 0;
+    const t0 = Bun.nanoseconds();
+    const end = t0 + SECONDS * 1e9;
+    let t = t0;
+    while (t < end) {
+      while (inFlight < depth) {
+        if (nvme.trySubmit(op, next() * per, per, buf.ref((slot++ % 32) * IO, IO)) < 0) break;
+        inFlight++;
+      }
+      let c = nvme.reap(undefined, 0) ?? nvme.reap(undefined, 10_000);
+      while (c !== null) {
+        if (c.error) throw c.error;
+        inFlight--;
+        done++;
+        c = nvme.reap(undefined, 0);
+      }
+      t = Bun.nanoseconds();
+    }
+    while (inFlight > 0) {
+      const c = nvme.reap(undefined, 10_000)!;
+      if (c.error) throw c.error;
+      inFlight--;
+    }
+    return done / ((t - t0) / 1e9);
+  };
+  const out: Record<string, number> = {};
+  for (const op of OPS) {
+    for (const depth of DEPTHS) {
+      const v: number[] = [];
+      for (let r = 0; r < RUNS; r++) v.push(sample(op, depth, 0x9e3779b9 + r * 7919));
+      out[`${op}.qd${depth}`] = median(v);
+      say(`ours   ${op} QD ${depth}: ${v.map((x) => x.toFixed(0)).join(", ")} IOPS`);
+    }
+  }
+  return out;
+}
+
+// ---- the kernel: fio on the kernel's nvme driver ----------------------------------------------
+
+function kernelNvme(spanBytes: number): { iops: Record<string, number>; command: string } {
+  const k = bindKernel(nvmeAddr!);
+  const out: Record<string, number> = {};
+  let command = "";
+  for (const op of OPS) {
+    for (const depth of DEPTHS) {
+      const v: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const argv = [
+          GUEST_FIO, `--name=${op}${depth}`, `--filename=${k.ns}`, "--direct=1", "--ioengine=libaio", `--rw=rand${op}`, `--bs=${IO}`,
+          `--iodepth=${depth}`, `--size=${spanBytes}`, `--runtime=${SECONDS}`, "--time_based", "--norandommap", "--randrepeat=0",
+          "--output-format=json",
+        ];
+        const res = run(argv);
+        if (res.code !== 0) throw new Error(`${res.command} exited ${res.code}: ${res.stderr.trim().slice(0, 400)}`);
+        const json = JSON.parse(res.text.slice(res.text.indexOf("{"))) as { jobs: { error: number; read: { iops: number }; write: { iops: number } }[] };
+        const job = json.jobs[0]!;
+        if (job.error !== 0) throw new Error(`${res.command}: fio job error ${job.error}`);
+        v.push(job[op].iops);
+        command = argv.map((a) => a.replace(`${op}${depth}`, "<job>")).join(" ");
+      }
+      out[`${op}.qd${depth}`] = median(v);
+      say(`kernel ${op} QD ${depth}: ${v.map((x) => x.toFixed(0)).join(", ")} IOPS (fio)`);
+    }
+  }
+  bindVfio(nvmeAddr!);
+  return { iops: out, command };
+}
+
+// ---- edu: liveness round trip ------------------------------------------------------------------
+
+const libc = dlopen("libc.so.6", {
+  pread: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i64], returns: FFIType.i64 },
+  pwrite: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i64], returns: FFIType.i64 },
+});
+
+async function edu(): Promise<BenchEntry[]> {
+  using dev = await QemuEduDevice.open({ backend: "vfio", address: eduAddr });
+  const n = quick ? 20_000 : 100_000;
+  const regs = dev.bar0;
+  // Ours: through the BAR0 mapping (generated accessors over the runtime's MMIO).
+  let bad = 0;
+  const oursNs: number[] = [];
+  for (let r = 0; r < RUNS + 1; r++) {
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < n; i++) {
+      regs.liveness.write(i);
+      if (regs.liveness.read() !== (~i >>> 0)) bad++;
+    }
+    if (r > 0) oursNs.push((Bun.nanoseconds() - t0) / n); // the first run warms up
+  }
+  // Reference: pwrite + pread of the same register on the VFIO device fd, at BAR0's region offset.
+  const backend = dev.device.backend as unknown as { fd: number; regionInfo(i: number): { offset: number | bigint } };
+  const base = Number(backend.regionInfo(0).offset) + 0x04;
+  const word = new Uint32Array(1);
+  const p = ptr(word);
+  const refNs: number[] = [];
+  for (let r = 0; r < RUNS + 1; r++) {
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < n / 10; i++) {
+      word[0] = i;
+      if (libc.symbols.pwrite(backend.fd, p, 4, base) !== 4n) throw new Error("pwrite on the VFIO device fd failed");
+      if (libc.symbols.pread(backend.fd, p, 4, base) !== 4n) throw new Error("pread on the VFIO device fd failed");
+      if (word[0] !== (~i >>> 0)) bad++;
+    }
+    if (r > 0) refNs.push((Bun.nanoseconds() - t0) / (n / 10));
+  }
+  if (bad) throw new Error(`edu liveness returned a wrong value ${bad} times`);
+  const ours = median(oursNs);
+  const ref = median(refNs);
+  say(`edu liveness round trip: ours ${ours.toFixed(0)} ns, pwrite+pread ${ref.toFixed(0)} ns`);
+  return [
+    {
+      id: "vm.edu.liveness",
+      what: "edu liveness write+read (BAR0 mmap, vfio)",
+      value: ours,
+      unit: "ns",
+      reference: { what: "pwrite+pread on the VFIO fd", value: ref, unit: "ns" },
+      ratio: ref / ours,
+    },
+  ];
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const ours = await oursNvme();
+const span = (info.namespace as { bytes: number }).bytes;
+const kernel = kernelNvme(span);
+info.fio = kernel.command;
+for (const op of OPS) {
+  for (const depth of DEPTHS) {
+    const key = `${op}.qd${depth}`;
+    entries.push({
+      id: `vm.nvme.${key}`,
+      what: `NVMe 4 KiB random ${op}, QD ${depth} (vfio)`,
+      value: ours[key]!,
+      unit: "IOPS",
+      reference: { what: "kernel nvme + fio libaio", value: kernel.iops[key]!, unit: "IOPS" },
+      ratio: ours[key]! / kernel.iops[key]!,
+    });
+  }
+}
+entries.push(...(await edu()));
+info.seconds = (performance.now() - t0) / 1000;
+info.samples = { runs: RUNS, secondsEach: SECONDS };
+console.log(`WDBENCH ${JSON.stringify({ entries, info })}`);

@@ -1,0 +1,57 @@
+// `bun run bench:vm [-- --json FILE] [--quick] [--timeout S]`: inside the QEMU guest of the VM suite
+// (test/vm), our NVMe client over vfio against the kernel's nvme driver driven by fio, on the same
+// emulated controller: 4 KiB random read and write at QD 1 and 32; and the edu liveness register
+// round trip through our BAR0 mapping against pwrite/pread on the VFIO device fd. The guest half is
+// bench/vm-guest/main.ts. Figures are for QEMU's emulated devices under TCG: they compare the two
+// drivers on that machine, not what real hardware does.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { peerToolsArchive } from "../test/peers/guest-tools.ts";
+import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
+import { table, type BenchEntry } from "./report.ts";
+import { machineLine } from "./stats.ts";
+
+const { values: opt } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    json: { type: "string" },
+    quick: { type: "boolean", default: false },
+    timeout: { type: "string", default: "420" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+
+const log = (m: string) => console.error(`[bench:vm] ${m}`);
+const machine = machineLine();
+console.log(`warpdrive VM benchmarks: QEMU guest (TCG) on ${machine}\n`);
+
+const cmd = `bun bench/vm-guest/main.ts${opt.quick ? " --quick" : ""}`;
+const r = await runVm({
+  kind: "shell",
+  shellCmd: cmd,
+  timeout: Number(opt.timeout),
+  verbose: opt.verbose,
+  name: "bench",
+  log,
+  extraArchives: async (image, l) => [await peerToolsArchive({ cacheRoot: CACHE_ROOT, image, fio: true, log: l })],
+});
+
+const line = r.serialLog
+  .split("\n")
+  .map((l) => l.replace(/\r/g, ""))
+  .find((l) => l.startsWith("WDBENCH "));
+if (!r.report.ok || !line) {
+  console.error(`bench:vm: the guest run failed (${r.report.reason}${line ? "" : "; no WDBENCH line"})\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 40)}`);
+  process.exit(1);
+}
+const { entries, info } = JSON.parse(line.slice("WDBENCH ".length)) as { entries: BenchEntry[]; info: Record<string, unknown> };
+
+console.log(`\n${table(entries)}\n`);
+console.log("ratio > 1: ours is faster (IOPS: ours / kernel; latency: reference / ours).");
+console.log(`guest: ${r.image.kernelRelease}, QEMU TCG; fio: ${String(info.fio ?? "?")}`);
+const date = new Date().toISOString().slice(0, 10);
+if (opt.json) {
+  writeFileSync(opt.json, `${JSON.stringify({ machine, date, bun: Bun.version, guest: { kernel: r.image.kernelRelease, ...info }, entries }, null, 2)}\n`);
+  console.log(`wrote ${opt.json}`);
+}
+process.exit(0);
