@@ -3,6 +3,7 @@
 // WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
 // Exit status 0 only when everything passed. See test/vm/README.md.
 import { peerToolsArchive } from "../peers/guest-tools.ts";
+import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
 import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
@@ -81,6 +82,17 @@ async function peerTools(image: Parameters<typeof peerToolsArchive>[0]["image"],
   }
 }
 
+/** peerTools, plus the wd-dummy mdev module when it builds; without it the wd-dummy tests skip on vfio. */
+async function guestExtras(image: Parameters<typeof peerToolsArchive>[0]["image"], l: (m: string) => void): Promise<string[]> {
+  const out = await peerTools(image, l);
+  try {
+    out.push(await mdevModuleArchive({ cacheRoot: CACHE_ROOT, image, log: l }));
+  } catch (e) {
+    l(`note: no wd-dummy mdev module in the guest (${(e as Error).message.split("\n")[0]}); the wd-dummy tests skip on vfio`);
+  }
+  return out;
+}
+
 async function main() {
   const cli = parseArgs(process.argv.slice(2));
   let passed = 0;
@@ -88,7 +100,7 @@ async function main() {
   const t0 = performance.now();
 
   if (cli.selfTest !== "only") {
-    const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: peerTools };
+    const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: guestExtras };
     if (cli.shellCmd !== undefined) {
       opts.kind = "shell";
       opts.shellCmd = cli.shellCmd;

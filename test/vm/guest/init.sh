@@ -93,6 +93,21 @@ export WD_NVME_DEVICE=$BDF WD_DEVICE_NVME=$BDF WD_NVME_GROUP=$GROUP
 export WD_BACKEND=vfio WD_VM_GUEST=1 WD_CACHE_DIR=/tmp/wd-cache
 [ -f /wd/.vm/libwdmmio.so ] && export WD_MMIO_LIB=/wd/.vm/libwdmmio.so
 [ -c /dev/vfio/vfio ] || setup_failed "/dev/vfio/vfio missing"
+
+# wd-dummy as a VFIO mediated device (devices/wd-dummy/mdev/, appended by test/vm/mdev-module.ts when
+# it builds): load it, create two instances. Never fatal: without it the wd-dummy tests skip on vfio.
+mdev_wd_dummy() {
+  [ -f /etc/wd-mdev-module ] || { say "mdev wd-dummy: no module in the image"; return 0; }
+  ko=$(cat /etc/wd-mdev-module)
+  insmod "$ko" || { say "mdev wd-dummy: insmod $ko failed"; return 0; }
+  t=$(ls -d /sys/class/mdev_bus/*/mdev_supported_types/*-wd-dummy 2>/dev/null | head -n 1)
+  [ -n "$t" ] || { say "mdev wd-dummy: no wd-dummy type under /sys/class/mdev_bus"; return 0; }
+  u1=$(cat /proc/sys/kernel/random/uuid) u2=$(cat /proc/sys/kernel/random/uuid)
+  echo "$u1" > "$t/create" && echo "$u2" > "$t/create" || { say "mdev wd-dummy: creating instances failed"; return 0; }
+  export WD_DEVICE_WD_DUMMY=$u1 WD_DEVICE_WD_DUMMY_2=$u2
+  say "mdev wd-dummy $u1 $u2 type=$t available=$(cat "$t/available_instances")"
+}
+mdev_wd_dummy
 say "ready uptime=$(cut -d' ' -f1 /proc/uptime) WD_BACKEND=$WD_BACKEND WD_EDU_DEVICE=$WD_EDU_DEVICE WD_NVME_DEVICE=$WD_NVME_DEVICE WD_MMIO_LIB=${WD_MMIO_LIB:-none}"
 
 cd /wd || setup_failed "cd /wd"
