@@ -52,7 +52,8 @@ function copy(ctx: ModelContext, ring: DataView, at: number): DescStatus {
   const size = ring.getUint32(at + SIZE, true);
   if (size === 0 || size > MAX_COPY_SIZE) return DescStatus.BAD_SIZE;
   try {
-    ctx.dma.write(busAddress(ring, at + DST), ctx.dma.view(busAddress(ring, at + SRC), size));
+    // one checked copy through the DMA table (both ranges must be shared), no view objects per descriptor
+    ctx.dma.copy(busAddress(ring, at + DST), busAddress(ring, at + SRC), size);
     return DescStatus.DONE;
   } catch (e) {
     if (e instanceof DmaFault) return DescStatus.DMA_FAULT;

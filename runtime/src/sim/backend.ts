@@ -19,7 +19,7 @@ import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, HOST_TID, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
+  Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, EPOCH_WAITERS, HOST_TID, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
@@ -229,14 +229,20 @@ export class SimDevice implements BackendDevice {
   /** Waits until the model has left the poll() call it may be in (see the file comment). */
   #quiesce(): void {
     const c = this.#control;
-    const e = Atomics.load(c, EPOCH);
-    if ((e & 1) === 0) return;
-    const t0 = performance.now();
-    while (Atomics.load(c, EPOCH) === e && Atomics.load(c, STATE) === State.RUNNING) {
-      Atomics.wait(c, EPOCH, e, 1);
-      if (performance.now() - t0 > STOP_TIMEOUT_MS) {
-        throw new TimeoutError(`the model of ${this.address} to leave poll()`, STOP_TIMEOUT_MS, "the device model is stuck in poll(): a model must never block");
+    if ((Atomics.load(c, EPOCH) & 1) === 0) return;
+    Atomics.add(c, EPOCH_WAITERS, 1); // before loading the epoch we wait on: see control.ts
+    try {
+      const e = Atomics.load(c, EPOCH);
+      if ((e & 1) === 0) return;
+      const t0 = performance.now();
+      while (Atomics.load(c, EPOCH) === e && Atomics.load(c, STATE) === State.RUNNING) {
+        Atomics.wait(c, EPOCH, e, 1);
+        if (performance.now() - t0 > STOP_TIMEOUT_MS) {
+          throw new TimeoutError(`the model of ${this.address} to leave poll()`, STOP_TIMEOUT_MS, "the device model is stuck in poll(): a model must never block");
+        }
       }
+    } finally {
+      Atomics.sub(c, EPOCH_WAITERS, 1);
     }
   }
 

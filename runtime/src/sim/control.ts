@@ -20,7 +20,12 @@ export const MAX_IRQS = 64;
 // completing work while the client polls memory (never reading the eventfd) costs no system call
 // per interrupt, and no wake-up is lost: a signal skipped because the flag was 1 is still unread.
 export const IRQ_PENDING = IRQ_BASE + MAX_IRQS;
-export const CONTROL_WORDS = IRQ_PENDING + MAX_IRQS;
+// Clients waiting in Atomics.wait on EPOCH (dmaUnmap): the host notifies only when this is non-zero,
+// so the poll loop does not pay a notify (a futex-table lookup) per round. A waiter adds 1 before it
+// loads EPOCH and the host loads this after its EPOCH update (both seq-cst), so either the host sees
+// the waiter or the waiter sees the new epoch: no wake-up is lost.
+export const EPOCH_WAITERS = IRQ_PENDING + MAX_IRQS;
+export const CONTROL_WORDS = EPOCH_WAITERS + 1;
 
 export const Cmd = { RUN: 0, STOP: 1, RESET: 2 } as const;
 export const State = { STARTING: 0, RUNNING: 1, STOPPED: 2, FAULTED: 3, CANCELLED: 4 } as const;
@@ -40,6 +45,9 @@ export function newControl(): { control: Int32Array; dma: Float64Array } {
  *  writes the model has drained; entry i at J_ENTRIES + (i % JOURNAL_SIZE) * 4 = offset, width, lo, hi. */
 export const J_HEAD = 0;
 export const J_TAIL = 1;
+/** Clients waiting in Atomics.wait on J_TAIL: the model notifies after a drain only when non-zero
+ *  (same protocol as EPOCH_WAITERS). */
+export const J_WAITERS = 2;
 export const J_ENTRIES = 4;
 export const JOURNAL_SIZE = 256;
 

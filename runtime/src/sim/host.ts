@@ -11,12 +11,12 @@ import { dlopen, toArrayBuffer, type Pointer } from "bun:ffi";
 import { RamIo } from "../mem/io.ts";
 import { sys } from "../sys/libc.ts";
 import {
-  Cmd, CMD, DMA_COUNT, HOST_TID, DMA_ENTRY, DMA_SEQ, EPOCH, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, MAX_IRQS,
+  Cmd, CMD, DMA_COUNT, HOST_TID, DMA_ENTRY, DMA_SEQ, EPOCH, EPOCH_WAITERS, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, J_WAITERS, JOURNAL_SIZE, MAX_IRQS,
   RESET_DONE, State, STATE, WAKE,
   type HostMessage, type StartMessage,
 } from "./control.ts";
 import {
-  DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch, type WriteHandler, type WriteLog,
+  DmaFault, type DeviceModel, type ModelContext, type ModelDmaEngine, type ModelRegion, type RegisterWatch, type WriteHandler, type WriteLog,
 } from "./model.ts";
 
 declare const self: Worker;
@@ -50,13 +50,24 @@ class Region implements ModelRegion {
   write64(o: number, v: bigint) { this.io.write64(o, v); }
 }
 
+/** libc memmove for DMA copies: a copy between two mappings needs no view objects (see Dma.copy). */
+const memmove = (() => {
+  try {
+    return dlopen("libc.so.6", { memmove: { args: ["ptr", "ptr", "u64"], returns: "void" } }).symbols.memmove;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Reader side of the DMA table (the client edits it under a seqlock, see sim/backend.ts). */
-class Dma implements ModelDma {
+class Dma implements ModelDmaEngine {
   #seq = -1;
   #iova: number[] = [];
   #size: number[] = [];
   #ptr: number[] = [];
   #views: (Uint8Array | undefined)[] = [];
+  /** Entry of the last hit: a model works on a few buffers, so this is usually the one. */
+  #last = 0;
   constructor(private readonly control: Int32Array, private readonly table: Float64Array) {}
 
   #refresh(): void {
@@ -78,41 +89,67 @@ class Dma implements ModelDma {
       this.#size = size;
       this.#ptr = ptr;
       this.#views = new Array(n);
+      this.#last = 0;
       return;
     }
   }
 
-  #find(iova: number | bigint, length: number, write: boolean): Uint8Array {
+  /** Index of the mapping holding [a, a+length) in one piece, or -1 (the DMA check: nothing else reaches memory). */
+  #entry(a: number, length: number): number {
     this.#refresh();
-    const a = typeof iova === "bigint" ? Number(iova) : iova;
-    if (Number.isSafeInteger(a) && length >= 0) {
-      for (let i = 0; i < this.#iova.length; i++) {
-        const start = this.#iova[i]!;
-        if (a >= start && a + length <= start + this.#size[i]!) {
-          const v = (this.#views[i] ??= new Uint8Array(toArrayBuffer(this.#ptr[i] as Pointer, 0, this.#size[i]!)));
-          return v.subarray(a - start, a - start + length);
-        }
+    if (!(Number.isSafeInteger(a) && length >= 0)) return -1;
+    const iova = this.#iova, size = this.#size;
+    let i = this.#last;
+    if (i < iova.length && a >= iova[i]! && a + length <= iova[i]! + size[i]!) return i;
+    for (i = 0; i < iova.length; i++) {
+      if (a >= iova[i]! && a + length <= iova[i]! + size[i]!) {
+        this.#last = i;
+        return i;
       }
     }
-    throw new DmaFault(BigInt(iova), length, write);
+    return -1;
+  }
+
+  /** The entry for a transfer, or the DmaFault the device would take. */
+  #check(iova: number | bigint, length: number, write: boolean): number {
+    const i = this.#entry(typeof iova === "bigint" ? Number(iova) : iova, length);
+    if (i < 0) throw new DmaFault(BigInt(iova), length, write);
+    return i;
+  }
+
+  /** The whole mapping `i` as bytes (made once per table version). */
+  #whole(i: number): Uint8Array {
+    return (this.#views[i] ??= new Uint8Array(toArrayBuffer(this.#ptr[i] as Pointer, 0, this.#size[i]!)));
   }
 
   read(iova: number | bigint, length: number): Uint8Array {
-    return this.#find(iova, length, false).slice();
+    const i = this.#check(iova, length, false);
+    const at = Number(iova) - this.#iova[i]!;
+    return this.#whole(i).slice(at, at + length);
   }
   write(iova: number | bigint, bytes: Uint8Array): void {
-    this.#find(iova, bytes.length, true).set(bytes);
+    const i = this.#check(iova, bytes.length, true);
+    this.#whole(i).set(bytes, Number(iova) - this.#iova[i]!);
   }
   view(iova: number | bigint, length: number): Uint8Array {
-    return this.#find(iova, length, false);
+    const i = this.#check(iova, length, false);
+    const at = Number(iova) - this.#iova[i]!;
+    return this.#whole(i).subarray(at, at + length);
   }
   mapped(iova: number | bigint, length: number): boolean {
-    try {
-      this.#find(iova, length, false);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.#entry(typeof iova === "bigint" ? Number(iova) : iova, length) >= 0;
+  }
+  copy(dst: number | bigint, src: number | bigint, length: number): void {
+    const s = this.#check(src, length, false);
+    const d = this.#check(dst, length, true);
+    const so = Number(src) - this.#iova[s]!;
+    const dof = Number(dst) - this.#iova[d]!;
+    if (length === 0) return;
+    // Both ranges were just checked against the table, and the client unmaps nothing while we are
+    // inside poll(): the pointers are valid for exactly `length` bytes each.
+    if (memmove !== undefined) memmove((this.#ptr[d]! + dof) as Pointer, (this.#ptr[s]! + so) as Pointer, length);
+    else if (s === d) this.#whole(d).copyWithin(dof, so, so + length);
+    else this.#whole(d).set(this.#whole(s).subarray(so, so + length), dof);
   }
   drop(): void {
     this.#views = [];
@@ -141,13 +178,13 @@ class Journal implements WriteLog {
       Atomics.store(j, J_TAIL, t); // acknowledged once its effects are in memory
       n++;
     }
-    if (n > 0) Atomics.notify(j, J_TAIL);
+    if (n > 0 && Atomics.load(j, J_WAITERS) !== 0) Atomics.notify(j, J_TAIL);
     return n;
   }
   /** Reset: writes made before it are void. */
   discard(): void {
     Atomics.store(this.j, J_TAIL, Atomics.load(this.j, J_HEAD));
-    Atomics.notify(this.j, J_TAIL);
+    if (Atomics.load(this.j, J_WAITERS) !== 0) Atomics.notify(this.j, J_TAIL);
   }
 }
 
@@ -304,7 +341,7 @@ function run(m: StartMessage): void {
       fail(e);
     }
     Atomics.add(c, EPOCH, 1);
-    Atomics.notify(c, EPOCH); // a client waiting to unmap DMA memory (rare; cheap without waiters)
+    if (Atomics.load(c, EPOCH_WAITERS) !== 0) Atomics.notify(c, EPOCH); // a client waiting to unmap DMA memory (rare)
     if (did) {
       idle = 0;
       sleepMs = SLEEP_MIN_MS;

@@ -5,7 +5,7 @@
 // read-side wait are Atomics on shared memory; only a read that finds the model asleep wakes it.
 import { RegisterError, TimeoutError, UseAfterReleaseError } from "../errors.ts";
 import type { RegisterIo } from "../mem/io.ts";
-import { J_ENTRIES, J_HEAD, J_TAIL, JOURNAL_SIZE, State, STATE, WAKE } from "./control.ts";
+import { J_ENTRIES, J_HEAD, J_TAIL, J_WAITERS, JOURNAL_SIZE, State, STATE, WAKE } from "./control.ts";
 
 const MASK = JOURNAL_SIZE - 1;
 const U32 = 0xffffffffn;
@@ -64,14 +64,19 @@ export class JournalIo implements RegisterIo {
     Atomics.add(c, WAKE, 1);
     Atomics.notify(c, WAKE);
     const t0 = performance.now();
-    for (;;) {
-      const t = Atomics.load(j, J_TAIL);
-      if (((t - upTo) | 0) >= 0) return;
-      if (Atomics.load(c, STATE) !== State.RUNNING) return; // a dead device: reads see what is there
-      Atomics.wait(j, J_TAIL, t, 1);
-      if (performance.now() - t0 > SYNC_TIMEOUT_MS) {
-        throw new TimeoutError(`the device model to take the writes to ${this.name}`, SYNC_TIMEOUT_MS, "the model does not drain its write journal");
+    Atomics.add(j, J_WAITERS, 1); // before loading the tail we wait on: see J_WAITERS in control.ts
+    try {
+      for (;;) {
+        const t = Atomics.load(j, J_TAIL);
+        if (((t - upTo) | 0) >= 0) return;
+        if (Atomics.load(c, STATE) !== State.RUNNING) return; // a dead device: reads see what is there
+        Atomics.wait(j, J_TAIL, t, 1);
+        if (performance.now() - t0 > SYNC_TIMEOUT_MS) {
+          throw new TimeoutError(`the device model to take the writes to ${this.name}`, SYNC_TIMEOUT_MS, "the model does not drain its write journal");
+        }
       }
+    } finally {
+      Atomics.sub(j, J_WAITERS, 1);
     }
   }
 

@@ -76,6 +76,13 @@ export interface ModelDma {
   mapped(iova: number | bigint, length: number): boolean;
 }
 
+/** What `ctx.dma` offers beyond ModelDma: the host-memory-to-host-memory transfer of a DMA engine. */
+export interface ModelDmaEngine extends ModelDma {
+  /** Copies `length` bytes from `src` to `dst` (overlap allowed), both checked like read/write;
+   *  throws DmaFault (nothing copied) when either is unmapped. Allocates nothing. */
+  copy(dst: number | bigint, src: number | bigint, length: number): void;
+}
+
 /** A DMA to or from an iova range the client has not shared with this device. */
 export class DmaFault extends Error {
   readonly iova: bigint;
@@ -123,7 +130,7 @@ export interface ModelContext {
   readonly regions: readonly ModelRegion[];
   /** A region by its name in the device description; throws naming the region if absent. */
   region(name: string): ModelRegion;
-  readonly dma: ModelDma;
+  readonly dma: ModelDmaEngine;
   /** Raises interrupt `index` (or the named interrupt): one write to its eventfd. Dropped when the
    *  client has not enabled that vector, as a masked MSI would be. */
   raise(irq: number | string): void;
