@@ -25,7 +25,9 @@ interface Compiled {
   modifyZero: bigint;
   /** The same as a uint32 number, for registers up to 32 bits (no BigInt on their paths). */
   modifyZeroN: number;
-  byName: Map<string, FieldSpec>;
+  /** Field specs by name in a null-prototype object: a property load the JIT caches per call site
+   *  (cheaper than a Map lookup), and no inherited key ("toString") can pass for a field. */
+  byName: Record<string, FieldSpec | undefined>;
 }
 const compiledCache = new WeakMap<FieldLayout, Compiled>();
 const EMPTY: FieldLayout = Object.freeze({}) as FieldLayout;
@@ -45,7 +47,9 @@ function compile(layout: FieldLayout, regWidth: number, where: string): Compiled
     }
   });
   const modifyZeroN = regWidth <= 32 ? Number(modifyZero) >>> 0 : 0;
-  const c = { names, specs, modifyZero, modifyZeroN, byName: new Map(names.map((n, i) => [n, specs[i]!])) };
+  const byName = Object.create(null) as Record<string, FieldSpec | undefined>;
+  names.forEach((n, i) => (byName[n] = specs[i]!));
+  const c = { names, specs, modifyZero, modifyZeroN, byName };
   compiledCache.set(layout, c);
   return c;
 }
@@ -74,7 +78,7 @@ abstract class RegBase<F extends object> {
   }
 
   protected spec(name: string): FieldSpec {
-    const f = this.c.byName.get(name);
+    const f = this.c.byName[name];
     if (!f) throw new RegisterError(this.name, `has no field "${name}" (fields: ${this.c.names.join(", ") || "none"})`);
     return f;
   }
@@ -124,13 +128,20 @@ abstract class NumReg<F extends object> extends RegBase<F> {
   }
   protected wr(v: number): void {
     const w = this.width;
-    const max = w === 32 ? 0xffffffff : w === 16 ? 0xffff : 0xff;
-    if (!(Number.isInteger(v) && v >= -(max + 1) / 2 && v <= max)) {
-      throw new RegisterError(this.name, `${v} does not fit in ${w} bits`);
+    // 32-bit first without arithmetic on the bounds (the common register); same rule for all widths:
+    // an integer in [-2^(w-1), 2^w - 1]
+    if (w === 32) {
+      if (!(v >= -0x80000000 && v <= 0xffffffff && Number.isInteger(v))) this.tooWide(v);
+      this.io.write32(this.offset, v >>> 0);
+      return;
     }
-    if (w === 32) this.io.write32(this.offset, v >>> 0);
-    else if (w === 16) this.io.write16(this.offset, v & 0xffff);
+    const max = w === 16 ? 0xffff : 0xff;
+    if (!(Number.isInteger(v) && v >= -(max + 1) / 2 && v <= max)) this.tooWide(v);
+    if (w === 16) this.io.write16(this.offset, v & 0xffff);
     else this.io.write8(this.offset, v & 0xff);
+  }
+  private tooWide(v: number): never {
+    throw new RegisterError(this.name, `${v} does not fit in ${this.width} bits`);
   }
   protected getField(name: string): number {
     return numField(this.rd() >>> 0, this.spec(name));
@@ -170,7 +181,8 @@ abstract class NumReg<F extends object> extends RegBase<F> {
 
 /** A field of a register up to 32 bits wide, as an unsigned number. */
 function numField(raw: number, f: FieldSpec): number {
-  return f.width === 32 ? raw >>> 0 : (raw >>> f.lsb) & ((2 ** f.width - 1) | 0);
+  // (1 << width) - 1 for width < 32: a shift, not Math.pow, on every field read
+  return f.width === 32 ? raw >>> 0 : (raw >>> f.lsb) & ((1 << f.width) - 1);
 }
 
 class RoNum<F extends object> extends NumReg<F> {
