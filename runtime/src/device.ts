@@ -37,6 +37,12 @@ export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? I
 
 type AnyQueue = IndexRingQueue | SqCqQueue;
 
+/** Requests a reset took away from the device: the queue label and the tags send() returned. */
+export interface AbandonedRequests {
+  queue: string;
+  tags: readonly number[];
+}
+
 function envName(device: string): string {
   return `WD_DEVICE_${device.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
@@ -74,6 +80,8 @@ export class Device implements DmaDomain {
   readonly #shared = new Set<DmaBuffer>();
   readonly #owned = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
+  /** Buffers referenced by requests in flight: how many requests, per queue label. */
+  readonly #pins = new Map<DmaBuffer, Map<string, number>>();
   readonly #host: QueueHost;
   #closed = false;
 
@@ -114,6 +122,21 @@ export class Device implements DmaDomain {
         return self.dma;
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
+      pin: (buf, queue) => {
+        let p = self.#pins.get(buf);
+        if (p === undefined) self.#pins.set(buf, (p = new Map()));
+        p.set(queue, (p.get(queue) ?? 0) + 1);
+      },
+      unpin: (buf, queue) => {
+        const p = self.#pins.get(buf);
+        const n = p?.get(queue);
+        if (p === undefined || n === undefined) return;
+        if (n > 1) p.set(queue, n - 1);
+        else {
+          p.delete(queue);
+          if (p.size === 0) self.#pins.delete(buf);
+        }
+      },
     };
   }
 
@@ -179,6 +202,20 @@ export class Device implements DmaDomain {
     buf.unshare(this);
   }
 
+  /**
+   * DmaDomain: why `buf` may not be unshared or freed now, or undefined. A request queued and not yet
+   * completed references it: the device may still read or write it, so taking it away would let the
+   * device reach memory the process reuses (sim: a fault; vfio: an IOMMU fault or, after reuse, a
+   * silent write into other data).
+   */
+  dmaInUse(buf: DmaBuffer): string | undefined {
+    const p = this.#pins.get(buf);
+    if (p === undefined) return undefined;
+    let n = 0;
+    for (const c of p.values()) n += c;
+    return `${n} request${n === 1 ? "" : "s"} in flight on queue ${[...p.keys()].join(", ")} reference${n === 1 ? "s" : ""} it`;
+  }
+
   /** DmaDomain: called by DmaBuffer.share. */
   dmaAttach(buf: DmaBuffer): number {
     this.#check(`share of dma buffer ${buf.name}`);
@@ -241,12 +278,25 @@ export class Device implements DmaDomain {
   }
 
   /** Resets the device (function-level reset / sim model reset). The device forgets its queues,
-   *  so they are released here (later use says so): request them again. Shared memory stays shared. */
-  reset(): void {
+   *  so they are released here (later use says so): request them again. Shared memory stays shared.
+   *  Returns the requests that were in flight, per queue: they will never complete (each is reported
+   *  here once, and as `queue.abandoned`); their buffers are no longer pinned. */
+  reset(): AbandonedRequests[] {
     this.#check("reset");
-    for (const q of [...this.#queues.values()]) q.releaseFor("its device was reset");
-    this.#queues.clear();
-    this.backend.reset();
+    const lost: AbandonedRequests[] = [];
+    try {
+      // The device first: until it is reset it may still fetch from the rings and write the
+      // buffers of requests in flight, so their memory is given back only afterwards (freeing a
+      // ring first let a busy device DMA into unmapped memory: a sim model fault, an IOMMU fault).
+      this.backend.reset();
+    } finally {
+      for (const q of [...this.#queues.values()]) {
+        q.releaseFor("its device was reset");
+        if (q.abandoned.length > 0) lost.push({ queue: q.label, tags: q.abandoned });
+      }
+      this.#queues.clear();
+    }
+    return lost;
   }
 
   /** Releases queues, unshares and frees DMA memory, closes the backend. Idempotent. */
@@ -260,6 +310,16 @@ export class Device implements DmaDomain {
         first ??= e;
       }
     };
+    // Requests still in flight mean a device that may still fetch from the rings and write their
+    // buffers: reset it before that memory is unmapped (a failed reset, e.g. a hung sim model, is
+    // no reason to keep the device open).
+    if ([...this.#queues.values()].some((q) => q.inFlight > 0)) {
+      try {
+        this.backend.reset();
+      } catch {
+        // closing anyway
+      }
+    }
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
     this.#queues.clear();
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));

@@ -31,6 +31,9 @@ export interface DmaDomain {
   dmaAttach(buf: DmaBuffer): number;
   /** Undo dmaAttach (called by unshare and by free). */
   dmaDetach(buf: DmaBuffer, iova: number): void;
+  /** Why `buf` may not be unshared now (a queued request references it), or undefined. Asked by
+   *  unshare and free before they change anything. */
+  dmaInUse?(buf: DmaBuffer): string | undefined;
 }
 
 export interface DmaAllocOptions {
@@ -149,12 +152,24 @@ export class DmaBuffer {
     return iova;
   }
 
-  /** Remove the device's mapping; no-op when not shared. */
+  /** Remove the device's mapping; no-op when not shared. Refused (DmaError) while a request the
+   *  device has not completed references the buffer. */
   unshare(domain: DmaDomain): void {
     const iova = this.#shares.get(domain);
     if (iova === undefined) return;
+    this.#refuseInUse(domain, "unshared from");
     this.#shares.delete(domain);
     domain.dmaDetach(this, iova);
+  }
+
+  #refuseInUse(domain: DmaDomain, what: string): void {
+    const why = domain.dmaInUse?.(this);
+    if (why !== undefined) {
+      throw new DmaError(`dma buffer ${this.name} cannot be ${what} ${domain.name}: ${why}`, {
+        buffer: this.name,
+        hint: "recv() the completions of those requests first (or reset/close the device, which abandons them)",
+      });
+    }
   }
 
   /** The IOVA this buffer has in `domain`, or undefined when not shared with it. */
@@ -173,6 +188,8 @@ export class DmaBuffer {
    */
   free(): void {
     if (this.#ab === undefined) return;
+    // all or nothing: a buffer a device may still write is neither unshared nor unmapped
+    for (const d of this.#shares.keys()) this.#refuseInUse(d, "freed while shared with");
     let first: unknown;
     for (const d of [...this.#shares.keys()]) {
       try {

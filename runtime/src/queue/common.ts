@@ -1,7 +1,7 @@
 // Small pieces both engines use: register locations, width-exact loads/stores through RegisterIo,
 // and the released/label bookkeeping.
 import type { RegLoc } from "../backend.ts";
-import type { RegisterIo } from "../mem/index.ts";
+import type { DmaBuffer, DmaRef, DmaResolver, RegisterIo } from "../mem/index.ts";
 import { ConfigError, UseAfterReleaseError } from "../errors.ts";
 import type { QueueHost } from "./types.ts";
 
@@ -64,5 +64,62 @@ export class Lifetime {
     this.check();
     this.#released = true;
     this.#why = why;
+  }
+}
+
+/**
+ * The DMA buffers each in-flight request references. Encoders get `resolver`, which resolves through
+ * the device's own resolver (the shared-with-this-device and bounds checks) and notes each buffer;
+ * `commit(slot)` pins the noted buffers on the device for that request, `done(slot)` unpins them when
+ * its completion is taken. So a buffer a queued request points at cannot be unshared or freed under
+ * the device (it would DMA into memory the process reuses). Requests without DMA fields cost nothing.
+ */
+export class InFlightRefs {
+  readonly resolver: DmaResolver;
+  readonly #host: QueueHost;
+  readonly #label: string;
+  readonly #noted: DmaBuffer[] = [];
+  readonly #slots: (DmaBuffer[] | undefined)[];
+
+  constructor(host: QueueHost, slots: number, label: string) {
+    this.#host = host;
+    this.#label = label;
+    this.#slots = new Array(slots).fill(undefined);
+    const noted = this.#noted;
+    this.resolver = {
+      addressOf(ref: DmaRef, field: string): number {
+        const iova = host.dma.addressOf(ref, field); // throws before anything is noted
+        noted.push(ref.buffer);
+        return iova;
+      },
+    };
+  }
+
+  /** Before an encoder runs: forget what a failed earlier encode noted. */
+  begin(): void {
+    this.#noted.length = 0;
+  }
+
+  /** The encoder succeeded and the request takes `slot`: pin what it referenced. */
+  commit(slot: number): void {
+    if (this.#noted.length === 0) return;
+    // one pin per buffer per request, however many of its fields point into the buffer
+    const bufs = this.#noted.length === 1 ? [this.#noted[0]!] : [...new Set(this.#noted)];
+    this.#noted.length = 0;
+    for (const b of bufs) this.#host.pin(b, this.#label);
+    this.#slots[slot] = bufs;
+  }
+
+  /** The request in `slot` completed (or the device forgot it): unpin. */
+  done(slot: number): void {
+    const bufs = this.#slots[slot];
+    if (bufs === undefined) return;
+    this.#slots[slot] = undefined;
+    for (const b of bufs) this.#host.unpin(b, this.#label);
+  }
+
+  /** Every request's pins dropped (queue released). */
+  clear(): void {
+    for (let i = 0; i < this.#slots.length; i++) this.done(i);
   }
 }

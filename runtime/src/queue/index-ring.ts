@@ -16,7 +16,7 @@ import type { IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { detach } from "../mem/detach.ts";
-import { bindReg, isPowerOfTwo, Lifetime, readReg, ringReg, sameReg, type BoundReg } from "./common.ts";
+import { bindReg, InFlightRefs, isPowerOfTwo, Lifetime, readReg, ringReg, sameReg, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -52,6 +52,8 @@ export class IndexRingQueue implements Queue {
   readonly #doneWidth: 8 | 16 | 32;
   readonly #doneArr: Uint8Array | Uint16Array | Uint32Array | undefined;
   readonly #pending: number;
+  readonly #refs: InFlightRefs;
+  #abandoned: readonly number[] = [];
 
   #head = 0; // next index to write (host's copy of the producer)
   #next = 0; // next index to complete (oldest in flight)
@@ -103,6 +105,7 @@ export class IndexRingQueue implements Queue {
       this.#ringOffset = spec.ring.offset;
     }
     this.#bytes = new Uint8Array(this.#view.buffer, this.#view.byteOffset, bytes);
+    this.#refs = new InFlightRefs(host, spec.depth, this.label);
     this.#attach();
   }
 
@@ -133,6 +136,10 @@ export class IndexRingQueue implements Queue {
     return this.#wrap(this.#head - this.#next);
   }
 
+  get abandoned(): readonly number[] {
+    return this.#abandoned;
+  }
+
   /** An index modulo the index register's range, as a non-negative number (tags are never -1). */
   #wrap(x: number): number {
     return this.#idxMask === 0xffffffff ? x >>> 0 : x & this.#idxMask;
@@ -154,7 +161,9 @@ export class IndexRingQueue implements Queue {
     const off = (index & this.#mask) * this.entrySize;
     // zero the entry (Encoder contract), let the caller fill it, then mark it pending last
     this.#bytes.fill(0, off, off + this.entrySize);
-    encode(this.#view, off, this.#host.dma);
+    this.#refs.begin();
+    encode(this.#view, off, this.#refs.resolver);
+    this.#refs.commit(index & this.#mask);
     this.#writeDone(off);
     this.#head = this.#wrap(index + 1);
     return index;
@@ -194,6 +203,7 @@ export class IndexRingQueue implements Queue {
     const status = this.#done(index);
     if (status === this.#pending) return null;
     this.#next = this.#wrap(index + 1);
+    this.#refs.done(index & this.#mask);
     return { tag: index, view: this.#view, offset: (index & this.#mask) * this.entrySize, status };
   }
 
@@ -214,12 +224,17 @@ export class IndexRingQueue implements Queue {
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
   releaseFor(why: string): void {
     if (this.#life.released) return;
+    // what was in flight will never complete: report each tag once, here
+    const lost: number[] = [];
+    for (let i = this.#next; i !== this.#head; i = this.#wrap(i + 1)) lost.push(i);
+    this.#abandoned = Object.freeze(lost);
     this.#life.end(`released (${why})`);
     this.#dispose();
     this.#host.onRelease(this);
   }
 
   #dispose(): void {
+    this.#refs.clear();
     if (this.ringBuffer !== undefined) this.#host.freeShared(this.ringBuffer);
     // detach the view over the region so a kept Completion cannot touch it after the device unmaps
     if (this.#ab !== undefined) detach(this.#ab);

@@ -19,7 +19,7 @@
 import type { IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
-import { bindReg, isPowerOfTwo, Lifetime, ringReg, type BoundReg } from "./common.ts";
+import { bindReg, InFlightRefs, isPowerOfTwo, Lifetime, ringReg, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -65,6 +65,8 @@ export class SqCqQueue implements Queue {
   readonly #free: Uint16Array;
   #freeTop: number;
   readonly #out: Uint8Array;
+  readonly #refs: InFlightRefs;
+  #abandoned: readonly number[] = [];
 
   #sqTail = 0;
   #sqHead = 0;
@@ -124,6 +126,7 @@ export class SqCqQueue implements Queue {
     for (let i = 0; i < tags; i++) this.#free[i] = tags - 1 - i; // pop order 0, 1, 2, ...
     this.#freeTop = tags;
     this.#out = new Uint8Array(tags);
+    this.#refs = new InFlightRefs(host, tags, this.label);
   }
 
   get depth(): number {
@@ -138,15 +141,22 @@ export class SqCqQueue implements Queue {
     return this.#out.length - this.#freeTop;
   }
 
+  get abandoned(): readonly number[] {
+    return this.#abandoned;
+  }
+
   trySend(encode: Encoder): number {
     this.#life.check();
     const next = this.#sqTail + 1 === this.sqDepth ? 0 : this.#sqTail + 1;
     if (this.#freeTop === 0 || next === this.#sqHead) return -1;
-    const tag = this.#free[--this.#freeTop]!;
-    this.#out[tag] = 1;
     const off = this.#sqTail * this.#sqEntry;
     this.#sqBytes.fill(0, off, off + this.#sqEntry);
-    encode(this.#sqView, off, this.#host.dma);
+    this.#refs.begin();
+    encode(this.#sqView, off, this.#refs.resolver);
+    // the tag is taken only once the encoder succeeded: a refused DmaRef leaves the queue as it was
+    const tag = this.#free[--this.#freeTop]!;
+    this.#out[tag] = 1;
+    this.#refs.commit(tag);
     this.#sqView.setUint16(off + this.#sqTagOff, tag, true);
     this.#sqTail = next;
     return tag;
@@ -189,15 +199,30 @@ export class SqCqQueue implements Queue {
     }
     const off = head * this.#cqEntry;
     const tag = this.#cqView.getUint16(off + this.#cqTagOff, true);
+    // A completion is checked before anything is taken from it: a device writing garbage (a tag not
+    // in flight, a duplicate, an SQ head it cannot have reached) is reported, not believed. The CQ
+    // head does not move, so every later recv reports it again until the device is reset.
     if (tag >= this.#out.length || this.#out[tag] === 0) {
       throw new WarpDriveError(`queue ${this.label}: the device completed tag ${tag}, which is not in flight (CQ slot ${head})`,
         { hint: "the device and the host disagree about the queue: reset the device" });
     }
-    this.#out[tag] = 0;
-    this.#free[this.#freeTop++] = tag;
+    let sqHead = this.#sqHead;
     if (this.#sqHeadOff !== undefined) {
       const h = this.#cqView.getUint16(off + this.#sqHeadOff, true);
-      if (h < this.sqDepth) this.#sqHead = h;
+      // the head may only move forward, and not past the tail the device was given
+      const fetched = (h - this.#sqHead + this.sqDepth) % this.sqDepth;
+      const published = (this.#sqPublished - this.#sqHead + this.sqDepth) % this.sqDepth;
+      if (h >= this.sqDepth || fetched > published) {
+        throw new WarpDriveError(`queue ${this.label}: the device reported SQ head ${h} (CQ slot ${head}), outside ${this.#sqHead}..${this.#sqPublished} of the ${this.sqDepth}-entry SQ`,
+          { hint: "the device and the host disagree about the queue: reset the device" });
+      }
+      sqHead = h;
+    }
+    this.#out[tag] = 0;
+    this.#free[this.#freeTop++] = tag;
+    this.#refs.done(tag);
+    if (this.#sqHeadOff !== undefined) {
+      this.#sqHead = sqHead;
     } else {
       this.#sqHead = this.#sqHead + 1 === this.sqDepth ? 0 : this.#sqHead + 1;
     }
@@ -226,11 +251,16 @@ export class SqCqQueue implements Queue {
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
   releaseFor(why: string): void {
     if (this.#life.released) return;
+    // what was in flight will never complete: report each tag once, here
+    const lost: number[] = [];
+    for (let t = 0; t < this.#out.length; t++) if (this.#out[t] === 1) lost.push(t);
+    this.#abandoned = Object.freeze(lost);
     this.#life.end(`released (${why})`);
     this.#dispose();
   }
 
   #dispose(): void {
+    this.#refs.clear();
     this.#host.freeShared(this.sqBuffer);
     this.#host.freeShared(this.cqBuffer);
     this.#host.onRelease(this);

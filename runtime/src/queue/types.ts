@@ -37,6 +37,9 @@ export interface Queue {
   recvSync(timeoutMs: number): Completion;
   release(): void;
   readonly released: boolean;
+  /** Tags of the requests that were in flight when the device forgot the queue (Device.reset or
+   *  close): they will never complete. Empty until then, and for a plain release(). */
+  readonly abandoned: readonly number[];
   [Symbol.dispose](): void;
 }
 
@@ -55,4 +58,8 @@ export interface QueueHost {
   readonly dma: DmaResolver;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
+  /** A request in flight on `queue` references `buf` (its encoder resolved it): unsharing or
+   *  freeing `buf` is refused until the matching unpin. Counted: one pin per request. */
+  pin(buf: DmaBuffer, queue: string): void;
+  unpin(buf: DmaBuffer, queue: string): void;
 }
