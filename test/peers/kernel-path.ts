@@ -98,7 +98,12 @@ function unbind(bdf: string): void {
   if (drv === "vfio-pci") {
     // vfio-pci's remove waits for every user to let go: with a descriptor still open here the write
     // below would block this process for good. Refuse instead, naming the descriptors.
-    const held = deviceFds().filter((d) => d.includes("/dev/vfio/"));
+    const fds = deviceFds();
+    const group = `/dev/vfio/${iommuGroupOf(bdf)}`;
+    const groups = fds.filter((d) => /\/dev\/vfio\/\d+$/.test(d));
+    const devices = fds.filter((d) => d.includes("[vfio-device]"));
+    // Its group open here, or a VFIO device fd with no group of another device to account for it.
+    const held = fds.filter((d) => d.endsWith(` -> ${group}`) || (devices.length > 0 && groups.length === 0 && d.includes("[vfio-device]")));
     if (held.length) throw new Error(`${bdf} is still open through VFIO in this process (${held.join(", ")}): close it before rebinding`);
   }
   writeFileSync(`/sys/bus/pci/devices/${bdf}/driver/unbind`, bdf);
