@@ -212,6 +212,24 @@ describe("garbage in the completion ring is detected, not trusted", () => {
     expect(q.inFlight).toBe(1);
   });
 
+  test("index ring: done marks on slots never sent and a consumer index past the producer give nothing extra", () => {
+    setMode(dev, FAULTY.MODE_RING_GARBAGE);
+    const q = dev.requestQueue("ring");
+    const tag = q.send(ringEntry(2));
+    const c = q.recvSync(5000);
+    expect([c.tag, c.view.getUint32(c.offset + 4, true)]).toEqual([tag, 6]);
+    // the other seven slots read "done" and the consumer register is ahead: still nothing in flight
+    expect(q.recv()).toBeNull();
+    expect(q.inFlight).toBe(0);
+    expect(dev.region("ring").io.read32(FAULTY.RING_TAIL)).toBe(6);
+    // a new request takes the next slot afresh (the engine writes it pending before the doorbell)
+    setMode(dev, FAULTY.MODE_HOLD);
+    q.send(ringEntry(3));
+    q.flush();
+    expect(q.recv()).toBeNull();
+    expect(q.inFlight).toBe(1);
+  });
+
   test("after garbage, a reset brings the queue back", () => {
     setMode(dev, FAULTY.MODE_BAD_TAG);
     const q = openSqCq(dev, "io", 3);

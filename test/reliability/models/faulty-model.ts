@@ -156,7 +156,13 @@ function pollRing(ctx: ModelContext, s: State, mode: number): boolean {
     r.write32(off + 4, (r.read32(off) * 3) >>> 0);
     r.write32(off + 8, mode === FAULTY.MODE_ERROR ? 2 : 1);
   }
-  r.write32(FAULTY.RING_TAIL, s.ringTail);
+  if (mode === FAULTY.MODE_RING_GARBAGE) {
+    // every slot "done", and a consumer index the host never gave it
+    for (let k = 0; k < FAULTY.RING_DEPTH; k++) r.write32(FAULTY.RING_OFFSET + k * FAULTY.RING_ENTRY + 8, 1);
+    r.write32(FAULTY.RING_TAIL, (s.ringTail + 5) >>> 0);
+  } else {
+    r.write32(FAULTY.RING_TAIL, s.ringTail);
+  }
   ctx.raise(2);
   return true;
 }

@@ -39,6 +39,8 @@ export const FAULTY = {
   MODE_HOLD: 7,
   /** Reports an SQ head behind the previous one (moving backwards). */
   MODE_SQHD_BACKWARDS: 8,
+  /** Index ring: marks every slot done (sent or not) and moves its consumer index past the producer. */
+  MODE_RING_GARBAGE: 9,
   ERR_CODE: 0x42,
   DMA_FAULT_CODE: 0x7,
   RING_HEAD: 0x00, RING_TAIL: 0x04, RING_DOORBELL: 0x08, RING_OFFSET: 0x100, RING_ENTRY: 16, RING_DEPTH: 8,
