@@ -10,6 +10,7 @@ import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
 import { displayPath, loadDevice, REPO_ROOT } from "./load.ts";
 import type { DeviceModel } from "./model.ts";
 import { bindCommand, devicesCommand } from "./pci-commands.ts";
+import { queuesCommand } from "./mdev-commands.ts";
 
 const USAGE = `usage:
   wd validate [files...] [--json]             check device descriptions (default: devices/*.yaml);
@@ -22,6 +23,8 @@ const USAGE = `usage:
   wd devices [--json] [--sysfs DIR]          PCI devices: IOMMU group, driver, matching client
   wd bind <BDF>                               hand a PCI device to vfio-pci (root)
   wd unbind <BDF>                             give it back to its kernel driver (root)
+  wd queues [--json] | create <type> | remove <uuid>
+                                              mediated-device queues (mdev): types, instances, holders
   wd help`;
 
 /** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
@@ -205,6 +208,8 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
         return bindCommand(io, args, true);
       case "unbind":
         return bindCommand(io, args, false);
+      case "queues":
+        return queuesCommand(io, args);
       case "help":
       case "--help":
       case "-h":

@@ -1,10 +1,12 @@
-// The vfio Backend: finds the device (explicit address, WD_DEVICE, or the first PCI function matching
-// the spec's ids that is bound to vfio-pci) and opens it as a VfioDevice.
+// The vfio Backend: finds the device (explicit address, WD_DEVICE, the first PCI function matching
+// the spec's ids that is bound to vfio-pci, or else a free instance of an mdev type named like the
+// device, created when none is free: mdev.ts's resource agent) and opens it as a VfioDevice.
 import type { Backend, BackendDevice, DeviceSpec } from "../backend.ts";
 import { VfioError } from "../errors.ts";
 import { listPciDevices } from "../pci/sysfs.ts";
 import { sys as realSys } from "../sys/libc.ts";
 import { VfioDevice, type VfioOpenOptions } from "./device.ts";
+import { claimMdev, findMdevTypes } from "./mdev.ts";
 
 const hex4 = (n: number) => n.toString(16).padStart(4, "0");
 
@@ -31,8 +33,18 @@ export class VfioBackend implements Backend {
 
   open(spec: DeviceSpec, address?: string): BackendDevice {
     const sysfs = this.options.sysfs ?? "/sys";
-    const addr = address ?? process.env.WD_DEVICE ?? findVfioDevice(spec, sysfs);
-    return new VfioDevice(spec, addr, { ...this.options, sys: this.options.sys ?? realSys });
+    const opts = { ...this.options, sys: this.options.sys ?? realSys };
+    let addr = address ?? process.env.WD_DEVICE;
+    if (addr === undefined) {
+      try {
+        addr = findVfioDevice(spec, sysfs);
+      } catch (e) {
+        // no PCI function: a mediated device of the same name (one queue per instance)
+        if (findMdevTypes(spec.name, sysfs).length === 0) throw e;
+        return claimMdev(spec.name, (uuid) => new VfioDevice(spec, uuid, opts), { sysfs });
+      }
+    }
+    return new VfioDevice(spec, addr, opts);
   }
 }
 

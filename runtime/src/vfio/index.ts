@@ -5,3 +5,4 @@ export { VfioGroup, checkBoundToVfio, groupMembers, iommuGroupOf, normalizeDevic
 export { VfioDevice, type RegionDetails, type VfioOpenOptions } from "./device.ts";
 export { PreadIo, SparseIo } from "./regionio.ts";
 export { vfioIoctl, hintFor } from "./ioctl.ts";
+export { claimMdev, createMdev, findMdevTypes, listMdevInstances, listMdevTypes, removeMdev, type MdevInstance, type MdevType } from "./mdev.ts";
