@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { runFuzz } from "../../fuzz/engine.ts";
 import { makeTarget } from "../../fuzz/targets/index.ts";
 import { checkValidator } from "../../fuzz/targets/validator.ts";
+import { sameValue } from "../../fuzz/targets/decoders.ts";
 
 const SEED = 20261123;
 
@@ -36,17 +37,25 @@ describe("the fuzz harness", () => {
     expect(JSON.stringify(t.input(5, 17))).not.toBe(JSON.stringify(t.input(5, 18)));
   });
 
-  test("the validator check flags what it must: an internal error is a failure, diagnostics are not", () => {
+  test("the validator check passes inputs that come back as diagnostics, text or not", () => {
     expect(checkValidator(new TextEncoder().encode("device: [unclosed"))).toBeNull();
-    // bytes that are not text come back as diagnostics too
     expect(checkValidator(new Uint8Array([0xff, 0xfe, 0, 1, 2]))).toBeNull();
+  });
+
+  test("the decoder oracle's comparison tells apart what a decoder could get wrong", () => {
+    expect(sameValue({ a: 1, b: [1n, 2n] }, { a: 1, b: [1n, 2n] })).toBeNull();
+    expect(sameValue({ a: 1 }, { a: 1n })).toContain("bigint");
+    expect(sameValue({ a: -1 }, { a: 0xffffffff })).toContain("a: -1");
+    expect(sameValue(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).not.toBeNull();
+    expect(sameValue({ a: 1 }, { a: 1, b: 2 })).toContain("keys");
+    expect(sameValue({ n: { x: 1 } }, { n: { x: 2 } })).toContain("n.x");
   });
 
   test("the watchdog turns a hanging input into a saved failure and carries on", async () => {
     const dir = mkdtempSync(join(tmpdir(), "wd-fuzz-"));
     try {
       // every input spins forever in the worker (test hook): the watchdog must kill it each time
-      const r = await runFuzz({ target: "decoders", seed: 1, seconds: 100, hangMs: 300, maxIterations: 2, save: dir, skipKnown: false, hangForTest: true });
+      const r = await runFuzz({ target: "validator", seed: 1, seconds: 100, hangMs: 300, maxIterations: 2, save: dir, skipKnown: false, hangForTest: true });
       expect(r.failures.length).toBe(2);
       expect(r.failures[0]!.failure).toContain("hang");
       expect(readdirSync(dir).length).toBe(1); // one kind of failure, saved once
