@@ -41,7 +41,7 @@
 //   append per write and, after writes, a model round trip per read.
 //
 // Idling: after `poll` returns false for a while (spin window ~1 ms after the last work) the host
-// sleeps in Atomics.wait with a timeout growing from 50 µs to 1 ms, so an idle device costs ~1000
+// sleeps in Atomics.wait with a timeout of 1/16 of the idle time so far (50 µs to 1 ms), so an idle device costs ~1000
 // wake-ups a second and the first request after a long idle period is noticed within ~1 ms; while
 // busy the doorbell is noticed within one poll (sub-microsecond). See sim/host.ts.
 import type { DeviceSpec } from "../backend.ts";
