@@ -84,7 +84,11 @@ export async function benchQueue(scale = 1): Promise<BenchEntry[]> {
 
   const rtN = Math.round(50_000 * scale);
   const owN = Math.round(400_000 * scale);
-  roundTrip(q, src, dst, rtN / 5); // warm up the JIT and the model's poll loop
+  // Warm up every measured loop (JIT tiers on both threads, the model's poll loop): the figures are
+  // steady state, like the C reference's; a cold first sample would otherwise be one of the three.
+  roundTrip(q, src, dst, rtN / 5);
+  oneWay(q, src, dst, owN / 5, 1);
+  oneWay(q, src, dst, owN / 5, 32);
   const rt = medianOf(3, () => roundTrip(q, src, dst, rtN));
   const b1 = medianOf(3, () => oneWay(q, src, dst, owN, 1));
   const b32 = medianOf(3, () => oneWay(q, src, dst, owN, 32));
@@ -116,6 +120,7 @@ export async function benchQueue(scale = 1): Promise<BenchEntry[]> {
   // Memcpy throughput: the device's copy against the same copy done in process.
   for (const size of [4 << 10, 64 << 10, 1 << 20, 4 << 20]) {
     const reps = Math.max(4, Math.round((scale * (64 << 20)) / size));
+    for (let i = 0; i < Math.min(reps, 64); i++) deviceCopy(q, src, dst, size); // warm up (see above)
     const ours = medianOf(3, () => {
       const t0 = Bun.nanoseconds();
       for (let i = 0; i < reps; i++) deviceCopy(q, src, dst, size);
