@@ -102,20 +102,30 @@ export class InFlightRefs {
 
   /** The encoder succeeded and the request takes `slot`: pin what it referenced. */
   commit(slot: number): void {
-    if (this.#noted.length === 0) return;
-    // one pin per buffer per request, however many of its fields point into the buffer
-    const bufs = this.#noted.length === 1 ? [this.#noted[0]!] : [...new Set(this.#noted)];
-    this.#noted.length = 0;
-    for (const b of bufs) this.#host.pin(b, this.#label);
-    this.#slots[slot] = bufs;
+    const noted = this.#noted;
+    const n = noted.length;
+    if (n === 0) return;
+    // One pin per buffer per request, however many of its fields point into the buffer. A request
+    // names a handful of buffers: a scan of the slot's own (reused) array allocates nothing per
+    // request, where a Set and a new array per send were the client's largest cost.
+    const bufs = (this.#slots[slot] ??= []);
+    bufs.length = 0;
+    for (let i = 0; i < n; i++) {
+      const b = noted[i]!;
+      let k = 0;
+      while (k < bufs.length && bufs[k] !== b) k++;
+      if (k === bufs.length) bufs.push(b);
+    }
+    noted.length = 0;
+    for (let k = 0; k < bufs.length; k++) this.#host.pin(bufs[k]!, this.#label);
   }
 
   /** The request in `slot` completed (or the device forgot it): unpin. */
   done(slot: number): void {
     const bufs = this.#slots[slot];
     if (bufs === undefined) return;
-    this.#slots[slot] = undefined;
-    for (const b of bufs) this.#host.unpin(b, this.#label);
+    for (let k = 0; k < bufs.length; k++) this.#host.unpin(bufs[k]!, this.#label);
+    bufs.length = 0; // the slot's "nothing pinned" mark
   }
 
   /** Every request's pins dropped (queue released). */
