@@ -7,12 +7,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TimeoutError, VfioError } from "@warpdrive/runtime";
-import { findMdevTypes, listMdevInstances } from "@warpdrive/runtime/vfio/mdev";
+import { createMdev, findMdevTypes, listMdevInstances } from "@warpdrive/runtime/vfio/mdev";
 import { DescStatus, MAX_COPY_SIZE, RING_DEPTH, WdDummyDevice } from "@warpdrive/wd-dummy";
 
 const onVfio = process.env.WD_BACKEND === "vfio";
 const haveType = onVfio && findMdevTypes("wd-dummy").length > 0;
 const PEER = join(import.meta.dir, "wd-dummy-mdev-peer.ts");
+const PAUSED = "/sys/module/wd_dummy_mdev/parameters/paused";
 
 interface Peer {
   proc: ReturnType<typeof Bun.spawn>;
@@ -88,15 +89,24 @@ describe.skipIf(!haveType)("wd-dummy over VFIO-MDEV", () => {
   test("a recvSync with nothing coming back in time throws TimeoutError; the late completions still arrive", async () => {
     using dev = await openWhenFree(process.env.WD_DEVICE_WD_DUMMY!);
     const q = dev.requestQueue("cmd");
-    const src = dev.alloc(MAX_COPY_SIZE, "src");
-    const dst = dev.alloc(MAX_COPY_SIZE, "dst");
+    const src = dev.alloc(1 << 16, "src");
+    const dst = dev.alloc(1 << 16, "dst");
     src.bytes.fill(0x5a);
-    for (let i = 0; i < RING_DEPTH; i++) q.send({ src: src.ref(), dst: dst.ref(), size: MAX_COPY_SIZE, cookie: i });
-    q.flush();
-    // 64 MiB of copies through vfio_dma_rw: the first completion cannot be there within 1 ms
-    expect(() => q.recvSync(1)).toThrow(TimeoutError);
-    for (let i = 0; i < RING_DEPTH; i++) {
-      const d = q.recvSync(20000);
+    // the module's test knob: workers leave the rings alone, as a device busy elsewhere would
+    writeFileSync(PAUSED, "1");
+    try {
+      for (let i = 0; i < 8; i++) q.send({ src: src.ref(i * 8192, 8192), dst: dst.ref(i * 8192, 8192), size: 8192, cookie: i });
+      q.flush();
+      const t0 = performance.now();
+      expect(() => q.recvSync(100)).toThrow(TimeoutError);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+      expect(q.inFlight).toBe(8);
+      expect(dst.bytes.every((b) => b === 0)).toBe(true);
+    } finally {
+      writeFileSync(PAUSED, "0");
+    }
+    for (let i = 0; i < 8; i++) {
+      const d = q.recvSync(5000);
       expect([d.cookie, d.status]).toEqual([i, DescStatus.DONE]);
     }
     expect(dst.bytes.every((b) => b === 0x5a)).toBe(true);
@@ -191,6 +201,32 @@ describe.skipIf(!haveType)("wd-dummy over VFIO-MDEV", () => {
     const b32 = rate(3200, 32);
     console.log(`[mdev] one process, 4 KiB copies: ${qd1.toFixed(0)} requests/s at depth 1, ${b32.toFixed(0)} requests/s in batches of 32`);
     expect(qd1).toBeGreaterThan(0);
+  }, 120000);
+
+  test("removing an instance that a process has open waits for the close; nothing is left of it afterwards", async () => {
+    const keep = new Set([process.env.WD_DEVICE_WD_DUMMY, process.env.WD_DEVICE_WD_DUMMY_2]);
+    let victim = listMdevInstances("/sys").find((i) => !keep.has(i.uuid));
+    const type = findMdevTypes("wd-dummy")[0];
+    if (!victim) victim = { uuid: createMdev(type), typeId: type.id, parent: type.parent, group: undefined };
+    const dev = await openWhenFree(victim.uuid);
+    const q = dev.requestQueue("cmd");
+    const src = dev.alloc(MAX_COPY_SIZE, "src");
+    const dst = dev.alloc(MAX_COPY_SIZE, "dst");
+    for (let i = 0; i < RING_DEPTH; i++) q.send({ src: src.ref(), dst: dst.ref(), size: MAX_COPY_SIZE, cookie: i });
+    q.flush();
+    const remover = Bun.spawn(["sh", "-c", `echo 1 > /sys/bus/mdev/devices/${victim.uuid}/remove`], { stderr: "pipe" });
+    try {
+      await Bun.sleep(300);
+      expect(remover.exitCode).toBeNull(); // the kernel waits for our close (its sysfs entry may be gone already)
+      const first = q.recvSync(20000); // the device still works while its removal waits
+      expect([first.cookie, first.status]).toEqual([0, DescStatus.DONE]);
+    } finally {
+      dev.close(); // requests still queued fail (DMA_FAULT) or finish, once each, in the kernel
+    }
+    expect(await remover.exited).toBe(0);
+    expect(existsSync(`/sys/bus/mdev/devices/${victim.uuid}`)).toBe(false);
+    expect(listMdevInstances("/sys").some((i) => i.uuid === victim!.uuid)).toBe(false);
+    expect(findMdevTypes("wd-dummy")[0].available).toBeGreaterThanOrEqual(1);
   }, 120000);
 
   test("module unload removes every instance and leaves nothing behind; reloading brings the same UUIDs back", () => {
