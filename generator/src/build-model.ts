@@ -5,7 +5,7 @@
 // fields and bit fields (by lsb) and struct fields (by offset), as model.ts documents.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join } from "node:path";
 import type { PathSegment } from "./diagnostics.ts";
 import {
   bitLength,
@@ -323,23 +323,18 @@ class ModelBuilder {
 }
 
 /**
- * Hand-written files beside a device file: everything under devices/<name>/, relative to that
- * folder, `/`-separated and sorted, so the package (and its hash) does not depend on the file system.
+ * Hand-written files beside a device file: the `*.ts` files directly in devices/<name>/, sorted,
+ * so the package (and its hash) does not depend on the file system's order.
  */
 export function findHandFiles(yamlPath: string, device: string): string[] {
   const dir = join(dirname(yamlPath), device);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      if (entry.name.startsWith(".")) continue;
-      const full = join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.isFile()) out.push(relative(dir, full).split(sep).join("/"));
-    }
-  };
-  walk(dir);
-  return out.sort();
+  // Only the TypeScript files beside the description are package code (behaviour, sim model).
+  // Subfolders hold what does not ship in the package, e.g. wd-dummy's kernel module in mdev/.
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith(".") && e.name.endsWith(".ts"))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The IR of a validated file. `handFiles` come from the caller (found next to the file on disk). */

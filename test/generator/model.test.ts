@@ -253,12 +253,12 @@ describe("hand-written files", () => {
     dir = mkdtempSync(join(tmpdir(), "wd-hand-"));
     mkdirSync(join(dir, "dev", "sub"), { recursive: true });
     writeFileSync(join(dir, "dev.yaml"), "");
-    for (const f of ["model.ts", "behavior.ts", "sub/z.ts", "sub/a.ts", ".hidden"]) writeFileSync(join(dir, "dev", f), "");
+    for (const f of ["model.ts", "behavior.ts", "sub/z.ts", "sub/a.ts", ".hidden", "notes.txt", "Kbuild"]) writeFileSync(join(dir, "dev", f), "");
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("found next to the YAML, relative, /-separated, sorted, hidden files skipped", () => {
-    expect(findHandFiles(join(dir, "dev.yaml"), "dev")).toEqual(["behavior.ts", "model.ts", "sub/a.ts", "sub/z.ts"]);
+  test("the .ts files next to the YAML, sorted; hidden files, other files and subfolders stay out", () => {
+    expect(findHandFiles(join(dir, "dev.yaml"), "dev")).toEqual(["behavior.ts", "model.ts"]);
   });
 
   test("none when the folder does not exist", () => {
