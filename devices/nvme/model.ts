@@ -781,7 +781,8 @@ export class NvmeController {
   private deleteCq(c: Command): Result {
     const qid = c.cdw10 & 0xffff;
     const cq = this.cqs.get(qid);
-    if (qid === 0 || cq === undefined) return { status: Status.INVALID_QUEUE_ID };
+    // As QEMU's controller answers: a CQ id with no queue behind it is "completion queue invalid".
+    if (qid === 0 || cq === undefined) return { status: Status.COMPLETION_QUEUE_INVALID };
     if (cq.sqs.size > 0) return { status: Status.INVALID_QUEUE_DELETION };
     this.cqs.delete(qid);
     return { status: Status.SUCCESS };

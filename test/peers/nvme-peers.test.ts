@@ -104,7 +104,6 @@ const ERROR_CASES: ErrorCase[] = [
   {
     name: "Delete I/O CQ of a queue id that does not exist (0xffff)",
     expect: { sct: 1, sc: 0x00, dnr: true },
-    simDiffers: "the sim model answers INVALID_QUEUE_ID (SCT 1 SC 0x01); QEMU answers COMPLETION_QUEUE_INVALID (SCT 1 SC 0x00)",
     ours: (n) => ({ command: "Delete I/O CQ QID 0xffff", run: () => n.command(n.admin, "delete I/O CQ 0xffff", (v, o) => encodeDeleteIoCq(v, o, { qid: 0xffff })) }),
     kernel: (k) => ["admin-passthru", k.ctrl, "--opcode=0x04", "--cdw10=0xffff"],
   },
