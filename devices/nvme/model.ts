@@ -17,7 +17,7 @@
 // Register offsets are written out here rather than taken from the generated client: the model is
 // a second, independent reading of the spec, which is what lets the tests catch a wrong offset in
 // devices/nvme.yaml.
-import { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma } from "@warpdrive/runtime/sim/model";
+import { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type WriteLog } from "@warpdrive/runtime/sim/model";
 
 // ---- BAR0 layout ---------------------------------------------------------------------------
 export const REG = {
@@ -581,6 +581,17 @@ export class NvmeController {
   }
 
   private processQueues(): boolean {
+    // The idle poll (the host runs it back to back while waiting for a doorbell): no SQ has entries,
+    // so nothing can be fetched and no interrupt is owed (post() only happens below). Return before
+    // copying the queue list.
+    let any = false;
+    for (const sq of this.sqs.values()) {
+      if (sq.head !== sq.tail) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
     let worked = false;
     for (const sq of [...this.sqs.values()]) {
       if (!this.sqs.has(sq.id)) continue; // deleted by an earlier command of this round
@@ -975,6 +986,8 @@ export class NvmeController {
 // ---- the sim backend's entry point -----------------------------------------------------------
 interface ModelState {
   controller: NvmeController;
+  /** BAR0's write journal, looked up once (poll runs millions of times). */
+  writes: WriteLog;
   /** The journal handler, bound once (poll runs millions of times). */
   onWrite: (offset: number, value: bigint, width: 8 | 16 | 32 | 64) => void;
 }
@@ -982,7 +995,7 @@ interface ModelState {
 function state(ctx: ModelContext, options: NvmeModelOptions, storage?: Uint8Array): ModelState {
   const ports: ControllerPorts = { bar: ctx.region("bar0"), dma: ctx.dma, raise: (v) => ctx.raise(v), log: (m) => ctx.log(m) };
   const controller = new NvmeController(ports, options, storage);
-  return { controller, onWrite: (o, v, w) => controller.write(o, v, w) };
+  return { controller, writes: ctx.writes("bar0"), onWrite: (o, v, w) => controller.write(o, v, w) };
 }
 
 /** A model with non-default options (serial, size, MDTS...), e.g. for a test's own spec. */
@@ -995,7 +1008,7 @@ export function createNvmeModel(options: NvmeModelOptions = {}): DeviceModel<Mod
     journal: ["bar0"],
     init: (ctx) => state(ctx, options),
     poll: (ctx, s) => {
-      const writes = ctx.writes("bar0").drain(s.onWrite);
+      const writes = s.writes.drain(s.onWrite);
       return s.controller.poll() || writes > 0;
     },
     // A function-level reset clears the controller but not the medium.
