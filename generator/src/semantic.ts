@@ -412,7 +412,7 @@ class Rules {
   private structRef(path: Path, name: unknown): RawStruct | undefined {
     if (!isStr(name)) return undefined;
     const s = this.structs.get(name);
-    if (!s && (this.data.structs === undefined || !Object.hasOwn(this.data.structs, name))) {
+    if (!s && (!isObj(this.data.structs) || !Object.hasOwn(this.data.structs, name))) {
       this.report(path, "unknown-struct", `unknown struct "${name}"${this.suggest(name, [...this.structs.keys()])}`);
     }
     return s;
