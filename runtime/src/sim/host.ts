@@ -230,6 +230,7 @@ class Watch64 implements RegisterWatch<bigint> {
 
 function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map<string, Journal>): ModelContext {
   const byName = new Map(regions.map((r) => [r.name, r]));
+  const irqByName = new Map(m.spec.interrupts.map((i) => [i.name, i.index])); // raise("done") without a search per call
   const irqBuf = new Uint8Array(8);
   new DataView(irqBuf.buffer).setBigUint64(0, 1n, true);
   const region = (name: string): Region => {
@@ -244,11 +245,14 @@ function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map
     region,
     dma,
     raise(irq: number | string): void {
-      const index = typeof irq === "number" ? irq : m.spec.interrupts.find((i) => i.name === irq)?.index;
+      const index = typeof irq === "number" ? irq : irqByName.get(irq);
       if (index === undefined || index < 0 || index >= MAX_IRQS) throw new Error(`model of ${m.address}: no interrupt ${irq}`);
       const fd = Atomics.load(m.control, IRQ_BASE + index);
       if (fd < 0) return; // vector not enabled by the client: dropped, like a masked MSI
-      if (Atomics.compareExchange(m.control, IRQ_PENDING + index, 0, 1) !== 0) return; // still unread
+      // A plain load first: while the client polls memory the flag stays 1 and every raise ends
+      // here without a locked read-modify-write; only the host sets it, so 0 -> 1 cannot race.
+      if (Atomics.load(m.control, IRQ_PENDING + index) !== 0) return; // still unread
+      if (Atomics.compareExchange(m.control, IRQ_PENDING + index, 0, 1) !== 0) return;
       try {
         sys.write(fd, irqBuf);
       } catch {
