@@ -150,11 +150,23 @@ export class VfioGroup {
     }
   }
 
+  #containerGone(): boolean {
+    try {
+      return !this.status().containerSet;
+    } catch (e) {
+      return e instanceof VfioError && e.errno === 19; // ENODEV: the group itself is gone
+    }
+  }
+
   /** Leaves the container (if joined) and closes. Idempotent. */
   close(): void {
     if (this.#fd < 0) return;
     try {
       this.unsetContainer();
+    } catch (e) {
+      // The kernel already took the group out of its container: its last device went away while we
+      // held it (an mdev removed while open: the removal waits for the device fd, then detaches).
+      if (!(e instanceof VfioError && e.errno === 22 && this.#containerGone())) throw e;
     } finally {
       const fd = this.#fd;
       this.#fd = -1;
