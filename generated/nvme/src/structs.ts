@@ -2,7 +2,7 @@
 // sha256 019a6c999a90234d9876fa0ed5e6c531313215433e11368ed1d9eab9091d667d
 // Do not edit: change the description and run `bun run generate`.
 
-import type { DmaRef, DmaResolver } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, copyBytes } from "@warpdrive/runtime";
 import type { FusedOperation, PrpOrSgl, StatusCodeType } from "./enums.ts";
 
 /**
@@ -3935,11 +3935,11 @@ export class IdentifyController {
     return {
       vid: view.getUint16(offset, true),
       ssvid: view.getUint16(offset + 2, true),
-      sn: new Uint8Array(view.buffer, view.byteOffset + offset + 4, 20).slice(),
-      mn: new Uint8Array(view.buffer, view.byteOffset + offset + 24, 40).slice(),
-      fr: new Uint8Array(view.buffer, view.byteOffset + offset + 64, 8).slice(),
+      sn: copyBytes(view, offset + 4, 20),
+      mn: copyBytes(view, offset + 24, 40),
+      fr: copyBytes(view, offset + 64, 8),
       rab: view.getUint8(offset + 72),
-      ieee: new Uint8Array(view.buffer, view.byteOffset + offset + 73, 3).slice(),
+      ieee: copyBytes(view, offset + 73, 3),
       cmic: view.getUint8(offset + 76),
       mdts: view.getUint8(offset + 77),
       cntlid: view.getUint16(offset + 78, true),
@@ -3950,7 +3950,7 @@ export class IdentifyController {
       ctratt: view.getUint32(offset + 96, true),
       rrls: view.getUint16(offset + 100, true),
       cntrltype: view.getUint8(offset + 111),
-      fguid: new Uint8Array(view.buffer, view.byteOffset + offset + 112, 16).slice(),
+      fguid: copyBytes(view, offset + 112, 16),
       crdt1: view.getUint16(offset + 128, true),
       crdt2: view.getUint16(offset + 130, true),
       crdt3: view.getUint16(offset + 132, true),
@@ -3971,8 +3971,8 @@ export class IdentifyController {
       mtfa: view.getUint16(offset + 270, true),
       hmpre: view.getUint32(offset + 272, true),
       hmmin: view.getUint32(offset + 276, true),
-      tnvmcap: new Uint8Array(view.buffer, view.byteOffset + offset + 280, 16).slice(),
-      unvmcap: new Uint8Array(view.buffer, view.byteOffset + offset + 296, 16).slice(),
+      tnvmcap: copyBytes(view, offset + 280, 16),
+      unvmcap: copyBytes(view, offset + 296, 16),
       rpmbs: view.getUint32(offset + 312, true),
       edstt: view.getUint16(offset + 316, true),
       dsto: view.getUint8(offset + 318),
@@ -4006,9 +4006,9 @@ export class IdentifyController {
       acwu: view.getUint16(offset + 532, true),
       sgls: view.getUint32(offset + 536, true),
       mnan: view.getUint32(offset + 540, true),
-      subnqn: new Uint8Array(view.buffer, view.byteOffset + offset + 768, 256).slice(),
+      subnqn: copyBytes(view, offset + 768, 256),
       psd: Array.from({ length: 32 }, (_, i) => PowerStateDescriptor.decode(view, offset + 2048 + i * 32)),
-      vs: new Uint8Array(view.buffer, view.byteOffset + offset + 3072, 1024).slice(),
+      vs: copyBytes(view, offset + 3072, 1024),
     };
   }
 
@@ -5362,7 +5362,7 @@ export class IdentifyNamespace {
       nabo: view.getUint16(offset + 42, true),
       nabspf: view.getUint16(offset + 44, true),
       noiob: view.getUint16(offset + 46, true),
-      nvmcap: new Uint8Array(view.buffer, view.byteOffset + offset + 48, 16).slice(),
+      nvmcap: copyBytes(view, offset + 48, 16),
       npwg: view.getUint16(offset + 64, true),
       npwa: view.getUint16(offset + 66, true),
       npdg: view.getUint16(offset + 68, true),
@@ -5372,10 +5372,10 @@ export class IdentifyNamespace {
       nsattr: view.getUint8(offset + 99),
       nvmsetid: view.getUint16(offset + 100, true),
       endgid: view.getUint16(offset + 102, true),
-      nguid: new Uint8Array(view.buffer, view.byteOffset + offset + 104, 16).slice(),
-      eui64: new Uint8Array(view.buffer, view.byteOffset + offset + 120, 8).slice(),
+      nguid: copyBytes(view, offset + 104, 16),
+      eui64: copyBytes(view, offset + 120, 8),
       lbaf: Array.from({ length: 16 }, (_, i) => LbaFormat.decode(view, offset + 128 + i * 4)),
-      vs: new Uint8Array(view.buffer, view.byteOffset + offset + 384, 3712).slice(),
+      vs: copyBytes(view, offset + 384, 3712),
     };
   }
 

@@ -299,12 +299,17 @@ function encodeArray(f: StructFieldModel, src: string, base: string, label: stri
 }
 
 /** The expression decoding field `f` (not reserved) at `base + f.offset`. */
+/** True when decodeExpr uses the runtime's `copyBytes` for this field (u8 arrays). */
+export function decodesBytes(f: StructFieldModel): boolean {
+  return f.count > 1 && f.type.kind === "scalar" && f.type.type === "u8";
+}
+
 export function decodeExpr(owner: string, f: StructFieldModel, base: string): string {
   const es = elementSize(f);
   if (f.count > 1) {
     const elem = `${at(base, f.offset)} + i${es === 1 ? "" : ` * ${es}`}`;
-    if (f.type.kind === "scalar" && f.type.type === "u8") {
-      return `new Uint8Array(view.buffer, view.byteOffset + ${at(base, f.offset)}, ${f.count}).slice()`;
+    if (decodesBytes(f)) {
+      return `copyBytes(view, ${at(base, f.offset)}, ${f.count})`;
     }
     if (f.type.kind === "struct") return `Array.from({ length: ${f.count} }, (_, i) => ${f.type.struct}.decode(view, ${elem}))`;
     const one = `view.get${accessor(f)}(${elem}${le(f, es)})`;

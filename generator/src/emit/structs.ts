@@ -11,6 +11,7 @@ import {
   bitsTypeName,
   dataType,
   decodeExpr,
+  decodesBytes,
   elementSize,
   encodeField,
   HELPERS,
@@ -239,6 +240,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
       });
     }
   }
+  if (named(s).some(decodesBytes)) f.use(RT, "copyBytes");
   const decode = [`return {\n${named(s).map((fld) => `  ${camel(fld.name)}: ${decodeExpr(s.name, fld, "offset")},`).join("\n")}\n};`];
   if (needs.addr) f.use(RT, "DmaRef", true);
   return {

@@ -32,3 +32,4 @@ export {
   type DmaResolver,
 } from "./dma.ts";
 export { IovaAllocator, clipRanges, type IovaAllocatorOptions, type IovaRange } from "./iova.ts";
+export { copyBytes } from "./bytes.ts";
