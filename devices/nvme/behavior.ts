@@ -6,7 +6,7 @@
 // Once the device is open, calls are synchronous: a command is sent, the doorbell rung and the
 // completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
 // also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
-import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type SqCqQueue } from "@warpdrive/runtime";
+import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type SqCqQueue } from "@warpdrive/runtime";
 import type { Device } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
@@ -375,8 +375,10 @@ export class Nvme {
   // ---- admin commands ----
 
   /** Sends one command on `q`, waits for its completion, throws NvmeStatusError on failure. */
-  command(q: SqCqQueue, name: string, encode: (view: DataView, offset: number) => void): Completion {
-    const tag = q.send((view, offset) => encode(view, offset));
+  command(q: SqCqQueue, name: string, encode: Encoder): Completion {
+    // The encoder gets the queue's own resolver: the buffers it names stay pinned (cannot be
+    // unshared or freed) until this command's completion is taken.
+    const tag = q.send(encode);
     q.flush();
     const c = q.recvSync(this.options.commandTimeoutMs);
     const done = readCompletion(c.view, c.offset);
@@ -397,8 +399,7 @@ export class Nvme {
     }
     const buf = this.#adminBuffer();
     const numd = bytes / 4 - 1;
-    const dma = this.device.dma;
-    this.command(this.admin, `get log page (LID 0x${lid.toString(16)})`, (v, o) =>
+    this.command(this.admin, `get log page (LID 0x${lid.toString(16)})`, (v, o, dma) =>
       encodeGetLogPage(v, o, { nsid, buffer: buf.ref(0, IDENTIFY_DATA_SIZE), lid, numdl: numd & 0xffff, numdu: numd >>> 16, lpo: offset }, dma),
     );
     return new DataView(buf.arrayBuffer, 0, bytes);
@@ -418,8 +419,7 @@ export class Nvme {
 
   #identify(cns: IdentifyCns, nsid: number): DataView {
     const buf = this.#adminBuffer();
-    const dma = this.device.dma;
-    this.command(this.admin, `identify (CNS ${cns})`, (v, o) =>
+    this.command(this.admin, `identify (CNS ${cns})`, (v, o, dma) =>
       encodeIdentify(v, o, { nsid, buffer: buf.ref(0, IDENTIFY_DATA_SIZE), cns, cntid: 0 }, dma),
     );
     return buf.view;
@@ -465,14 +465,13 @@ export class Nvme {
     }
     const vector = this.device.spec.interrupts.find((i) => i.name === "io")?.index ?? 0;
     const q = this.device.requestQueue("io", { id, depth, irq: vector }) as SqCqQueue;
-    const dma = this.device.dma;
     let lists: DmaBuffer | undefined;
     try {
-      this.command(this.admin, `create I/O CQ ${id}`, (v, o) =>
+      this.command(this.admin, `create I/O CQ ${id}`, (v, o, dma) =>
         encodeCreateIoCq(v, o, { buffer: q.cqBuffer.ref(), qid: id, qsize: q.cqDepth - 1, cqFlags: { pc: 1, ien: 1 }, iv: vector }, dma),
       );
       try {
-        this.command(this.admin, `create I/O SQ ${id}`, (v, o) =>
+        this.command(this.admin, `create I/O SQ ${id}`, (v, o, dma) =>
           encodeCreateIoSq(v, o, { buffer: q.sqBuffer.ref(), qid: id, qsize: q.sqDepth - 1, sqFlags: { pc: 1, qprio: 0 }, cqid: id }, dma),
         );
       } catch (e) {
@@ -553,8 +552,7 @@ export class Nvme {
     const prp2 = this.#prp2(q, iova, chunk.length, page);
     const slba = BigInt(lba);
     const encode = op === "read" ? encodeRead : encodeWrite;
-    const dma = this.device.dma;
-    const tag = q.queue.trySend((v, o) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: blocks - 1 }, dma));
+    const tag = q.queue.trySend((v, o, dma) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: blocks - 1 }, dma));
     if (tag < 0) {
       if (page >= 0) q.givePage(page);
       return -1;
