@@ -218,10 +218,14 @@ describe("garbage in the completion ring is detected, not trusted", () => {
     const tag = q.send(ringEntry(2));
     const c = q.recvSync(5000);
     expect([c.tag, c.view.getUint32(c.offset + 4, true)]).toEqual([tag, 6]);
+    // The model marks the real slot done before it writes the garbage (all slots done, a consumer
+    // index 5 ahead): wait until the garbage is there, or the checks below would prove nothing.
+    const io = dev.region("ring").io;
+    for (const t0 = performance.now(); io.read32(FAULTY.RING_TAIL) !== 6 && performance.now() - t0 < 10_000; ) Bun.sleepSync(0);
+    expect(io.read32(FAULTY.RING_TAIL)).toBe(6);
     // the other seven slots read "done" and the consumer register is ahead: still nothing in flight
     expect(q.recv()).toBeNull();
     expect(q.inFlight).toBe(0);
-    expect(dev.region("ring").io.read32(FAULTY.RING_TAIL)).toBe(6);
     // a new request takes the next slot afresh (the engine writes it pending before the doorbell)
     setMode(dev, FAULTY.MODE_HOLD);
     q.send(ringEntry(3));
