@@ -28,7 +28,12 @@ describe("SqCqQueue", () => {
     return q;
   }
   function close(q: SqCqQueue): void {
-    bar().write32(SQCQ.QBASE + q.id * SQCQ.QSTRIDE + SQCQ.ENABLE, 0);
+    const cfg = SQCQ.QBASE + q.id * SQCQ.QSTRIDE;
+    bar().write32(cfg + SQCQ.ENABLE, 0);
+    // Wait until the model has deleted the queue (as NVMe's delete command completes): an enable
+    // written right after could otherwise land before the model ever saw the 0.
+    for (const t0 = performance.now(); bar().read32(cfg + SQCQ.ACTIVE) !== 0 && performance.now() - t0 < 10_000; ) Bun.sleepSync(0);
+    expect(bar().read32(cfg + SQCQ.ACTIVE)).toBe(0);
     q.release();
   }
 

@@ -41,6 +41,8 @@ export function ringSpec(ring: "region" | "dma" = "region"): DeviceSpec {
  *  CQE 16 bytes { result u32 @0, sqhd u16 @8, cid u16 @12, status u16 @14 (bit 0 phase) }. */
 export const SQCQ = {
   CTL: 0x20, QBASE: 0x100, QSTRIDE: 0x20, SQ_BASE: 0, CQ_BASE: 8, SQ_DEPTH: 0x10, CQ_DEPTH: 0x14, ENABLE: 0x18,
+  /** Written by the model: 1 while it holds the queue, 0 once it has deleted it. */
+  ACTIVE: 0x1c,
   DB: 0x1000, SQE: 64, CQE: 16, QUEUES: 4, OP_ECHO: 1, OP_HOLD: 2,
 } as const;
 

@@ -52,6 +52,7 @@ export default defineModel({
           s.queues.delete(id);
           bar.write32(SQCQ.DB + 8 * id, 0);
           bar.write32(SQCQ.DB + 8 * id + 4, 0);
+          bar.write32(cfg + SQCQ.ACTIVE, 0);
         }
         continue;
       }
@@ -60,6 +61,7 @@ export default defineModel({
               sqDepth: bar.read32(cfg + SQCQ.SQ_DEPTH), cqDepth: bar.read32(cfg + SQCQ.CQ_DEPTH),
               sqHead: 0, cqTail: 0, phase: 1, held: [] };
         s.queues.set(id, q);
+        bar.write32(cfg + SQCQ.ACTIVE, 1);
       }
       const tail = bar.read32(SQCQ.DB + 8 * id);
       while (q.sqHead !== tail) {
