@@ -37,7 +37,16 @@ export function openSqCq(dev: Device, name: "admin" | "io", id?: number): SqCqQu
 
 /** Disables the queue on the device (its doorbells reset), then releases it. */
 export function closeSqCq(dev: Device, q: SqCqQueue): void {
-  bar(dev).write32(FAULTY.QBASE + q.id * FAULTY.QSTRIDE + FAULTY.ENABLE, 0);
+  const io = bar(dev);
+  const cfg = FAULTY.QBASE + q.id * FAULTY.QSTRIDE;
+  io.write32(cfg + FAULTY.ENABLE, 0);
+  // Wait for the model to delete the queue: an enable written right after could otherwise land
+  // before it ever saw the 0, and it would keep the old rings.
+  const t0 = performance.now();
+  while (io.read32(cfg + FAULTY.ACTIVE) !== 0) {
+    if (performance.now() - t0 > 10_000) throw new Error(`the faulty model did not delete queue ${q.id} (is it running?)`);
+    Bun.sleepSync(0);
+  }
   q.release();
 }
 

@@ -106,6 +106,7 @@ function pollSqCq(ctx: ModelContext, s: State, mode: number): boolean {
         s.held = s.held.filter((h) => h.q !== q);
         bar.write32(FAULTY.DB + 8 * id, 0);
         bar.write32(FAULTY.DB + 8 * id + 4, 0);
+        bar.write32(cfg + FAULTY.ACTIVE, 0);
       }
       continue;
     }
@@ -113,6 +114,7 @@ function pollSqCq(ctx: ModelContext, s: State, mode: number): boolean {
       q = { id, sqBase: bar.read64(cfg + FAULTY.SQ_BASE), cqBase: bar.read64(cfg + FAULTY.CQ_BASE),
             sqDepth: bar.read32(cfg + FAULTY.SQ_DEPTH), cqDepth: bar.read32(cfg + FAULTY.CQ_DEPTH), sqHead: 0, cqTail: 0, phase: 1 };
       s.queues.set(id, q);
+      bar.write32(cfg + FAULTY.ACTIVE, 1);
     }
     const tail = bar.read32(FAULTY.DB + 8 * id);
     if (tail >= q.sqDepth) ctx.fault(`queue ${id}: SQ tail doorbell ${tail} is outside the ${q.sqDepth}-entry SQ`);

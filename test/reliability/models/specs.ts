@@ -19,6 +19,8 @@ import type { DeviceSpec } from "@warpdrive/runtime";
 export const FAULTY = {
   MODE: 0x20, FETCHED: 0x24, RELEASE: 0x28, MODE_ACK: 0x2c,
   QBASE: 0x100, QSTRIDE: 0x20, SQ_BASE: 0, CQ_BASE: 8, SQ_DEPTH: 0x10, CQ_DEPTH: 0x14, ENABLE: 0x18,
+  /** Written by the model: 1 while it holds the queue, 0 once it has deleted it. */
+  ACTIVE: 0x1c,
   DB: 0x1000, SQE: 64, CQE: 16, QUEUES: 4,
   OP_ECHO: 1, OP_SUM: 2, OP_FILL: 3,
   /** Normal operation. */
