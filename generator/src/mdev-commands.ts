@@ -7,15 +7,7 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createMdev, findMdevTypes, listMdevInstances, listMdevTypes, removeMdev } from "../../runtime/src/vfio/mdev.ts";
-import type { PciCommandIo } from "./pci-commands.ts";
-
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-}
+import { takeOption, type PciCommandIo } from "./pci-commands.ts";
 
 /** /dev/vfio/<group> -> the pids that have it open (readable /proc/<pid>/fd only). */
 export function vfioGroupHolders(proc = "/proc"): Map<number, number[]> {
@@ -53,8 +45,8 @@ export function vfioGroupHolders(proc = "/proc"): Map<number, number[]> {
 
 export function queuesCommand(io: PciCommandIo, argv: string[]): number {
   const args = [...argv];
-  const sysfs = option(args, "--sysfs") ?? "/sys";
-  const proc = option(args, "--proc") ?? "/proc";
+  const sysfs = takeOption(args, "--sysfs") ?? "/sys";
+  const proc = takeOption(args, "--proc") ?? "/proc";
   const json = args.includes("--json");
   const rest = args.filter((a) => a !== "--json");
   try {

@@ -42,7 +42,8 @@ export function clientFor(dev: PciDevice, clients: Client[]): string | undefined
 
 const hex = (n: number, digits: number) => n.toString(16).padStart(digits, "0");
 
-function option(args: string[], name: string): string | undefined {
+/** Removes `name VALUE` from `args` and returns VALUE (undefined when the option is absent). */
+export function takeOption(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   if (i < 0) return undefined;
   const v = args[i + 1];
@@ -52,8 +53,8 @@ function option(args: string[], name: string): string | undefined {
 
 export function devicesCommand(io: PciCommandIo, argv: string[]): number {
   const args = [...argv];
-  const sysfs = option(args, "--sysfs") ?? "/sys";
-  const devicesDir = option(args, "--devices") ?? join(REPO_ROOT, "devices");
+  const sysfs = takeOption(args, "--sysfs") ?? "/sys";
+  const devicesDir = takeOption(args, "--devices") ?? join(REPO_ROOT, "devices");
   const json = args.includes("--json");
   const clients = knownClients(devicesDir);
   const rows = listPciDevices(sysfs).map((d) => ({ ...d, client: clientFor(d, clients) }));
@@ -83,7 +84,7 @@ export function devicesCommand(io: PciCommandIo, argv: string[]): number {
 
 export function bindCommand(io: PciCommandIo, argv: string[], bind: boolean): number {
   const args = [...argv];
-  const sysfs = option(args, "--sysfs") ?? "/sys";
+  const sysfs = takeOption(args, "--sysfs") ?? "/sys";
   if (args.length !== 1) {
     io.err(`wd: usage: wd ${bind ? "bind" : "unbind"} <PCI address, e.g. 0000:00:03.0>`);
     return 2;
