@@ -9,7 +9,7 @@
 //   faulty    the test device's four sq/cq queues and its index ring full of echo commands
 // qemu-edu has no queue; its DMA engine and interrupt are covered by test/sim/edu-model.test.ts.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { fdCount, mapsCount, ourFdCount, ourMapLines } from "../helpers/proc.ts";
 import { inflateRawSync } from "node:zlib";
 import { Device, DmaBuffer, QueueFullError, type Queue } from "@warpdrive/runtime";
 import { WdDummyDevice } from "@warpdrive/wd-dummy";
@@ -30,17 +30,10 @@ const rss = () => {
   return process.memoryUsage().rss;
 };
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-const fds = () => readdirSync("/proc/self/fd").length;
-const maps = () => readFileSync("/proc/self/maps", "utf8").split("\n").length;
-const ourFds = () =>
-  readdirSync("/proc/self/fd").filter((fd) => {
-    try {
-      return /memfd:wd |eventfd/.test(readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      return false;
-    }
-  }).length;
-const ourMaps = () => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("/memfd:wd ")).length;
+const fds = fdCount;
+const maps = mapsCount;
+const ourFds = ourFdCount;
+const ourMaps = () => ourMapLines().length;
 const HEAP_SLACK = 32;
 
 /** One device's load: `step` refills its queues and takes what completed; returns requests verified. */

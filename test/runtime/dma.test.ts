@@ -1,14 +1,13 @@
 // DmaBuffer, SharedResolver, IovaAllocator: alignment, zeroing, windows, sharing, use after free
 // (a clear error, never a crash), and no leaked mappings or fds over many cycles.
 import { expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { ConfigError, DmaError, UseAfterReleaseError } from "../../runtime/src/errors.ts";
 import { DmaBuffer, SharedResolver, type DmaDomain } from "../../runtime/src/mem/dma.ts";
 import { IovaAllocator, clipRanges } from "../../runtime/src/mem/iova.ts";
 import { pageSize } from "../../runtime/src/sys/libc.ts";
+import { fdCount, mapsCount } from "../helpers/proc.ts";
 
-const mapsCount = () => readFileSync("/proc/self/maps", "utf8").trim().split("\n").length;
-const fdCount = () => readdirSync("/proc/self/fd").length;
 /** VmSize / VmLck of this process in KiB (adjacent anonymous mappings merge, so counting lines is not enough). */
 const vm = (key: "VmSize" | "VmLck") => Number(readFileSync("/proc/self/status", "utf8").match(new RegExp(`${key}:\\s+(\\d+)`))![1]);
 

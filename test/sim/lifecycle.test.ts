@@ -1,23 +1,14 @@
 // Resource hygiene of the sim path: thousands of open/use/release cycles leave no file
 // descriptors, mappings or DMA buffers behind, and an idle model does not burn a core.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Device, DmaBuffer, IndexRingQueue, SimDevice } from "@warpdrive/runtime";
 import { RING, ringSpec } from "./models/specs.ts";
+import { fdCount, mapsCount, ourFdCount, ourMapLines } from "../helpers/proc.ts";
 
-const fds = () => readdirSync("/proc/self/fd").length;
-const maps = () => readFileSync("/proc/self/maps", "utf8").split("\n").length;
-/** What this code creates and must give back: memfd register files, eventfd interrupt lines
- *  (Bun's event loop has eventfds of its own: compare with a baseline, not with zero). */
-const ourFds = () =>
-  readdirSync("/proc/self/fd").filter((fd) => {
-    try {
-      return /memfd:wd |eventfd/.test(readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      return false; // closed while listing (the directory's own fd)
-    }
-  }).length;
-const ourMapLines = () => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("/memfd:wd "));
+const fds = fdCount;
+const maps = mapsCount;
+const ourFds = ourFdCount;
 const ourMaps = () => ourMapLines().length;
 /** Bun's own heap maps and unmaps as the GC works: allow that much drift in the totals. */
 const HEAP_SLACK = 16;
