@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { peerToolsArchive } from "../test/peers/guest-tools.ts";
 import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
+import { mdevModuleArchive } from "../test/vm/mdev-module.ts";
 import { table, type BenchEntry } from "./report.ts";
 import { machineLine } from "./stats.ts";
 
@@ -33,7 +34,16 @@ const r = await runVm({
   verbose: opt.verbose,
   name: "bench",
   log,
-  extraArchives: async (image, l) => [await peerToolsArchive({ cacheRoot: CACHE_ROOT, image, fio: true, log: l })],
+  extraArchives: async (image, l) => {
+    const out = [await peerToolsArchive({ cacheRoot: CACHE_ROOT, image, fio: true, log: l })];
+    // The wd-dummy mdev module, for the mdev-vs-sim figure; without it that figure is skipped.
+    try {
+      out.push(await mdevModuleArchive({ cacheRoot: CACHE_ROOT, image, log: l }));
+    } catch (e) {
+      l(`note: no wd-dummy mdev module (${(e as Error).message.split("\n")[0]}): the wd-dummy figure is skipped`);
+    }
+    return out;
+  },
 });
 
 const line = r.serialLog
