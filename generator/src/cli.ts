@@ -9,7 +9,8 @@ import { dirname, join } from "node:path";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
 import { displayPath, loadDevice, REPO_ROOT } from "./load.ts";
 import type { DeviceModel } from "./model.ts";
-import { bindCommand, devicesCommand } from "./pci-commands.ts";
+import { bindCommand, devicesCommand, takeOption } from "./pci-commands.ts";
+import { scaffoldDevice, ScaffoldError } from "./scaffold.ts";
 import { queuesCommand } from "./mdev-commands.ts";
 
 const USAGE = `usage:
@@ -20,6 +21,8 @@ const USAGE = `usage:
                                               --out DIR puts packages in DIR/<device> (default: the
                                               repository's generated/)
                                               --check writes nothing and fails if any package is stale
+  wd new <name> [--dir DIR]                   scaffold a commented description and its hand-written
+                                              behaviour and sim model (default DIR: devices/)
   wd devices [--json] [--sysfs DIR]          PCI devices: IOMMU group, driver, matching client
   wd bind <BDF>                               hand a PCI device to vfio-pci (root)
   wd unbind <BDF>                             give it back to its kernel driver (root)
@@ -194,6 +197,24 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
   return 0;
 }
 
+function newCommand(io: Io, argv: string[]): number {
+  const args = [...argv];
+  const dir = takeOption(args, "--dir") ?? join(REPO_ROOT, "devices");
+  if (args.length !== 1 || args[0]!.startsWith("-")) throw new UsageError("usage: wd new <name> [--dir DIR]");
+  try {
+    for (const file of scaffoldDevice(args[0]!, dir)) io.out(`created ${displayPath(file)}`);
+  } catch (e) {
+    if (e instanceof ScaffoldError) {
+      io.err(`wd: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  const yaml = displayPath(join(dir, `${args[0]}.yaml`));
+  io.out(`next: bun run wd validate ${yaml}, then bun run wd generate ${yaml} [--out DIR]`);
+  return 0;
+}
+
 export async function main(argv: string[], io: Io = consoleIo): Promise<number> {
   try {
     const [command, ...args] = argv;
@@ -202,6 +223,8 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
         return validateCommand(io, args);
       case "generate":
         return await generateCommand(io, args);
+      case "new":
+        return newCommand(io, args);
       case "devices":
         return devicesCommand(io, args);
       case "bind":

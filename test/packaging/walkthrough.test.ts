@@ -11,12 +11,6 @@ import { BUN, REPO, TSC, mustRun, readJson, removeDir, run, tempDir } from "./he
 
 const NAME = "my-accel";
 
-/** `wd new` when the CLI has it (generator/src/cli.ts), else the function it calls. */
-function hasNewCommand(): boolean {
-  const help = run([BUN, "generator/src/cli.ts", "help"], REPO);
-  return /wd new/.test(help.output);
-}
-
 describe("scaffoldDevice", () => {
   let dir: string | undefined;
   beforeAll(() => {
@@ -60,17 +54,13 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
   });
   afterAll(() => removeDir(dir));
 
-  test("1. scaffold (wd new, or scaffoldDevice while the CLI lacks it)", () => {
-    if (hasNewCommand()) {
-      const r = mustRun([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
-      expect(r.output).toContain(`${NAME}.yaml`);
-      // the command refuses a second time, with a one-line message and a failing exit code
-      const again = run([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
-      expect(again.exitCode).not.toBe(0);
-      expect(again.output).toContain("refusing to overwrite");
-    } else {
-      scaffoldDevice(NAME, devices);
-    }
+  test("1. scaffold with wd new", () => {
+    const r = mustRun([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
+    expect(r.output).toContain(`${NAME}.yaml`);
+    // the command refuses a second time, with a one-line message and a failing exit code
+    const again = run([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
+    expect(again.exitCode).not.toBe(0);
+    expect(again.output).toContain("refusing to overwrite");
     for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) expect(existsSync(join(devices, f))).toBe(true);
     // the editor hint points at the real schema file
     const first = readFileSync(join(devices, `${NAME}.yaml`), "utf8").split("\n")[0]!;
