@@ -126,4 +126,20 @@ describe.skipIf(!haveDevice)("wd-dummy memcpy", () => {
     q.send({ src: src.ref(0, 8), dst: dst.ref(0, 8), size: 8 });
     expect(q.recvSync(5000).status).toBe(DescStatus.DONE);
   });
+
+  test("a producer index more than a ring ahead is ignored, not walked: the ring goes on", () => {
+    const head = dev.queue.head.read();
+    const before = dev.queue.completed.read();
+    // A buggy client's store: head 1000 ahead of the device, with a doorbell. Then the right value back.
+    dev.queue.head.write((head + 1000) >>> 0);
+    dev.queue.doorbell.write((head + 1000) >>> 0);
+    Bun.sleepSync(50); // time for a device that would walk them to do so (the counts below tell)
+    dev.queue.head.write(head);
+    q.send({ src: src.ref(0, 64), dst: dst.ref(0, 64), size: 64, cookie: 7 });
+    q.flush();
+    const d = q.recvSync(5000);
+    expect([d.cookie, d.status]).toEqual([7, DescStatus.DONE]);
+    // exactly one more descriptor done: none of the 1000 phantom ones
+    expect(dev.queue.completed.read()).toBe((before + 1) >>> 0);
+  });
 });

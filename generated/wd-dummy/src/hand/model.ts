@@ -67,7 +67,12 @@ export default defineModel<WdDummy>({
   init: powerOn,
   reset: (ctx) => powerOn(ctx),
   poll(ctx, s) {
-    if (s.doorbell.changed()) s.target = s.q.read32(QueueOffsets.head);
+    if (s.doorbell.changed()) {
+      const head = s.q.read32(QueueOffsets.head);
+      // As the mdev worker does: a head more than a ring ahead of tail is not a state a client can
+      // create, so it is ignored rather than walked (up to 2^32 descriptors, a hung device).
+      if (((head - s.tail) >>> 0) <= RING_DEPTH) s.target = head;
+    }
     if (s.tail === s.target) return false;
     while (s.tail !== s.target) {
       const at = (s.tail % RING_DEPTH) * Descriptor.SIZE;
