@@ -7,7 +7,7 @@
 // completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
 // also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
 import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type SqCqQueue } from "@warpdrive/runtime";
-import type { Device } from "@warpdrive/runtime";
+import type { Device, DeviceOptions } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
 import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme/structs";
@@ -110,17 +110,19 @@ export class NvmeControllerError extends WarpDriveError {}
 
 export interface NvmeOptions {
   /** Backend and address, as for Device.open (default: $WD_BACKEND, $WD_DEVICE_NVME / $WD_DEVICE). */
-  backend?: "sim" | "vfio";
+  backend?: DeviceOptions["backend"];
   address?: string;
   /** Admin queue depth (2..4096). */
   adminDepth?: number;
-  /** I/O queue pairs to create (each gets its own SQ and CQ); 0 for the admin queue only. */
+  /** I/O queue pairs wanted (each gets its own SQ and CQ); 0 for the admin queue only. The
+   *  controller may grant fewer (Set Features / Number of Queues): `io.length` is what was created. */
   ioQueues?: number;
-  /** I/O queue depth (2..CAP.MQES+1). */
+  /** I/O queue depth wanted (2..4096); a controller with a smaller CAP.MQES + 1 gets that instead, as
+   *  the kernel's driver does (`ioDepth` on the Nvme object is the depth in use). */
   ioDepth?: number;
   /** How long one command may take before TimeoutError (QEMU under TCG is slow: be generous). */
   commandTimeoutMs?: number;
-  /** Namespace to use for read/write/flush. */
+  /** Namespace to use for read/write/flush (default: the first active one, Identify CNS 02h). */
   nsid?: number;
 }
 
@@ -228,6 +230,11 @@ export class Nvme {
   blocks = 0n;
   /** Largest transfer one command may carry (MDTS, and one PRP list page). */
   maxTransferBytes = 0;
+  /** MSI-X vector of the I/O completion queues: the spec's "io" vector, or the admin queue's when
+   *  the device has only one (they share it, as the kernel's driver shares vector 0). */
+  ioVector = 0;
+  /** The namespace id asked for at open (undefined: the first active one). */
+  readonly #nsidWanted: number | undefined;
   #identifyBuf: DmaBuffer | undefined;
   #closed = false;
   #shutDown = false;
@@ -236,13 +243,15 @@ export class Nvme {
     this.client = client;
     this.device = client.device;
     this.regs = client.bar0;
+    const nsid = options.nsid;
     this.options = {
       adminDepth: options.adminDepth ?? 32,
-      ioQueues: options.ioQueues ?? 1,
-      ioDepth: options.ioDepth ?? 64,
+      ioQueues: checkInt("ioQueues", options.ioQueues ?? 1, 0, 65535, this.device.name),
+      ioDepth: checkInt("ioDepth", options.ioDepth ?? 64, 2, 4096, this.device.name),
       commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-      nsid: options.nsid ?? 1,
+      nsid: nsid ?? 0, // 0: found at bring-up (the first active namespace)
     };
+    this.#nsidWanted = nsid === undefined ? undefined : checkInt("nsid", nsid, 1, 0xfffffffe, this.device.name);
     this.cap = this.regs.cap.fields();
     if (this.cap.dstrd !== 0) {
       throw new ConfigError(`${this.device.name}: CAP.DSTRD is ${this.cap.dstrd}; devices/nvme.yaml describes doorbells for stride 0 only`);
@@ -294,14 +303,7 @@ export class Nvme {
     this.admin = this.device.requestQueue("admin", { depth: this.options.adminDepth }) as SqCqQueue;
     this.enable();
     this.controller = this.identifyController();
-    this.namespace = this.identifyNamespace(this.options.nsid);
-    const flbas = fieldOf(this.namespace.flbas, "format", 0xf);
-    const lbaf = this.namespace.lbaf[flbas]!;
-    this.blockSize = 2 ** lbaf.lbads;
-    this.blocks = BigInt(this.namespace.nsze);
-    if (this.blocks === 0n || lbaf.lbads < 9) {
-      throw new NvmeControllerError(`${this.label}: namespace ${this.options.nsid} is not usable (NSZE ${this.blocks}, LBADS ${lbaf.lbads})`);
-    }
+    this.#useNamespace();
     const mdtsBytes = this.controller.mdts === 0 ? Infinity : 2 ** this.controller.mdts * 2 ** (MPS_BASE_SHIFT + this.cap.mpsmin);
     // One PRP list page holds pageSize / 8 entries; this driver never chains list pages.
     const prpBytes = (this.pageSize / 8) * this.pageSize;
@@ -309,7 +311,72 @@ export class Nvme {
     if (this.options.ioQueues < 1) return; // admin queue only
     const granted = this.setNumberOfQueues(this.options.ioQueues);
     const pairs = Math.min(this.options.ioQueues, granted);
-    for (let id = 1; id <= pairs; id++) this.io.push(this.createIoQueuePair(id, this.options.ioDepth));
+    this.ioVector = this.#pickIoVector();
+    for (let id = 1; id <= pairs; id++) this.io.push(this.#createFirstQueues(id));
+  }
+
+  /** The I/O queue depth in use: what was asked for, capped at CAP.MQES + 1. */
+  get ioDepth(): number {
+    return Math.min(this.options.ioDepth, this.cap.mqes + 1);
+  }
+
+  /** The namespace read/write/flush use. */
+  get nsid(): number {
+    return this.options.nsid;
+  }
+
+  /**
+   * The namespace asked for, or the first active one (a controller need not have namespace 1):
+   * its identify data, block size and size. An id with no active namespace is refused, naming the
+   * active ones.
+   */
+  #useNamespace(): void {
+    const nsid = this.#nsidWanted ?? this.activeNamespaces()[0];
+    if (nsid === undefined) throw new NvmeControllerError(`${this.label}: the controller has no active namespace`);
+    this.namespace = this.identifyNamespace(nsid);
+    const flbas = fieldOf(this.namespace.flbas, "format", 0xf);
+    const lbaf = this.namespace.lbaf[flbas]!;
+    const blocks = BigInt(this.namespace.nsze);
+    if (blocks === 0n || lbaf.lbads < 9) {
+      throw new NvmeControllerError(`${this.label}: namespace ${nsid} is not usable (NSZE ${blocks}, LBADS ${lbaf.lbads})`, {
+        hint: `active namespaces: ${this.activeNamespaces().join(", ") || "none"}`,
+      });
+    }
+    this.options.nsid = nsid;
+    this.blockSize = 2 ** lbaf.lbads;
+    this.blocks = blocks;
+  }
+
+  /**
+   * The vector for I/O completion queues. A device with a single MSI-X vector (QEMU: msix_qsize=1)
+   * cannot give the spec's "io" vector: the backend refuses to enable it, and then the I/O queues
+   * share the admin queue's vector, as the kernel's driver does with one vector. (All I/O queues
+   * share one vector either way: a waiter checks its own CQ after every wake-up.)
+   */
+  #pickIoVector(): number {
+    const admin = this.device.spec.interrupts.find((i) => i.name === "admin")?.index ?? 0;
+    const io = this.device.spec.interrupts.find((i) => i.name === "io")?.index ?? admin;
+    try {
+      this.device.irq(io);
+      return io;
+    } catch {
+      return admin;
+    }
+  }
+
+  /**
+   * createIoQueuePair at bring-up: a controller that refuses the I/O vector (INVALID_INTERRUPT_VECTOR:
+   * it has fewer vectors than the backend offers) gets every I/O queue on the admin vector.
+   */
+  #createFirstQueues(id: number): NvmeIoQueue {
+    try {
+      return this.createIoQueuePair(id, this.ioDepth);
+    } catch (e) {
+      const admin = this.device.spec.interrupts.find((i) => i.name === "admin")?.index ?? 0;
+      if (!(e instanceof NvmeStatusError && e.status === "INVALID_INTERRUPT_VECTOR" && this.ioVector !== admin)) throw e;
+      this.ioVector = admin;
+      return this.createIoQueuePair(id, this.ioDepth);
+    }
   }
 
   // ---- controller state ----
@@ -458,12 +525,12 @@ export class Nvme {
     return this.command(this.admin, `get features (FID 0x${fid.toString(16)})`, (v, o) => encodeGetFeatures(v, o, { fid, sel: 0 })).dw0;
   }
 
-  /** Create I/O CQ then SQ `id` over a fresh queue pair's rings; CQ interrupts on the spec's "io" vector. */
+  /** Create I/O CQ then SQ `id` over a fresh queue pair's rings; CQ interrupts on `ioVector`. */
   createIoQueuePair(id: number, depth: number): NvmeIoQueue {
     if (depth > this.cap.mqes + 1) {
       throw new ConfigError(`${this.label}: I/O queue depth ${depth} exceeds CAP.MQES + 1 = ${this.cap.mqes + 1}`);
     }
-    const vector = this.device.spec.interrupts.find((i) => i.name === "io")?.index ?? 0;
+    const vector = this.ioVector;
     const q = this.device.requestQueue("io", { id, depth, irq: vector }) as SqCqQueue;
     let lists: DmaBuffer | undefined;
     try {
@@ -723,6 +790,13 @@ export class Nvme {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** An integer option in lo..hi, or a RangeError/TypeError naming it and the device. */
+function checkInt(name: string, value: unknown, lo: number, hi: number, device: string): number {
+  if (typeof value !== "number") throw new TypeError(`nvme ${device}: option ${name} must be a number, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < lo || value > hi) throw new RangeError(`nvme ${device}: option ${name} ${value} is outside ${lo}..${hi}`);
+  return value;
 }
 
 /** A bitfield of a decoded struct field, whether the decoder gives the word or its fields. */

@@ -4,6 +4,11 @@
 // only, MPSMAX 64 KiB), VS 1.4.0, MDTS 7, 64 I/O queue pairs, 65 MSI-X vectors, and the same status
 // codes QEMU returns for bad queue creation, bad namespaces and out-of-range LBAs.
 //
+// Options (NvmeModelOptions) present the variations QEMU's nvme and nvme-ns devices can: logical
+// block size (logical_block_size), MDTS (mdts), I/O queue pairs (max_ioqpairs), MSI-X vectors
+// (msix_qsize), several namespaces with any ids (nvme-ns nsid), and a smaller CAP.MQES (QEMU 8.2's
+// mqes; 7.2 has no such property).
+//
 // The sim backend runs this in a Worker. BAR0 is journaled: each client store arrives in order as
 // a write event (NvmeController.write), the model alone writes BAR0's memory (what reads return),
 // and a client read waits until its earlier stores were taken, so register side effects behave as
@@ -12,7 +17,7 @@
 // too; commands run when poll() finds submission queue entries between head and tail.
 //
 // Not modelled: SGLs, fused commands, metadata, CMB/PMR, boot partitions, NVM subsystem reset,
-// multiple namespaces, asynchronous events (AERs are accepted and held), interrupt coalescing.
+// namespace management, asynchronous events (AERs are accepted and held), interrupt coalescing.
 //
 // Register offsets are written out here rather than taken from the generated client: the model is
 // a second, independent reading of the spec, which is what lets the tests catch a wrong offset in
@@ -34,21 +39,23 @@ export const REG = {
   DOORBELLS: 0x1000,
 } as const;
 
-/** QEMU 7.2's CAP value, field by field (see the header). */
-export const CAP_VALUE =
-  2047n | // MQES: 2048 entries per I/O queue
-  (1n << 16n) | // CQR: queues must be physically contiguous
-  (15n << 24n) | // TO: 15 * 500 ms
-  (0n << 32n) | // DSTRD: 4-byte doorbell stride
-  (((1n << 0n) | (1n << 6n) | (1n << 7n)) << 37n) | // CSS: NVM, I/O command sets, admin only
-  (0n << 48n) | // MPSMIN: 4 KiB
-  (4n << 52n); // MPSMAX: 64 KiB
+/** CAP for a given MQES (entries per I/O queue - 1), field by field (see the header). */
+export function capValue(mqes: number): bigint {
+  return (
+    BigInt(mqes) | // MQES: mqes + 1 entries per I/O queue (QEMU: 2047)
+    (1n << 16n) | // CQR: queues must be physically contiguous
+    (15n << 24n) | // TO: 15 * 500 ms
+    (0n << 32n) | // DSTRD: 4-byte doorbell stride
+    (((1n << 0n) | (1n << 6n) | (1n << 7n)) << 37n) | // CSS: NVM, I/O command sets, admin only
+    (0n << 48n) | // MPSMIN: 4 KiB
+    (4n << 52n) // MPSMAX: 64 KiB
+  );
+}
+/** QEMU 7.2's CAP value. */
+export const CAP_VALUE = capValue(2047);
 export const VS_VALUE = 0x00010400;
 const MPSMIN = 0;
 const MPSMAX = 4;
-const MQES = 2047;
-/** Namespaces: one (NN = 1). */
-const NN = 1;
 /** Doorbell pairs in BAR0: the admin queue and 64 I/O queues. */
 const DOORBELL_PAIRS = 65;
 
@@ -117,14 +124,28 @@ const Feature = {
 } as const;
 
 // ---- configuration ---------------------------------------------------------------------------
+/** One namespace (QEMU: an nvme-ns device, or the controller's own drive as namespace 1). */
+export interface NvmeNamespaceOptions {
+  /** 1..1024 (QEMU: nsid). */
+  nsid: number;
+  /** Logical block size, 512 or 4096 (default: the controller's blockSize). */
+  blockSize?: number;
+  /** Size in blocks (default: 64 MiB worth). */
+  blocks?: number;
+}
+
 export interface NvmeModelOptions {
   serial?: string;
   modelNumber?: string;
   firmware?: string;
-  /** Logical block size: 512 or 4096. */
+  /** Logical block size of the namespaces that do not give one: 512 or 4096. */
   blockSize?: number;
-  /** Namespace 1 size in blocks (default: 64 MiB worth). */
+  /** Size in blocks of the namespaces that do not give one (default: 64 MiB worth). */
   blocks?: number;
+  /** Active namespaces (default: namespace 1 only). NN, the highest id, is the largest nsid. */
+  namespaces?: NvmeNamespaceOptions[];
+  /** CAP.MQES: entries per I/O queue - 1, 1..2047 (default 2047, QEMU's). */
+  mqes?: number;
   /** Maximum data transfer size, log2 of pages of 2^(12 + MPSMIN) bytes; 0 = unlimited. */
   mdts?: number;
   /** I/O queue pairs the controller supports (QEMU: max_ioqpairs, default 64). */
@@ -135,17 +156,47 @@ export interface NvmeModelOptions {
   burst?: number;
 }
 
-const DEFAULTS: Required<NvmeModelOptions> = {
+/** Options with every default filled in; each namespace with its block size and size. */
+export type ResolvedNvmeOptions = Required<Omit<NvmeModelOptions, "blocks" | "namespaces">> & { namespaces: Required<NvmeNamespaceOptions>[] };
+
+const DEFAULTS: Omit<ResolvedNvmeOptions, "namespaces"> & { namespaces: NvmeNamespaceOptions[] } = {
   serial: "WDSIM0001",
   modelNumber: "WarpDrive simulated NVMe controller",
   firmware: "1.0",
   blockSize: 512,
-  blocks: (64 * 1024 * 1024) / 512,
+  namespaces: [{ nsid: 1 }],
+  mqes: 2047,
   mdts: 7,
   maxIoQueuePairs: 64,
   msixVectors: 65,
   burst: 64,
 };
+
+/** Fills in the defaults and checks every option (a bad one is an Error naming it). */
+export function resolveOptions(options: NvmeModelOptions): ResolvedNvmeOptions {
+  const o = { ...DEFAULTS, ...options };
+  const blockSizeOk = (b: number) => b === 512 || b === 4096;
+  if (!blockSizeOk(o.blockSize)) throw new Error(`nvme model: block size ${o.blockSize} is not 512 or 4096`);
+  if (!Number.isInteger(o.maxIoQueuePairs) || o.maxIoQueuePairs < 1 || o.maxIoQueuePairs > 64) {
+    throw new Error(`nvme model: maxIoQueuePairs ${o.maxIoQueuePairs} outside 1..64 (BAR0 holds 65 doorbell pairs)`);
+  }
+  if (!Number.isInteger(o.msixVectors) || o.msixVectors < 1 || o.msixVectors > 2048) throw new Error(`nvme model: msixVectors ${o.msixVectors} outside 1..2048`);
+  if (!Number.isInteger(o.mqes) || o.mqes < 1 || o.mqes > 2047) throw new Error(`nvme model: mqes ${o.mqes} outside 1..2047`);
+  if (!Number.isInteger(o.mdts) || o.mdts < 0 || o.mdts > 20) throw new Error(`nvme model: mdts ${o.mdts} outside 0..20`);
+  if (o.namespaces.length === 0) throw new Error("nvme model: at least one namespace");
+  const seen = new Set<number>();
+  const namespaces = o.namespaces.map((n) => {
+    const blockSize = n.blockSize ?? o.blockSize;
+    const blocks = n.blocks ?? options.blocks ?? (64 * 1024 * 1024) / blockSize;
+    if (!Number.isInteger(n.nsid) || n.nsid < 1 || n.nsid > 1024 || seen.has(n.nsid)) throw new Error(`nvme model: namespace id ${n.nsid} is not a new id in 1..1024`);
+    if (!blockSizeOk(blockSize)) throw new Error(`nvme model: namespace ${n.nsid}: block size ${blockSize} is not 512 or 4096`);
+    if (!Number.isInteger(blocks) || blocks < 1 || blocks * blockSize > 1 << 30) throw new Error(`nvme model: namespace ${n.nsid}: ${blocks} blocks (1 GiB at most)`);
+    seen.add(n.nsid);
+    return { nsid: n.nsid, blockSize, blocks };
+  });
+  namespaces.sort((a, b) => a.nsid - b.nsid);
+  return { ...o, namespaces };
+}
 
 /** What the controller needs from its surroundings: BAR0, DMA and MSI-X. A ModelContext has it. */
 export interface ControllerPorts {
@@ -304,7 +355,7 @@ function putAscii(bytes: Uint8Array, offset: number, size: number, text: string,
 }
 
 /** Identify Controller (CNS 01h), 4096 bytes, offsets per spec figure 247. */
-export function identifyController(o: Required<NvmeModelOptions>): Uint8Array {
+export function identifyController(o: ResolvedNvmeOptions): Uint8Array {
   const b = new Uint8Array(4096);
   const v = new DataView(b.buffer);
   v.setUint16(0, 0x1b36, true); // VID: Red Hat (QEMU)
@@ -330,7 +381,7 @@ export function identifyController(o: Required<NvmeModelOptions>): Uint8Array {
   v.setUint16(268, 0x175, true); // CCTEMP 373 K
   b[512] = 0x66; // SQES: 64 bytes
   b[513] = 0x44; // CQES: 16 bytes
-  v.setUint32(516, NN, true); // NN
+  v.setUint32(516, o.namespaces[o.namespaces.length - 1]!.nsid, true); // NN: the highest namespace id
   v.setUint16(520, (1 << 0) | (1 << 3), true); // ONCS: Compare, Write Zeroes
   b[525] = 1; // VWC: a volatile write cache is present (Flush means something)
   putAscii(b, 768, 256, `nqn.2026-11.dev.warpdrive:nvme:${o.serial}`, 0);
@@ -342,27 +393,37 @@ export function identifyController(o: Required<NvmeModelOptions>): Uint8Array {
 }
 
 /** Identify Namespace (CNS 00h), 4096 bytes, offsets per spec figure 249. */
-export function identifyNamespace(o: Required<NvmeModelOptions>): Uint8Array {
+export function identifyNamespace(o: ResolvedNvmeOptions, ns: Required<NvmeNamespaceOptions>): Uint8Array {
   const b = new Uint8Array(4096);
   const v = new DataView(b.buffer);
-  v.setBigUint64(0, BigInt(o.blocks), true); // NSZE
-  v.setBigUint64(8, BigInt(o.blocks), true); // NCAP
-  v.setBigUint64(16, BigInt(o.blocks), true); // NUSE
+  v.setBigUint64(0, BigInt(ns.blocks), true); // NSZE
+  v.setBigUint64(8, BigInt(ns.blocks), true); // NCAP
+  v.setBigUint64(16, BigInt(ns.blocks), true); // NUSE
   b[24] = 0; // NSFEAT
   b[25] = 0; // NLBAF: one format
   b[26] = 0; // FLBAS: format 0, no metadata
-  // NGUID / EUI64: stable, derived from the serial so two sim devices differ.
-  for (let i = 0; i < 16; i++) b[104 + i] = (o.serial.charCodeAt(i % o.serial.length) * (i + 1)) & 0xff;
-  b.set([0x52, 0x54, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01], 120);
-  v.setUint32(128, (Math.log2(o.blockSize) << 16) | 0, true); // LBAF0: MS 0, LBADS, RP 0
+  // NGUID / EUI64: stable, derived from the serial and the id so two namespaces or devices differ.
+  for (let i = 0; i < 16; i++) b[104 + i] = (o.serial.charCodeAt(i % o.serial.length) * (i + 1) + ns.nsid) & 0xff;
+  b.set([0x52, 0x54, 0x00, 0x00, 0x00, 0x00, 0x00, ns.nsid & 0xff], 120);
+  v.setUint32(128, (Math.log2(ns.blockSize) << 16) | 0, true); // LBAF0: MS 0, LBADS, RP 0
   return b;
 }
 
 // ---- the controller --------------------------------------------------------------------------
-export class NvmeController {
-  readonly options: Required<NvmeModelOptions>;
-  /** Namespace 1's contents. Survives controller and function resets, as a disk would. */
+/** An active namespace: its geometry, identify data and contents. */
+interface Namespace {
+  readonly nsid: number;
+  readonly blockSize: number;
+  readonly blocks: number;
+  readonly id: Uint8Array;
+  /** Survives controller and function resets, as a disk would. */
   readonly storage: Uint8Array;
+}
+
+export class NvmeController {
+  readonly options: ResolvedNvmeOptions;
+  /** Active namespaces by id. */
+  readonly namespaces = new Map<number, Namespace>();
   private readonly ports: ControllerPorts;
   /** CC as last written (the model's copy; BAR0 memory shows the same). */
   private cc = 0;
@@ -378,31 +439,46 @@ export class NvmeController {
   private aers = 0;
   private features = new Map<number, number>();
   private readonly idCtrl: Uint8Array;
-  private readonly idNs: Uint8Array;
+  /** CAP.MQES. */
+  private readonly mqes: number;
   /** SMART counters: commands and 512-byte units (in thousands, per spec) moved. */
   private hostReads = 0;
   private hostWrites = 0;
   private bytesRead = 0;
   private bytesWritten = 0;
 
-  constructor(ports: ControllerPorts, options: NvmeModelOptions = {}, storage?: Uint8Array) {
-    this.options = { ...DEFAULTS, ...options };
+  /** `storage`: the namespaces' contents from before a reset (by nsid), kept as a disk keeps them. */
+  constructor(ports: ControllerPorts, options: NvmeModelOptions = {}, storage?: ReadonlyMap<number, Uint8Array>) {
+    this.options = resolveOptions(options);
     const o = this.options;
-    if (o.blockSize !== 512 && o.blockSize !== 4096) throw new Error(`nvme model: block size ${o.blockSize} is not 512 or 4096`);
-    if (o.maxIoQueuePairs < 1 || o.maxIoQueuePairs > 64) {
-      throw new Error(`nvme model: maxIoQueuePairs ${o.maxIoQueuePairs} outside 1..64 (BAR0 holds 65 doorbell pairs)`);
-    }
     this.ports = ports;
-    this.storage = storage ?? new Uint8Array(o.blocks * o.blockSize);
+    this.mqes = o.mqes;
+    for (const ns of o.namespaces) {
+      const kept = storage?.get(ns.nsid);
+      this.namespaces.set(ns.nsid, {
+        ...ns,
+        id: identifyNamespace(o, ns),
+        storage: kept !== undefined && kept.length === ns.blocks * ns.blockSize ? kept : new Uint8Array(ns.blocks * ns.blockSize),
+      });
+    }
     this.idCtrl = identifyController(o);
-    this.idNs = identifyNamespace(o);
     this.powerOn();
+  }
+
+  /** The first namespace's contents (namespace 1 in the default configuration). */
+  get storage(): Uint8Array {
+    return this.namespaces.values().next().value!.storage;
+  }
+
+  /** Every namespace's contents by id, for the controller that replaces this one after a reset. */
+  get storages(): Map<number, Uint8Array> {
+    return new Map([...this.namespaces].map(([id, ns]) => [id, ns.storage]));
   }
 
   /** Register reset values (the sim zeroes the page before init and reset). */
   powerOn(): void {
     const bar = this.ports.bar;
-    bar.write64(REG.CAP, CAP_VALUE);
+    bar.write64(REG.CAP, capValue(this.mqes));
     bar.write32(REG.VS, VS_VALUE);
     bar.write32(REG.CSTS, 0);
     this.cc = 0;
@@ -710,8 +786,24 @@ export class NvmeController {
     return Status.SUCCESS;
   }
 
+  /** NN: the highest namespace id (Identify Controller says the same). */
+  private get nn(): number {
+    return this.options.namespaces[this.options.namespaces.length - 1]!.nsid;
+  }
+
+  /** 1..NN: an id the controller knows, active or not. */
   private validNsid(nsid: number): boolean {
-    return nsid >= 1 && nsid <= NN;
+    return nsid >= 1 && nsid <= this.nn;
+  }
+
+  /**
+   * The namespace an I/O command names, or its status: an id outside 1..NN is an invalid
+   * namespace, an id inside it with no active namespace is an invalid field (spec 1.4 section
+   * 6.1.5; QEMU answers the same).
+   */
+  private ioNamespace(nsid: number): Namespace | number {
+    if (!this.validNsid(nsid)) return Status.INVALID_NAMESPACE_OR_FORMAT;
+    return this.namespaces.get(nsid) ?? Status.INVALID_FIELD;
   }
 
   private identify(c: Command): Result {
@@ -720,7 +812,8 @@ export class NvmeController {
     switch (cns) {
       case 0x00:
         if (!this.validNsid(c.nsid)) return { status: Status.INVALID_NAMESPACE_OR_FORMAT };
-        data = this.idNs;
+        // An id in 1..NN without an active namespace: a zero-filled structure (spec 1.4, CNS 00h).
+        data = this.namespaces.get(c.nsid)?.id ?? new Uint8Array(4096);
         break;
       case 0x01:
         data = this.idCtrl;
@@ -729,16 +822,20 @@ export class NvmeController {
         // Active namespace ids greater than NSID, ascending.
         if (c.nsid >= 0xfffffffe) return { status: Status.INVALID_NAMESPACE_OR_FORMAT };
         data = new Uint8Array(4096);
-        if (c.nsid < 1) new DataView(data.buffer).setUint32(0, 1, true);
+        const list = new DataView(data.buffer);
+        let n = 0;
+        for (const id of this.namespaces.keys()) if (id > c.nsid && n < 1024) list.setUint32(4 * n++, id, true);
         break;
       }
       case 0x03: {
         // Namespace identification descriptors: the NGUID (type 2, 16 bytes) and the command set
         // identifier (type 4, 1 byte: NVM).
         if (!this.validNsid(c.nsid)) return { status: Status.INVALID_NAMESPACE_OR_FORMAT };
+        const ns = this.namespaces.get(c.nsid);
+        if (ns === undefined) return { status: Status.INVALID_FIELD };
         data = new Uint8Array(4096);
         data.set([2, 16, 0, 0], 0);
-        data.set(this.idNs.subarray(104, 120), 4);
+        data.set(ns.id.subarray(104, 120), 4);
         data.set([4, 1, 0, 0, 0], 20);
         break;
       }
@@ -755,7 +852,7 @@ export class NvmeController {
     const ien = (c.cdw11 >> 1) & 1;
     const iv = c.cdw11 >>> 16;
     if (qid === 0 || qid > this.options.maxIoQueuePairs || this.cqs.has(qid)) return { status: Status.INVALID_QUEUE_ID };
-    if (qsize === 0 || qsize > MQES) return { status: Status.INVALID_QUEUE_SIZE };
+    if (qsize === 0 || qsize > this.mqes) return { status: Status.INVALID_QUEUE_SIZE };
     if (c.prp1 % this.pageSize !== 0) return { status: Status.PRP_OFFSET_INVALID };
     if (iv >= this.options.msixVectors) return { status: Status.INVALID_INTERRUPT_VECTOR };
     if (!pc) return { status: Status.INVALID_FIELD }; // CAP.CQR: only contiguous queues
@@ -771,7 +868,7 @@ export class NvmeController {
     const cqid = c.cdw11 >>> 16;
     if (cqid === 0 || !this.cqs.has(cqid)) return { status: Status.COMPLETION_QUEUE_INVALID };
     if (qid === 0 || qid > this.options.maxIoQueuePairs || this.sqs.has(qid)) return { status: Status.INVALID_QUEUE_ID };
-    if (qsize === 0 || qsize > MQES) return { status: Status.INVALID_QUEUE_SIZE };
+    if (qsize === 0 || qsize > this.mqes) return { status: Status.INVALID_QUEUE_SIZE };
     if (c.prp1 % this.pageSize !== 0) return { status: Status.PRP_OFFSET_INVALID };
     if (!pc) return { status: Status.INVALID_FIELD };
     this.sqs.set(qid, { id: qid, base: c.prp1, size: qsize + 1, head: 0, tail: 0, cqid });
@@ -922,8 +1019,11 @@ export class NvmeController {
     if (css === 7) return { status: Status.INVALID_OPCODE }; // admin-only: no I/O command set
     switch (c.opcode) {
       case Nvm.FLUSH:
-        if (!this.validNsid(c.nsid) && c.nsid !== 0xffffffff) return { status: Status.INVALID_NAMESPACE_OR_FORMAT };
-        return { status: Status.SUCCESS };
+      {
+        if (c.nsid === 0xffffffff) return { status: Status.SUCCESS };
+        const ns = this.ioNamespace(c.nsid);
+        return { status: typeof ns === "number" ? ns : Status.SUCCESS };
+      }
       case Nvm.READ:
       case Nvm.WRITE:
       case Nvm.COMPARE:
@@ -935,18 +1035,20 @@ export class NvmeController {
   }
 
   private rw(c: Command): Result {
-    if (!this.validNsid(c.nsid)) return { status: Status.INVALID_NAMESPACE_OR_FORMAT };
-    const bs = this.options.blockSize;
+    const ns = this.ioNamespace(c.nsid);
+    if (typeof ns === "number") return { status: ns };
+    const bs = ns.blockSize;
+    const storage = ns.storage;
     const slba = c.cdw10 + c.cdw11 * 2 ** 32;
     const nlb = (c.cdw12 & 0xffff) + 1;
     const bytes = nlb * bs;
     const hasData = c.opcode !== Nvm.WRITE_ZEROES;
     // MDTS is in units of the minimum page size (CAP.MPSMIN = 4 KiB) and bounds data transfers only.
     if (hasData && this.options.mdts > 0 && bytes > 4096 * 2 ** this.options.mdts) return { status: Status.INVALID_FIELD };
-    if (slba + nlb > this.options.blocks) return { status: Status.LBA_OUT_OF_RANGE };
+    if (slba + nlb > ns.blocks) return { status: Status.LBA_OUT_OF_RANGE };
     const at = slba * bs;
     if (c.opcode === Nvm.WRITE_ZEROES) {
-      this.storage.fill(0, at, at + bytes);
+      storage.fill(0, at, at + bytes);
       return { status: Status.SUCCESS };
     }
     const segs = walkPrps(this.ports.dma, c.prp1, c.prp2, bytes, this.pageSize);
@@ -958,12 +1060,12 @@ export class NvmeController {
     try {
       for (const s of segs) {
         if (c.opcode === Nvm.READ) {
-          dma.write(s.iova, this.storage.subarray(pos, pos + s.length));
+          dma.write(s.iova, storage.subarray(pos, pos + s.length));
         } else if (c.opcode === Nvm.WRITE) {
-          this.storage.set(dma.view(s.iova, s.length), pos);
+          storage.set(dma.view(s.iova, s.length), pos);
         } else {
           const host = dma.view(s.iova, s.length);
-          const disk = this.storage.subarray(pos, pos + s.length);
+          const disk = storage.subarray(pos, pos + s.length);
           for (let i = 0; i < s.length; i++) if (host[i] !== disk[i]) return { status: Status.COMPARE_FAILURE };
         }
         pos += s.length;
@@ -992,10 +1094,18 @@ interface ModelState {
   onWrite: (offset: number, value: bigint, width: 8 | 16 | 32 | 64) => void;
 }
 
-function state(ctx: ModelContext, options: NvmeModelOptions, storage?: Uint8Array): ModelState {
+function state(ctx: ModelContext, options: NvmeModelOptions, storage?: ReadonlyMap<number, Uint8Array>): ModelState {
   const ports: ControllerPorts = { bar: ctx.region("bar0"), dma: ctx.dma, raise: (v) => ctx.raise(v), log: (m) => ctx.log(m) };
   const controller = new NvmeController(ports, options, storage);
   return { controller, writes: ctx.writes("bar0"), onWrite: (o, v, w) => controller.write(o, v, w) };
+}
+
+/**
+ * Options a device spec carries for its model (`spec.modelOptions`, sim backend only): the same
+ * model module then presents another controller, e.g. the configurations test/hw runs on the sim.
+ */
+function specOptions(ctx: ModelContext): NvmeModelOptions {
+  return (ctx.spec.modelOptions ?? {}) as NvmeModelOptions;
 }
 
 /** A model with non-default options (serial, size, MDTS...), e.g. for a test's own spec. */
@@ -1006,13 +1116,13 @@ export function createNvmeModel(options: NvmeModelOptions = {}): DeviceModel<Mod
     // a reset and an enable), doorbells need no memory to compare against, and a read after a
     // write sees its effect, as with QEMU's synchronous MMIO handlers.
     journal: ["bar0"],
-    init: (ctx) => state(ctx, options),
+    init: (ctx) => state(ctx, { ...options, ...specOptions(ctx) }),
     poll: (ctx, s) => {
       const writes = s.writes.drain(s.onWrite);
       return s.controller.poll() || writes > 0;
     },
     // A function-level reset clears the controller but not the medium.
-    reset: (ctx, s) => state(ctx, options, s.controller.storage),
+    reset: (ctx, s) => state(ctx, { ...options, ...specOptions(ctx) }, s.controller.storages),
   });
 }
 

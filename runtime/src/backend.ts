@@ -47,6 +47,9 @@ export interface DeviceSpec {
   queues: QueueSpec[];
   /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
   model?: string;
+  /** Sim backend only: settings the model reads as `ctx.spec.modelOptions` (plain data, copied to
+   *  the model's thread), so one model module can present differently configured devices. */
+  modelOptions?: Record<string, unknown>;
 }
 
 /** A device region mapped into this process. Valid until the BackendDevice closes. */

@@ -3,11 +3,11 @@
 // writing registers, SQEs and doorbells itself. This pins down model details (status codes, phase,
 // SQ head, back-pressure, doorbell reset) that the hardware-level test cannot see.
 import { describe, expect, test } from "bun:test";
-import { DmaBuffer } from "@warpdrive/runtime";
+import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
 import { DmaFault, type ModelDma } from "@warpdrive/runtime/sim/model";
 import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, SmartLog, Sqe } from "@warpdrive/nvme";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
-import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts } from "../../devices/nvme/model.ts";
+import { Nvme, NvmeControllerError } from "@warpdrive/nvme/hand/behavior";
+import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts, type NvmeModelOptions } from "../../devices/nvme/model.ts";
 
 const PAGE = 4096;
 
@@ -540,6 +540,86 @@ describe("I/O", () => {
   });
 });
 
+describe("configurations (options as QEMU's nvme / nvme-ns properties)", () => {
+  const identify = (h: Host, cns: number, nsid: number, buf: number) =>
+    h.run(h.admin, (v) => {
+      v.setUint8(0, 0x06);
+      v.setUint32(4, nsid, true);
+      v.setBigUint64(24, BigInt(buf), true);
+      v.setUint32(40, cns, true);
+    });
+
+  test("namespaces 2 and 4 without 1: NN, the active list, zeroed identify for an inactive id, I/O statuses", () => {
+    const h = new Host({ namespaces: [{ nsid: 4, blockSize: 4096, blocks: 64 }, { nsid: 2, blocks: 128 }] });
+    h.enable();
+    const buf = h.alloc(PAGE);
+    expect(identify(h, 1, 0, buf).status).toBe(0);
+    expect(h.dma.dv(buf, 4096).getUint32(516, true)).toBe(4); // NN: the highest id
+    expect(identify(h, 2, 0, buf).status).toBe(0);
+    const list = h.dma.dv(buf, 16);
+    expect([list.getUint32(0, true), list.getUint32(4, true), list.getUint32(8, true)]).toEqual([2, 4, 0]);
+    expect(identify(h, 2, 2, buf).status).toBe(0); // ids above 2
+    expect([list.getUint32(0, true), list.getUint32(4, true)]).toEqual([4, 0]);
+    expect(identify(h, 0, 4, buf).status).toBe(0);
+    const ns = h.dma.dv(buf, 4096);
+    expect(ns.getBigUint64(0, true)).toBe(64n);
+    expect((ns.getUint32(128, true) >> 16) & 0xff).toBe(12);
+    h.dma.u8(buf, 4096).fill(0xaa);
+    expect(identify(h, 0, 1, buf).status).toBe(0); // inactive, but within 1..NN: zero-filled
+    expect(h.dma.u8(buf, 4096).every((b) => b === 0)).toBe(true);
+    expect(identify(h, 0, 5, buf).status).toBe(st(Status.INVALID_NAMESPACE_OR_FORMAT));
+    const q = h.createPair(1, 4);
+    const data = h.alloc(PAGE);
+    expect(h.rw(q, 0x02, 0, 1, data, 0, 4).status).toBe(0);
+    expect(h.rw(q, 0x02, 63, 2, data, 0, 4).status).toBe(st(Status.LBA_OUT_OF_RANGE));
+    expect(h.rw(q, 0x02, 0, 1, data, 0, 1).status).toBe(st(Status.INVALID_FIELD));
+    expect(h.rw(q, 0x02, 0, 1, data, 0, 9).status).toBe(st(Status.INVALID_NAMESPACE_OR_FORMAT));
+  });
+
+  test("MQES, queue pairs and vectors bound queue creation", () => {
+    const h = new Host({ mqes: 7, maxIoQueuePairs: 2, msixVectors: 1 });
+    h.enable();
+    expect(h.bar.read64(REG.CAP) & 0xffffn).toBe(7n);
+    const ring = h.alloc(PAGE);
+    const createCq = (qid: number, size: number, iv: number) =>
+      h.run(h.admin, (v) => {
+        v.setUint8(0, 0x05);
+        v.setBigUint64(24, BigInt(ring), true);
+        v.setUint32(40, ((size - 1) << 16) | qid, true);
+        v.setUint32(44, (iv << 16) | 3, true);
+      }).status;
+    expect(createCq(1, 9, 0)).toBe(st(Status.INVALID_QUEUE_SIZE));
+    expect(createCq(1, 8, 1)).toBe(st(Status.INVALID_INTERRUPT_VECTOR));
+    expect(createCq(3, 8, 0)).toBe(st(Status.INVALID_QUEUE_ID));
+    expect(createCq(1, 8, 0)).toBe(0);
+  });
+
+  test("a 4096-byte block size and MDTS 1 (8 KiB)", () => {
+    const h = new Host({ blockSize: 4096, mdts: 1, blocks: 16 });
+    h.enable();
+    const q = h.createPair(1, 4);
+    const data = h.alloc(4 * PAGE);
+    const list = h.alloc(PAGE);
+    h.dma.dv(list, 8).setBigUint64(0, BigInt(data + 2 * PAGE), true);
+    expect(h.rw(q, 0x01, 15, 1, data).status).toBe(0);
+    expect(h.rw(q, 0x01, 14, 2, data, data + PAGE).status).toBe(0);
+    expect(h.rw(q, 0x01, 0, 3, data, list).status).toBe(st(Status.INVALID_FIELD)); // 12 KiB > MDTS
+    expect(h.rw(q, 0x01, 15, 2, data, data + PAGE).status).toBe(st(Status.LBA_OUT_OF_RANGE));
+  });
+
+  test("bad options are refused, naming the option", () => {
+    const mk = (o: object) => () => new Host(o);
+    expect(mk({ namespaces: [] })).toThrow(/at least one namespace/);
+    expect(mk({ namespaces: [{ nsid: 2 }, { nsid: 2 }] })).toThrow(/namespace id 2/);
+    expect(mk({ namespaces: [{ nsid: 0 }] })).toThrow(/namespace id 0/);
+    expect(mk({ namespaces: [{ nsid: 1, blockSize: 1024 }] })).toThrow(/namespace 1: block size 1024/);
+    expect(mk({ mqes: 0 })).toThrow(/mqes 0/);
+    expect(mk({ mqes: 4096 })).toThrow(/mqes 4096/);
+    expect(mk({ msixVectors: 0 })).toThrow(/msixVectors 0/);
+    expect(mk({ mdts: -1 })).toThrow(/mdts -1/);
+  });
+});
+
 describe("PRP walking", () => {
   test("chained PRP list pages", () => {
     const dma = new FakeDma(0x100000, 8 << 20);
@@ -647,4 +727,46 @@ describe("inside the sim backend", () => {
     }
   });
 
+  /** The sim backend presenting a configured controller (spec.modelOptions). */
+  const configured = (modelOptions: NvmeModelOptions): Backend => ({
+    kind: "sim",
+    open: (spec, address) => simBackend.open({ ...spec, modelOptions: { ...modelOptions } }, address),
+  });
+
+  test("a reset keeps every namespace's medium (namespaces 2 and 3)", async () => {
+    const nvme = await Nvme.open({ backend: configured({ namespaces: [{ nsid: 2 }, { nsid: 3 }] }), nsid: 3 });
+    try {
+      expect(nvme.nsid).toBe(3);
+      const buf = nvme.device.alloc(nvme.blockSize, "ns3 data");
+      buf.bytes.fill(0x5a);
+      nvme.write(7, 1, buf.ref(0, nvme.blockSize));
+      nvme.device.reset();
+      nvme.init();
+      expect(nvme.nsid).toBe(3);
+      buf.bytes.fill(0);
+      nvme.read(7, 1, buf.ref(0, nvme.blockSize));
+      expect(buf.bytes.subarray(0, nvme.blockSize).every((b) => b === 0x5a)).toBe(true);
+    } finally {
+      nvme.close();
+    }
+  });
+
+  test("client options: an inactive namespace is refused naming the active ones; bad numbers are refused", async () => {
+    const backend = configured({ namespaces: [{ nsid: 2 }, { nsid: 3 }] });
+    const err = await Nvme.open({ backend, nsid: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(NvmeControllerError);
+    expect(err.message).toContain("namespace 1 is not usable");
+    expect(err.hint).toContain("active namespaces: 2, 3");
+    const refusal = (options: Parameters<typeof Nvme.open>[0]) => Nvme.open({ backend, ...options }).then(() => new Error("opened"), (e: unknown) => e);
+    const depth = await refusal({ ioDepth: 1 });
+    expect(depth).toBeInstanceOf(RangeError);
+    expect((depth as Error).message).toContain("option ioDepth 1 is outside 2..4096");
+    expect(((await refusal({ nsid: 0 })) as Error).message).toContain("option nsid 0");
+    expect(((await refusal({ ioQueues: 1.5 })) as Error).message).toContain("option ioQueues 1.5");
+    expect(await refusal({ ioQueues: "2" as unknown as number })).toBeInstanceOf(TypeError);
+    // Nothing was left open by the refusals: a normal open still works.
+    const ok = await Nvme.open({ backend });
+    expect(ok.nsid).toBe(2);
+    ok.close();
+  });
 });
