@@ -1017,26 +1017,26 @@ export class NvmeController {
     if (c.fuse !== 0 || c.psdt !== 0) return { status: Status.INVALID_FIELD };
     const css = (this.cc >> 4) & 7;
     if (css === 7) return { status: Status.INVALID_OPCODE }; // admin-only: no I/O command set
+    // Flush may name every namespace (0xffffffff); any other command must name an active one, and
+    // that is checked before the opcode, as QEMU does: an unknown opcode on an inactive namespace
+    // is an invalid field, not an invalid opcode.
+    if (c.opcode === Nvm.FLUSH && c.nsid === 0xffffffff) return { status: Status.SUCCESS };
+    const ns = this.ioNamespace(c.nsid);
+    if (typeof ns === "number") return { status: ns };
     switch (c.opcode) {
       case Nvm.FLUSH:
-      {
-        if (c.nsid === 0xffffffff) return { status: Status.SUCCESS };
-        const ns = this.ioNamespace(c.nsid);
-        return { status: typeof ns === "number" ? ns : Status.SUCCESS };
-      }
+        return { status: Status.SUCCESS };
       case Nvm.READ:
       case Nvm.WRITE:
       case Nvm.COMPARE:
       case Nvm.WRITE_ZEROES:
-        return this.rw(c);
+        return this.rw(c, ns);
       default:
         return { status: Status.INVALID_OPCODE };
     }
   }
 
-  private rw(c: Command): Result {
-    const ns = this.ioNamespace(c.nsid);
-    if (typeof ns === "number") return { status: ns };
+  private rw(c: Command, ns: Namespace): Result {
     const bs = ns.blockSize;
     const storage = ns.storage;
     const slba = c.cdw10 + c.cdw11 * 2 ** 32;

@@ -9,7 +9,7 @@
 // one the VM harness gave QEMU for this boot (WD_NVME_CONFIG, default "default").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
-import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq } from "@warpdrive/nvme/commands";
+import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq, encodeRead } from "@warpdrive/nvme/commands";
 import { FeatureId, ShutdownStatus } from "@warpdrive/nvme/enums";
 import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
 import { ASKED, NVME_CONFIG_ENV, NVME_CONFIGS, nvmeConfig, type NvmeConfig } from "./nvme-configs.ts";
@@ -274,10 +274,22 @@ function nvmeSuite(config: NvmeConfig) {
       const q = nvme.io[0]!.queue;
       expectStatus(() => nvme.command(q, "opcode 0x7e", (v, o) => {
         v.setUint8(o, 0x7e);
-        v.setUint32(o + 4, 1, true);
+        v.setUint32(o + 4, nvme.nsid, true);
       }), "INVALID_OPCODE");
       // The queue keeps working afterwards.
       nvme.flush();
+    });
+
+    test("a read naming an inactive namespace is INVALID_FIELD; an id past every namespace INVALID_NAMESPACE_OR_FORMAT", () => {
+      const q = nvme.io[0]!.queue;
+      const read = (nsid: number) => () =>
+        nvme.command(q, `read on namespace ${nsid}`, (v, o, dma) =>
+          encodeRead(v, o, { nsid, buffer: back.ref(0, nvme.blockSize), prp2: 0n, slba: 0n, nlb: 0 }, dma));
+      const active = config.expect.namespaces.map((n) => n.nsid);
+      const inactive = Array.from({ length: Math.max(...active) }, (_, i) => i + 1).find((id) => !active.includes(id));
+      if (inactive !== undefined) expectStatus(read(inactive), "INVALID_FIELD");
+      expectStatus(read(0xfffffff0), "INVALID_NAMESPACE_OR_FORMAT");
+      read(nvme.nsid)();
     });
 
     test("an unknown admin opcode completes with INVALID_OPCODE", () => {

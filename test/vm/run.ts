@@ -5,6 +5,7 @@
 import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
+import { bootedConfigs, runNvmeVariants, type VariantResult } from "./nvme-variants.ts";
 import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
 const USAGE = `usage: bun run test:vm [-- options] [test paths...]
@@ -17,7 +18,12 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
+  --no-nvme-configs     skip the NVMe configuration boots (test/hw/nvme-configs.ts)
+  --nvme-configs        only those boots
+  --nvme-config <name>  only that configuration's boot (repeatable)
   paths                 bun test path filters instead of the default set
+The NVMe configuration boots (one per configuration QEMU can present, test/hw/nvme.test.ts each)
+run after the main run when no paths, --filter, --smoke or --shell-cmd narrow it.
 Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw ./test/peers
 The guest also gets the kernel's nvme driver and nvme-cli (test/peers/guest-tools.ts) for test/peers.`;
 
@@ -32,10 +38,12 @@ interface Cli {
   verbose: boolean;
   rebuild: boolean;
   paths: string[];
+  nvmeConfigs: "yes" | "no" | "only";
+  nvmeConfigNames?: string[];
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [] };
+  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], nvmeConfigs: "yes" };
   const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
   const value = (i: number, flag: string) => {
     const v = args[i + 1];
@@ -55,6 +63,12 @@ function parseArgs(argv: string[]): Cli {
     else if (a === "--self-test") cli.selfTest = "only";
     else if (a === "--verbose" || a === "-v") cli.verbose = true;
     else if (a === "--rebuild") cli.rebuild = true;
+    else if (a === "--no-nvme-configs") cli.nvmeConfigs = "no";
+    else if (a === "--nvme-configs") cli.nvmeConfigs = "only";
+    else if (a === "--nvme-config") {
+      cli.nvmeConfigs = "only";
+      (cli.nvmeConfigNames ??= []).push(value(i++, a));
+    }
     else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -62,6 +76,14 @@ function parseArgs(argv: string[]): Cli {
     else cli.paths.push(a);
   }
   if (!Number.isFinite(cli.timeout) || cli.timeout <= 0) fail("--timeout needs a positive number of seconds");
+  // The configuration boots belong to the default run; a narrowed run (paths, filter...) skips them.
+  if (cli.nvmeConfigs === "yes" && (cli.paths.length || cli.filter !== undefined || cli.smoke || cli.shellCmd !== undefined)) cli.nvmeConfigs = "no";
+  if (cli.nvmeConfigs === "only" && cli.selfTest === "yes") cli.selfTest = "no";
+  try {
+    if (cli.nvmeConfigs !== "no") bootedConfigs(cli.nvmeConfigNames);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   return cli;
 }
 
@@ -99,7 +121,9 @@ async function main() {
   let failed = 0;
   const t0 = performance.now();
 
-  if (cli.selfTest !== "only") {
+  // Per NVMe configuration: pass/fail counts, printed at the end.
+  const byConfig: VariantResult[] = [];
+  if (cli.selfTest !== "only" && cli.nvmeConfigs !== "only") {
     const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: guestExtras };
     if (cli.shellCmd !== undefined) {
       opts.kind = "shell";
@@ -128,7 +152,28 @@ async function main() {
     if (!rep.ok) {
       console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
     }
+    // The main run's controller is the "default" configuration: its NVMe tests are named "[default] > ...".
+    const own = rep.cases.filter((c) => c.name.startsWith("[default] "));
+    if (own.length) {
+      const f = own.filter((c) => c.status === "fail").length;
+      byConfig.push({ name: "default", passed: own.filter((c) => c.status === "pass").length, failed: f, ok: f === 0, reason: "main run" });
+    }
   }
+
+  if (cli.selfTest !== "only" && cli.nvmeConfigs !== "no") {
+    const results = await runNvmeVariants(bootedConfigs(cli.nvmeConfigNames), async (o) => {
+      const r = await runVm({ kind: "test", timeout: cli.timeout, verbose: cli.verbose, log, ...o }); // no peers tools or mdev module: only the NVMe tests run
+      log(`nvme ${o.name}: ${r.report.ok ? "PASS" : "FAIL"} (${r.report.reason}), QEMU ${r.timings.qemu.toFixed(1)} s`);
+      if (!r.report.ok) console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 40)}\n---`);
+      return r;
+    }, log);
+    for (const v of results) {
+      passed += v.passed;
+      failed += v.failed;
+    }
+    byConfig.push(...results);
+  }
+  for (const v of byConfig) console.log(`nvme configuration ${v.name}: ${v.passed} passed, ${v.failed} failed${v.ok ? "" : ` (${v.reason})`}`);
 
   if (cli.selfTest !== "no") {
     const s = await runHarnessCheck({ log, timeout: Math.min(cli.timeout, 300) });

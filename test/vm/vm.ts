@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type CodeArchiveStats, envFile, repoRoot, shellQuote, writeCodeArchive } from "./code-archive.ts";
 import { CpioWriter } from "./cpio.ts";
 import { ensureGuestImage, type GuestImage, type Log } from "./guest-image.ts";
+import { nvmeQemuArgs, type NvmeQemuConfig } from "./nvme-variants.ts";
 import { type QemuEnd, parseRun, type RunReport } from "./report.ts";
 
 export interface VmOptions {
@@ -28,6 +29,10 @@ export interface VmOptions {
   log?: Log;
   /** Extra cpio archives appended after the repo's code, once the guest image is known (test/peers' kernel NVMe tools). */
   extraArchives?: (image: GuestImage, log: Log) => Promise<string[]>;
+  /** QEMU properties of the NVMe controller and its namespaces (test/hw/nvme-configs.ts); default: QEMU's defaults. */
+  nvme?: NvmeQemuConfig;
+  /** Environment variables for the guest command (set in front of it). */
+  env?: Record<string, string>;
 }
 
 export interface VmResult {
@@ -44,8 +49,12 @@ export const CACHE_ROOT = join(repoRoot(), ".cache", "vm");
 const QEMU = "qemu-system-x86_64";
 const QBOOT = "/usr/share/qemu/qboot.rom";
 
-/** The QEMU command line (see /work/shared/notes/vfio-in-qemu.md for why each part is there). */
-export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, append: string[]): string[] {
+/**
+ * The QEMU command line (see /work/shared/notes/vfio-in-qemu.md for why each part is there).
+ * `nvmeDevice`: the NVMe controller's -drive/-device arguments (nvme-variants.ts), default one
+ * controller with QEMU's default properties over `nvmeImage`.
+ */
+export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, append: string[], nvmeDevice?: string[]): string[] {
   // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer test can miss its window
   // and panic ("timer doesn't work through Interrupt-remapped IO-APIC"), seen here at load 8 on 2 cores.
   const cmdline = ["console=ttyS0", "intel_iommu=on", "quiet", "loglevel=4", "panic=-1", "oops=panic", "no_timer_check", ...append];
@@ -60,8 +69,7 @@ export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, a
     "-no-reboot", // a panic (panic=-1 reboots) ends QEMU with status 0: never a pass
     "-device", "intel-iommu,intremap=on,caching-mode=on",
     "-device", "edu",
-    "-drive", `file=${nvmeImage},if=none,id=nvm,format=raw`,
-    "-device", "nvme,serial=wd0001,drive=nvm",
+    ...(nvmeDevice ?? ["-drive", `file=${nvmeImage},if=none,id=nvm,format=raw`, "-device", "nvme,serial=wd0001,drive=nvm"]),
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     "-display", "none",
     "-serial", "stdio",
@@ -103,6 +111,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   } else {
     cmd = ["bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
   }
+  if (opts.env) cmd = `${envAssignments(opts.env)}${cmd}`;
   // This run's own files, in a third small archive: /init and the command.
   const runCpio = join(runDir, "run.cpio");
   const w = new CpioWriter(runCpio);
@@ -121,17 +130,18 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const nvmeImage = join(runDir, "nvme.img");
   closeSync(openSync(nvmeImage, "w"));
   truncateSync(nvmeImage, 64 << 20);
+  const nvmeDevice = opts.nvme ? nvmeQemuArgs(opts.nvme, runDir) : undefined;
   const t2 = performance.now();
   if (!opts.silent) log(`guest: ${cmd}`);
 
-  let { end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? []), opts);
+  let { end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), opts);
   if (opts.retryEarlyFailure !== false && !serialLog.includes("WDVM boot") && !end.timedOut) {
     // The kernel died before /init ran: nothing of ours was executed, so this is the emulator or the
     // host, not a test result. One more boot; its result stands on its own (never a pass by default).
     const first = serialLog.split("\n").find((l) => /panic|error/i.test(l))?.trim() ?? `QEMU status ${end.code}`;
     log(`the guest died before /init (${first}); booting once more`);
     writeFileSync(join(logDir, "serial-first-attempt.log"), serialLog);
-    ({ end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? []), opts));
+    ({ end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), opts));
   }
   const t3 = performance.now();
   const logPath = join(logDir, "serial.log");
@@ -149,6 +159,16 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     timings: { image: (t1 - t0) / 1000, archive: (t2 - t1) / 1000, qemu: (t3 - t2) / 1000, marks },
     image,
   };
+}
+
+/** "A=1 B='x y' " for the front of a shell command. */
+function envAssignments(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`bad variable name ${k}`);
+      return `${k}=${shellQuote(v)} `;
+    })
+    .join("");
 }
 
 /** Work folders of processes that are gone (killed runs): <name>.<pid> and code-<pid>. */
