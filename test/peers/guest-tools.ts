@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CpioWriter } from "../vm/cpio.ts";
-import { resolveModules, type GuestImage, type Log } from "../vm/guest-image.ts";
+import { moduleBytes, plainKo, resolveModules, type GuestImage, type Log } from "../vm/guest-image.ts";
 
 /** Bump when the archive's content or layout changes. */
 export const PEER_TOOLS_VERSION = 1;
@@ -170,9 +170,9 @@ export async function peerToolsArchive(opts: PeerToolsOptions): Promise<string> 
     must([Bun.which("busybox") ?? "busybox", "depmod", "-b", kroot, rel]);
     const modules = resolveModules(join(kroot, "lib/modules", rel), NVME_MODULES);
     for (const m of modules) {
-      w.add({ kind: "file", path: `lib/modules/${rel}/${m}`, data: readFileSync(join(kroot, "lib/modules", rel, m)) });
+      w.add({ kind: "file", path: `lib/modules/${rel}/${plainKo(m)}`, data: moduleBytes(join(kroot, "lib/modules", rel, m)) });
     }
-    w.add({ kind: "file", path: GUEST_NVME_MODULE_LIST.slice(1), data: new TextEncoder().encode(modules.map((m) => `/lib/modules/${rel}/${m}\n`).join("")) });
+    w.add({ kind: "file", path: GUEST_NVME_MODULE_LIST.slice(1), data: new TextEncoder().encode(modules.map((m) => `/lib/modules/${rel}/${plainKo(m)}\n`).join("")) });
 
     // The tools and their libraries.
     const manifest: Record<string, string[]> = {};

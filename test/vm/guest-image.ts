@@ -4,10 +4,12 @@
 // code goes into a second archive per run (code-archive.ts).
 //
 // Steps (see /work/shared/notes/vfio-in-qemu.md for why each one is there):
-//   apt-cache depends linux-image-amd64  -> the real image package (never a hard-coded ABI number)
+//   apt-cache depends linux-image-amd64  -> the real image package (never a hard-coded ABI number);
+//                                           --kernel 6.12: the linux-image-amd64 of bookworm-backports
 //   apt-get download + dpkg-deb -x       -> the kernel is extracted, not installed on the host
 //   busybox depmod                       -> modules.dep (the .deb ships none), read for load order
-//   the xz payload of the bzImage        -> vmlinux, booted directly by QEMU
+//   the xz (6.1) or zstd (6.12) payload of the bzImage -> vmlinux, booted directly by QEMU
+//   .ko.xz modules (6.12)                -> decompressed here: busybox insmod takes plain .ko files
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CpioWriter } from "./cpio.ts";
@@ -17,6 +19,13 @@ export const HARNESS_VERSION = 1;
 
 /** vfio-pci and everything it needs; mdev for the mediated-device experiments. Order is resolved. */
 export const GUEST_MODULES = ["irqbypass", "vfio", "vfio_virqfd", "vfio_iommu_type1", "vfio-pci-core", "vfio-pci", "mdev"];
+/** Modules some kernels do not have as modules: since 6.2 vfio_virqfd is part of vfio.ko. */
+const OPTIONAL_GUEST_MODULES = ["vfio_virqfd"];
+
+/** The guest kernels the suite boots: Debian's current 6.1 (linux-image-amd64) and 6.12 from bookworm-backports. */
+export const GUEST_KERNELS = ["6.1", "6.12"] as const;
+export type GuestKernel = (typeof GUEST_KERNELS)[number];
+export const DEFAULT_KERNEL: GuestKernel = "6.1";
 
 export interface GuestImage {
   dir: string;
@@ -61,9 +70,9 @@ function aptFingerprint(): string {
   return parts.join("|");
 }
 
-/** The kernel image package Debian's linux-image-amd64 currently points at, and its version. */
-export function currentKernelPackage(cacheRoot?: string): { name: string; version: string } {
-  const memo = cacheRoot ? join(cacheRoot, "kernel-package.json") : null;
+/** The kernel image package Debian's linux-image-amd64 points at for `kernel` (6.1: the candidate; 6.12: the backports version), and its version. */
+export function currentKernelPackage(cacheRoot?: string, kernel: GuestKernel = DEFAULT_KERNEL): { name: string; version: string } {
+  const memo = cacheRoot ? join(cacheRoot, kernel === DEFAULT_KERNEL ? "kernel-package.json" : `kernel-package-${kernel}.json`) : null;
   const fp = aptFingerprint();
   if (memo && fp && existsSync(memo)) {
     try {
@@ -73,20 +82,29 @@ export function currentKernelPackage(cacheRoot?: string): { name: string; versio
       // rebuilt below
     }
   }
-  const found = askApt();
+  const found = askApt(kernel);
   if (memo && fp) writeFileSync(memo, JSON.stringify({ fingerprint: fp, ...found }));
   return found;
 }
 
-function askApt(): { name: string; version: string } {
+function askApt(kernel: GuestKernel): { name: string; version: string } {
   need("apt-cache", "apt");
-  const deps = sh(["apt-cache", "depends", "linux-image-amd64"]);
+  let meta = "linux-image-amd64";
+  if (kernel !== DEFAULT_KERNEL) {
+    // `apt-cache madison` lists every version apt knows with its suite: the backports one of this series.
+    const versions = sh(["apt-cache", "madison", "linux-image-amd64"]).split("\n").map((l) => l.split("|").map((x) => x.trim()));
+    const v = versions.find((f) => f[1]?.startsWith(`${kernel}.`));
+    if (!v) throw new Error(`apt knows no linux-image-amd64 ${kernel}.x: run bash .ci/vm-deps.sh (adds bookworm-backports, apt-get update)`);
+    meta = `linux-image-amd64=${v[1]}`;
+  }
+  const deps = sh(["apt-cache", "depends", meta]);
   const m = deps.match(/Depends:\s*(linux-image-[0-9][^\s]*)/);
-  if (!m) throw new Error(`apt-cache depends linux-image-amd64 names no linux-image-<abi> package:\n${deps}`);
+  if (!m) throw new Error(`apt-cache depends ${meta} names no linux-image-<abi> package:\n${deps}`);
   const name = m[1];
   const policy = sh(["apt-cache", "show", "--no-all-versions", name]);
   const v = policy.match(/^Version:\s*(\S+)/m);
   if (!v) throw new Error(`apt-cache show ${name} gives no Version`);
+  if (!v[1].startsWith(`${kernel}.`)) throw new Error(`${name} is version ${v[1]}, not a ${kernel} kernel`);
   return { name, version: v[1] };
 }
 
@@ -102,15 +120,16 @@ function cacheKey(pkg: { name: string; version: string }): string {
  * Returns the cached guest image, building it when missing. When apt knows no kernel package
  * (offline, no apt), falls back to the newest cached image built with this Bun and harness version.
  */
-export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebuild?: boolean } = {}): Promise<GuestImage> {
+export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebuild?: boolean; kernel?: GuestKernel } = {}): Promise<GuestImage> {
   mkdirSync(cacheRoot, { recursive: true });
+  const kernel = opts.kernel ?? DEFAULT_KERNEL;
   let pkg: { name: string; version: string };
   try {
-    pkg = currentKernelPackage(cacheRoot);
+    pkg = currentKernelPackage(cacheRoot, kernel);
   } catch (e) {
     const suffix = `-bun${Bun.version}-h${HARNESS_VERSION}`;
     const cached = readdirSync(cacheRoot)
-      .filter((d) => d.startsWith("image-") && d.endsWith(suffix) && existsSync(join(cacheRoot, d, "image.json")))
+      .filter((d) => d.startsWith(`image-linux-image-${kernel}.`) && d.endsWith(suffix) && existsSync(join(cacheRoot, d, "image.json")))
       .sort();
     if (cached.length === 0) throw e;
     const dir = join(cacheRoot, cached[cached.length - 1]);
@@ -161,7 +180,7 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
   // 3. Module load order from busybox depmod's modules.dep.
   const busybox = need("busybox", "busybox-static");
   sh([busybox, "depmod", "-b", root, release]);
-  const modules = resolveModules(join(root, "lib/modules", release), GUEST_MODULES);
+  const modules = resolveModules(join(root, "lib/modules", release), GUEST_MODULES, { optional: OPTIONAL_GUEST_MODULES });
 
   // 4. The base initramfs.
   const cpioPath = join(work, "base.cpio");
@@ -182,9 +201,9 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
     w.add({ kind: "file", path: lib.slice(1), mode: 0o755, data: readFileSync(lib) });
   }
   for (const m of modules) {
-    w.add({ kind: "file", path: `lib/modules/${release}/${m}`, data: readFileSync(join(root, "lib/modules", release, m)) });
+    w.add({ kind: "file", path: `lib/modules/${release}/${plainKo(m)}`, data: moduleBytes(join(root, "lib/modules", release, m)) });
   }
-  w.add({ kind: "file", path: "etc/wd-modules", data: new TextEncoder().encode(modules.map((m) => `/lib/modules/${release}/${m}\n`).join("")) });
+  w.add({ kind: "file", path: "etc/wd-modules", data: new TextEncoder().encode(modules.map((m) => `/lib/modules/${release}/${plainKo(m)}\n`).join("")) });
   w.add({ kind: "file", path: "etc/passwd", data: new TextEncoder().encode("root:x:0:0:root:/root:/bin/sh\n") });
   w.add({ kind: "file", path: "etc/group", data: new TextEncoder().encode("root:x:0:\n") });
   const size = await w.finish();
@@ -206,27 +225,51 @@ export async function ensureGuestImage(cacheRoot: string, log: Log, opts: { rebu
   return image;
 }
 
-/** Cuts the xz-compressed payload out of a bzImage and decompresses it to an ELF vmlinux. */
+/**
+ * Cuts the compressed payload out of a bzImage and decompresses it to an ELF vmlinux: xz (Debian's
+ * 6.1) or zstd (6.12). The payload is followed by other data, so the decompressor stops after one
+ * stream/frame and may complain about what follows: only the ELF it printed counts.
+ */
 export function extractVmlinux(bzImage: string, out: string): void {
-  const xz = need("xz", "xz-utils");
   const bytes = readFileSync(bzImage);
-  const magic = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-  let at = bytes.indexOf(magic);
-  while (at >= 0) {
-    // --single-stream: the payload is followed by other data in the bzImage.
-    const r = Bun.spawnSync([xz, "-dc", "--single-stream"], { stdin: bytes.subarray(at), stdout: "pipe", stderr: "pipe" });
-    const elf = r.stdout;
-    if (elf.length > 4 && elf[0] === 0x7f && elf[1] === 0x45 && elf[2] === 0x4c && elf[3] === 0x46) {
-      writeFileSync(out, elf);
-      return;
+  const formats = [
+    { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], cmd: () => [need("xz", "xz-utils"), "-dc", "--single-stream"] },
+    { magic: [0x28, 0xb5, 0x2f, 0xfd], cmd: () => [need("zstd", "zstd"), "-dcq"] },
+  ];
+  for (const f of formats) {
+    const magic = Buffer.from(f.magic);
+    let at = bytes.indexOf(magic);
+    while (at >= 0) {
+      const r = Bun.spawnSync(f.cmd(), { stdin: bytes.subarray(at), stdout: "pipe", stderr: "pipe" });
+      const elf = r.stdout;
+      if (elf.length > 4 && elf[0] === 0x7f && elf[1] === 0x45 && elf[2] === 0x4c && elf[3] === 0x46) {
+        writeFileSync(out, elf);
+        return;
+      }
+      at = bytes.indexOf(magic, at + 1);
     }
-    at = bytes.indexOf(magic, at + 1);
   }
-  throw new Error(`no xz-compressed ELF found in ${bzImage} (is the kernel compressed with something else?)`);
+  throw new Error(`no xz- or zstd-compressed ELF found in ${bzImage} (is the kernel compressed with something else?)`);
 }
 
-/** The given modules and their dependencies, in an order where each comes after what it needs. */
-export function resolveModules(modDir: string, wanted: string[]): string[] {
+/** "kernel/x.ko.xz" -> "kernel/x.ko": where a module lands in the guest (decompressed). */
+export function plainKo(path: string): string {
+  return path.replace(/\.ko\.xz$/, ".ko");
+}
+
+/** A module file's bytes, decompressed when it is .ko.xz (busybox insmod takes plain .ko files). */
+export function moduleBytes(path: string): Uint8Array {
+  if (!path.endsWith(".ko.xz")) return readFileSync(path);
+  const r = Bun.spawnSync([need("xz", "xz-utils"), "-dc", path], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`xz -dc ${path} failed: ${r.stderr.toString().trim()}`);
+  return r.stdout;
+}
+
+/**
+ * The given modules and their dependencies, in an order where each comes after what it needs.
+ * optional: wanted modules that may be absent (folded into another module by this kernel).
+ */
+export function resolveModules(modDir: string, wanted: string[], opts: { optional?: string[] } = {}): string[] {
   const deps = new Map<string, string[]>();
   for (const line of readFileSync(join(modDir, "modules.dep"), "utf8").split("\n")) {
     const [mod, rest] = line.split(":");
@@ -244,13 +287,17 @@ export function resolveModules(modDir: string, wanted: string[]): string[] {
     seen.add(path);
     order.push(path);
   };
+  const optional = new Set((opts.optional ?? []).map((n) => n.replace(/-/g, "_")));
   for (const name of wanted) {
-    const path = byName.get(name.replace(/-/g, "_"));
+    const key = name.replace(/-/g, "_");
+    const path = byName.get(key);
+    if (!path && optional.has(key)) continue;
     if (!path) throw new Error(`module ${name} is not in ${modDir}/modules.dep`);
     visit(path, []);
   }
   for (const m of order) {
-    if (/\.ko\.\w+$/.test(m)) throw new Error(`${m} is compressed; busybox insmod in the guest needs plain .ko files`);
+    // .ko.xz is decompressed on the way into the guest (moduleBytes); other formats are not.
+    if (/\.ko\.\w+$/.test(m) && !m.endsWith(".ko.xz")) throw new Error(`${m} is compressed with something other than xz; busybox insmod in the guest needs plain .ko files`);
   }
   return order;
 }

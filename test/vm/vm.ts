@@ -4,7 +4,7 @@ import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSyn
 import { join } from "node:path";
 import { type CodeArchiveStats, envFile, repoRoot, shellQuote, writeCodeArchive } from "./code-archive.ts";
 import { CpioWriter } from "./cpio.ts";
-import { ensureGuestImage, type GuestImage, type Log } from "./guest-image.ts";
+import { ensureGuestImage, type GuestImage, type GuestKernel, type Log } from "./guest-image.ts";
 import { nvmeQemuArgs, type NvmeQemuConfig } from "./nvme-variants.ts";
 import { type QemuEnd, parseRun, type RunReport } from "./report.ts";
 
@@ -33,6 +33,8 @@ export interface VmOptions {
   nvme?: NvmeQemuConfig;
   /** Environment variables for the guest command (set in front of it). */
   env?: Record<string, string>;
+  /** Guest kernel series (guest-image.ts GUEST_KERNELS); default 6.1. */
+  kernel?: GuestKernel;
 }
 
 export interface VmResult {
@@ -87,7 +89,7 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   if (!Bun.which(QEMU)) throw new Error(`${QEMU} not found: run bash .ci/vm-deps.sh (installs qemu-system-x86, busybox-static, cpio)`);
 
   const t0 = performance.now();
-  const image = await ensureGuestImage(CACHE_ROOT, log, { rebuild: opts.rebuild });
+  const image = await ensureGuestImage(CACHE_ROOT, log, { rebuild: opts.rebuild, kernel: opts.kernel });
   const t1 = performance.now();
 
   // Work files per process (two engineers' runs on one machine must not share them); the serial log

@@ -56,6 +56,29 @@
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/mdev.h>
+#include <linux/version.h>
+
+/*
+ * Built for Debian's 6.1 and 6.12 kernels (test/vm --kernel 6.1|6.12). Between them:
+ * eventfd_signal() lost its count argument (6.8), class_create() its module argument (6.4),
+ * vma->vm_flags became read-only behind vm_flags_set() (6.3), and the vfio core took over freeing
+ * the device after ops->release (6.2: vfio_free_device() is gone).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define wd_eventfd_signal(ctx) eventfd_signal(ctx)
+#else
+#define wd_eventfd_signal(ctx) eventfd_signal(ctx, 1)
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define wd_class_create(name) class_create(name)
+#else
+#define wd_class_create(name) class_create(THIS_MODULE, name)
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define wd_vm_flags_set(vma, flags) vm_flags_set(vma, flags)
+#else
+#define wd_vm_flags_set(vma, flags) ((vma)->vm_flags |= (flags))
+#endif
 
 #define WD_NAME "wd_dummy"
 #define WD_TYPE "wd-dummy"
@@ -218,7 +241,7 @@ static u32 wd_run_batch(struct wd_queue *q)
 	q->batches++;
 	q->descs += n;
 	if (q->trigger)
-		eventfd_signal(q->trigger, 1);
+		wd_eventfd_signal(q->trigger);
 	mutex_unlock(&q->lock);
 	return n;
 }
@@ -344,7 +367,7 @@ static int wd_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	wd_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	return remap_pfn_range(vma, vma->vm_start, page_to_pfn(q->page), WD_PAGE_SIZE, vma->vm_page_prot);
 }
 
@@ -371,7 +394,7 @@ static int wd_set_irqs(struct wd_queue *q, unsigned long arg)
 				eventfd_ctx_put(q->trigger);
 			q->trigger = NULL;
 		} else if (q->trigger) {
-			eventfd_signal(q->trigger, 1);
+			wd_eventfd_signal(q->trigger);
 		}
 		mutex_unlock(&q->lock);
 		return 0;
@@ -503,7 +526,9 @@ static void wd_release_dev(struct vfio_device *vdev)
 	kvfree(q->bounce);
 	__free_page(q->page);
 	mutex_destroy(&q->lock);
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
 	vfio_free_device(vdev);
+#endif
 }
 
 static const struct vfio_device_ops wd_dev_ops = {
@@ -575,7 +600,7 @@ static int __init wd_init(void)
 	ret = mdev_register_driver(&wd_driver);
 	if (ret)
 		return ret;
-	wd_parent.cls = class_create(THIS_MODULE, WD_NAME);
+	wd_parent.cls = wd_class_create(WD_NAME);
 	if (IS_ERR(wd_parent.cls)) {
 		ret = PTR_ERR(wd_parent.cls);
 		goto err_driver;
