@@ -5,6 +5,7 @@
 // Plus scaffoldDevice's own refusals (bad names, existing files).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkDeviceName, scaffoldDevice, ScaffoldError } from "../../generator/src/scaffold.ts";
 import { BUN, REPO, TSC, mustRun, readJson, removeDir, run, tempDir } from "./helpers.ts";
@@ -62,10 +63,16 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     expect(again.exitCode).not.toBe(0);
     expect(again.output).toContain("refusing to overwrite");
     for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) expect(existsSync(join(devices, f))).toBe(true);
-    // the editor hint points at the real schema file
+    // Nothing of this machine in what was written: the $schema line is relative to the file and
+    // points where installing the generator into the folder's project puts the schema (this folder
+    // has no package.json, so the project is the folder itself); wd new says so.
+    for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) {
+      const text = readFileSync(join(devices, f), "utf8");
+      for (const machinePath of [REPO, dir!, tmpdir(), homedir()]) expect(`${f}: ${text.includes(machinePath)}`).toBe(`${f}: false`);
+    }
     const first = readFileSync(join(devices, `${NAME}.yaml`), "utf8").split("\n")[0]!;
-    const schema = first.replace(/^# yaml-language-server: \$schema=/, "");
-    expect(existsSync(schema)).toBe(true);
+    expect(first).toBe("# yaml-language-server: $schema=node_modules/@warpdrive/generator/schema/device.schema.json");
+    expect(r.output).toContain("bun add -d @warpdrive/generator");
   }, 30_000);
 
   test("2. bun run wd validate", () => {
@@ -80,7 +87,10 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     const pkgDir = join(out, NAME);
     const pkg = readJson(join(pkgDir, "package.json"));
     expect(pkg.name).toBe(`@warpdrive/${NAME}`);
-    expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": "workspace:*" });
+    // outside the SDK's workspace: the runtime from a registry, the range this generator was made for
+    const runtimeVersion = readJson(join(REPO, "runtime/package.json")).version;
+    expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": `^${runtimeVersion}` });
+    expect(pkg.warpdrive.runtime).toBe(`^${runtimeVersion}`);
     for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "src/hand/behavior.ts", "src/hand/model.ts", "test/layout.test.ts", "README.md"]) {
       expect(existsSync(join(pkgDir, f))).toBe(true);
     }

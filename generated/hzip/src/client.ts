@@ -2,6 +2,7 @@
 // sha256 f94e029045717448da92191a25940ff42b3f687d57f20a122eff6b720a6ea22a
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type Encoder, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
 import { type CompressParams, type DecompressParams, encodeCompress, encodeDecompress } from "./commands.ts";
 import { QmRegisters } from "./registers.ts";

@@ -2,6 +2,7 @@
 // sha256 f94e029045717448da92191a25940ff42b3f687d57f20a122eff6b720a6ea22a
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

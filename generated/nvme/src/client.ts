@@ -2,6 +2,7 @@
 // sha256 019a6c999a90234d9876fa0ed5e6c531313215433e11368ed1d9eab9091d667d
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type Encoder, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
 import { type AbortParams, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";

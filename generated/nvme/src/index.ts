@@ -2,6 +2,7 @@
 // sha256 019a6c999a90234d9876fa0ed5e6c531313215433e11368ed1d9eab9091d667d
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

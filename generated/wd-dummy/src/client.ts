@@ -2,6 +2,7 @@
 // sha256 cb114f954353588719587ace4414eaa7317bddda76efee18c46fb29775b98258
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type Encoder, type IndexRingQueue, type QueueOptions } from "@warpdrive/runtime";
 import { QueueRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";

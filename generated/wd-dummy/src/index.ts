@@ -2,6 +2,7 @@
 // sha256 cb114f954353588719587ace4414eaa7317bddda76efee18c46fb29775b98258
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";
