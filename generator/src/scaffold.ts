@@ -86,12 +86,13 @@ function yamlTemplate(name: string, schema: string): string {
   return `# yaml-language-server: $schema=${schema}
 #
 # ${name}: a starter description written by \`wd new\`. It describes a small, complete device (a
-# memcpy engine behind one descriptor ring, like devices/wd-dummy.yaml) so that everything works
+# memcpy engine behind one descriptor ring, like the SDK's wd-dummy) so that everything works
 # before you change anything:
-#   bun run wd validate <this file>
-#   bun run wd generate <this file> [--out DIR]     # the package @warpdrive/${name}
-# Then replace it, section by section, with what your datasheet says. docs/dsl.md is the
-# reference; devices/nvme.yaml shows submission/completion queue pairs with a phase bit.
+#   bunx wd validate <this file>
+#   bunx wd generate <this file> [--out DIR]     # the package @warpdrive/${name}
+#   bunx wd generate --watch                     # again on every save
+# Then replace it, section by section, with what your datasheet says. warpdrive's docs/dsl.md is
+# the reference (the SDK's nvme description shows submission/completion queue pairs with a phase bit).
 device: ${name}
 title: ${name} accelerator
 version: 0.1.0
@@ -256,7 +257,7 @@ export class ${P} {
 }
 
 function modelTemplate(name: string): string {
-  return `// ${name}: the sim model, the device's behaviour in TypeScript (runtime/src/sim/model.ts has the
+  return `// ${name}: the sim model, the device's behaviour in TypeScript (@warpdrive/runtime/sim/model has the
 // rules). Written by \`wd new\` for the starter description: it copies, one descriptor at a time,
 // so the package runs end to end on the sim backend from the start. Replace the work in run()
 // with what your device does. The generator copies this file into the package

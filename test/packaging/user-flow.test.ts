@@ -144,6 +144,9 @@ describe("a user's project: the generator installed from a registry", () => {
     const tsc = run([BUN, TSC, "-p", "tsconfig.json"], project, {}, 180_000);
     expect(tsc.output).not.toContain("error TS");
     expect(tsc.exitCode).toBe(0);
+    const layout = run([BUN, "test", `./generated/${NAME}/test`], project);
+    expect(layout.output).toContain(" 0 fail");
+    expect(layout.exitCode).toBe(0);
     const app = mustRun([BUN, "app.ts"], project, { WD_BACKEND: "sim" });
     expect(JSON.parse(app.stdout.trim().split("\n").pop()!)).toEqual({ same: true, address: expect.stringMatching(new RegExp(`^sim:${NAME}/`)) });
   }, 300_000);

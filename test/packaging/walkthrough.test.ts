@@ -1,5 +1,6 @@
-// The new-hardware walkthrough of docs/new-device.md, followed step by step in a temp folder outside
-// the repository: scaffold a device, validate it, generate its package with --out, make the
+// The new-hardware walkthrough with the repository's own copy of `wd` (bun run wd ... --dir/--out),
+// followed step by step in a temp folder outside the repository (user-flow.test.ts does the same
+// with the generator installed from a registry, as docs/new-device.md tells users): scaffold a device, validate it, generate its package with --out, make the
 // package resolvable the way `bun add` would (node_modules/@warpdrive/...), type-check the package
 // and an app with tsc, run the generated layout self-test and the app on the sim backend.
 // Plus scaffoldDevice's own refusals (bad names, existing files).
