@@ -8,6 +8,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../test/peers/guest-tools.ts";
 import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
 import { mdevModuleArchive } from "../test/vm/mdev-module.ts";
@@ -26,7 +27,8 @@ const { values: opt } = parseArgs({
   },
 });
 
-const log = (m: string) => console.error(`[bench:vm] ${m}`);
+const bar = progress("bench:vm");
+const log = stepLog(bar, "[bench:vm] ");
 const machine = machineLine();
 console.log(`warpdrive VM benchmarks: QEMU guest (TCG) on ${machine}\n`);
 
@@ -50,6 +52,7 @@ const r = await runVm({
   },
 });
 
+bar.end(`guest run ${r.report.ok ? "finished" : "failed"}`);
 const line = r.serialLog
   .split("\n")
   .map((l) => l.replace(/\r/g, ""))
