@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkDeviceName, scaffoldDevice, ScaffoldError } from "../../generator/src/scaffold.ts";
+import { checkDeviceName, scaffoldDevice, ScaffoldError, schemaReference } from "../../generator/src/scaffold.ts";
 import { BUN, REPO, TSC, mustRun, readJson, removeDir, run, tempDir } from "./helpers.ts";
 
 const NAME = "my-accel";
@@ -28,6 +28,20 @@ describe("scaffoldDevice", () => {
     }
     expect(() => scaffoldDevice("runtime", dir!)).toThrow(/taken by an SDK package \(@warpdrive\/runtime\)/);
     expect(existsSync(join(dir!, "My-Accel.yaml"))).toBe(false);
+  });
+
+  test("$schema: relative to the file, through the project's installed generator, never absolute", () => {
+    // in the SDK's checkout: the generator's own schema
+    expect(schemaReference(join(REPO, "devices"))).toEqual({ reference: "../generator/schema/device.schema.json", found: true });
+    // a project (package.json) without the generator: where `bun add -d @warpdrive/generator` puts it
+    const proj = join(dir!, "proj");
+    mkdirSync(join(proj, "hw/nested"), { recursive: true });
+    writeFileSync(join(proj, "package.json"), "{}");
+    expect(schemaReference(join(proj, "hw/nested"))).toEqual({ reference: "../../node_modules/@warpdrive/generator/schema/device.schema.json", found: false });
+    // ... and found once it is there
+    mkdirSync(join(proj, "node_modules/@warpdrive/generator/schema"), { recursive: true });
+    writeFileSync(join(proj, "node_modules/@warpdrive/generator/schema/device.schema.json"), "{}");
+    expect(schemaReference(join(proj, "hw"))).toEqual({ reference: "../node_modules/@warpdrive/generator/schema/device.schema.json", found: true });
   });
 
   test("writes three files, then refuses to overwrite any of them (and writes nothing)", () => {
