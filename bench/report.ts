@@ -9,6 +9,8 @@ export interface BenchResult {
   /** ours / reference, oriented so that > 1 means we are faster (or use fewer syscalls: see note). */
   ratio: number;
   note?: string;
+  /** Every round's figure, ours and the reference's (value and reference.value are their medians). */
+  rounds?: { ours: number[]; reference: number[] };
 }
 
 export interface BenchSkip {

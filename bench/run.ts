@@ -2,6 +2,7 @@
 // next to a reference measured in the same run, and their ratio. Medians of repeated samples.
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { progress } from "@warpdrive/progress";
 import { benchCodec } from "./items/codec.ts";
 import { benchGenerator } from "./items/generator.ts";
 import { benchNvme } from "./items/nvme.ts";
@@ -36,19 +37,22 @@ const machine = machineLine();
 console.log(`warpdrive benchmarks on ${machine}\n`);
 const entries: BenchEntry[] = [];
 let failures = 0;
-for (const [name, run] of items) {
-  if (only && !only.includes(name)) continue;
+const selected = items.filter(([name]) => !only || only.includes(name));
+const bar = progress("bench");
+for (const [i, [name, run]] of selected.entries()) {
+  bar.update(name, i, selected.length);
   const t0 = performance.now();
   try {
     const got = await run();
     entries.push(...got);
-    console.log(`${name}: ${got.length} figure(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    bar.log(`${name}: ${got.length} figure(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
     failures++;
     entries.push({ id: name, what: name, skipped: `failed: ${e instanceof Error ? e.message : String(e)}` });
-    console.error(`${name}: failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    bar.log(`${name}: failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
 }
+bar.end(`${selected.length} item(s), ${failures} failed`);
 
 console.log(`\n${table(entries)}\n`);
 console.log("ratio > 1: ours is faster than the reference (syscalls: share of the reference's system calls avoided).");

@@ -2,6 +2,7 @@
 // sha256 2f602691bc15fb4cc7870a9dc3d591f20be7320bc4a65c187f7c12c896bd5ada
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type IndexRingQueue, type QueueOptions } from "@warpdrive/runtime";
 import { QueueRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";

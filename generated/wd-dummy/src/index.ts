@@ -2,6 +2,7 @@
 // sha256 2f602691bc15fb4cc7870a9dc3d591f20be7320bc4a65c187f7c12c896bd5ada
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";
