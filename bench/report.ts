@@ -1,4 +1,10 @@
 // What a benchmark item reports, and the three ways it is shown: a terminal table, JSON, an SVG chart.
+import type { Spread } from "./stats.ts";
+
+/** A goal on the ratio (ours against the reference, > 1 = ours faster). */
+export function ratioGoal(ratio: number, atLeast: number): { goal: string; met: boolean } {
+  return { goal: `ratio >= ${atLeast}`, met: ratio >= atLeast };
+}
 export interface BenchResult {
   /** Short id, stable across runs (the JSON key). */
   id: string;
@@ -8,7 +14,15 @@ export interface BenchResult {
   reference: { what: string; value: number; unit: string };
   /** ours / reference, oriented so that > 1 means we are faster (or use fewer syscalls: see note). */
   ratio: number;
+  /** The goal this figure is held to ("ratio >= 0.8"), or null when it is context only. */
+  goal?: string | null;
+  /** Whether the goal was met in this run (null: no goal). */
+  met?: boolean | null;
+  /** Every sample of both sides (medians are `value` and `reference.value`). */
+  spread?: { value: Spread; reference: Spread };
   note?: string;
+  /** Item-specific detail (percentiles and histogram, per-thread counts, side figures). */
+  extra?: Record<string, unknown>;
 }
 
 export interface BenchSkip {
@@ -25,22 +39,32 @@ const fmt = (v: number): string =>
 export function table(entries: BenchEntry[]): string {
   const rows = entries.map((e) =>
     "skipped" in e
-      ? [e.id, e.what, "-", "-", `skipped: ${e.skipped}`]
-      : [e.id, e.what, `${fmt(e.value)} ${e.unit}`, `${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what})`, e.ratio.toFixed(2)],
+      ? [e.id, e.what, "-", "-", `skipped: ${e.skipped}`, "-", "-", "-"]
+      : [e.id, e.what, `${fmt(e.value)} ${e.unit}`, `${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what})`, e.ratio.toFixed(2),
+          e.goal ?? "-", metText(e.met), spreadText(e)],
   );
-  const head = ["id", "measure", "ours", "reference", "ratio"];
+  const head = ["id", "measure", "ours", "reference", "ratio", "goal", "met", "spread"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+const metText = (m: boolean | null | undefined): string => (m === true ? "yes" : m === false ? "NO" : "-");
+
+/** Both sides' (max - min) / median, in percent: how far to trust the ratio. */
+function spreadText(e: BenchResult): string {
+  if (!e.spread) return "-";
+  const pct = (s: Spread) => `${Math.round(s.relative * 100)}%`;
+  return `${pct(e.spread.value)}/${pct(e.spread.reference)}`;
+}
+
 export function markdownTable(entries: BenchEntry[]): string {
   const rows = entries.map((e) =>
     "skipped" in e
-      ? `| ${e.what} | – | – | skipped: ${e.skipped} |`
-      : `| ${e.what} | ${fmt(e.value)} ${e.unit} | ${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what}) | ${e.ratio.toFixed(2)} |`,
+      ? `| ${e.what} | – | – | skipped: ${e.skipped} | – | – |`
+      : `| ${e.what} | ${fmt(e.value)} ${e.unit} | ${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what}) | ${e.ratio.toFixed(2)} | ${e.goal ?? "–"} | ${metText(e.met).replace("-", "–")} |`,
   );
-  return ["| measure | ours | reference | ratio |", "|---|---|---|---|", ...rows].join("\n");
+  return ["| measure | ours | reference | ratio | goal | met |", "|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
