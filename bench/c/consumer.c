@@ -392,6 +392,7 @@ int wdc_syscall_counter(int tid, double tracepoint_id) {
     a.type = PERF_TYPE_TRACEPOINT;
     a.config = (uint64_t)tracepoint_id;
     a.disabled = 1;
+    a.inherit = 1; /* threads this one starts inside the window count too */
     int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }

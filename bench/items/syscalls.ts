@@ -33,7 +33,7 @@ export function gcsBetweenMarks(log: string): number {
 }
 
 export function benchSyscalls(scale = 1): BenchEntry[] {
-  const n = Math.max(32_000, Math.round(320_000 * scale));
+  const n = Math.max(100_000, Math.round(1_000_000 * scale));
   const { out } = runChild(n, false);
   if ("skipped" in out) return [{ id: "syscalls.process", what: "syscalls per 1000 requests", skipped: out.skipped }];
   const gcRun = runChild(n, true);
