@@ -41,7 +41,7 @@ function reap(q: CmdQueue): number {
 // ---- generated client loops (one function per case: no shared call site between cases) ----
 
 /** Ring kept full, doorbell per request; returns ns per request. */
-function clientBatch1(q: CmdQueue, s: Window, d: Window, n: number): number {
+export function clientBatch1(q: CmdQueue, s: Window, d: Window, n: number): number {
   let sent = 0;
   let done = 0;
   let bad = 0;
@@ -83,7 +83,7 @@ export function clientBatch32(q: CmdQueue, s: Window, d: Window, n: number): num
 }
 
 /** One request at a time: send, doorbell, spin until it is back; returns ns per round trip. */
-function clientRoundTrip(q: CmdQueue, s: Window, d: Window, n: number): number {
+export function clientRoundTrip(q: CmdQueue, s: Window, d: Window, n: number): number {
   let bad = 0;
   const t0 = Bun.nanoseconds();
   for (let i = 0; i < n; i++) {
