@@ -87,7 +87,8 @@ static uint8_t *translate(struct wdc_dev *d, uint64_t addr, uint64_t len, uint32
     uint32_t n = atomic_load_explicit(&d->nmaps, memory_order_acquire);
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = (*hint + k) % n;
-        uint64_t size = atomic_load_explicit(&d->maps[i].size, memory_order_acquire);
+        /* seq_cst: pairs with wdc_dma_unmap's store and epoch load (x86: a plain load) */
+        uint64_t size = atomic_load_explicit(&d->maps[i].size, memory_order_seq_cst);
         uint64_t iova = d->maps[i].iova;
         if (size == 0 || addr < iova) continue;
         uint64_t off = addr - iova;
