@@ -61,10 +61,10 @@ function spreadText(e: BenchResult): string {
 export function markdownTable(entries: BenchEntry[]): string {
   const rows = entries.map((e) =>
     "skipped" in e
-      ? `| ${e.what} | – | – | skipped: ${e.skipped} | – | – |`
-      : `| ${e.what} | ${fmt(e.value)} ${e.unit} | ${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what}) | ${e.ratio.toFixed(2)} | ${e.goal ?? "–"} | ${metText(e.met).replace("-", "–")} |`,
+      ? `| \`${e.id}\` | ${e.what} | – | – | skipped: ${e.skipped} | – | – |`
+      : `| \`${e.id}\` | ${e.what} | ${fmt(e.value)} ${e.unit} | ${fmt(e.reference.value)} ${e.reference.unit} (${e.reference.what}) | ${e.ratio.toFixed(2)} | ${e.goal ?? "–"} | ${metText(e.met).replace("-", "–")} |`,
   );
-  return ["| measure | ours | reference | ratio | goal | met |", "|---|---|---|---|---|---|", ...rows].join("\n");
+  return ["| id | measure | ours | reference | ratio | goal | met |", "|---|---|---|---|---|---|---|", ...rows].join("\n");
 }
 
 const escapeXml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -84,10 +84,14 @@ export function svgChart(entries: BenchEntry[], title: string): string {
     const y = top + i * rowH;
     const x0 = x(1);
     const x1 = x(e.ratio);
-    const color = e.ratio >= 1 ? "#2a9d8f" : "#e76f51";
+    // green: goal met, red: goal missed, grey: context (no goal)
+    const color = e.met === true ? "#2a9d8f" : e.met === false ? "#e76f51" : "#9aa5b1";
+    const goal = /^ratio >= ([0-9.]+)$/.exec(e.goal ?? "");
+    const gx = goal ? x(Number(goal[1])) : undefined;
     return [
       `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${escapeXml(e.what)}</text>`,
       `<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 4}" width="${Math.abs(x1 - x0).toFixed(1)}" height="${rowH - 8}" fill="${color}"/>`,
+      gx === undefined ? "" : `<line x1="${gx.toFixed(1)}" y1="${y + 1}" x2="${gx.toFixed(1)}" y2="${y + rowH - 1}" stroke="#222" stroke-width="2"/>`,
       `<text x="${(Math.max(x0, x1) + 4).toFixed(1)}" y="${y + 15}">${e.ratio.toFixed(2)}</text>`,
     ].join("");
   });
@@ -95,7 +99,7 @@ export function svgChart(entries: BenchEntry[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + 60}" height="${h}" font-family="sans-serif" font-size="12">`,
     `<text x="10" y="20" font-size="14">${escapeXml(title)}</text>`,
     `<line x1="${x(1)}" y1="${top - 4}" x2="${x(1)}" y2="${h - 24}" stroke="#333" stroke-dasharray="3,3"/>`,
-    `<text x="${x(1)}" y="${h - 8}" text-anchor="middle">1.0 (reference)</text>`,
+    `<text x="10" y="${h - 8}">dashed: 1.0 (reference); black tick: goal; green met, red missed, grey context</text>`,
     ...bars,
     `</svg>`,
   ].join("\n");

@@ -1,9 +1,10 @@
-// `bun run bench [-- --json FILE] [--svg FILE] [--markdown FILE] [--quick] [--runs N] [--only a,b]`:
+// `bun run bench [-- --json FILE] [--svg FILE] [--markdown FILE] [--quick] [--runs N] [--only a,b]`
+// (or `--from FILE.json` with --svg/--markdown: re-render an earlier run without measuring):
 // every figure is printed next to a reference measured in the same run, with their ratio, the goal
 // it is held to and whether this run met it. Samples of a figure alternate with its reference's;
 // values are medians of --runs samples (default 7, at least 5), all samples are in the JSON.
 // Items: queue, syscalls, registers, codec, generator (default), nvme (only with --only nvme).
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { benchCodec } from "./items/codec.ts";
 import { benchGenerator } from "./items/generator.ts";
@@ -23,8 +24,18 @@ const { values: opt } = parseArgs({
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
     only: { type: "string" },
+    from: { type: "string" },
   },
 });
+
+// --from FILE: no measuring; re-render the table, chart and Markdown of an earlier --json run.
+if (opt.from) {
+  const run = JSON.parse(readFileSync(opt.from, "utf8")) as { machine: string; date: string; entries: BenchEntry[] };
+  console.log(`${table(run.entries)}\n`);
+  if (opt.svg) writeFileSync(opt.svg, svgChart(run.entries, `warpdrive: ratio to reference (${run.machine})`));
+  if (opt.markdown) writeFileSync(opt.markdown, `Measured ${run.date} on ${run.machine}.\n\n${markdownTable(run.entries)}\n`);
+  process.exit(0);
+}
 
 const scale = opt.quick ? 0.1 : 1;
 const runs = opt.runs === undefined ? 7 : Number(opt.runs);

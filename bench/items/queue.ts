@@ -11,13 +11,14 @@
 // Also here: the wd-dummy sim model per descriptor (context), round-trip latency percentiles, and
 // pipelined 64 KiB copies against TypedArray.set.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { QemuEduDevice } from "@warpdrive/qemu-edu";
 import { simBackend } from "@warpdrive/runtime";
 import { DescStatus, Descriptor, QueueOffsets, RING_DEPTH, RING_OFFSET, WdDummyDevice } from "@warpdrive/wd-dummy";
 import { BUCKETS, bucketOf, summarize, type LatencySummary } from "../latency.ts";
 import { nativeWdDummyBackend, recordingBackend, type NativeWdDummy, type RecordingDevice } from "../native/backend.ts";
 import { consumerLib, LAYOUT, PAGE_SIZE, type ConsumerLib } from "../native/lib.ts";
 import { ratioGoal, type BenchEntry, type BenchResult } from "../report.ts";
-import { interleaved, type Spread } from "../stats.ts";
+import { interleaved, spreadOf, type Spread } from "../stats.ts";
 
 type CmdQueue = ReturnType<WdDummyDevice["requestQueue"]>;
 type Shared = ReturnType<WdDummyDevice["alloc"]>;
@@ -331,7 +332,7 @@ export async function benchQueue(scale = 1, runs = 7): Promise<BenchEntry[]> {
   const rt = interleaved(runs, [gen(clientRoundTrip, nRt), () => c.roundTrip(nRt)]);
   entries.push(entry("queue.client.roundtrip", "wd-dummy round trip, one at a time: generated client", "ns", "C client, same consumer",
     rt, true, null, "no goal in the issue: a round trip is mostly the two threads' cache-line handoffs"));
-  entries.push(entry("queue.client.vs-hand", "wd-dummy, doorbell per 32: generated client", "ns/req", "hand-written TS ring, same page",
+  entries.push(entry("queue.client.vs-hand", "wd-dummy, ring full, doorbell per 32: generated client vs hand ring", "ns/req", "hand-written TS ring, same page",
     [b32[0], b32[2]], true, 0.8,
     "the hand ring resolves bus addresses once and checks the copy size against both windows; it keeps no pins",
     { batch1: { generated: b1[0].median, hand: b1[2].median, ratio: b1[2].median / b1[0].median, handSpread: b1[2] } }));
@@ -352,7 +353,47 @@ async function benchModel(lib: ConsumerLib, nativeClient: CClient, runs: number,
   const m = Math.max(3200, Math.round(n / 4)); // the model is slower: fewer requests per sample
   const r = interleaved(Math.max(5, runs - 2), [() => simClient.oneWay(m, 32), () => nativeClient.oneWay(n, 32)]);
   return entry("queue.model", "wd-dummy sim model (TS, Worker), ns per descriptor", "ns/desc", "native C consumer", r, true, null,
-    "context: both fed by the C client, ring full, doorbell per 32; the figure is the slower of client and device");
+    "context: both fed by the C client, ring full, doorbell per 32; the figure is the slower of client and device",
+    { sim: await simFigures(sim, a, b, runs, n) });
+}
+
+/** The figures runtime/src/sim/README.md quotes, taken here so they come from a run. */
+async function simFigures(sim: WdDummyDevice, a: Shared, b: Shared, runs: number, n: number): Promise<Record<string, unknown>> {
+  const rtN = Math.max(1000, Math.round(n / 16));
+  const rt = interleaved(Math.max(5, runs - 2), [() => {
+    using q = sim.requestQueue("cmd");
+    return clientRoundTrip(q, a.ref(0, COPY), b.ref(0, COPY), rtN);
+  }]);
+  // a journaled write+read pair: qemu-edu's liveness register (the read waits for the model to apply the write)
+  using edu = await QemuEduDevice.open({ backend: "sim" });
+  const pairs = Math.max(200, Math.round(rtN / 10));
+  const journaled = interleaved(Math.max(5, runs - 2), [() => journaledPairs(edu, pairs)]);
+  const openClose: number[] = [];
+  for (let i = 0; i < Math.max(5, runs - 2); i++) {
+    const t0 = performance.now();
+    const d = await WdDummyDevice.open({ backend: "sim" });
+    d.close();
+    openClose.push(performance.now() - t0);
+  }
+  return {
+    roundTripNs: rt[0].median,
+    roundTripSpread: rt[0],
+    journaledWriteReadNs: journaled[0].median,
+    journaledSpread: journaled[0],
+    openCloseMs: spreadOf(openClose),
+  };
+}
+
+function journaledPairs(edu: QemuEduDevice, n: number): number {
+  let bad = 0;
+  const t0 = Bun.nanoseconds();
+  for (let i = 0; i < n; i++) {
+    edu.bar0.liveness.write(i);
+    if (edu.bar0.liveness.read() !== ~i >>> 0) bad++;
+  }
+  const ns = (Bun.nanoseconds() - t0) / n;
+  if (bad) throw new Error(`qemu-edu sim: ${bad} liveness reads did not return the inverted write`);
+  return ns;
 }
 
 function latency(dev: WdDummyDevice, c: CClient, s: Window, d: Window, scale: number): BenchResult {
