@@ -5,7 +5,8 @@
 // C client drives the same page and leaves it where the generated client takes up. Also: the latency
 // histogram's bucket math (C and TypeScript must agree) and the GC-log window parser. No timing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, toArrayBuffer, type Pointer } from "bun:ffi";
+import { existsSync, readFileSync } from "node:fs";
 import { DescStatus, Descriptor, MAX_COPY_SIZE, QueueOffsets, RING_DEPTH, RING_OFFSET, WdDummyDevice } from "@warpdrive/wd-dummy";
 import { gcsBetweenMarks } from "../../bench/items/syscalls.ts";
 import { bucketOf, bucketRange, summarize, BUCKETS } from "../../bench/latency.ts";
@@ -188,6 +189,29 @@ describe("latency histogram", () => {
     expect(s.p9999).toBe(bucketRange(bucketOf(5000))[1]);
     expect(s.max).toBe(bucketRange(bucketOf(80_000))[1]);
     expect(s.histogram.map((x) => x[2])).toEqual([9990, 9, 1]);
+  });
+});
+
+// The syscall figure's instrument: a perf counter on raw_syscalls:sys_enter for one thread counts
+// exactly the calls that thread makes between enable and disable (plus the disabling ioctl itself).
+const idFile = "/sys/kernel/tracing/events/raw_syscalls/sys_enter/id";
+const tracepoint = existsSync(idFile) ? Number(readFileSync(idFile, "utf8").trim()) : -1;
+const probe = tracepoint < 0 ? -1 : native.wdc_syscall_counter(process.pid, tracepoint);
+describe.skipIf(probe < 0)("syscall counter (needs tracefs and permission to count tracepoints)", () => {
+  test("counts the calls the thread makes in the window, and nothing outside it", () => {
+    const libc = dlopen("libc.so.6", { getppid: { args: [], returns: "i32" }, close: { args: ["i32"], returns: "i32" } });
+    const fds = new Int32Array([probe]);
+    const before = native.wdc_counter_read(probe);
+    for (let i = 0; i < 50; i++) libc.symbols.getppid(); // outside: not counted
+    expect(native.wdc_counters_enable(fds, 1, 1)).toBe(0);
+    for (let i = 0; i < 1000; i++) libc.symbols.getppid();
+    native.wdc_counters_enable(fds, 1, 0);
+    for (let i = 0; i < 50; i++) libc.symbols.getppid();
+    const counted = native.wdc_counter_read(probe) - before;
+    // 1000 getppid + the disabling ioctl; a stray call from the runtime on this thread is tolerated
+    expect(counted).toBeGreaterThanOrEqual(1001);
+    expect(counted).toBeLessThan(1010);
+    libc.symbols.close(probe);
   });
 });
 
