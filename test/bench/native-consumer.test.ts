@@ -202,15 +202,16 @@ describe.skipIf(probe < 0)("syscall counter (needs tracefs and permission to cou
     const libc = dlopen("libc.so.6", { getppid: { args: [], returns: "i32" }, close: { args: ["i32"], returns: "i32" } });
     const fds = new Int32Array([probe]);
     const before = native.wdc_counter_read(probe);
-    for (let i = 0; i < 50; i++) libc.symbols.getppid(); // outside: not counted
+    for (let i = 0; i < 200; i++) libc.symbols.getppid(); // outside: not counted
     expect(native.wdc_counters_enable(fds, 1, 1)).toBe(0);
     for (let i = 0; i < 1000; i++) libc.symbols.getppid();
     native.wdc_counters_enable(fds, 1, 0);
-    for (let i = 0; i < 50; i++) libc.symbols.getppid();
+    for (let i = 0; i < 200; i++) libc.symbols.getppid();
     const counted = native.wdc_counter_read(probe) - before;
-    // 1000 getppid + the disabling ioctl; a stray call from the runtime on this thread is tolerated
+    // 1000 getppid + the disabling ioctl, plus whatever the JS runtime itself does on this thread in
+    // the window (a few calls at most); the 400 calls outside the window must not be in it
     expect(counted).toBeGreaterThanOrEqual(1001);
-    expect(counted).toBeLessThan(1010);
+    expect(counted).toBeLessThan(1200);
     libc.symbols.close(probe);
   });
 });
