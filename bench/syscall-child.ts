@@ -9,7 +9,7 @@
 // threads started inside the window. Needs the tracepoint id from tracefs and permission to count
 // it (root or CAP_PERFMON, or kernel.perf_event_paranoid <= 1 for one's own threads).
 // The instrument's own cost: the main thread's ioctl that disables its counter is counted once;
-// an empty window measures it and it is subtracted.
+// an empty window shows it, and that one call is subtracted.
 // Prints one JSON line on stdout. With BUN_JSC_logGC=1 the parent counts garbage collections in the
 // window from JSC's log between the WDMARK lines this writes to stderr.
 import { existsSync, openSync, readdirSync, readFileSync, writeSync, closeSync } from "node:fs";
