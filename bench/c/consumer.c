@@ -330,15 +330,25 @@ static inline int client_reap(struct client *c) {
     return 1;
 }
 
+/* A device that stops completing must not hang the benchmark: called while waiting, gives up after
+ * 10 s without progress (checked every 2^20 polls, so it costs nothing measurable). */
+static int stalled(uint64_t *polls, uint64_t *since) {
+    if ((++*polls & 0xfffff) != 0) return 0;
+    uint64_t t = now_ns();
+    if (*since == 0) *since = t;
+    return t - *since > 10000000000ull;
+}
+
 /*
  * Ring kept full, one doorbell per `batch` requests, `n` requests in all (n a multiple of batch).
- * Returns elapsed ns; *bad gets the completions that were not DONE.
+ * Returns elapsed ns, or -1 if the device stopped completing; *bad gets the completions that were
+ * not DONE.
  */
 double wdc_client_oneway(void *page, const uint32_t *l, double n, uint32_t batch, double src, double dst, uint32_t size, uint32_t *bad) {
     struct client c;
     client_init(&c, page, l, src, dst, size);
     const uint64_t total = (uint64_t)n;
-    uint64_t sent = 0, done = 0;
+    uint64_t sent = 0, done = 0, polls = 0, since = 0;
     const uint32_t depth = l[L_DEPTH];
     uint64_t t0 = now_ns();
     while (done < total) {
@@ -347,7 +357,10 @@ double wdc_client_oneway(void *page, const uint32_t *l, double n, uint32_t batch
             client_publish(&c);
             sent += batch;
         }
+        uint64_t before = done;
         while (client_reap(&c)) done++;
+        if (done != before) polls = since = 0;
+        else if (stalled(&polls, &since)) return -1;
     }
     uint64_t t1 = now_ns();
     *bad = c.bad;
@@ -364,7 +377,7 @@ static inline uint32_t bucket(uint64_t ns) {
 
 /*
  * One request at a time: send, doorbell, spin until it is back. With hist (1024 u32 buckets) every
- * round trip is timed into it. Returns elapsed ns.
+ * round trip is timed into it. Returns elapsed ns, or -1 if the device stopped completing.
  */
 double wdc_client_roundtrip(void *page, const uint32_t *l, double n, double src, double dst, uint32_t size, uint32_t *bad, uint32_t *hist) {
     struct client c;
@@ -375,7 +388,11 @@ double wdc_client_roundtrip(void *page, const uint32_t *l, double n, double src,
         uint64_t s = hist ? now_ns() : 0;
         client_fill(&c);
         client_publish(&c);
-        while (!client_reap(&c)) cpu_relax();
+        uint64_t polls = 0, since = 0;
+        while (!client_reap(&c)) {
+            cpu_relax();
+            if (stalled(&polls, &since)) return -1;
+        }
         if (hist) hist[bucket(now_ns() - s)]++;
     }
     uint64_t t1 = now_ns();

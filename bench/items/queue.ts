@@ -258,24 +258,25 @@ class CClient {
     readonly src: number,
     readonly dst: number,
   ) {}
-  #check(what: string): void {
+  #check(what: string, ns: number): void {
+    if (ns < 0) throw new Error(`C client, ${what}: the device completed nothing for 10 s`);
     if (this.#bad[0]) throw new Error(`C client, ${what}: ${this.#bad[0]} requests did not complete DONE`);
   }
   /** ns per request, ring full, doorbell per `batch`. */
   oneWay(n: number, batch: number): number {
     const ns = this.lib.wdc_client_oneway(this.page as Pointer, LAYOUT, n, batch, this.src, this.dst, COPY, this.#bad);
-    this.#check(`batch ${batch}`);
+    this.#check(`batch ${batch}`, ns);
     return ns / n;
   }
   /** ns per round trip. */
   roundTrip(n: number): number {
     const ns = this.lib.wdc_client_roundtrip(this.page as Pointer, LAYOUT, n, this.src, this.dst, COPY, this.#bad, null);
-    this.#check("round trip");
+    this.#check("round trip", ns);
     return ns / n;
   }
   latency(n: number, hist: Uint32Array): void {
-    this.lib.wdc_client_roundtrip(this.page as Pointer, LAYOUT, n, this.src, this.dst, COPY, this.#bad, hist);
-    this.#check("latency");
+    const ns = this.lib.wdc_client_roundtrip(this.page as Pointer, LAYOUT, n, this.src, this.dst, COPY, this.#bad, hist);
+    this.#check("latency", ns);
   }
 }
 
