@@ -297,7 +297,8 @@ function entry(
 export async function benchQueue(scale = 1, runs = 7): Promise<BenchEntry[]> {
   const lib = consumerLib();
   if (typeof lib === "string") {
-    return ["batch1", "batch32", "roundtrip", "vs-hand"].map((id) => ({ id: `queue.client.${id}`, what: `wd-dummy ${id}`, skipped: lib }));
+    const ids = ["queue.client.batch32", "queue.client.batch1", "queue.client.roundtrip", "queue.client.vs-hand", "queue.model", "queue.latency", "memcpy.65536.pipelined"];
+    return ids.map((id) => ({ id, what: id, skipped: `no native consumer: ${lib}` }));
   }
   const entries: BenchEntry[] = [];
   using dev = await WdDummyDevice.open({ backend: nativeWdDummyBackend() });
