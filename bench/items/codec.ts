@@ -1,9 +1,11 @@
 // Request construction and completion parsing on NVMe: the generated code against hand-written
 // DataView code doing the same work, each in its own loop function, samples interleaved.
-//   codec.sqe  generated encodeRead (checks the DMA window) vs a hand encoder that also checks:
-//              the buffer is not freed, the window lies in the buffer, and the transfer
-//              ((nlb + 1) blocks of 512 bytes) fits the window; the bus address is resolved once.
-//              Goal: ratio >= 1.0.
+//   codec.sqe  generated encodeRead (checks the DMA window) vs a hand encoder that checks, per
+//              request, that the buffer was not freed; the window was checked against its buffer
+//              and its bus address resolved once, when the hand driver recorded it. A read's
+//              transfer size ((nlb + 1) blocks of the namespace's LBA size) is not known to the
+//              encoder, so neither side checks it against the window: a reference that did more
+//              work than the generated code would flatter it. Goal: ratio >= 1.0.
 //   codec.cqe  what a reaper needs from a completion (cid, sqhd, phase, sc, sct, dnr): the
 //              generated path vs reading those fields straight from the view, allocating nothing.
 //              No goal in the issue; context for the allocation-free completion path.
@@ -16,9 +18,9 @@ import { interleaved, type Spread } from "../stats.ts";
 const SQE = 64;
 const CQE = 16;
 const SLOTS = 64;
-const BLOCK = 512;
 
-/** A hand-written driver's record of a window it shared: bus address resolved once. */
+/** A hand-written driver's record of a window it shared: checked against its buffer and its bus
+ *  address resolved once, when the record is made (handWindow). */
 interface HandWindow {
   buffer: DmaBuffer;
   offset: number;
@@ -26,17 +28,20 @@ interface HandWindow {
   iova: number;
 }
 
-/** The hand-written check-and-resolve: what the generated builder's DMA check promises. */
-function handAddress(w: HandWindow, bytes: number): number {
+function handWindow(buffer: DmaBuffer, offset: number, length: number, iova: number): HandWindow {
+  if (!(offset >= 0 && length >= 0 && offset + length <= buffer.size)) throw new RangeError("window outside its buffer");
+  return { buffer, offset, length, iova };
+}
+
+/** The hand-written check-and-resolve per request: what the generated builder's DMA check promises. */
+function handAddress(w: HandWindow): number {
   if (w.buffer.freed) throw new Error(`dma buffer ${w.buffer.name} was freed`);
-  if (!(w.offset + w.length <= w.buffer.size)) throw new RangeError("window outside its buffer");
-  if (!(bytes <= w.length)) throw new RangeError(`transfer of ${bytes} bytes overruns a ${w.length}-byte window`);
   return w.iova;
 }
 
 /** What a careful person writes by hand for an NVMe Read SQE. */
 function handEncodeRead(v: DataView, o: number, nsid: number, w: HandWindow, slba: bigint, nlb: number): void {
-  const prp1 = handAddress(w, (nlb + 1) * BLOCK);
+  const prp1 = handAddress(w);
   for (let i = 0; i < SQE; i += 4) v.setUint32(o + i, 0);
   v.setUint8(o, 0x02);
   v.setUint32(o + 4, nsid, true);
@@ -112,7 +117,7 @@ export async function benchCodec(scale = 1, runs = 7): Promise<BenchResult[]> {
   using data = dev.alloc(SLOTS * 4096, "bench data");
   const v = ring.view;
   const refs: DmaRef[] = Array.from({ length: SLOTS }, (_, i) => data.ref(i * 4096, 4096));
-  const windows: HandWindow[] = refs.map((r) => ({ buffer: data, offset: r.offset, length: r.length, iova: dev.dma.addressOf(r, "bench") }));
+  const windows: HandWindow[] = refs.map((r) => handWindow(data, r.offset, r.length, dev.dma.addressOf(r, "bench")));
   const n = Math.max(10_000, Math.round(1_000_000 * scale));
 
   // Both must write the same bytes, or the comparison means nothing.
@@ -135,7 +140,7 @@ export async function benchCodec(scale = 1, runs = 7): Promise<BenchResult[]> {
   if (sink === 0.5) console.log(sink);
   return [
     result("codec.sqe", "NVMe read SQE: generated builder", "hand-written DataView + DMA check", sqe, 1.0,
-      "both refuse a freed buffer, a window outside its buffer and a transfer larger than the window; the hand one resolved the bus address once"),
+      "both refuse a freed buffer; the hand one checked its window and resolved the bus address once, up front, and skips the generated code's argument checks"),
     result("codec.cqe", "NVMe CQE, fields a reaper reads: generated", "hand-written DataView, no allocation", cqe, null,
       "cid, sqhd, phase, sc, sct, dnr"),
   ];
