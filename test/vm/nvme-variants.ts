@@ -78,7 +78,7 @@ export async function runNvmeVariants(configs: NvmeConfig[], boot: BootOne, log:
     const rep = r.report;
     // A crash or timeout with no failed test still counts as one failure.
     const failed = rep.failed + (!rep.ok && rep.failed === 0 ? 1 : 0);
-    for (const f of rep.cases.filter((x) => x.status === "fail")) log(`  failed: ${f.name}`);
+    for (const f of rep.cases.filter((x) => x.status === "fail")) log(`failed (${c.name}): ${f.name}`);
     out.push({ name: c.name, passed: rep.passed, failed, ok: rep.ok, reason: rep.reason });
   }
   return out;

@@ -2,6 +2,7 @@
 // QEMU's edu and nvme to vfio-pci, runs test/vm/fixtures/smoke.test.ts and test/hw with
 // WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
 // Exit status 0 only when everything passed. See test/vm/README.md.
+import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
@@ -117,7 +118,10 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-const log = (m: string) => console.error(`[vm] ${m}`);
+// The harness and the image builders report through `log`: on a terminal their sub-steps (apt-get
+// downloads, archives) move one progress line; in CI only the lasting lines and a heartbeat show.
+const bar = progress("vm");
+const log = stepLog(bar, "[vm] ");
 
 /** test/peers' archive (kernel nvme modules, nvme-cli); without it those tests fail and say why. */
 async function peerTools(image: Parameters<typeof peerToolsArchive>[0]["image"], l: (m: string) => void): Promise<string[]> {
@@ -172,14 +176,14 @@ async function main() {
         `command done ${at("run-end")} s, exit ${at("exit")} s)`,
     );
     if (rep.kind === "test") {
-      for (const c of rep.cases.filter((c) => c.status === "fail")) log(`  failed: ${c.name}`);
+      for (const c of rep.cases.filter((c) => c.status === "fail")) bar.log(`[vm]   failed: ${c.name}`);
       passed += rep.passed;
       failed += rep.failed;
       if (!rep.ok && rep.failed === 0) failed += 1; // a crash, timeout or missing summary counts as one failure
     } else if (rep.ok) passed += 1;
     else failed += 1;
     if (!rep.ok) {
-      console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
+      bar.log(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
     }
     kernelLines.push(`kernel ${cli.kernel ?? DEFAULT_KERNEL} (${r.image.kernelRelease}), main run: ${rep.passed} passed, ${rep.failed + (!rep.ok && rep.failed === 0 ? 1 : 0)} failed`);
     // The main run's controller is the "default" configuration: its NVMe tests are named "[default] > ...".
@@ -194,7 +198,7 @@ async function main() {
     const results = await runNvmeVariants(bootedConfigs(cli.nvmeConfigNames), async (o) => {
       const r = await runVm({ kind: "test", timeout: cli.timeout, verbose: cli.verbose, log, kernel: cli.kernel, ...o }); // no peers tools or mdev module: only the NVMe tests run
       log(`nvme ${o.name}: ${r.report.ok ? "PASS" : "FAIL"} (${r.report.reason}), QEMU ${r.timings.qemu.toFixed(1)} s`);
-      if (!r.report.ok) console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 40)}\n---`);
+      if (!r.report.ok) bar.log(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 40)}\n---`);
       return r;
     }, log);
     for (const v of results) {
@@ -203,7 +207,7 @@ async function main() {
     }
     byConfig.push(...results);
   }
-  for (const v of byConfig) console.log(`nvme configuration ${v.name}: ${v.passed} passed, ${v.failed} failed${v.ok ? "" : ` (${v.reason})`}`);
+  for (const v of byConfig) bar.log(`nvme configuration ${v.name}: ${v.passed} passed, ${v.failed} failed${v.ok ? "" : ` (${v.reason})`}`);
 
   // The second kernel: the smoke test, the NVMe tests and the wd-dummy mdev tests (the module is
   // built for that kernel's headers), one boot.
@@ -211,7 +215,7 @@ async function main() {
     const second = GUEST_KERNELS.find((k) => k !== DEFAULT_KERNEL)!;
     log(`kernel ${second}: ${SECOND_KERNEL_TESTS.join(" ")}`);
     const r = await runVm({
-      kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, kernel: second, name: `kernel-${second}`,
+      kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, kernel: second, name: `kernel-${second.replace(/\./g, "-")}`, // no dot: runs/<name>.<pid> are work folders
       bunArgs: ["--timeout", "60000", ...SECOND_KERNEL_TESTS],
       extraArchives: async (image, l) => { try { return [await mdevModuleArchive({ cacheRoot: CACHE_ROOT, image, log: l })]; } catch (e) { l(`note: no wd-dummy mdev module for ${second} (${(e as Error).message.split("\n")[0]})`); return []; } },
     });
@@ -222,11 +226,11 @@ async function main() {
     const missing = mdevRan ? 0 : 1;
     passed += rep.passed;
     failed += f + missing;
-    for (const c of rep.cases.filter((x) => x.status === "fail")) log(`  failed: ${c.name}`);
-    if (!rep.ok) console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
+    for (const c of rep.cases.filter((x) => x.status === "fail")) bar.log(`[vm]   failed: ${c.name}`);
+    if (!rep.ok) bar.log(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
     kernelLines.push(`kernel ${second} (${r.image.kernelRelease}): ${rep.passed} passed, ${f + missing} failed${rep.ok ? "" : ` (${rep.reason})`}${missing ? " (the wd-dummy mdev tests did not run)" : ""}`);
   }
-  for (const l of kernelLines) console.log(l);
+  for (const l of kernelLines) bar.log(l);
 
   if (cli.selfTest !== "no") {
     const s = await runHarnessCheck({ log, timeout: Math.min(cli.timeout, 300) });
@@ -235,11 +239,13 @@ async function main() {
   }
 
   log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  bar.end();
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 && passed > 0 ? 0 : 1);
 }
 
 main().catch((e) => {
+  bar.end();
   console.error(`test:vm: ${e instanceof Error ? e.message : String(e)}`);
   console.log("0 passed, 1 failed");
   process.exit(1);
