@@ -174,7 +174,7 @@ test("regions: BAR mmap'ed once with a width-exact io; sparse BAR mapped in part
     r2.io.write64(0x3ff8, 1n);
     expect(fake.calls.at(-1)).toMatchObject({ call: "pwrite", int: 2 * 2 ** 40 + 0x3ff8 });
     // a misaligned access is refused, never split into two
-    expect(() => r2.io.write64(0xffc, 2n)).toThrow("misaligned");
+    expect(() => r2.io.write64(0xffc, 2n)).toThrow("64-bit access is not 8-byte aligned");
     expect(() => r2.io.read32(0x4000)).toThrow("outside the region");
     expect(caught(() => dev.region(1)).message).toContain("region 1 of 0000:00:03.0 is not implemented by the device (size 0)");
     expect(caught(() => dev.region(12)).message).toContain("region 12 does not exist");
