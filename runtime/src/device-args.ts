@@ -50,7 +50,7 @@ export function checkDeviceOptions(options: unknown, where = "Device.open"): Che
   if (typeof backendIn === "object" && backendIn !== null) backend = checkBackend(backendIn, where);
   else if (backendIn !== undefined) {
     if (typeof backendIn === "string" && backendIn !== "sim" && backendIn !== "vfio") {
-      throw new RangeError(`${where}: unknown backend ${JSON.stringify(backendIn)} (options.backend): use "sim" or "vfio"`);
+      throw new RangeError(`${where}: options.backend must be "sim", "vfio" or a Backend object: unknown backend ${JSON.stringify(backendIn)}`);
     }
     backend = checkOneOf(backendIn, "options.backend", ["sim", "vfio"] as const, where);
   }
