@@ -2,7 +2,7 @@
 // and check inputs the same way. An input is a JSON value (saved as a regression case as it is).
 import { iterationSeed, Rng } from "../prng.ts";
 import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
-import { checkRuntimeApi, openWorld, runtimeApiInput, type RuntimeApiInput } from "./runtime-api.ts";
+import { checkRuntimeApi, closeWorld, openWorld, runtimeApiInput, type RuntimeApiInput } from "./runtime-api.ts";
 import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
 
 export type TargetName = "validator" | "decoders" | "runtime-api";
@@ -16,6 +16,8 @@ export interface Target {
   check(input: unknown): string | null | Promise<string | null>;
   /** Counters for the summary line. */
   stats(): Record<string, number>;
+  /** Lets go of what the target opened (runtime-api: its sim devices). */
+  close?(): void;
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -63,6 +65,7 @@ export async function makeTarget(name: TargetName): Promise<Target> {
         return checkRuntimeApi(world, input as RuntimeApiInput);
       },
       stats: () => ({ calls }),
+      close: () => closeWorld(world),
     };
   }
   throw new Error(`unknown fuzz target "${String(name)}" (targets: ${TARGETS.join(", ")})`);

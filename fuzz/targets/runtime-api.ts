@@ -148,7 +148,7 @@ function mustRefuse(kind: Kind, s: Shape): boolean {
     case "options": return t !== "object" && t !== "undefined";
     case "object": return t !== "object";
     case "fn": return t !== "function";
-    case "buffer": return true; // only the good buffer is a DmaBuffer
+    case "buffer": return true; // only the good value (our buffer, our device) is one of ours
   }
 }
 
@@ -245,6 +245,12 @@ const ENTRIES: Entry[] = [
     },
     cleanup: (_w, q) => (q as CmdQueue).release(),
     hotPath: true, // the generated client's requestQueue (generator)
+  },
+  {
+    name: "DmaBuffer.share",
+    args: [{ name: "domain", kind: "buffer" }],
+    good: (w) => w.dev,
+    call: (w, a) => w.scratch.share(a[0] as never),
   },
   {
     name: "Device.region",

@@ -7,7 +7,7 @@
 // it got; a `DmaResolver` turns a `DmaRef` into that IOVA after checking bounds. Generated code calls
 // `dma.addressOf(ref, field)` for every dma-address field, so an unshared buffer never reaches a device.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { checkBoolean, checkInt, checkOptions, checkString, optional } from "../args.ts";
+import { checkBoolean, checkInt, checkOptions, checkString, describe, optional } from "../args.ts";
 import { DmaError, UseAfterReleaseError } from "../errors.ts";
 import { detach } from "./detach.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
@@ -154,10 +154,15 @@ export class DmaBuffer {
 
   /** Map this buffer for `domain` (a Device); idempotent. Returns the IOVA. */
   share(domain: DmaDomain): number {
+    if (typeof domain !== "object" || domain === null) {
+      throw new TypeError(`share of dma buffer ${this.name}: domain must be a Device, got ${describe(domain)}`);
+    }
     if (this.#ab === undefined) this.#gone();
     const have = this.#shares.get(domain);
     if (have !== undefined) return have;
-    const iova = domain.dmaAttach(this);
+    const attach = domain.dmaAttach; // read once
+    if (typeof attach !== "function") throw new TypeError(`share of dma buffer ${this.name}: domain must be a Device (a DmaDomain with dmaAttach)`);
+    const iova = attach.call(domain, this);
     this.#shares.set(domain, iova);
     return iova;
   }
