@@ -60,7 +60,12 @@ test("devices opened in different Workers have distinct addresses; closing befor
       expect(await closed).toBe("closed");
     }
   } finally {
-    for (const w of workers) w.terminate();
+    // wait until each Worker is gone: its event loop's own descriptors close with it, and later
+    // test files in this process count descriptors
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+      w.addEventListener("close", () => resolve());
+      w.terminate();
+    })));
     main.close();
   }
   expect(ourMapLines()).toEqual([]);
