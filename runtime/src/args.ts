@@ -93,10 +93,9 @@ export function checkBoolean(value: unknown, name: string, where: string): boole
 
 /** One of `allowed` (strings, compared exactly). */
 export function checkOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], where: string): T {
-  const list = allowed.map((a) => JSON.stringify(a)).join(", ");
-  if (typeof value !== "string") throw typeError(where, name, `one of ${list}`, value);
-  if (!(allowed as readonly string[]).includes(value)) throw rangeError(where, name, `one of ${list}`, value);
-  return value as T;
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  const list = `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`;
+  throw typeof value === "string" ? rangeError(where, name, list, value) : typeError(where, name, list, value);
 }
 
 /** A function (encoders, callbacks). */
