@@ -33,7 +33,8 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
     try {
       input = target.input(job.seed, i);
       if (job.hangForTest) for (;;);
-      failure = target.check(input);
+      failure = await target.check(input);
+      if (failure !== null && target.reduce) input = target.reduce(input);
     } catch (e) {
       // the harness itself (mutator, oracle) failed: report it, it is a bug too
       failure = `fuzz harness threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;

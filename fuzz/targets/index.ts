@@ -2,17 +2,20 @@
 // and check inputs the same way. An input is a JSON value (saved as a regression case as it is).
 import { iterationSeed, Rng } from "../prng.ts";
 import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
+import { checkDescriptionInput, descriptionInput, descriptionSources, type DescriptionInput, type DescriptionStats } from "./descriptions.ts";
 import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
 
-export type TargetName = "validator" | "decoders";
-export const TARGETS: readonly TargetName[] = ["validator", "decoders"];
+export type TargetName = "validator" | "decoders" | "descriptions";
+export const TARGETS: readonly TargetName[] = ["validator", "decoders", "descriptions"];
 
 export interface Target {
   name: TargetName;
   /** Input of iteration `i` of a run seeded `seed`: a function of the two numbers only. */
   input(seed: number, i: number): unknown;
   /** null: passed; a string: what went wrong. */
-  check(input: unknown): string | null;
+  check(input: unknown): string | null | Promise<string | null>;
+  /** The part of a failing input worth saving (default: all of it), after check returned a failure. */
+  reduce?(input: unknown): unknown;
   /** Counters for the summary line. */
   stats(): Record<string, number>;
 }
@@ -49,6 +52,26 @@ export async function makeTarget(name: TargetName): Promise<Target> {
         return checkDecoder(devices, x);
       },
       stats: () => ({ structs, registers, devices: devices.length }),
+    };
+  }
+  if (name === "descriptions") {
+    const sources = descriptionSources();
+    const stats: DescriptionStats = { rejected: 0, passed: 0 };
+    let failing = -1;
+    return {
+      name,
+      input: (seed, i) => descriptionInput(sources, new Rng(iterationSeed(seed, i))),
+      async check(input) {
+        const r = await checkDescriptionInput(input as DescriptionInput, stats);
+        failing = r.index;
+        return r.failure;
+      },
+      // a batch is saved as the one mutant that failed, so its replay type-checks one package
+      reduce(input) {
+        const x = input as DescriptionInput;
+        return failing >= 0 && failing < x.mutants.length ? { mutants: [x.mutants[failing]!] } : x;
+      },
+      stats: () => ({ ...stats }),
     };
   }
   throw new Error(`unknown fuzz target "${String(name)}" (targets: ${TARGETS.join(", ")})`);
