@@ -23,6 +23,7 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
   const job = ev.data;
   const progress = new Int32Array(job.progress);
   const target = await makeTarget(job.target);
+  if (!job.hangForTest) await target.warmUp?.();
   const deadline = performance.now() + job.budgetMs;
   let i = job.start;
   for (; performance.now() < deadline && (job.maxIterations === 0 || i < job.maxIterations); i++) {

@@ -1,7 +1,8 @@
 // The implication the description fuzzer enforces, as one function over a batch of descriptions:
 //   validate accepts  =>  generate succeeds  =>  no absolute machine path in any generated file
 //                     =>  the package type-checks (tsc --strict, the repository's options)
-//                     =>  it loads (src/index.ts imports)  =>  its generated layout self-test passes.
+//                     =>  it loads (src/index.ts imports)  =>  its spec opens on the sim backend and
+//                         every queue can be requested  =>  its generated layout self-test passes.
 // Type-checking is what costs: one TypeScript program holds every package of a batch, in memory
 // (no files, no tsc process), and the compiler host keeps the parsed lib, @types/bun and runtime
 // files across programs, so a warm check costs a few hundred milliseconds, not a tsc start.
@@ -13,6 +14,7 @@ import { dirname, join } from "node:path";
 import ts from "typescript";
 import { emitDevice } from "../../generator/src/emit/index.ts";
 import { loadDeviceSource, REPO_ROOT } from "../../generator/src/load.ts";
+import { Device, type DeviceSpec } from "../../runtime/src/index.ts";
 import { resetRecorded, runRecorded } from "./layout-shim.ts";
 
 export interface DescriptionCase {
@@ -21,7 +23,7 @@ export interface DescriptionCase {
   yaml: string;
 }
 
-export type Stage = "validate" | "generate" | "paths" | "typecheck" | "load" | "layout";
+export type Stage = "validate" | "generate" | "paths" | "typecheck" | "load" | "open" | "layout";
 
 export type Outcome =
   | { kind: "rejected"; errors: number }
@@ -30,6 +32,7 @@ export type Outcome =
 
 const CACHE = join(REPO_ROOT, "fuzz", ".cache", "describe");
 const SHIM = join(import.meta.dir, "layout-shim.ts");
+const INERT_MODEL = new URL("./inert-model.ts", import.meta.url).href;
 /** Where virtual packages live for the type checker (never written to disk). */
 const VIRTUAL = join(REPO_ROOT, "fuzz", ".cache", "virtual");
 
@@ -128,29 +131,65 @@ export async function checkDescriptions(cases: DescriptionCase[]): Promise<Outco
     const internal = r.diagnostics.find((d) => d.code === "internal-error");
     if (internal) return void (out[k] = { kind: "failed", stage: "validate", why: internal.message });
     if (!r.model) return void (out[k] = { kind: "rejected", errors: r.diagnostics.filter((d) => d.severity === "error").length });
-    let files: Map<string, string>;
     try {
-      files = emitDevice(r.model, { handFiles: new Map() });
+      emitted.push({ k, files: emitDevice(r.model, { handFiles: new Map() }) });
     } catch (e) {
-      return void (out[k] = { kind: "failed", stage: "generate", why: `validate accepted it, generate threw ${describeError(e)}` });
+      out[k] = { kind: "failed", stage: "generate", why: `validate accepted it, generate threw ${describeError(e)}` };
     }
-    const leak = findMachinePath(files);
-    if (leak) return void (out[k] = { kind: "failed", stage: "paths", why: leak });
-    emitted.push({ k, files });
   });
-  if (emitted.length > 0) {
+  const checked = await checkPackages(emitted.map((e) => e.files));
+  emitted.forEach((e, i) => (out[e.k] = checked[i]));
+  return out.map((o) => o!);
+}
+
+/**
+ * The part after generate, on emitted packages (relative path -> text): no machine path, one
+ * type-check for all of them, then each loaded and its layout self-test run.
+ */
+export async function checkPackages(packages: Map<string, string>[]): Promise<Outcome[]> {
+  const out: (Outcome | undefined)[] = packages.map((files) => {
+    const leak = findMachinePath(files);
+    return leak ? { kind: "failed", stage: "paths", why: leak } : undefined;
+  });
+  const typed = packages.map((files, k) => ({ k, files })).filter((p) => out[p.k] === undefined);
+  if (typed.length > 0) {
     checker ??= new InMemoryChecker();
-    const errors = checker.check(emitted.map((e) => e.files));
-    emitted.forEach((e, i) => {
+    const errors = checker.check(typed.map((p) => p.files));
+    typed.forEach((p, i) => {
       const errs = errors[i]!;
-      if (errs.length > 0) out[e.k] = { kind: "failed", stage: "typecheck", why: `${errs.length} type error(s); first: ${errs[0]}` };
+      if (errs.length > 0) out[p.k] = { kind: "failed", stage: "typecheck", why: `${errs.length} type error(s); first: ${errs[0]}` };
     });
   }
-  for (const e of emitted) {
-    if (out[e.k] !== undefined) continue;
-    out[e.k] = await loadAndTest(e.files);
-  }
+  for (const [k, files] of packages.entries()) if (out[k] === undefined) out[k] = await loadAndTest(files);
   return out.map((o) => o!);
+}
+
+/**
+ * Opens the spec on the sim backend (with a model that does nothing) and requests, then releases,
+ * every queue at its first and last id: the runtime's checks of a spec run there, and a spec the
+ * validator accepted must pass them. The failure as text, or null.
+ */
+async function openEveryQueue(spec: DeviceSpec): Promise<string | null> {
+  let dev: Device;
+  try {
+    dev = await Device.open({ ...spec, model: INERT_MODEL }, { backend: "sim" });
+  } catch (e) {
+    return `Device.open threw ${describeError(e)}`;
+  }
+  try {
+    for (const q of spec.queues) {
+      for (const id of q.kind === "sq-cq" ? [...new Set([q.first, q.last])] : [0]) {
+        try {
+          dev.requestQueue(q.name, { id }).release();
+        } catch (e) {
+          return `requestQueue("${q.name}", { id: ${id} }) threw ${describeError(e)}`;
+        }
+      }
+    }
+    return null;
+  } finally {
+    dev.close();
+  }
 }
 
 /** Writes the package, imports it and runs its layout self-test; the package is removed after. */
@@ -163,11 +202,14 @@ async function loadAndTest(files: Map<string, string>): Promise<Outcome> {
       // the copy run here takes describe/test from the shim; expect stays bun's own
       writeFileSync(p, rel === "test/layout.test.ts" ? text.replace(/from "bun:test";/, `from ${JSON.stringify(SHIM)};`) : text);
     }
+    let spec: DeviceSpec;
     try {
-      await import(join(dir, "src", "index.ts"));
+      spec = ((await import(join(dir, "src", "index.ts"))) as { spec: DeviceSpec }).spec;
     } catch (e) {
       return { kind: "failed", stage: "load", why: `importing src/index.ts threw ${describeError(e)}` };
     }
+    const opened = await openEveryQueue(spec);
+    if (opened !== null) return { kind: "failed", stage: "open", why: opened };
     resetRecorded();
     try {
       await import(join(dir, "test", "layout.test.ts"));

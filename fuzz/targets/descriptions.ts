@@ -57,6 +57,12 @@ export interface DescriptionStats {
   passed: number;
 }
 
+/** Parses the TypeScript lib and runtime files once, with the first real description as the package. */
+export async function warmUpDescriptions(): Promise<void> {
+  const first = descriptionSources().find((s) => s.file.endsWith("qemu-edu.yaml"));
+  if (first) await checkDescriptions([{ file: first.file, yaml: first.text }]);
+}
+
 /** Checks a batch; the first broken mutant as a failure (with its index), or null. */
 export async function checkDescriptionInput(input: DescriptionInput, stats?: DescriptionStats): Promise<{ failure: string | null; index: number }> {
   const outcomes: Outcome[] = await checkDescriptions(input.mutants.map((m) => ({ file: m.file, yaml: m.yaml })));

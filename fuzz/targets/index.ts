@@ -2,11 +2,17 @@
 // and check inputs the same way. An input is a JSON value (saved as a regression case as it is).
 import { iterationSeed, Rng } from "../prng.ts";
 import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
-import { checkDescriptionInput, descriptionInput, descriptionSources, type DescriptionInput, type DescriptionStats } from "./descriptions.ts";
+import { checkDescriptionInput, descriptionInput, descriptionSources, warmUpDescriptions, type DescriptionInput, type DescriptionStats } from "./descriptions.ts";
 import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
 
 export type TargetName = "validator" | "decoders" | "descriptions";
 export const TARGETS: readonly TargetName[] = ["validator", "decoders", "descriptions"];
+
+/** How long one input may run before it counts as a hang, per target (the engine's default otherwise). */
+export const HANG_MS: Partial<Record<TargetName, number>> = {
+  // a batch is type-checked, loaded, opened on the sim backend and layout-tested: seconds on a busy machine
+  descriptions: 120_000,
+};
 
 export interface Target {
   name: TargetName;
@@ -16,6 +22,8 @@ export interface Target {
   check(input: unknown): string | null | Promise<string | null>;
   /** The part of a failing input worth saving (default: all of it), after check returned a failure. */
   reduce?(input: unknown): unknown;
+  /** Work done once before the first input (not timed by the watchdog), e.g. loading a compiler. */
+  warmUp?(): Promise<void>;
   /** Counters for the summary line. */
   stats(): Record<string, number>;
 }
@@ -61,6 +69,7 @@ export async function makeTarget(name: TargetName): Promise<Target> {
     return {
       name,
       input: (seed, i) => descriptionInput(sources, new Rng(iterationSeed(seed, i))),
+      warmUp: warmUpDescriptions,
       async check(input) {
         const r = await checkDescriptionInput(input as DescriptionInput, stats);
         failing = r.index;
