@@ -17,7 +17,7 @@ export interface ExportedName {
   path: PathSegment[];
 }
 
-/** Exported names of src/*.ts, in a fixed order (constants, enums, regions, structs, commands, queues, device). */
+/** Exported names of src/*.ts, in a fixed order (constants, enums, regions, structs, commands, queues, device, spec, version). */
 export function exportedNames(d: RawDevice): ExportedName[] {
   const out: ExportedName[] = [];
   const add = (name: string, item: string, path: PathSegment[]) => out.push({ name, item, path });
@@ -60,6 +60,7 @@ export function exportedNames(d: RawDevice): ExportedName[] {
   for (const [qname] of entries(d.queues)) add(`${pascalCase(qname)}Queue`, `queue "${qname}"`, ["queues", qname]);
   if (typeof d.device === "string") add(`${pascalCase(d.device)}Device`, `device "${d.device}"`, ["device"]);
   add("spec", "the device spec", []);
+  add("GENERATED_WITH", "the package's version record (src/version.ts)", []);
   return out;
 }
 

@@ -42,7 +42,7 @@ structs:
       op: { offset: 0, type: u8, enum: Op }
       flags: { offset: 1, type: u8, fields: { fuse: { bits: "1:0" } } }
       cid: { offset: 2, type: u16 }
-      addr: { offset: 8, type: dma-address }
+      addr: { offset: 8, type: dma-address, extent: 4096, direction: to-device }
   Cqe:
     size: 8
     fields:

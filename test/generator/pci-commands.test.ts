@@ -1,9 +1,11 @@
-// `wd devices` over a built sysfs tree: the client column comes from the descriptions' match ids.
+// `wd devices` over a built sysfs tree: the client column comes from the descriptions' match ids
+// (the CLI reads the project's devices/ and hands the clients to the runtime's admin command).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bindCommand, devicesCommand } from "../../generator/src/pci-commands.ts";
+import { bindCommand, devicesCommand } from "@warpdrive/runtime/admin";
+import { main } from "../../generator/src/cli.ts";
 
 let sysfs: string;
 const lines: string[] = [];
@@ -29,20 +31,26 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(sysfs, { recursive: true, force: true }));
 
-test("lists each device with its group and the client generated for it", () => {
+test("lists each device with its group and the client generated for it", async () => {
   lines.length = 0;
-  expect(devicesCommand(io, ["--sysfs", sysfs])).toBe(0);
+  expect(await main(["devices", "--sysfs", sysfs], io)).toBe(0);
   expect(lines[0]).toMatch(/^ADDRESS\s+ID\s+CLASS\s+DRIVER\s+IOMMU GROUP\s+CLIENT$/);
   expect(lines[1]).toMatch(/^0000:00:03\.0\s+1234:11e8\s+00ff00\s+-\s+3\s+@warpdrive\/qemu-edu$/);
   expect(lines[2]).toMatch(/^0000:00:04\.0\s+1b36:0010\s+00ff00\s+-\s+4\s+@warpdrive\/nvme$/);
   expect(lines[3]).toMatch(/^0000:00:05\.0\s+8086:1237\s+00ff00\s+-\s+-\s+-$/);
 });
 
-test("--json gives the same facts to programs", () => {
+test("--json gives the same facts to programs", async () => {
   lines.length = 0;
-  expect(devicesCommand(io, ["--sysfs", sysfs, "--json"])).toBe(0);
+  expect(await main(["devices", "--sysfs", sysfs, "--json"], io)).toBe(0);
   const rows = JSON.parse(lines.join("\n"));
   expect(rows.map((r: { client?: string }) => r.client ?? null)).toEqual(["@warpdrive/qemu-edu", "@warpdrive/nvme", null]);
+});
+
+test("the runtime's command alone knows no clients: the column is empty", () => {
+  lines.length = 0;
+  expect(devicesCommand(io, ["--sysfs", sysfs, "--json"])).toBe(0);
+  expect(JSON.parse(lines.join("\n")).map((r: { client?: string }) => r.client ?? null)).toEqual([null, null, null]);
 });
 
 test("bind names the missing IOMMU and exits 1; a bad address is named", () => {
