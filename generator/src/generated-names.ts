@@ -36,6 +36,11 @@ export function exportedNames(d: RawDevice): ExportedName[] {
       const gItem = `register "${gname}" of region ${rname}`;
       add(`${t}Fields`, gItem, ["regions", rname, "registers", gname]);
       add(`${t}Layout`, gItem, ["regions", rname, "registers", gname]);
+      // a writable register with some (not all) read-only fields also gets the type writes take
+      const regAccess = typeof g.access === "string" ? g.access : "rw";
+      const fieldAccess = entries(g.fields).map(([, f]) => (isObj(f) && typeof f.access === "string" ? f.access : regAccess));
+      const readOnly = fieldAccess.filter((a) => a === "ro" || a === "rc").length;
+      if (regAccess !== "ro" && regAccess !== "rc" && readOnly > 0 && readOnly < fieldAccess.length) add(`${t}WritableFields`, gItem, ["regions", rname, "registers", gname]);
     }
   }
   for (const [sname, s] of entries(d.structs)) {

@@ -98,7 +98,6 @@ class Rules {
     this.checkPhaseBit();
     this.checkRoleFieldAlignment();
     this.checkQueueRegisterAccess();
-    this.checkIndexWidth();
     this.checkQueueRegistersDistinct();
     this.checkRingsDistinct();
     this.checkFixedEnumValues();
@@ -991,17 +990,6 @@ class Rules {
         this.report(r.path, "register-not-writable", `${r.what} ${reg.ref} is ${reg.access}: the host writes it`);
       } else if (!r.writes && reg.access === "wo") {
         this.report(r.path, "register-not-readable", `${r.what} ${reg.ref} is write-only: the host reads it`);
-      }
-    }
-  }
-
-  /** Indices are free-running: the producer register must count at least twice the depth. */
-  private checkIndexWidth(): void {
-    for (const [qname, q] of this.indexRingQueues()) {
-      const reg = this.regAt(q.producer);
-      if (!reg || !isInt(q.depth) || reg.bytes >= 4) continue;
-      if (2 ** (reg.bytes * 8) < 2 * q.depth) {
-        this.report(["queues", qname, "producer"], "index-too-narrow", `the ${reg.bytes * 8}-bit producer ${reg.ref} cannot count a ring of ${q.depth} (indices run to twice the depth); use a wider register or a ring of at most ${2 ** (reg.bytes * 8 - 1)}`);
       }
     }
   }

@@ -34,7 +34,8 @@ regions:
     size: 0x1000
     registers:
       ctl: { offset: 0, fields: { go: { bits: 1 } } }
-      only_here: { offset: 4, fields: { x: { bits: "3:0" } } }
+      only_here: { offset: 4, fields: { x: { bits: "3:0" }, busy: { bits: 4, access: ro } } }
+      all_ro: { offset: 8, fields: { a: { bits: 0, access: ro } } }
 structs:
   Sqe:
     size: 16
@@ -98,7 +99,7 @@ describe("generated names as the validator sees them", () => {
     const parsed = parseDeviceSource("n.yaml", new TextEncoder().encode(NAMES_DEVICE));
     if (!parsed.ok) throw new Error("does not parse");
     const names = exportedNames(parsed.parsed.data as RawDevice).map((n) => n.name);
-    expect(names).toEqual(expect.arrayContaining(["Bar0CtlFields", "Bar2CtlLayout", "OnlyHereFields", "SqeFlagsFields", "ReadFlagsFields", "ReadExtraFields", "IoQueue", "NamesDevDevice"]));
+    expect(names).toEqual(expect.arrayContaining(["Bar0CtlFields", "Bar2CtlLayout", "OnlyHereFields", "OnlyHereWritableFields", "SqeFlagsFields", "ReadFlagsFields", "ReadExtraFields", "IoQueue", "NamesDevDevice"]));
   });
 
   test("no description we ship uses a reserved export or an Object member", () => {
