@@ -12,5 +12,6 @@ self.onmessage = async (ev: MessageEvent<{ target: TargetName; input: unknown }>
   } catch (e) {
     failure = `check threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
   }
+  t.close?.();
   self.postMessage({ failure });
 };

@@ -1,4 +1,4 @@
-// `bun run fuzz [-- --seconds N --seed S --target validator|decoders|descriptions --hang-ms M --no-save]`
+// `bun run fuzz [-- --seconds N --seed S --target validator|decoders|runtime-api|descriptions --hang-ms M --no-save]`
 // Fuzzes each target (default: all) for N seconds (default 30 each). Failures are printed and saved
 // under test/fuzz/regressions/ (replayed by test/fuzz/regressions.test.ts); exit status 1 if any.
 import { progress } from "@warpdrive/progress";

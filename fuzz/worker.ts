@@ -43,5 +43,6 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
     Atomics.store(progress, 1, 0);
     if (failure !== null) self.postMessage({ type: "fail", iteration: i, failure, input });
   }
+  target.close?.(); // before the engine terminates this Worker: a terminated Worker's devices would stay mapped
   self.postMessage({ type: "done", next: i, stats: target.stats() });
 };

@@ -3,10 +3,11 @@
 import { iterationSeed, Rng } from "../prng.ts";
 import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
 import { checkDescriptionInput, descriptionInput, descriptionSources, warmUpDescriptions, type DescriptionInput, type DescriptionStats } from "./descriptions.ts";
+import { checkRuntimeApi, closeWorld, openWorld, runtimeApiInput, type RuntimeApiInput } from "./runtime-api.ts";
 import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
 
-export type TargetName = "validator" | "decoders" | "descriptions";
-export const TARGETS: readonly TargetName[] = ["validator", "decoders", "descriptions"];
+export type TargetName = "validator" | "decoders" | "runtime-api" | "descriptions";
+export const TARGETS: readonly TargetName[] = ["validator", "decoders", "runtime-api", "descriptions"];
 
 /** How long one input may run before it counts as a hang, per target (the engine's default otherwise). */
 export const HANG_MS: Partial<Record<TargetName, number>> = {
@@ -18,7 +19,7 @@ export interface Target {
   name: TargetName;
   /** Input of iteration `i` of a run seeded `seed`: a function of the two numbers only. */
   input(seed: number, i: number): unknown;
-  /** null: passed; a string: what went wrong. */
+  /** null: passed; a string: what went wrong (runtime-api and descriptions answer asynchronously). */
   check(input: unknown): string | null | Promise<string | null>;
   /** The part of a failing input worth saving (default: all of it), after check returned a failure. */
   reduce?(input: unknown): unknown;
@@ -26,6 +27,8 @@ export interface Target {
   warmUp?(): Promise<void>;
   /** Counters for the summary line. */
   stats(): Record<string, number>;
+  /** Lets go of what the target opened (runtime-api: its sim devices). */
+  close?(): void;
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -60,6 +63,20 @@ export async function makeTarget(name: TargetName): Promise<Target> {
         return checkDecoder(devices, x);
       },
       stats: () => ({ structs, registers, devices: devices.length }),
+    };
+  }
+  if (name === "runtime-api") {
+    const world = await openWorld(); // a wd-dummy and an edu on the sim backend, kept for the run
+    let calls = 0;
+    return {
+      name,
+      input: (seed, i) => runtimeApiInput(new Rng(iterationSeed(seed, i))),
+      check(input) {
+        calls += (input as RuntimeApiInput).calls.length;
+        return checkRuntimeApi(world, input as RuntimeApiInput);
+      },
+      stats: () => ({ calls }),
+      close: () => closeWorld(world),
     };
   }
   if (name === "descriptions") {

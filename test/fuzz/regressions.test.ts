@@ -3,7 +3,7 @@
 // as a todo, and the test fails when it starts passing, so the flag is removed with the fix.
 // Cases that hung are replayed in a Worker with a time limit; a todo hang is not replayed at all
 // (it would only hang again), it is listed with test.todo.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { loadRegressions } from "../../fuzz/regressions.ts";
 import { makeTarget, TARGETS, type Target, type TargetName } from "../../fuzz/targets/index.ts";
 
@@ -29,6 +29,11 @@ const target = (name: TargetName) => {
 };
 
 describe("fuzz regressions", () => {
+  // runtime-api keeps sim devices open for its cases: close them, later test files count mappings
+  afterAll(async () => {
+    for (const t of targets.values()) (await t).close?.();
+  });
+
   test("the regression folder holds well-formed cases", () => {
     for (const { file, case: c } of cases) {
       expect({ file, target: TARGETS.includes(c.target) }).toEqual({ file, target: true });
