@@ -37,7 +37,49 @@ export type QueueSpec =
         sqHeadOffset?: number;
       };
       interrupt?: number;
-    };
+    }
+  | PortalQueueSpec;
+
+/**
+ * A work queue fed through a portal: each request is one descriptor written to the portal in one
+ * store (no ring, no producer index, no doorbell); the device reports completion by writing a small
+ * completion record at the address the descriptor carries, and the host polls its status field.
+ */
+export interface PortalQueueSpec {
+  kind: "portal";
+  name: string;
+  /** Queue ids covered, inclusive (queue id n's portal is at offset + n * stride). */
+  first: number;
+  last: number;
+  /** Bytes in one descriptor (64 for DSA/IAA). */
+  descriptorSize: number;
+  /** Requests the host may have in flight (the work queue's size). */
+  depth: number;
+  portal: { region: string; offset: number; stride: number };
+  /** The store the portal needs: one 64-byte direct store (dedicated queue) or an enqueue command (shared queue). */
+  store: "movdir64b" | "enqcmd";
+  completion: {
+    /** Bytes of one record, and the alignment the device requires of its address. */
+    size: number;
+    align: number;
+    /** Descriptor field (a 64-bit bus address) the engine sets to the record's address. */
+    addressOffset: number;
+    /** The record's status field, and its value while the device has not written the record. */
+    statusOffset: number;
+    statusWidth: 8 | 16 | 32;
+    pending: number;
+  };
+  interrupt?: number;
+}
+
+/** One descriptor store into a portal (see BackendDevice.portal). */
+export interface PortalPort {
+  /** How the store is made: "movdir64b", "enqcmd" (native instructions), "sim" (the model's mailbox). */
+  readonly primitive: string;
+  /** Writes `size` bytes at `src` (process memory at `srcPtr`) to the portal at byte `offset` of its
+   *  region, as one store the device sees whole; false when the device asked to retry (shared queue full). */
+  submit(offset: number, src: Uint8Array, srcPtr: number): boolean;
+}
 
 /** What the generator emits as `spec`; everything a backend needs to open and map the device. */
 export interface DeviceSpec {
@@ -85,6 +127,11 @@ export interface BackendDevice {
   /** Enables the vector, returns its eventfd. */
   irq(index: number): IrqLine;
   reset(): void;
+  /**
+   * The descriptor store for a portal in region `index`, or a thrown ConfigError saying why this
+   * machine or backend cannot make it (never a silent weaker store: a portal drops split writes).
+   */
+  portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
 }

@@ -6,6 +6,7 @@ import { ConfigError, DmaError, UseAfterReleaseError, WarpDriveError } from "./e
 import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
 import { SqCqQueue } from "./queue/sq-cq.ts";
+import { PortalQueue } from "./queue/portal.ts";
 import type { Queue, QueueHost } from "./queue/types.ts";
 import { simBackend } from "./sim/backend.ts";
 import { vfioBackend } from "./vfio/index.ts";
@@ -33,9 +34,9 @@ export interface QueueOptions {
 }
 
 /** What requestQueue returns for each queue kind. */
-export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : SqCqQueue;
+export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : S extends { kind: "portal" } ? PortalQueue : SqCqQueue;
 
-type AnyQueue = IndexRingQueue | SqCqQueue;
+type AnyQueue = IndexRingQueue | SqCqQueue | PortalQueue;
 
 /** Requests a reset took away from the device: the queue label and the tags send() returned. */
 export interface AbandonedRequests {
@@ -118,6 +119,12 @@ export class Device implements DmaDomain {
       freeShared: (buf) => self.#freeOwned(buf),
       get dma() {
         return self.dma;
+      },
+      portal: (name, store, size) => {
+        const r = self.spec.regions.find((x) => x.name === name);
+        if (r === undefined) throw new ConfigError(`${self.spec.name} has no region "${name}"`);
+        if (self.backend.portal === undefined) throw new ConfigError(`the ${self.backendKind} backend of ${self.name} cannot write portals`);
+        return self.backend.portal(r.index, store, size);
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
     };
@@ -240,7 +247,7 @@ export class Device implements DmaDomain {
     this.#check(`queue ${name}`);
     const spec = this.spec.queues.find((q) => q.name === name);
     if (spec === undefined) throw new ConfigError(`${this.spec.name} has no queue "${name}" (queues: ${this.spec.queues.map((q) => q.name).join(", ") || "none"})`);
-    const [first, last] = spec.kind === "sq-cq" ? [spec.first, spec.last] : [0, 0];
+    const [first, last] = spec.kind === "index-ring" ? [0, 0] : [spec.first, spec.last];
     const id = options.id ?? first;
     if (!Number.isInteger(id) || id < first || id > last) {
       throw new ConfigError(`queue ${name} of ${this.name}: id ${id} is outside ${first}..${last}`);
@@ -257,6 +264,11 @@ export class Device implements DmaDomain {
         throw new ConfigError(`queue ${name} of ${this.name}: the device's ring has ${spec.depth} entries, depth ${options.depth} cannot be chosen`);
       }
       q = new IndexRingQueue(this.#host, spec, id);
+    } else if (spec.kind === "portal") {
+      if (options.depth !== undefined && options.depth !== spec.depth) {
+        throw new ConfigError(`queue ${name} of ${this.name}: the work queue takes ${spec.depth} descriptors, depth ${options.depth} cannot be chosen`);
+      }
+      q = new PortalQueue(this.#host, spec, id);
     } else {
       q = new SqCqQueue(this.#host, spec, id, { depth: options.depth, irq: options.irq });
     }

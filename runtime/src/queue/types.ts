@@ -1,7 +1,7 @@
 // Shapes shared by the queue engines and Device. The engines know nothing about backends: Device
 // hands each queue a QueueHost with the few things a ring needs (register files, an interrupt line,
 // DMA memory shared with the device, the device's DmaResolver).
-import type { IrqLine, MappedRegion } from "../backend.ts";
+import type { IrqLine, MappedRegion, PortalPort } from "../backend.ts";
 import type { DmaBuffer, DmaResolver } from "../mem/index.ts";
 export type { DmaResolver };
 
@@ -90,6 +90,8 @@ export interface QueueHost {
   /** Unshares and frees what allocShared returned. */
   freeShared(buf: DmaBuffer): void;
   readonly dma: DmaResolver;
+  /** The descriptor store into a portal in region `name` (ConfigError when it cannot be made here). */
+  portal(region: string, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
 }
