@@ -72,6 +72,11 @@ export function dmaAddress(dma: DmaResolver | undefined, ref: DmaRef, field: str
   return dma.addressOf(ref, field, extent);
 }
 
+/** A dma-address the device requires aligned (`align:` in the description) got a misaligned one. */
+export function dmaMisaligned(field: string, iova: number, align: number): DmaError {
+  return mark(new DmaError(`${field}: the device requires a ${align}-byte aligned address, got 0x${iova.toString(16)} (offset ${iova % align} past a boundary)`, { field }));
+}
+
 /** Zeroes [offset, offset + length) of `view` (reserved areas, absent arrays). */
 export function zeroBytes(view: DataView, offset: number, length: number): void {
   let i = 0;

@@ -38,7 +38,13 @@ export function commandMethodName(c: CommandModel): string {
 
 /** Entry struct sent and struct received, per queue kind. */
 function queueStructs(q: QueueModel): { send: string; recv: string } {
+  if (q.kind === "portal") return { send: q.descriptor, recv: q.completion.record };
   return q.kind === "index-ring" ? { send: q.entry, recv: q.entry } : { send: q.sq.entry, recv: q.cq.entry };
+}
+
+/** The runtime engine class behind a queue kind. */
+function runtimeQueueClass(q: QueueModel): string {
+  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : "SqCqQueue";
 }
 
 export function clientFile(ctx: EmitContext): TsFile {
@@ -62,7 +68,7 @@ function sendBody(encode: string, arg: string, tryOnly: boolean): string[] {
 }
 
 function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
-  const rtClass = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+  const rtClass = runtimeQueueClass(q);
   f.use(RT, rtClass, true);
   const { send, recv } = queueStructs(q);
   f.use("./structs.ts", send);
@@ -202,7 +208,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
       methods.push({
         name: "requestQueue",
         kind: StructureKind.Method,
-        docs: [docText(`Opens queue ${q.name}${q.kind === "sq-cq" ? ` (ids ${q.instances.first}..${q.instances.last})` : ""}.`, q.source, `queue ${q.name}`)],
+        docs: [docText(`Opens queue ${q.name}${q.kind !== "index-ring" && q.instances.first !== q.instances.last ? ` (ids ${q.instances.first}..${q.instances.last})` : q.kind === "sq-cq" ? ` (ids ${q.instances.first}..${q.instances.last})` : ""}.`, q.source, `queue ${q.name}`)],
         parameters: [
           { name: "name", type: str(q.name) },
           { name: "options", type: "QueueOptions", hasQuestionToken: true },
@@ -214,7 +220,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
     const impl = methods.splice(methods.length - m.queues.length);
     const union = m.queues.map((q) => queueClassName(q)).join(" | ");
     const cases = m.queues.map((q) => {
-      const rt = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+      const rt = runtimeQueueClass(q);
       return `case ${str(q.name)}:\n  return new ${queueClassName(q)}(this.device.requestQueue(name, options) as ${rt});`;
     });
     methods.push({
