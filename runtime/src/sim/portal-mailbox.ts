@@ -35,7 +35,6 @@ export class MailboxPort implements PortalPort {
   readonly #u8: Uint8Array;
   readonly #shared: boolean;
   readonly #wake: () => void;
-  #head: number;
 
   /** `shared`: a shared queue (ENQCMD), which answers retry when full instead of waiting. */
   constructor(mailbox: Int32Array, shared: boolean, wake: () => void) {
@@ -43,25 +42,26 @@ export class MailboxPort implements PortalPort {
     this.#u8 = new Uint8Array(mailbox.buffer);
     this.#shared = shared;
     this.#wake = wake;
-    this.#head = Atomics.load(mailbox, HEAD);
   }
 
   submit(offset: number, src: Uint8Array): boolean {
     const m = this.#m;
-    if (((this.#head - Atomics.load(m, TAIL)) | 0) >= MAILBOX_SLOTS) {
+    // HEAD is read from the mailbox, not cached: every queue of the region (each its own port, all
+    // on the client's thread) appends to the same mailbox.
+    const head = Atomics.load(m, HEAD);
+    if (((head - Atomics.load(m, TAIL)) | 0) >= MAILBOX_SLOTS) {
       if (this.#shared) return false;
-      this.#waitRoom();
+      this.#waitRoom(head);
     }
-    const at = FIRST_ENTRY + (this.#head & (MAILBOX_SLOTS - 1)) * ENTRY_WORDS;
+    const at = FIRST_ENTRY + (head & (MAILBOX_SLOTS - 1)) * ENTRY_WORDS;
     m[at] = offset;
     m[at + 1] = src.length;
     this.#u8.set(src, (at + DATA) * 4);
-    this.#head = (this.#head + 1) | 0;
-    Atomics.store(m, HEAD, this.#head); // publishes the whole entry
+    Atomics.store(m, HEAD, (head + 1) | 0); // publishes the whole entry
     return true;
   }
 
-  #waitRoom(): void {
+  #waitRoom(head: number): void {
     const m = this.#m;
     this.#wake();
     const t0 = performance.now();
@@ -69,7 +69,7 @@ export class MailboxPort implements PortalPort {
     try {
       for (;;) {
         const t = Atomics.load(m, TAIL);
-        if (((this.#head - t) | 0) < MAILBOX_SLOTS) return;
+        if (((head - t) | 0) < MAILBOX_SLOTS) return;
         Atomics.wait(m, TAIL, t, 1);
         if (performance.now() - t0 > WAIT_MS) throw new TimeoutError("the device model to take portal descriptors", WAIT_MS, "the model does not drain its portal (ctx.portal(region).drain)");
       }
