@@ -179,9 +179,11 @@ describe("struct Descriptor", () => {
   test("completion_addr at 8, dma-address", () => {
     {
       dma.fields.length = 0;
-      const view = entry(64, (view, offset) => Descriptor.encode(view, offset, init<DescriptorInit>({ completionAddr: ref }), dma), [[8,"8867452301000000"]]);
+      dma.address = 0x123456000;
+      const view = entry(64, (view, offset) => Descriptor.encode(view, offset, init<DescriptorInit>({ completionAddr: ref }), dma), [[8,"0060452301000000"]]);
+      dma.address = 0x123456788;
       expect(dma.fields).toEqual(["Descriptor.completion_addr"]);
-      expect(dec(Descriptor.decode(view, GUARD)).completionAddr).toBe(0x123456788n);
+      expect(dec(Descriptor.decode(view, GUARD)).completionAddr).toBe(0x123456000n);
     }
   });
   test("src_addr at 16, dma-address", () => {
@@ -460,7 +462,9 @@ describe("command batch", () => {
   test("list at 16, dma-address", () => {
     {
       dma.fields.length = 0;
-      entry(64, (view, offset) => encodeBatch(view, offset, init<BatchParams>({ list: ref }), dma), [[4,"1c"],[7,"01"],[16,"8867452301"]]);
+      dma.address = 0x123456000;
+      entry(64, (view, offset) => encodeBatch(view, offset, init<BatchParams>({ list: ref }), dma), [[4,"1c"],[7,"01"],[17,"60452301"]]);
+      dma.address = 0x123456788;
       expect(dma.fields).toEqual(["batch.list"]);
     }
   });
