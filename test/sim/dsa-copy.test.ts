@@ -363,3 +363,12 @@ describe("dsa-copy refusals leave the queue usable", () => {
     b.free();
   });
 });
+
+describe("examples/dsa-copy.ts", () => {
+  test("runs to the end on the sim and checks its own results", () => {
+    const r = Bun.spawnSync(["bun", "examples/dsa-copy.ts", "--size", "200000", "--chunk", "9000"], { cwd: `${import.meta.dir}/../..`, stderr: "pipe", stdout: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain("copied 200000 bytes in 23 descriptors");
+  }, 60000);
+});
