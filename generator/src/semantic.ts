@@ -544,6 +544,7 @@ class Rules {
 
   private checkQueues(): void {
     const idRanges: { name: string; first: number; last: number }[] = [];
+    const portalIds: { name: string; first: number; last: number }[] = [];
     for (const [qname, q] of entries(this.data.queues)) {
       if (!isObj(q)) continue;
       const base: Path = ["queues", qname];
@@ -562,7 +563,7 @@ class Rules {
           }
         }
       } else if (q.kind === "portal") {
-        this.checkPortalQueue(base, q, idRanges);
+        this.checkPortalQueue(base, q, portalIds); // work-queue numbers: their own id space
       } else if (q.kind === "sq-cq") {
         let ids: { first: number; last: number } | undefined;
         if (q.instances !== undefined && (isStr(q.instances) || isInt(q.instances))) {
