@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const chunk = Number(opt.chunk);
   if (!Number.isInteger(size) || size <= 0) throw new RangeError(`--size must be a positive integer, got ${opt.size}`);
   if (!Number.isInteger(chunk) || chunk <= 0 || chunk > MAX_TRANSFER_SIZE) throw new RangeError(`--chunk must be 1..${MAX_TRANSFER_SIZE}, got ${opt.chunk}`);
-  using dev = await DsaCopyDevice.open({ backend: opt.backend as "sim" | "vfio" | undefined, device: opt.device });
+  using dev = await DsaCopyDevice.open({ backend: opt.backend as "sim" | "vfio" | undefined, address: opt.device });
   using q = dev.requestQueue("wq", { id: Number(opt.queue) });
   using src = dev.alloc(size, "source");
   using dst = dev.alloc(size, "destination");

@@ -38,6 +38,11 @@ export function badRequest(what: string, value: unknown): Error {
   return mark(new TypeError(`${what}: expected a request object, got ${describe(value)}`));
 }
 
+/** A request whose `command` is none of its queue's commands. */
+export function badCommand(queue: string, command: unknown, known: readonly string[]): Error {
+  return mark(new RangeError(`${queue} request: command ${describe(command)} is not one of ${known.join(", ")}`));
+}
+
 /** A bit-field word given as neither a number nor an object of its fields. */
 export function badWord(field: string, value: unknown): Error {
   return mark(new TypeError(`${field}: expected a number or an object of its bit fields, got ${describe(value)}`));

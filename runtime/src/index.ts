@@ -2,9 +2,9 @@
 export { Device, resolveTarget, type DeviceOptions, type QueueOptions } from "./device.ts";
 export type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc } from "./backend.ts";
 export * from "./errors.ts";
-export { badArray, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
+export { badArray, badCommand, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
-export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type SqCqOptions } from "./queue/index.ts";
+export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type QueueHost, type SqCqOptions } from "./queue/index.ts";
 export { simBackend, SimDevice } from "./sim/backend.ts";
 export { drainHostPool } from "./sim/pool.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type PortalLog, type RegisterWatch } from "./sim/model.ts";

@@ -9,6 +9,7 @@ import {
 import {
   CompletionRecord, Descriptor, DsaCopyDevice, DsaOpcode, DsaStatus,
   encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove,
+  encodeWqRequest, wqRequestCommand,
 } from "@warpdrive/dsa-copy";
 
 // ---- the public format, as facts (struct dsa_hw_desc / dsa_completion_record) ----
@@ -44,7 +45,7 @@ describe("dsa-copy descriptors are the public format, byte for byte", () => {
   const BASE = 0x7_0000_0000; // a made-up IOVA of the buffer: every address below is BASE + offset
   const dma: DmaResolver = { addressOf: (ref: DmaRef) => BASE + ref.offset };
   afterAll(() => buf.free());
-  const encode = (f: (v: DataView, o: number) => void) => {
+  const encode = (f: (v: DataView, o: number) => void): Uint8Array => {
     const out = new Uint8Array(64).fill(0xee); // every byte must be written
     f(new DataView(out.buffer), 0);
     return out;
@@ -83,6 +84,21 @@ describe("dsa-copy descriptors are the public format, byte for byte", () => {
   });
   test("drain: the opcode and flags only", () => {
     expect(encode((v, o) => encodeDrain(v, o, {}, dma))).toEqual(expected(OPCODE.DRAIN, () => {}));
+  });
+  test("a request names its command; the union encodes the same bytes and an entry says which command wrote it", () => {
+    const viaUnion = encode((v, o) => encodeWqRequest(v, o, { command: "fill", pattern: 0x0123456789abcdefn, dst: buf.ref(64, 256), size: 256 }, dma));
+    const direct = encode((v, o) => encodeFill(v, o, { pattern: 0x0123456789abcdefn, dst: buf.ref(64, 256), size: 256 }, dma));
+    expect(viaUnion).toEqual(direct);
+    expect(wqRequestCommand(new DataView(viaUnion.buffer), 0)).toBe("fill");
+    const all = { memmove: encodeMemmove, compare: encodeCompare, compare_pattern: encodeComparePattern, crc_gen: encodeCrcGen, copy_crc: encodeCopyCrc, dualcast: encodeDualcast, batch: encodeBatch, drain: encodeDrain } as const;
+    for (const [name, fn] of Object.entries(all)) {
+      const b = encode((v, o) => (fn as (v: DataView, o: number, p: object, d?: DmaResolver) => void)(v, o, {}, dma));
+      expect(wqRequestCommand(new DataView(b.buffer), 0)).toBe(name as never);
+    }
+    const plain = new Uint8Array(64); // opcode 0 (noop), no flags: none of the commands
+    expect(wqRequestCommand(new DataView(plain.buffer), 0)).toBeUndefined();
+    expect(() => encodeWqRequest(new DataView(new ArrayBuffer(64)), 0, { command: "memcopy" } as never, dma)).toThrow(/command "memcopy" is not one of memmove, fill/);
+    expect(() => encodeWqRequest(new DataView(new ArrayBuffer(64)), 0, null as never, dma)).toThrow(TypeError);
   });
   test("the layouts put the completion record's fields where the format has them", () => {
     expect([CompletionRecord.SIZE, CompletionRecord.LAYOUT.status.offset, CompletionRecord.LAYOUT.result.offset, CompletionRecord.LAYOUT.bytesCompleted.offset, CompletionRecord.LAYOUT.faultAddr.offset, CompletionRecord.LAYOUT.crcVal.offset]).toEqual([32, 0, 1, 4, 8, 16]);
@@ -265,6 +281,16 @@ describe("dsa-copy operations on the sim", () => {
     expect(q3.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
     expect(q0.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
     expect(buf.bytes.subarray(4096, 4096 + 128)).toEqual(buf.bytes.subarray(0, 128));
+  });
+
+  test("submit takes any command as one typed request", () => {
+    using q = dev.requestQueue("wq");
+    buf.bytes.fill(0, 4096, 4096 + 40);
+    q.submit({ command: "fill", pattern: 0x7777777777777777n, dst: buf.ref(4096, 40), size: 40 });
+    expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect(buf.bytes.subarray(4096, 4136).every((b) => b === 0x77)).toBe(true);
+    expect(() => q.submit({ command: "nope" } as never)).toThrow(RangeError);
+    expect(q.inFlight).toBe(0);
   });
 
   test("reap polls the record without allocating a result object per completion", () => {

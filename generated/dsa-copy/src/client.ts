@@ -4,7 +4,7 @@
 
 import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type PortalQueue, type QueueOptions } from "@warpdrive/runtime";
-import { type BatchParams, type CompareParams, type ComparePatternParams, type CopyCrcParams, type CrcGenParams, type DrainParams, type DualcastParams, type FillParams, type MemmoveParams, encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove } from "./commands.ts";
+import { type BatchParams, type CompareParams, type ComparePatternParams, type CopyCrcParams, type CrcGenParams, type DrainParams, type DualcastParams, type FillParams, type MemmoveParams, type WqRequest, encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove, encodeWqRequest } from "./commands.ts";
 import { PortalsRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { CompletionRecord, type CompletionRecordData, Descriptor, type DescriptorInit } from "./structs.ts";
@@ -75,6 +75,23 @@ export class WqQueue {
     if (at < 0) return -1;
     try {
       Descriptor.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of wq given as a WqRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/dsa-copy.yaml:136
+   */
+  submit(r: WqRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeWqRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }

@@ -2,7 +2,7 @@
 // sha256 ba6a81d82860ef8fa08364100849fee7f707cdca06fcfce4d8d2a603d50090cb
 // Do not edit: change the description and run `bun run generate`.
 
-import { type DmaRef, type DmaResolver, badInt, badRequest, dmaAddress, dmaMisaligned, isU64, setU64, zeroBytes } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, badCommand, badInt, badRequest, dmaAddress, dmaMisaligned, isU64, setU64, zeroBytes } from "@warpdrive/runtime";
 
 /**
  * Parameters of memmove: Copies size bytes from src to dst.
@@ -571,4 +571,70 @@ export function encodeDrain(view: DataView, offset: number, p: DrainParams, _dma
   view.setUint32(offset, 0);
   zeroBytes(view, offset + 8, 56);
   view.setUint32(offset + 4, 0x200001c, true); // op_flags
+}
+
+/**
+ * One request of queue wq: the fields of its command and no other. `command` selects the layout.
+ *
+ * @generated from devices/dsa-copy.yaml:136 (queue wq)
+ */
+export type WqRequest =
+  | ({ command: "memmove" } & MemmoveParams)
+  | ({ command: "fill" } & FillParams)
+  | ({ command: "compare" } & CompareParams)
+  | ({ command: "compare_pattern" } & ComparePatternParams)
+  | ({ command: "crc_gen" } & CrcGenParams)
+  | ({ command: "copy_crc" } & CopyCrcParams)
+  | ({ command: "dualcast" } & DualcastParams)
+  | ({ command: "batch" } & BatchParams)
+  | ({ command: "drain" } & DrainParams);
+
+/**
+ * Encodes a WqRequest with its command's encoder; an unknown command is a RangeError naming the known ones.
+ *
+ * @generated from devices/dsa-copy.yaml:136 (queue wq)
+ */
+export function encodeWqRequest(view: DataView, offset: number, r: WqRequest, dma?: DmaResolver): void {
+  if (typeof r !== "object" || r === null) throw badRequest("wq request", r);
+  const command = r.command;
+  switch (command) {
+    case "memmove":
+      return encodeMemmove(view, offset, r, dma);
+    case "fill":
+      return encodeFill(view, offset, r, dma);
+    case "compare":
+      return encodeCompare(view, offset, r, dma);
+    case "compare_pattern":
+      return encodeComparePattern(view, offset, r, dma);
+    case "crc_gen":
+      return encodeCrcGen(view, offset, r, dma);
+    case "copy_crc":
+      return encodeCopyCrc(view, offset, r, dma);
+    case "dualcast":
+      return encodeDualcast(view, offset, r, dma);
+    case "batch":
+      return encodeBatch(view, offset, r, dma);
+    case "drain":
+      return encodeDrain(view, offset, r, dma);
+    default:
+      throw badCommand("wq", command, ["memmove","fill","compare","compare_pattern","crc_gen","copy_crc","dualcast","batch","drain"]);
+  }
+}
+
+/**
+ * The command whose fixed values (opcode, flags) the Descriptor at `offset` carries, or undefined: read the entry in that command's terms.
+ *
+ * @generated from devices/dsa-copy.yaml:136 (queue wq)
+ */
+export function wqRequestCommand(view: DataView, offset: number): WqRequest["command"] | undefined {
+  if (view.getUint32(offset + 4, true) === 0x300001c) return "memmove";
+  if (view.getUint32(offset + 4, true) === 0x400001c) return "fill";
+  if (view.getUint32(offset + 4, true) === 0x500001c) return "compare";
+  if (view.getUint32(offset + 4, true) === 0x600001c) return "compare_pattern";
+  if (view.getUint32(offset + 4, true) === 0x1000001c) return "crc_gen";
+  if (view.getUint32(offset + 4, true) === 0x1100001c) return "copy_crc";
+  if (view.getUint32(offset + 4, true) === 0x900001c) return "dualcast";
+  if (view.getUint32(offset + 4, true) === 0x100001c) return "batch";
+  if (view.getUint32(offset + 4, true) === 0x200001c) return "drain";
+  return undefined;
 }

@@ -4,7 +4,7 @@
 
 import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
-import { type CompressParams, type DecompressParams, encodeCompress, encodeDecompress } from "./commands.ts";
+import { type CompressParams, type DecompressParams, type QpRequest, encodeCompress, encodeDecompress, encodeQpRequest } from "./commands.ts";
 import { QmRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
@@ -75,6 +75,23 @@ export class QpQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of qp given as a QpRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  submit(r: QpRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeQpRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }

@@ -4,7 +4,7 @@
 
 import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
-import { type AbortParams, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
+import { type AbortParams, type AdminRequest, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type IoRequest, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAdminRequest, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeIoRequest, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
@@ -75,6 +75,23 @@ export class AdminQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of admin given as a AdminRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  submit(r: AdminRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeAdminRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }
@@ -405,6 +422,23 @@ export class IoQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of io given as a IoRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  submit(r: IoRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeIoRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }

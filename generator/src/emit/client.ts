@@ -8,6 +8,7 @@
 import { StructureKind, type ClassDeclarationStructure, type MethodDeclarationStructure, type OptionalKind } from "ts-morph";
 import type { CommandModel, QueueModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
+import { encodeRequestName, requestTypeName } from "./requests.ts";
 import { regionClassName } from "./registers.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
@@ -15,7 +16,7 @@ import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 const RT = "@warpdrive/runtime";
 
 /** Members of a queue wrapper; a command with one of these names gets a `Command` suffix. */
-const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor"]);
+const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "submit", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor"]);
 
 /** Members of the device class; a region with one of these names is `<name>Registers` instead. */
 const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
@@ -57,6 +58,22 @@ export function clientFile(ctx: EmitContext): TsFile {
   return f;
 }
 
+/** `submit(r)`: any command of the queue as its discriminated union (requests.ts), one method for all. */
+function requestMethod(f: TsFile, q: QueueModel, commands: CommandModel[]): OptionalKind<MethodDeclarationStructure>[] {
+  if (commands.length === 0) return [];
+  f.use("./commands.ts", encodeRequestName(q));
+  f.use("./commands.ts", requestTypeName(q), true);
+  return [
+    {
+      name: "submit",
+      docs: [docText(`Queues any command of ${q.name} given as a ${requestTypeName(q)} (\`{ command: "...", ...its params }\`); returns its tag.`, q.source)],
+      parameters: [{ name: "r", type: requestTypeName(q) }],
+      returnType: "number",
+      statements: sendBody(encodeRequestName(q), "r", false),
+    },
+  ];
+}
+
 /** The body of a send-like method: reserve (or try), encode into the slot, publish. */
 function sendBody(encode: string, arg: string, tryOnly: boolean): string[] {
   return [
@@ -95,6 +112,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       returnType: "number",
       statements: sendBody(`${send}.encode`, "init", true),
     },
+    ...requestMethod(f, q, commands),
     ...commands.map((c) => ({
       name: commandMethodName(c),
       docs: [docText(`Queues the ${c.name} command (a ${c.struct}); returns its tag.${c.doc ? ` ${c.doc}` : ""}`, c.source, `command ${c.name}`)],

@@ -44,7 +44,7 @@ export class MailboxPort implements PortalPort {
     this.#wake = wake;
   }
 
-  submit(offset: number, src: Uint8Array): boolean {
+  submit(offset: number, src: Uint8Array, _srcPtr = 0): boolean {
     const m = this.#m;
     // HEAD is read from the mailbox, not cached: every queue of the region (each its own port, all
     // on the client's thread) appends to the same mailbox.
