@@ -107,7 +107,11 @@ describe("sim portal mailbox", () => {
       });
     }
     await done;
+    // wait until the thread is gone: its event loop's descriptors close with it, not later in
+    // another test that counts descriptors (test/sim/lifecycle.test.ts)
+    const closed = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve()));
     worker.terminate();
+    await closed;
     expect(got).toBe(N);
     expect(torn).toBe(0);
   });
