@@ -362,7 +362,7 @@ describe("dsa-copy refusals leave the queue usable", () => {
   });
 
   test("queue ids, depth, timeouts and released queues are checked", () => {
-    expect(() => dev.requestQueue("wq", { id: 4 })).toThrow(ConfigError);
+    expect(() => dev.requestQueue("wq", { id: 4 })).toThrow(/options.id/);
     expect(() => dev.requestQueue("wq", { depth: 64 })).toThrow(ConfigError);
     const q = dev.requestQueue("wq");
     expect(() => dev.requestQueue("wq")).toThrow(WarpDriveError);
