@@ -245,7 +245,6 @@ const ENTRIES: Entry[] = [
       return q;
     },
     cleanup: (_w, q) => (q as CmdQueue).release(),
-    hotPath: true, // the generated client's requestQueue (generator)
   },
   {
     name: "DmaBuffer.share",
@@ -324,14 +323,12 @@ const ENTRIES: Entry[] = [
     args: [{ name: "request", kind: "object", keys: INIT_FIELDS }], // send(init): errors call it the request
     good: (w, _i, key) => goodInit(w, key),
     call: (w, a) => w.cmd.send(a[0] as never),
-    hotPath: true,
   },
   {
     name: "queue.trySend",
     args: [{ name: "request", kind: "object", keys: INIT_FIELDS }], // send(init): errors call it the request
     good: (w, _i, key) => goodInit(w, key),
     call: (w, a) => w.cmd.trySend(a[0] as never),
-    hotPath: true,
   },
   {
     name: "runtime queue.send",

@@ -85,6 +85,8 @@ export class Device implements DmaDomain {
   readonly #shared = new Set<DmaBuffer>();
   readonly #owned = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
+  /** Rings of live queues and the key of their claim: the caller cannot free or unshare them. */
+  readonly #rings = new Map<DmaBuffer, symbol>();
   readonly #host: QueueHost;
   #closed = false;
 
@@ -121,8 +123,21 @@ export class Device implements DmaDomain {
       address: bd.address,
       region: (name) => self.region(name),
       irq: (index) => self.backend.irq(index),
-      allocShared: (size, name) => self.alloc(size, name),
-      freeShared: (buf) => self.#freeOwned(buf),
+      // A ring belongs to its queue until the queue is released: claimed here, so the caller's
+      // free() or unshare() of it is refused instead of detaching memory the device still uses.
+      allocShared: (size, name) => {
+        const buf = self.alloc(size, name);
+        self.#rings.set(buf, buf.claim(`queue memory "${name}"`));
+        return buf;
+      },
+      freeShared: (buf) => {
+        const key = self.#rings.get(buf);
+        if (key !== undefined) {
+          self.#rings.delete(buf);
+          buf.disown(key);
+        }
+        self.#freeOwned(buf);
+      },
       get dma() {
         return self.dma;
       },
@@ -339,6 +354,9 @@ export class Device implements DmaDomain {
     }
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
     this.#queues.clear();
+    // rings a failed release left behind are the device's to free now
+    for (const [b, key] of this.#rings) attempt(() => b.disown(key));
+    this.#rings.clear();
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));
     for (const b of [...this.#owned]) attempt(() => b.free());
     this.#owned.clear();
