@@ -388,6 +388,9 @@ export class DsaCopyDevice {
       case "wq":
         return new WqQueue(this.device.requestQueue(name, options) as PortalQueue);
     }
+
+    // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
+    return this.device.requestQueue(name, options) as never;
   }
 
   /**

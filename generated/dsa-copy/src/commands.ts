@@ -36,7 +36,7 @@ export interface MemmoveParams {
  * @generated from devices/dsa-copy.yaml:148 (command memmove)
  */
 export function encodeMemmove(view: DataView, offset: number, p: MemmoveParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("memmove", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("memmove", p);
   const src = p.src;
   const dst = p.dst;
   const size = p.size;
@@ -105,7 +105,7 @@ export interface FillParams {
  * @generated from devices/dsa-copy.yaml:156 (command fill)
  */
 export function encodeFill(view: DataView, offset: number, p: FillParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("fill", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("fill", p);
   const pattern = p.pattern;
   if (pattern !== undefined && !isU64(pattern)) throw badInt("fill.pattern", pattern, 64, false);
   const dst = p.dst;
@@ -171,7 +171,7 @@ export interface CompareParams {
  * @generated from devices/dsa-copy.yaml:164 (command compare)
  */
 export function encodeCompare(view: DataView, offset: number, p: CompareParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("compare", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("compare", p);
   const src = p.src;
   const src2 = p.src2;
   const size = p.size;
@@ -240,7 +240,7 @@ export interface ComparePatternParams {
  * @generated from devices/dsa-copy.yaml:172 (command compare_pattern)
  */
 export function encodeComparePattern(view: DataView, offset: number, p: ComparePatternParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("compare_pattern", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("compare_pattern", p);
   const src = p.src;
   const pattern = p.pattern;
   if (pattern !== undefined && !isU64(pattern)) throw badInt("compare_pattern.pattern", pattern, 64, false);
@@ -306,7 +306,7 @@ export interface CrcGenParams {
  * @generated from devices/dsa-copy.yaml:180 (command crc_gen)
  */
 export function encodeCrcGen(view: DataView, offset: number, p: CrcGenParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("crc_gen", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("crc_gen", p);
   const src = p.src;
   const size = p.size;
   if (size !== undefined && (typeof size !== "number" || size >>> 0 !== size)) throw badInt("Descriptor.xfer_size", size, 32, false);
@@ -375,7 +375,7 @@ export interface CopyCrcParams {
  * @generated from devices/dsa-copy.yaml:188 (command copy_crc)
  */
 export function encodeCopyCrc(view: DataView, offset: number, p: CopyCrcParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("copy_crc", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("copy_crc", p);
   const src = p.src;
   const dst = p.dst;
   const size = p.size;
@@ -452,7 +452,7 @@ export interface DualcastParams {
  * @generated from devices/dsa-copy.yaml:197 (command dualcast)
  */
 export function encodeDualcast(view: DataView, offset: number, p: DualcastParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("dualcast", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("dualcast", p);
   const src = p.src;
   const dst = p.dst;
   const dst2 = p.dst2;
@@ -523,7 +523,7 @@ export interface BatchParams {
  * @generated from devices/dsa-copy.yaml:206 (command batch)
  */
 export function encodeBatch(view: DataView, offset: number, p: BatchParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("batch", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("batch", p);
   const list = p.list;
   const count = p.count;
   if (count !== undefined && (typeof count !== "number" || count >>> 0 !== count)) throw badInt("batch.count", count, 32, false);
@@ -567,7 +567,7 @@ export interface DrainParams {
  * @generated from devices/dsa-copy.yaml:213 (command drain)
  */
 export function encodeDrain(view: DataView, offset: number, p: DrainParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("drain", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("drain", p);
   view.setUint32(offset, 0);
   zeroBytes(view, offset + 8, 56);
   view.setUint32(offset + 4, 0x200001c, true); // op_flags
@@ -595,7 +595,7 @@ export type WqRequest =
  * @generated from devices/dsa-copy.yaml:136 (queue wq)
  */
 export function encodeWqRequest(view: DataView, offset: number, r: WqRequest, dma?: DmaResolver): void {
-  if (typeof r !== "object" || r === null) throw badRequest("wq request", r);
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("wq request", r);
   const command = r.command;
   switch (command) {
     case "memmove":

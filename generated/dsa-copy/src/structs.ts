@@ -564,7 +564,7 @@ export class Descriptor {
    * @generated from devices/dsa-copy.yaml:85
    */
   static encode(view: DataView, offset: number, init: DescriptorInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Descriptor", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Descriptor", init);
     const pasidWord = init.pasidWord;
     const pasidWord_w = pasidWord === undefined ? 0 : typeof pasidWord === "number" ? pasidWord : packBits(pasidWord, DescriptorPasidWord_BITS, "Descriptor.pasid_word");
     if (typeof pasidWord_w !== "number" || pasidWord_w >>> 0 !== pasidWord_w) throw badInt("Descriptor.pasid_word", pasidWord_w, 32, false);
@@ -949,7 +949,7 @@ export class CompletionRecord {
    * @generated from devices/dsa-copy.yaml:116
    */
   static encode(view: DataView, offset: number, init: CompletionRecordInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("CompletionRecord", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("CompletionRecord", init);
     const status = init.status;
     const status_w = status === undefined ? 0 : typeof status === "number" ? status : packBits(status, CompletionRecordStatus_BITS, "CompletionRecord.status");
     if (typeof status_w !== "number" || (status_w & 0xff) !== status_w) throw badInt("CompletionRecord.status", status_w, 8, false);

@@ -218,7 +218,7 @@ export type QpRequest =
  * @generated from devices/hzip.yaml:209 (queue qp)
  */
 export function encodeQpRequest(view: DataView, offset: number, r: QpRequest, dma?: DmaResolver): void {
-  if (typeof r !== "object" || r === null) throw badRequest("qp request", r);
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("qp request", r);
   const command = r.command;
   switch (command) {
     case "compress":

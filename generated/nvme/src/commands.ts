@@ -1147,7 +1147,7 @@ export type AdminRequest =
  * @generated from devices/nvme.yaml:884 (queue admin)
  */
 export function encodeAdminRequest(view: DataView, offset: number, r: AdminRequest, dma?: DmaResolver): void {
-  if (typeof r !== "object" || r === null) throw badRequest("admin request", r);
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("admin request", r);
   const command = r.command;
   switch (command) {
     case "identify":
@@ -1213,7 +1213,7 @@ export type IoRequest =
  * @generated from devices/nvme.yaml:894 (queue io)
  */
 export function encodeIoRequest(view: DataView, offset: number, r: IoRequest, dma?: DmaResolver): void {
-  if (typeof r !== "object" || r === null) throw badRequest("io request", r);
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("io request", r);
   const command = r.command;
   switch (command) {
     case "read":

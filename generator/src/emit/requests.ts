@@ -47,7 +47,7 @@ export function addRequestUnions(ctx: EmitContext, f: TsFile): void {
     );
     const cases = commands.map((c) => `    case ${str(c.name)}:\n      return ${commandFunctionName(c)}(view, offset, r, dma);`);
     f.add(
-      `${docBlockOf(docText(`Encodes a ${requestTypeName(q)} with its command's encoder; an unknown command is a RangeError naming the known ones.`, q.source, `queue ${q.name}`))}export function ${encodeRequestName(q)}(view: DataView, offset: number, r: ${requestTypeName(q)}, dma?: DmaResolver): void {\n  if (typeof r !== "object" || r === null) throw badRequest(${str(`${q.name} request`)}, r);\n  const command = r.command;\n  switch (command) {\n${cases.join("\n")}\n    default:\n      throw badCommand(${str(q.name)}, command, ${JSON.stringify(commands.map((c) => c.name))});\n  }\n}`,
+      `${docBlockOf(docText(`Encodes a ${requestTypeName(q)} with its command's encoder; an unknown command is a RangeError naming the known ones.`, q.source, `queue ${q.name}`))}export function ${encodeRequestName(q)}(view: DataView, offset: number, r: ${requestTypeName(q)}, dma?: DmaResolver): void {\n  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest(${str(`${q.name} request`)}, r);\n  const command = r.command;\n  switch (command) {\n${cases.join("\n")}\n    default:\n      throw badCommand(${str(q.name)}, command, ${JSON.stringify(commands.map((c) => c.name))});\n  }\n}`,
     );
     // recognition: every fixed field of the command holds its fixed value
     const checks = commands
