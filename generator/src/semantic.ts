@@ -29,6 +29,7 @@ import {
   type RawStructField,
 } from "./dsl.ts";
 import type { Locator } from "./parse.ts";
+import { checkUacceMatch } from "./semantic-uacce.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
@@ -83,6 +84,7 @@ class Rules {
     this.checkQueues();
     this.checkCommands();
     this.checkInterrupts();
+    checkUacceMatch(this.data, this.regions, (p, c, m, k) => this.report(p, c, m, k));
     this.checkNames();
     return this.out;
   }

@@ -1,6 +1,6 @@
 // @warpdrive/runtime: the public surface. Generated device packages import from here.
-export { Device, resolveTarget, type DeviceOptions, type QueueOptions } from "./device.ts";
-export type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, QueueSpec, RegLoc } from "./backend.ts";
+export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
+export type { Backend, BackendDevice, DeviceMemory, DeviceSpec, IrqLine, MappedRegion, QueueSpec, RegLoc, UacceSpec } from "./backend.ts";
 export * from "./errors.ts";
 export * from "./mem/index.ts";
 export { IndexRingQueue, SqCqQueue, type Completion, type Encoder, type Queue, type SqCqOptions } from "./queue/index.ts";
@@ -9,3 +9,4 @@ export { drainHostPool } from "./sim/pool.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./sim/model.ts";
 export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
+export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, type UacceDeviceInfo } from "./uacce/index.ts";
