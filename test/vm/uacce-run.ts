@@ -28,7 +28,8 @@ export async function runUacceSuite(o: { log: Log; timeout: number; verbose: boo
     verbose: o.verbose,
     log,
     env: { WD_BACKEND: "uacce" },
-    bunArgs: [...UACCE_TESTS, ...(o.filter !== undefined ? ["-t", o.filter] : [])],
+    // the per-test limit of `bun run test` (package.json): the guest is emulated, on a shared host
+    bunArgs: ["--timeout", "60000", ...UACCE_TESTS, ...(o.filter !== undefined ? ["-t", o.filter] : [])],
     extraArchives: extras,
   });
   const rep = r.report;

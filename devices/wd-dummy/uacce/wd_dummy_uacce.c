@@ -21,7 +21,9 @@
  *   UACCE_CMD_PUT_Q (and close): worker stopped; descriptors queued and not started get DMA_FAULT.
  *
  * The doorbell is a store into the mapped page that the kernel never sees: the worker polls `head`
- * the way the mdev module does (spin while busy, short naps, then long naps).
+ * the way the mdev module does (spin while busy, short naps, then long naps), and a poll() of the
+ * process that finds nothing completed wakes it from its nap (the process waits only for work it
+ * queued, so a head it stored may be unseen).
  *
  * Removing the module with a queue open: uacce_remove zaps the process's mappings (a later touch is
  * SIGBUS), stops and releases each queue (ioctl and mmap then give ENXIO, poll reports nothing).
@@ -88,6 +90,8 @@ struct wd_queue {
 	struct mutex lock;	/* worker batch vs start/stop */
 	struct task_struct *worker;
 	atomic_t updated;	/* a batch finished since the last poll that saw it */
+	wait_queue_head_t kick_wq;
+	atomic_t kick;		/* the process polled: wake a napping worker */
 	u32 tail;
 	u32 completed;
 };
@@ -187,8 +191,12 @@ static int wd_worker(void *arg)
 			cond_resched();
 			continue;
 		}
-		usleep_range(idle < (u64)naps_ms * NSEC_PER_MSEC ? nap_us : idle_us,
-			     (idle < (u64)naps_ms * NSEC_PER_MSEC ? nap_us : idle_us) + 10);
+		if (atomic_xchg(&q->kick, 0))
+			continue;
+		/* nap until the timeout, a poll() of the process, or stop */
+		wait_event_interruptible_hrtimeout(q->kick_wq,
+			atomic_read(&q->kick) || kthread_should_stop(),
+			ns_to_ktime((u64)(idle < (u64)naps_ms * NSEC_PER_MSEC ? nap_us : idle_us) * NSEC_PER_USEC));
 	}
 	return 0;
 }
@@ -217,6 +225,7 @@ static int wd_get_queue(struct uacce_device *uacce, unsigned long pasid, struct 
 	if (!q->dus)
 		goto err_page;
 	mutex_init(&q->lock);
+	init_waitqueue_head(&q->kick_wq);
 	q->uq = uq;
 	wd_reset_page(q);
 	uq->priv = q;
@@ -252,6 +261,7 @@ static int wd_start_queue(struct uacce_queue *uq)
 	mutex_lock(&q->lock);
 	wd_reset_page(q);
 	atomic_set(&q->updated, 0);
+	atomic_set(&q->kick, 0);
 	mutex_unlock(&q->lock);
 	t = kthread_run(wd_worker, q, "wd_dummy_uacce");
 	if (IS_ERR(t))
@@ -290,7 +300,17 @@ static int wd_is_q_updated(struct uacce_queue *uq)
 {
 	struct wd_queue *q = uq->priv;
 
-	return q ? atomic_xchg(&q->updated, 0) : 0;
+	if (!q)
+		return 0;
+	if (atomic_xchg(&q->updated, 0))
+		return 1;
+	/*
+	 * The process waits for completions, so it may have stored a head the napping worker has not
+	 * seen yet: poll() doubles as a trapped doorbell (the store itself never reaches the kernel).
+	 */
+	atomic_set(&q->kick, 1);
+	wake_up(&q->kick_wq);
+	return 0;
 }
 
 static int wd_mmap(struct uacce_queue *uq, struct vm_area_struct *vma, struct uacce_qfile_region *qfr)
