@@ -23,7 +23,7 @@ const USAGE = `usage:
                                               --check writes nothing and fails if any package is stale
   wd new <name> [--dir DIR]                   scaffold a commented description and its hand-written
                                               behaviour and sim model (default DIR: devices/)
-  wd devices [--json] [--sysfs DIR]          PCI devices: IOMMU group, driver, matching client
+  wd devices [--json] [--sysfs DIR]          PCI devices (IOMMU group, driver, client), then UACCE devices (api, free queues, client)
   wd bind <BDF>                               hand a PCI device to vfio-pci (root)
   wd unbind <BDF>                             give it back to its kernel driver (root)
   wd queues [--json] | create <type> | remove <uuid>

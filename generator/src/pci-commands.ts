@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { bindToVfio, listPciDevices, unbindFromVfio, type PciDevice } from "../../runtime/src/pci/sysfs.ts";
 import { loadDevice, REPO_ROOT } from "./load.ts";
 import type { PciMatch } from "./model.ts";
+import { printUacceTable, uacceRows } from "./uacce-commands.ts";
 
 export interface PciCommandIo {
   out(line: string): void;
@@ -14,6 +15,8 @@ export interface PciCommandIo {
 interface Client {
   pkg: string;
   match: PciMatch[];
+  /** match.uacce api strings. */
+  uacceApi: string[];
 }
 
 /** The clients described under devices/ (each becomes @warpdrive/<device>). */
@@ -22,7 +25,7 @@ function knownClients(devicesDir: string): Client[] {
   const clients: Client[] = [];
   for (const f of readdirSync(devicesDir).filter((n) => n.endsWith(".yaml")).sort()) {
     const loaded = loadDevice(join(devicesDir, f));
-    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci });
+    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci, uacceApi: loaded.model.match.uacce?.api ?? [] });
   }
   return clients;
 }
@@ -58,12 +61,14 @@ export function devicesCommand(io: PciCommandIo, argv: string[]): number {
   const json = args.includes("--json");
   const clients = knownClients(devicesDir);
   const rows = listPciDevices(sysfs).map((d) => ({ ...d, client: clientFor(d, clients) }));
+  const uacce = uacceRows(sysfs, clients);
   if (json) {
-    io.out(JSON.stringify(rows, null, 2));
+    io.out(JSON.stringify([...rows, ...uacce], null, 2));
     return 0;
   }
   if (rows.length === 0) {
     io.err(`no PCI devices under ${join(sysfs, "bus/pci/devices")}`);
+    printUacceTable(io, uacce);
     return 0;
   }
   const table = [
@@ -79,6 +84,7 @@ export function devicesCommand(io: PciCommandIo, argv: string[]): number {
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   for (const r of table) io.out(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  printUacceTable(io, uacce);
   return 0;
 }
 

@@ -107,3 +107,20 @@ describe.skipIf(!onUacce)("wd-dummy on UACCE", () => {
     expect(again).toThrow(/EEXIST/);
   });
 });
+
+describe.skipIf(!onUacce)("the memcpy example on UACCE", () => {
+  test("bun examples/wd-dummy-memcpy.ts --backend uacce: every copy checked, no mismatch", () => {
+    const r = Bun.spawnSync(["bun", "examples/wd-dummy-memcpy.ts", "--backend", "uacce", "--count", "300"], { stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toMatch(/^uacce:wd_dummy-\d+: 300 copies of 4096 bytes in .* device counted 300, 0 mismatches\n$/);
+  });
+});
+
+describe.skipIf(!onUacce)("wd devices on UACCE", () => {
+  test("lists the UACCE device with its api, free queues and the client that drives it", () => {
+    const r = Bun.spawnSync(["bun", "generator/src/cli.ts", "devices"], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toMatch(/^uacce:wd_dummy-\d+\s+wd_dummy_v1\s+no\s+4\s+memcpy\s+4 KiB\s+4 MiB\s+@warpdrive\/wd-dummy$/m);
+  });
+});
