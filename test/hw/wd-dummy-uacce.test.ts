@@ -2,6 +2,7 @@
 // queue allocator, buffers from the queue's DUS region (nothing else reaches the engine), START_Q /
 // PUT_Q. Runs in the VM guest's uacce run (WD_BACKEND=uacce, devices/wd-dummy/uacce/ loaded).
 import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { DmaBuffer, DmaError, listUacceDevices, SysError, UacceError, UacceQueue, sys } from "@warpdrive/runtime";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
 
@@ -117,10 +118,39 @@ describe.skipIf(!onUacce)("the memcpy example on UACCE", () => {
   });
 });
 
-describe.skipIf(!onUacce)("wd devices on UACCE", () => {
-  test("lists the UACCE device with its api, free queues and the client that drives it", () => {
-    const r = Bun.spawnSync(["bun", "generator/src/cli.ts", "devices"], { stdout: "pipe", stderr: "pipe" });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toMatch(/^uacce:wd_dummy-\d+\s+wd_dummy_v1\s+no\s+4\s+memcpy\s+4 KiB\s+4 MiB\s+@warpdrive\/wd-dummy$/m);
+// Last: it unloads the parent module (and loads it again for whatever runs after).
+describe.skipIf(!onUacce)("the parent module removed with a queue open", () => {
+  test("a recvSync waiting on it gets a typed UacceError, not SIGBUS; the memory reads zeros; close works; the module loads again", async () => {
+    const ko = readFileSync("/etc/wd-uacce-modules", "utf8").split("\n").find((l) => l.endsWith("/wd_dummy_uacce.ko"))!;
+    expect(ko).toBeDefined();
+    const dev = await WdDummyDevice.open({ backend: "uacce" });
+    const name = dev.device.address.replace(/^uacce:/, "");
+    const q = dev.requestQueue("cmd");
+    const buf = dev.alloc(8192, "buf");
+    buf.bytes.fill(1, 0, 64);
+    // the worker leaves the ring alone, so the request waits; the module goes away meanwhile
+    writeFileSync("/sys/module/wd_dummy_uacce/parameters/paused", "1");
+    q.send({ src: buf.ref(0, 64), dst: buf.ref(4096, 64), size: 64, cookie: 1 });
+    q.flush();
+    const rm = Bun.spawn(["sh", "-c", "sleep 1; rmmod wd_dummy_uacce"], { stdout: "pipe", stderr: "pipe" });
+    let err: unknown;
+    try {
+      q.recvSync(30_000);
+    } catch (e) {
+      err = e;
+    }
+    expect(await rm.exited).toBe(0);
+    expect(err).toBeInstanceOf(UacceError);
+    expect((err as UacceError).errno).toBe(6);
+    expect(String((err as Error).message)).toContain(`${name} was removed while its queue was open`);
+    expect(existsSync(`/sys/class/uacce/${name}`)).toBe(false);
+    // what the kernel took away is zeroed process memory now: no fault on a stale read
+    expect(buf.bytes[0]).toBe(0);
+    expect(dev.queue.depth.read()).toBe(0);
+    expect(() => dev.device.reset()).toThrow(UacceError);
+    dev.close();
+    const r = Bun.spawnSync(["insmod", ko], { stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(listUacceDevices().some((d) => d.api === WD_API && d.available === 4)).toBe(true);
   });
 });

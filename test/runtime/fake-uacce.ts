@@ -4,7 +4,7 @@
 // and DUS at one page, MAP_SHARED, each once per open (EEXIST after that), START_Q once (EINVAL the
 // second time) until PUT_Q, poll readable when the "driver" marked the queue updated. Regions are
 // anonymous memory standing in for the driver's pages. Every call is recorded.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SysError } from "../../runtime/src/errors.ts";
@@ -26,7 +26,10 @@ interface Queue {
   started: boolean;
   mapped: Map<number, number>; // qfr type -> ptr
   updated: boolean;
-  /** The driver's START_Q answer (errno) for the next start, if it should fail. */
+  /** The parent driver went away: the core released the queue. */
+  removed: boolean;
+  /** The core zapped the process's mappings (the first step of removal). */
+  zapped: boolean;
 }
 
 export interface Call {
@@ -73,11 +76,34 @@ export class FakeUacce implements Sys {
 
   #writeAvailable(dev: string): void {
     const d = this.devices.get(dev)!;
+    if (!existsSync(join(this.sysfs, "class/uacce", dev))) return; // removed
     writeFileSync(join(this.sysfs, "class/uacce", dev, "available_instances"), `${d.instances - this.#open(dev)}\n`);
   }
 
   #err(call: string, object: string | undefined, errno: number): never {
     throw new SysError(call, object, errno);
+  }
+
+  /** The parent driver is removed with queues open: the core releases them, sysfs loses the device. */
+  remove(dev: string): void {
+    this.zap(dev);
+    for (const q of this.queues.values()) if (q.dev === dev) q.removed = true;
+    rmSync(join(this.sysfs, "class/uacce", dev), { recursive: true, force: true });
+  }
+
+  /** The first step of removal alone: the mappings lose their pages, the queue is still valid. */
+  zap(dev: string): void {
+    for (const q of this.queues.values()) if (q.dev === dev) q.zapped = true;
+  }
+
+  /** mincore as the kernel answers it: MMIO is a PFN mapping (never "resident"), DUS pages were inserted at mmap. */
+  pageResident(addr: number): boolean | undefined {
+    this.calls.push({ call: "mincore", int: addr });
+    for (const q of this.queues.values()) {
+      if (q.mapped.get(1) === addr) return !q.zapped;
+      if (q.mapped.get(0) === addr) return false;
+    }
+    return undefined;
   }
 
   /** What the driver does after a batch: the queue's poll becomes readable. */
@@ -101,7 +127,7 @@ export class FakeUacce implements Sys {
     if (d === undefined) return real.open(path, flags, mode);
     if (this.#open(name) >= d.instances) this.#err("open", path, 16);
     const fd = this.#next++;
-    this.queues.set(fd, { dev: name, started: false, mapped: new Map(), updated: false });
+    this.queues.set(fd, { dev: name, started: false, mapped: new Map(), updated: false, removed: false, zapped: false });
     this.#writeAvailable(name);
     return fd;
   }
@@ -118,6 +144,7 @@ export class FakeUacce implements Sys {
     this.calls.push({ call: `ioctl:${name}`, fd, request });
     const q = this.queues.get(fd);
     if (q === undefined) this.#err(name, object, 9);
+    if (q.removed) this.#err(name, object, 6);
     if (request === UACCE_CMD_START_Q) {
       if (q.started) this.#err(name, object, 22);
       if (this.failStart !== undefined) {
@@ -151,6 +178,11 @@ export class FakeUacce implements Sys {
     return p;
   }
 
+  remapAnonymous(addr: number, length: number, object?: string): void {
+    this.calls.push({ call: "remapAnonymous", int: addr });
+    real.remapAnonymous!(addr, length, object);
+  }
+
   munmap(addr: number, length: number, object?: string): void {
     this.calls.push({ call: "munmap", int: addr });
     this.maps.delete(addr);
@@ -161,7 +193,7 @@ export class FakeUacce implements Sys {
     this.calls.push({ call: "poll", fd: fds[0]?.fd, int: timeoutMs });
     return fds.map((f) => {
       const q = this.queues.get(f.fd);
-      if (q === undefined || !q.updated || !(f.events & POLLIN)) return 0;
+      if (q === undefined || q.removed || !q.updated || !(f.events & POLLIN)) return 0;
       q.updated = false;
       return POLLIN;
     });

@@ -78,7 +78,8 @@ describe("open, map, start, close", () => {
     expect(d.address).toBe("uacce:wd_dummy-0");
     expect(d.backendKind).toBe("uacce");
     const seq = f.calls.map((c) => (c.call === "mmap" ? `mmap@${c.int}` : c.call));
-    expect(seq).toEqual(["open", "mmap@0", "mmap@4096", "ioctl:UACCE_CMD_START_Q"]);
+    // then mincore of each mapping: which pages can later tell that the driver took them away
+    expect(seq).toEqual(["open", "mmap@0", "mmap@4096", "ioctl:UACCE_CMD_START_Q", "mincore", "mincore"]);
     expect(f.calls[0].text).toBe("/dev/wd_dummy-0");
     expect(listUacceDevices(f.sysfs)[0].available).toBe(1);
     // the description's region is the MMIO mapping
@@ -313,5 +314,62 @@ describe("SVA: every process address is a device address", () => {
     expect(d.dma.addressOf(heap.ref(16, 8), "src")).toBe(heap.ptr + 16);
     d.unshare(heap);
     expect(() => d.dma.addressOf(heap.ref(0, 8), "src")).toThrow(/^src: dma buffer heap is not shared/);
+  });
+});
+
+describe("the parent driver removed with a queue open", () => {
+  test("a wait that ends without news finds out: UacceError (ENXIO), the mappings read zeros, reset refuses, close works", async () => {
+    const f = fake();
+    const d = await open(f);
+    const buf = d.alloc(4096, "buf");
+    buf.bytes[0] = 0x55;
+    d.region("queue").io.write32(0x10, 7);
+    const line = d.irq("done");
+    expect(line.wait(0)).toBe(false); // alive: nothing happened
+    f.remove("wd_dummy-0");
+    f.calls.length = 0;
+    let err: unknown;
+    try {
+      line.wait(5);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UacceError);
+    expect((err as UacceError).errno).toBe(6);
+    expect((err as UacceError).message).toMatch(/^poll on uacce:wd_dummy-0: ENXIO .*wd_dummy-0 was removed while its queue was open/);
+    expect(f.calls.filter((c) => c.call === "remapAnonymous").length).toBe(2);
+    // what was device memory is now zeroed process memory: reading it cannot fault
+    expect(d.region("queue").io.read32(0x10)).toBe(0);
+    expect(buf.bytes[0]).toBe(0);
+    expect(() => line.wait(0)).toThrow(/was removed/);
+    expect(() => d.reset()).toThrow(/was removed/);
+    expect(() => d.alloc(4096, "more")).toThrow(/no room for dma buffer more .*which is gone \(the device was removed\)/);
+    d.close();
+    expect(f.maps.size).toBe(0);
+    expect(f.queues.size).toBe(0);
+  });
+
+  test("reset finds out too (PUT_Q: ENXIO)", async () => {
+    const f = fake();
+    const d = await open(f);
+    f.remove("wd_dummy-0");
+    expect(() => d.reset()).toThrow(UacceError);
+    expect(() => d.irq("done").wait(0)).toThrow(/was removed/);
+  });
+
+  test("the zap alone (the queue not yet released) is noticed through the DUS page that is gone; MMIO (a PFN map) is not asked", async () => {
+    const f = fake();
+    const d = await open(f);
+    const fd = [...f.queues.keys()][0];
+    const io = d.region("queue").io;
+    io.write32(0, 3);
+    f.calls.length = 0;
+    expect(d.irq("done").wait(0)).toBe(false);
+    expect(f.calls.filter((c) => c.call === "mincore").map((c) => c.int)).toEqual([f.mapping(fd, 1)]);
+    f.zap("wd_dummy-0");
+    expect(() => d.irq("done").wait(0)).toThrow(/wd_dummy-0 was removed while its queue was open/);
+    expect(f.calls.some((c) => c.call === "remapAnonymous")).toBe(true);
+    expect(io.read32(0)).toBe(0);
+    expect(() => d.region("queue")).not.toThrow(); // mapped before: the (now zeroed) mapping stays
   });
 });

@@ -27,7 +27,7 @@ export async function runUacceSuite(o: { log: Log; timeout: number; verbose: boo
     timeout: o.timeout,
     verbose: o.verbose,
     log,
-    env: { WD_BACKEND: "uacce" },
+    env: { WD_BACKEND: "uacce", ...(process.env.WDVM_TRACE ? { WD_TRACE: "1" } : {}) },
     // the per-test limit of `bun run test` (package.json): the guest is emulated, on a shared host
     bunArgs: ["--timeout", "60000", ...UACCE_TESTS, ...(o.filter !== undefined ? ["-t", o.filter] : [])],
     extraArchives: extras,

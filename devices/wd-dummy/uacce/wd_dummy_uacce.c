@@ -72,6 +72,9 @@ MODULE_PARM_DESC(naps_ms, "how long short naps are used before long ones (ms)");
 static unsigned int idle_us = 1000;
 module_param(idle_us, uint, 0644);
 MODULE_PARM_DESC(idle_us, "sleep between polls when idle for longer (us)");
+static bool paused;
+module_param(paused, bool, 0644);
+MODULE_PARM_DESC(paused, "test knob: while set, workers leave the rings alone (requests wait, as on a busy device)");
 
 struct wd_desc {
 	__le64 src;
@@ -151,6 +154,8 @@ static u32 wd_run_batch(struct wd_queue *q)
 {
 	u32 head, n = 0;
 
+	if (READ_ONCE(paused))
+		return 0;
 	mutex_lock(&q->lock);
 	head = smp_load_acquire(reg32(q, WD_REG_HEAD));
 	if (head - q->tail == 0 || head - q->tail > WD_RING_DEPTH) {

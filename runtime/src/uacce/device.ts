@@ -8,6 +8,15 @@
 //           of DUS is the DMA pool (dus-pool.ts); with SVA every process address is a device address.
 // Waiting:  poll() on the queue fd (the driver's is_q_updated) is the one "interrupt" of the queue.
 // Teardown: mappings released and unmapped -> UACCE_CMD_PUT_Q -> close (stop + put in the kernel).
+// Removal:  when the parent driver goes away with the queue open, the core first zaps our mappings
+//           (a touch is then SIGBUS), later releases the queue (ioctl/mmap: ENXIO), and poll() reports
+//           nothing. So a wait that ends without news checks two things: whether a page that was
+//           mapped in at open is still there (mincore: the zap is the first sign; only mappings whose
+//           pages the driver inserted at mmap count, a PFN mapping always reads as absent), and the
+//           queue itself (START_Q on a started queue is EINVAL while it lives, ENXIO once released).
+//           Either one: the dead mappings are replaced in place by zeroed memory, then a UacceError
+//           is thrown, so stale views and the ring read zeros and the app gets a typed error. Still
+//           uncovered: a touch of the mapping between the zap and the next wait's check.
 import type { BackendDevice, DeviceMemory, DeviceSpec, IrqLine, MappedRegion, UacceSpec } from "../backend.ts";
 import { SysError, UacceError } from "../errors.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
@@ -15,6 +24,8 @@ import { MAP_SHARED, O_RDWR, POLLIN, PROT_READ, PROT_WRITE, sys as realSys, type
 import { qfrOffset, UACCE_CMD_PUT_Q, UACCE_CMD_START_Q, UACCE_QFRT_DUS, UACCE_QFRT_MMIO } from "../sys/uacce-abi.ts";
 import { DusPool, SvaMemory } from "./dus-pool.ts";
 import type { UacceDeviceInfo } from "./sysfs.ts";
+
+const ENXIO = 6;
 
 export interface UacceOpenOptions {
   /** Syscall layer (unit tests pass a fake). */
@@ -59,7 +70,9 @@ class QueuePollLine implements IrqLine {
     return this.q.fd;
   }
   wait(timeoutMs: number): boolean {
-    return this.q.pollIn(timeoutMs);
+    if (this.q.pollIn(timeoutMs)) return true;
+    this.q.checkAlive("poll");
+    return false;
   }
   take(): number {
     return this.q.pollIn(0) ? 1 : 0;
@@ -81,6 +94,10 @@ export class UacceQueue implements BackendDevice {
   readonly #lines = new Map<number, QueuePollLine>();
   #fd: number;
   #closed = false;
+  /** Why the queue is unusable though open (its device was removed), or undefined. */
+  #gone: string | undefined;
+  /** Pages that were mapped in right after open: their loss is the first sign of removal. */
+  #sentinels: number[] = [];
 
   constructor(spec: DeviceSpec, readonly info: UacceDeviceInfo, options: UacceOpenOptions = {}) {
     const u = spec.uacce;
@@ -117,6 +134,7 @@ export class UacceQueue implements BackendDevice {
         this.deviceMemory = new DusPool(dus === undefined ? 0 : dus.ptr + start, size, u.dusAddress + start, page, this.address);
       }
       this.#sys.ioctl(this.#fd, UACCE_CMD_START_Q, null, "UACCE_CMD_START_Q", this.path);
+      for (const m of this.#maps.values()) if (this.#sys.pageResident?.(m.ptr) === true) this.#sentinels.push(m.ptr);
     } catch (e) {
       this.#teardown();
       throw e;
@@ -132,10 +150,50 @@ export class UacceQueue implements BackendDevice {
     return this.#closed;
   }
 
+  /** The removal reason once the device went away with the queue open. */
+  get removed(): string | undefined {
+    return this.#gone;
+  }
+
+  /**
+   * Throws a UacceError when the device was removed while this queue is open (see the header). One
+   * ioctl: START_Q on a started queue changes nothing and is EINVAL; on a released queue, ENXIO.
+   */
+  checkAlive(call: string): void {
+    if (this.#gone === undefined && this.#sentinels.some((p) => this.#sys.pageResident?.(p) === false)) this.#retire();
+    if (this.#gone === undefined) {
+      try {
+        this.#sys.ioctl(this.fd, UACCE_CMD_START_Q, null, "UACCE_CMD_START_Q", this.path);
+      } catch (e) {
+        if (!(e instanceof SysError && e.errno === ENXIO)) return;
+        this.#retire();
+      }
+    }
+    if (this.#gone !== undefined) throw this.#goneError(call);
+  }
+
+  #goneError(call: string): UacceError {
+    return new UacceError(call, this.address, ENXIO, this.#gone);
+  }
+
+  /** The device is gone: its mappings become zeroed anonymous memory, so nothing in the process faults. */
+  #retire(): void {
+    this.#gone = `${this.info.name} was removed while its queue was open (its driver unloaded or the device went away): close the device`;
+    if (this.deviceMemory instanceof DusPool) this.deviceMemory.retire("the device was removed");
+    for (const [q, m] of this.#maps) {
+      try {
+        this.#sys.remapAnonymous?.(m.ptr, m.size, `${q.toUpperCase()} region of ${this.path}`);
+      } catch {
+        // left as it is: the next touch may fault, but the error below still tells what happened
+      }
+    }
+  }
+
   region(index: number): MappedRegion {
     if (this.#closed) throw new UacceError("region", this.address, undefined, "the queue is closed");
     const have = this.#regions.get(index);
     if (have) return have;
+    if (this.#gone !== undefined) throw this.#goneError("region");
     const r = this.#spec.regions.find((x) => x.index === index);
     const l = this.#layout.get(index);
     if (r === undefined || l === undefined) {
@@ -175,8 +233,15 @@ export class UacceQueue implements BackendDevice {
   /** Stop and start the queue again: the driver brings the queue back to its state after open. */
   reset(): void {
     if (this.#closed) throw new UacceError("reset", this.address, undefined, "the queue is closed");
-    this.#sys.ioctl(this.#fd, UACCE_CMD_PUT_Q, null, "UACCE_CMD_PUT_Q", this.path);
-    this.#sys.ioctl(this.#fd, UACCE_CMD_START_Q, null, "UACCE_CMD_START_Q", this.path);
+    if (this.#gone !== undefined) throw this.#goneError("reset");
+    try {
+      this.#sys.ioctl(this.#fd, UACCE_CMD_PUT_Q, null, "UACCE_CMD_PUT_Q", this.path);
+      this.#sys.ioctl(this.#fd, UACCE_CMD_START_Q, null, "UACCE_CMD_START_Q", this.path);
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === ENXIO)) throw e;
+      this.#retire();
+      throw this.#goneError("reset");
+    }
   }
 
   #teardown(): void {
@@ -202,7 +267,7 @@ export class UacceQueue implements BackendDevice {
         try {
           this.#sys.ioctl(fd, UACCE_CMD_PUT_Q, null, "UACCE_CMD_PUT_Q", this.path);
         } catch (e) {
-          if (!(e instanceof SysError && e.errno === 6)) throw e;
+          if (!(e instanceof SysError && e.errno === ENXIO)) throw e;
         }
       });
       step(() => this.#sys.close(fd, this.path));

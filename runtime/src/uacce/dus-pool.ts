@@ -8,7 +8,8 @@ import { detach } from "../mem/detach.ts";
 
 export class DusPool implements DeviceMemory {
   readonly mode = "pool" as const;
-  readonly describe: string;
+  readonly #describe: string;
+  #retired: string | undefined;
   /** Free extents [start, end) as offsets in the pool, sorted, never adjacent. */
   #free: { start: number; end: number }[];
   /** Handed-out blocks: process address -> bytes. */
@@ -27,9 +28,14 @@ export class DusPool implements DeviceMemory {
     readonly pageSize: number,
     owner: string,
   ) {
-    this.describe = `the ${size} bytes of DUS memory of ${owner}`;
+    this.#describe = `the ${size} bytes of DUS memory of ${owner}`;
     this.#free = size > 0 ? [{ start: 0, end: size }] : [];
     this.#bytes = size > 0 ? new Uint8Array(toArrayBuffer(ptr as Pointer, 0, size)) : new Uint8Array(0);
+  }
+
+  /** What the device reaches, for refusals (and why nothing is handed out any more, once retired). */
+  get describe(): string {
+    return this.#retired === undefined ? this.#describe : `${this.#describe}, which is gone (${this.#retired})`;
   }
 
   /** Bytes not handed out. */
@@ -80,7 +86,8 @@ export class DusPool implements DeviceMemory {
   }
 
   /** Before the DUS mapping goes away: the zeroing view is detached, nothing more is handed out. */
-  retire(): void {
+  retire(reason = "the queue was closed"): void {
+    this.#retired ??= reason;
     if (this.#bytes !== undefined && this.#bytes.byteLength > 0) detach(this.#bytes.buffer as ArrayBuffer);
     this.#bytes = undefined;
   }
