@@ -164,7 +164,9 @@ describe("the kernel hands queues out", () => {
   });
 
   test("WD_BACKEND=uacce: an address in the environment counts only when it is a uacce: one", () => {
-    const saved = { ...process.env };
+    const keys = ["WD_BACKEND", "WD_DEVICE_WD_DUMMY", "WD_DEVICE"] as const;
+    const saved = keys.map((k) => process.env[k]);
+    delete process.env.WD_DEVICE;
     try {
       process.env.WD_BACKEND = "uacce";
       process.env.WD_DEVICE_WD_DUMMY = "0000:00:03.0";
@@ -174,7 +176,10 @@ describe("the kernel hands queues out", () => {
       process.env.WD_BACKEND = "uacc";
       expect(() => resolveTarget(spec)).toThrow(/unknown backend "uacc".*use sim, vfio or uacce/);
     } finally {
-      process.env = saved;
+      keys.forEach((k, i) => {
+        if (saved[i] === undefined) delete process.env[k];
+        else process.env[k] = saved[i];
+      });
     }
   });
 });
