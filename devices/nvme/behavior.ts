@@ -128,41 +128,109 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 // ---- the controller --------------------------------------------------------------------------
 
-/** One I/O queue pair plus the PRP list pages its in-flight commands use. */
+/** What a pipelined command on an I/O queue is: kept per tag in typed arrays, described only on demand. */
+const enum IoOp {
+  None = 0,
+  Read = 1,
+  Write = 2,
+  Flush = 3,
+}
+
+/** Parameters of the next read or write, reused: submitting builds no object per command. */
+interface IoParams {
+  nsid: number;
+  buffer: DmaRef | undefined;
+  prp2: number;
+  slba: number | bigint;
+  nlb: number;
+}
+
+/**
+ * One I/O queue pair plus the PRP list pages its in-flight commands use. Everything per command is
+ * kept per tag in arrays sized once (no Map, no string, no closure per I/O): the text of a command
+ * ("read LBA 8 +16") is made only when someone asks (an error, `pending`).
+ */
 export class NvmeIoQueue {
   readonly id: number;
   readonly queue: SqCqQueue;
   /** One page per in-flight command: PRP lists for transfers spanning more than two pages. */
   readonly prpLists: DmaBuffer;
-  /** Pipelined commands in flight: tag -> what it was ("read LBA 8 +16"). */
-  readonly pending = new Map<number, string>();
-  readonly #freePages: number[] = [];
-  readonly #pageOfTag = new Map<number, number>();
+  /** The reused parameters of the next read/write (see Nvme.trySubmit). */
+  readonly params: IoParams = { nsid: 0, buffer: undefined, prp2: 0, slba: 0, nlb: 0 };
+  /** The reused completion accessor. */
+  readonly cqe: Cqe;
+  readonly #op: Uint8Array;
+  readonly #lba: (number | bigint)[];
+  readonly #blocks: Uint32Array;
+  readonly #pageOfTag: Int32Array;
+  readonly #freePages: Int32Array;
+  #freeTop = 0;
+  #count = 0;
 
   constructor(id: number, queue: SqCqQueue, prpLists: DmaBuffer, pageSize: number) {
     this.id = id;
     this.queue = queue;
     this.prpLists = prpLists;
-    for (let p = prpLists.size / pageSize - 1; p >= 0; p--) this.#freePages.push(p);
+    this.cqe = new Cqe(queue.completionView);
+    const tags = queue.sqDepth;
+    this.#op = new Uint8Array(tags);
+    this.#lba = new Array<number | bigint>(tags).fill(0);
+    this.#blocks = new Uint32Array(tags);
+    this.#pageOfTag = new Int32Array(tags).fill(-1);
+    const pages = prpLists.size / pageSize;
+    this.#freePages = new Int32Array(pages);
+    for (let p = pages - 1; p >= 0; p--) this.#freePages[this.#freeTop++] = p;
   }
 
-  /** A PRP list page index for the next command, or undefined when all are in use. */
-  takePage(): number | undefined {
-    return this.#freePages.pop();
+  /** A PRP list page index for the next command, or -1 when all are in use. */
+  takePage(): number {
+    return this.#freeTop === 0 ? -1 : this.#freePages[--this.#freeTop]!;
   }
   givePage(page: number): void {
-    this.#freePages.push(page);
+    this.#freePages[this.#freeTop++] = page;
   }
-  bindPage(tag: number, page: number): void {
-    this.#pageOfTag.set(tag, page);
+
+  /** A command was submitted under `tag`. */
+  track(tag: number, op: IoOp, lba: number | bigint, blocks: number, page: number): void {
+    this.#op[tag] = op;
+    this.#lba[tag] = lba;
+    this.#blocks[tag] = blocks;
+    this.#pageOfTag[tag] = page;
+    this.#count++;
   }
-  /** Called for each completion: frees the PRP list page the command held, if any. */
+
+  /** Called for each completion: forgets the command and frees the PRP list page it held, if any. */
   completed(tag: number): void {
-    const p = this.#pageOfTag.get(tag);
-    if (p !== undefined) {
-      this.#pageOfTag.delete(tag);
-      this.#freePages.push(p);
+    if (this.#op[tag] === IoOp.None) return;
+    this.#op[tag] = IoOp.None;
+    this.#count--;
+    const p = this.#pageOfTag[tag]!;
+    if (p >= 0) {
+      this.#pageOfTag[tag] = -1;
+      this.givePage(p);
     }
+  }
+
+  /** Pipelined commands in flight. */
+  get inFlight(): number {
+    return this.#count;
+  }
+
+  /** What the command under `tag` is, as text ("read LBA 8 +16"). */
+  describe(tag: number): string {
+    switch (this.#op[tag]) {
+      case IoOp.Read: return `read LBA ${this.#lba[tag]} +${this.#blocks[tag]}`;
+      case IoOp.Write: return `write LBA ${this.#lba[tag]} +${this.#blocks[tag]}`;
+      case IoOp.Flush: return "flush";
+      default: return `tag ${tag}`;
+    }
+  }
+
+  /** Pipelined commands in flight: tag -> what it is (made on each call; for errors and tests). */
+  get pending(): ReadonlyMap<number, string> {
+    const m = new Map<number, string>();
+    for (let t = 0; t < this.#op.length; t++) if (this.#op[t] !== IoOp.None) m.set(t, this.describe(t));
+    return m;
   }
 }
 
@@ -541,32 +609,53 @@ export class Nvme {
   trySubmit(op: "read" | "write", lba: number | bigint, blocks: number, target: DmaRef | DmaBuffer, queue?: NvmeIoQueue): number {
     const q = this.#queue(queue);
     const ref = this.#checkTransfer(op, blocks, target);
-    if (blocks * this.blockSize > this.maxTransferBytes) {
+    const bytes = blocks * this.blockSize;
+    if (bytes > this.maxTransferBytes) {
       throw new ConfigError(`nvme ${op}: ${blocks} blocks exceed one command's ${this.maxTransferBytes} bytes (MDTS): use ${op}() to split`);
     }
-    const chunk: DmaRef = { buffer: ref.buffer, offset: ref.offset, length: blocks * this.blockSize };
-    const iova = this.device.dma.addressOf(chunk, "prp1");
-    if (q.queue.inFlight >= q.queue.sqDepth - 1) return -1;
-    const page = this.#needsList(iova, chunk.length) ? q.takePage() : -1;
-    if (page === undefined) return -1;
-    const prp2 = this.#prp2(q, iova, chunk.length, page);
-    const slba = BigInt(lba);
-    const encode = op === "read" ? encodeRead : encodeWrite;
-    const tag = q.queue.trySend((v, o, dma) => encode(v, o, { nsid: this.options.nsid, buffer: chunk, prp2: BigInt(prp2), slba, nlb: blocks - 1 }, dma));
-    if (tag < 0) {
+    const chunk = ref.length === bytes ? ref : ref.buffer.ref(ref.offset, bytes);
+    // The whole transfer must lie in the window: PRP1 and PRP2 (or its list) are derived from it.
+    const iova = this.device.dma.addressOf(chunk, "prp1", bytes);
+    const page = this.#needsList(iova, bytes) ? q.takePage() : -2;
+    if (page === -1) return -1;
+    const sq = q.queue;
+    const at = sq.tryReserve();
+    if (at < 0) {
       if (page >= 0) q.givePage(page);
       return -1;
     }
-    if (page >= 0) q.bindPage(tag, page);
-    q.pending.set(tag, `${op} LBA ${slba} +${blocks}`);
+    try {
+      const p = q.params;
+      p.nsid = this.options.nsid;
+      p.buffer = chunk;
+      p.prp2 = this.#prp2(q, iova, bytes, page);
+      p.slba = lba;
+      p.nlb = blocks - 1;
+      (op === "read" ? encodeRead : encodeWrite)(sq.view, at, p, sq);
+      p.buffer = undefined; // hold no reference to the caller's buffer between commands
+    } catch (e) {
+      q.params.buffer = undefined;
+      if (page >= 0) q.givePage(page);
+      throw sq.cancel(e);
+    }
+    const tag = sq.publish();
+    q.track(tag, op === "read" ? IoOp.Read : IoOp.Write, lba, blocks, page >= 0 ? page : -1);
     return tag;
   }
 
   /** Queues a flush without waiting; returns its tag or -1 when the queue is full. */
   submitFlush(queue?: NvmeIoQueue): number {
     const q = this.#queue(queue);
-    const tag = q.queue.trySend((v, o) => encodeFlush(v, o, { nsid: this.options.nsid }));
-    if (tag >= 0) q.pending.set(tag, "flush");
+    const sq = q.queue;
+    const at = sq.tryReserve();
+    if (at < 0) return -1;
+    try {
+      encodeFlush(sq.view, at, { nsid: this.options.nsid }, sq);
+    } catch (e) {
+      throw sq.cancel(e);
+    }
+    const tag = sq.publish();
+    q.track(tag, IoOp.Flush, 0, 0, -1);
     return tag;
   }
 
@@ -577,20 +666,14 @@ export class Nvme {
    */
   reap(queue?: NvmeIoQueue, timeoutMs = 0): IoCompletion | null {
     const q = this.#queue(queue);
-    if (timeoutMs === 0) {
-      const c = q.queue.recv();
-      return c === null ? null : this.#finish(q, c.tag, readCompletion(c.view, c.offset));
-    }
-    const c = q.queue.recvSync(timeoutMs);
-    return this.#finish(q, c.tag, readCompletion(c.view, c.offset));
-  }
-
-  #finish(q: NvmeIoQueue, tag: number, cqe: Completion): IoCompletion {
+    const tag = timeoutMs === 0 ? q.queue.take() : q.queue.takeSync(timeoutMs);
+    if (tag < 0) return null;
+    const cqe = q.cqe.moveTo(q.queue.completionOffset);
+    const status = cqe.status;
+    const dw0 = cqe.dw0;
+    const command = q.describe(tag);
     q.completed(tag);
-    const command = q.pending.get(tag) ?? `tag ${tag}`;
-    q.pending.delete(tag);
-    const failed = (cqe.status >> 1) !== 0;
-    return { tag, command, dw0: cqe.dw0, error: failed ? new NvmeStatusError(command, q.queue.label, cqe.status, cqe.dw0) : undefined };
+    return { tag, command, dw0, error: status >> 1 !== 0 ? new NvmeStatusError(command, q.queue.label, status, dw0) : undefined };
   }
 
   #queue(q?: NvmeIoQueue): NvmeIoQueue {
@@ -601,8 +684,8 @@ export class Nvme {
 
   #idle(queue: NvmeIoQueue | undefined, what: string): NvmeIoQueue {
     const q = this.#queue(queue);
-    if (q.pending.size > 0) {
-      throw new ConfigError(`nvme ${what} on ${q.queue.label}: ${q.pending.size} pipelined command(s) still in flight`, {
+    if (q.inFlight > 0) {
+      throw new ConfigError(`nvme ${what} on ${q.queue.label}: ${q.inFlight} pipelined command(s) still in flight`, {
         hint: "reap() them first, or use another queue",
       });
     }
@@ -653,7 +736,7 @@ export class Nvme {
   /** Waits for every pending command of `q`; returns the first failure. */
   #drain(q: NvmeIoQueue): NvmeStatusError | undefined {
     let first: NvmeStatusError | undefined;
-    while (q.pending.size > 0) first ??= this.reap(q, this.options.commandTimeoutMs)!.error;
+    while (q.inFlight > 0) first ??= this.reap(q, this.options.commandTimeoutMs)!.error;
     return first;
   }
 
@@ -669,10 +752,16 @@ export class Nvme {
     const first = P - (iova % P);
     if (len <= first) return 0;
     if (len <= first + P) return iova + first;
-    const list = new DataView(q.prpLists.arrayBuffer, page * P, P);
+    // A PRP list: the queue's own page for this command (never freed while the queue lives), whose
+    // IOVA is the list buffer's plus the page offset; entries as two 32-bit stores (no BigInt).
+    const list = q.prpLists.view;
+    const base = page * P;
     let n = 0;
-    for (let at = iova + first; at < iova + len; at += P) list.setBigUint64(8 * n++, BigInt(at), true);
-    return this.device.dma.addressOf(q.prpLists.ref(page * P, n * 8), "prp2");
+    for (let at = iova + first; at < iova + len; at += P, n++) {
+      list.setUint32(base + 8 * n, at >>> 0, true);
+      list.setUint32(base + 8 * n + 4, (at / 0x100000000) >>> 0, true);
+    }
+    return q.prpLists.iovaIn(this.device)! + base;
   }
 
   // ---- teardown ----

@@ -21,6 +21,7 @@ import {
   type RawParam,
   type RawRing,
   type RawStructField,
+  type RawDmaExtent,
   type RawUacceMatch,
 } from "./dsl.ts";
 import type {
@@ -40,11 +41,13 @@ import type {
   RingPlacement,
   SourcePos,
   StructFieldModel,
+  DmaFieldModel,
   StructFieldType,
   StructModel,
   UacceMatch,
 } from "./model.ts";
 import type { ParsedFile } from "./parse.ts";
+import { parseExtent } from "./extent.ts";
 
 const byNumber = <T>(key: (t: T) => number) => (a: T, b: T) => key(a) - key(b);
 
@@ -216,6 +219,7 @@ class ModelBuilder {
       count,
       endian: f.endian ?? structEndian,
       ...(f.enum !== undefined && { enumName: f.enum }),
+      ...(t === "dma-address" && { dma: dmaModel(f) }),
       bitfields: this.bitfields([...path, "fields"], f.fields, "rw"),
       ...(f.doc !== undefined && { doc: f.doc }),
       source: this.source(path),
@@ -302,13 +306,20 @@ class ModelBuilder {
       const params: CommandParamModel[] = entries(c.params).map(([pname, p]) => {
         const path = ["commands", cname, "params", pname];
         const fromField = p.field;
-        const field = fromField !== undefined
+        let field = fromField !== undefined
           ? this.structField(["structs", sname, "fields", fromField], fromField, struct.fields[fromField]!, endian)
           : this.structField(path, pname, p, endian);
+        // A param's own extent replaces the struct field's; an inherited one names struct fields,
+        // which emitters map to the params and fixed values that write them.
+        if (fromField !== undefined && field.dma !== undefined && (p.extent !== undefined || p.unbounded !== undefined || p.direction !== undefined)) {
+          const own = dmaModel(p);
+          field = { ...field, dma: { ...(p.extent !== undefined || p.unbounded !== undefined ? own : field.dma), direction: own.direction ?? field.dma.direction } };
+        }
         return {
           name: pname,
           field,
           ...(fromField !== undefined && { fromField }),
+          ...(fromField !== undefined && (p.extent !== undefined || p.unbounded !== undefined) && { extentOwn: true }),
           ...(p.doc !== undefined && { doc: p.doc }),
           source: this.source(path),
         };
@@ -336,6 +347,17 @@ class ModelBuilder {
       source: this.source(["interrupts", name]),
     }));
   }
+}
+
+/** The extent, unbounded reason and direction of a dma-address field or param (validated). */
+function dmaModel(f: RawDmaExtent): DmaFieldModel {
+  const extent = f.extent === undefined ? undefined : parseExtent(f.extent);
+  if (extent !== undefined && "error" in extent) throw new Error(`extent ${f.extent}: ${extent.error}`);
+  return {
+    ...(extent !== undefined && { extent }),
+    ...(f.unbounded !== undefined && { unbounded: f.unbounded }),
+    ...(f.direction !== undefined && { direction: f.direction }),
+  };
 }
 
 /**

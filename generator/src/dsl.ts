@@ -31,7 +31,14 @@ export interface RawRegion extends RawDoc {
   registers?: Record<string, RawRegister>;
 }
 
-export interface RawStructField extends RawDoc {
+/** What a dma-address field says about the memory it points at (see generator/src/extent.ts). */
+export interface RawDmaExtent {
+  extent?: number | string;
+  unbounded?: string;
+  direction?: "to-device" | "from-device" | "both";
+}
+
+export interface RawStructField extends RawDoc, RawDmaExtent {
   offset: number;
   type: string;
   count?: number;
@@ -80,7 +87,7 @@ export interface RawSqCqQueue extends RawDoc {
 
 export type RawQueue = RawIndexRingQueue | RawSqCqQueue;
 
-export interface RawParam extends RawDoc {
+export interface RawParam extends RawDoc, RawDmaExtent {
   field?: string;
   offset?: number;
   type?: string;

@@ -3,6 +3,7 @@
 // collections sorted in the order the emitters must keep (declaration order of the YAML file).
 // Each item carries `source`, the place in the YAML it came from, so generated code can say
 // "@generated from devices/nvme.yaml:120 (register cc)".
+import type { ExtentExpr } from "./extent.ts";
 
 export interface SourcePos {
   /** Path of the YAML file as given to the generator, relative to the repo root when inside it. */
@@ -114,6 +115,15 @@ export type StructFieldType =
   | { kind: "reserved" }
   | { kind: "struct"; struct: string };
 
+/** What a dma-address field says about the memory the device moves there. */
+export interface DmaFieldModel {
+  /** Bytes the device moves at the address; names are fields of the struct, or params of a command. */
+  extent?: ExtentExpr;
+  /** Why no extent can be stated (the description says so; nothing checks the range). */
+  unbounded?: string;
+  direction?: "to-device" | "from-device" | "both";
+}
+
 export interface StructFieldModel {
   name: string;
   offset: number;
@@ -124,6 +134,8 @@ export interface StructFieldModel {
   count: number;
   endian: Endian;
   enumName?: string;
+  /** dma-address fields only. */
+  dma?: DmaFieldModel;
   /** Bitfields inside a scalar field, sorted by lsb. */
   bitfields: FieldModel[];
   doc?: string;
@@ -198,6 +210,9 @@ export interface CommandParamModel {
   field: StructFieldModel;
   /** Set when the param names a struct field as it is. */
   fromField?: string;
+  /** A dma-address param that states its own extent (in param names); otherwise the field's extent
+   *  applies, in struct field names. */
+  extentOwn?: boolean;
   doc?: string;
   source: SourcePos;
 }

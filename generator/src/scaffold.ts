@@ -148,8 +148,8 @@ structs:
     size: 32
     doc: One request; the device writes status when it is done.
     fields:
-      src: { offset: 0, type: dma-address, doc: Bus address to read from. }
-      dst: { offset: 8, type: dma-address, doc: Bus address to write to. }
+      src: { offset: 0, type: dma-address, extent: length, direction: to-device, doc: Bus address to read from. }
+      dst: { offset: 8, type: dma-address, extent: length, direction: from-device, doc: Bus address to write to. }
       length: { offset: 16, type: u32, doc: "Bytes to move: 1 to MAX_LENGTH." }
       status: { offset: 20, type: u32, enum: DescStatus, doc: Written by the device. }
       cookie: { offset: 24, type: u32, doc: Free for the host; the device leaves it alone. }

@@ -21,6 +21,7 @@ import {
   type RawBitfield,
   type RawCommand,
   type RawDevice,
+  type RawDmaExtent,
   type RawParam,
   type RawQueue,
   type RawRegion,
@@ -28,6 +29,7 @@ import {
   type RawStruct,
   type RawStructField,
 } from "./dsl.ts";
+import { extentNames, parseExtent } from "./extent.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 
@@ -335,6 +337,7 @@ class Rules {
         const shape = this.fieldShape(fname, f);
         if (!shape) continue;
         this.checkPlacement(base, shape, isInt(s.size) ? s.size : undefined, s.packed === true, `${s.size}-byte struct ${sname}`, f.type);
+        if (shape.kind === "dma-address") this.checkDmaExtent(base, fname, f, (n) => this.extentFieldName(s, n));
         for (const other of placed) {
           if (overlaps(shape, other)) {
             this.report([...base, "offset"], "struct-field-overlap", `field "${fname}" (${span(shape)}) overlaps field "${other.name}" (${span(other)})`);
@@ -372,6 +375,52 @@ class Rules {
     if (f.endian !== undefined && bytes === undefined) {
       this.report([...base, "endian"], "bad-option", `endian applies to integer and dma-address fields, not ${t}`, true);
     }
+    for (const k of ["extent", "unbounded", "direction"] as const) {
+      if (f[k] !== undefined && t !== "dma-address") this.report([...base, k], "bad-option", `${k} describes the memory a dma-address points at; "${fname}" is ${t}`, true);
+    }
+  }
+
+  // ---- DMA extents ----
+
+  /**
+   * A dma-address states how many bytes the device moves there (`extent`) or why it cannot
+   * (`unbounded`, a warning: nothing checks that field's range). `name(n)` says whether a name in
+   * the expression is something the encoder knows: undefined when it is, else why not.
+   */
+  private checkDmaExtent(base: Path, fname: string, f: RawDmaExtent, name: (n: string) => string | undefined, inherited = false): void {
+    if (f.extent !== undefined && f.unbounded !== undefined) {
+      this.report([...base, "unbounded"], "dma-extent-conflict", `dma-address "${fname}" has both extent and unbounded; keep one`, true);
+      return;
+    }
+    if (f.unbounded !== undefined) {
+      if (!inherited) this.report([...base, "unbounded"], "dma-unbounded", `dma-address "${fname}" has no extent (${f.unbounded}): the SDK cannot check how far the device reaches from it`, true, "warning");
+      return;
+    }
+    if (f.extent === undefined) {
+      if (inherited) return; // reported at the struct field
+      this.report(base, "dma-extent-missing", `dma-address "${fname}" needs an extent (the bytes the device moves there: a number, a field or an expression) or unbounded: "<why not>"`, true);
+      return;
+    }
+    if (!isInt(f.extent) && !isStr(f.extent)) return; // the schema reported it
+    const e = parseExtent(f.extent);
+    if ("error" in e) {
+      this.report([...base, "extent"], "bad-extent", `extent of "${fname}": ${e.error} (column ${e.column + 1} of "${f.extent}")`);
+      return;
+    }
+    for (const n of extentNames(e)) {
+      const why = /^[A-Z]/.test(n.name) ? (isObj(this.data.constants) && this.data.constants[n.name] !== undefined ? undefined : `unknown constant "${n.name}"${this.suggest(n.name, Object.keys(this.data.constants ?? {}))}`) : name(n.name);
+      if (why !== undefined) this.report([...base, "extent"], "bad-extent", `extent of "${fname}": ${why}`);
+    }
+  }
+
+  /** A struct field an extent may name: one unsigned integer of at most 32 bits, without bit fields. */
+  private extentFieldName(s: RawStruct, n: string): string | undefined {
+    const raw = isObj(s.fields) ? s.fields[n] : undefined;
+    if (!isObj(raw)) return `no field "${n}"${this.suggest(n, Object.keys(s.fields ?? {}))}`;
+    if (!["u8", "u16", "u32"].includes(raw.type) || (raw.count ?? 1) !== 1 || raw.fields !== undefined) {
+      return `field "${n}" is ${raw.type}${raw.fields !== undefined ? " with bit fields" : ""}; an extent can use only single u8, u16 or u32 fields`;
+    }
+    return undefined;
   }
 
   /** Inside the struct and naturally aligned (unless packed). */
@@ -644,6 +693,17 @@ class Rules {
         this.report([...path, "field"], "bad-field-type", `param "${pname}" names reserved field "${p.field}"`);
         return undefined;
       }
+      for (const k of ["extent", "unbounded", "direction"] as const) {
+        if (p[k] !== undefined && raw.type !== "dma-address") this.report([...path, k], "bad-option", `${k} describes the memory a dma-address points at; field "${p.field}" is ${raw.type}`, true);
+      }
+      if (raw.type === "dma-address") {
+        // The param's own extent, or the field's, read in the command's terms (params, fixed values).
+        const own = p.extent !== undefined || p.unbounded !== undefined;
+        const src: RawDmaExtent = own ? p : raw;
+        const command = path.slice(0, 2) as Path;
+        const c = (this.data.commands ?? {})[String(command[1])] as RawCommand;
+        this.checkDmaExtent(own ? path : [...path, "field"], pname, own ? p : { ...src, direction: raw.direction }, (n) => this.extentParamName(c, struct, sname, n, own), !own);
+      }
       return this.fieldShape(pname, raw);
     }
     if (p.offset === undefined || p.type === undefined) {
@@ -653,9 +713,36 @@ class Rules {
     }
     if (!isInt(p.offset) || !isStr(p.type)) return undefined;
     this.checkFieldOptions(path, pname, p);
+    if (p.type === "dma-address") {
+      const c = (this.data.commands ?? {})[String(path[1])] as RawCommand;
+      this.checkDmaExtent(path, pname, p, (n) => this.extentParamName(c, struct, sname, n, true));
+    }
     const shape = this.fieldShape(pname, p);
     if (shape) this.checkPlacement(path, shape, struct.size, struct.packed === true, `${struct.size}-byte struct ${sname}`, p.type);
     return shape;
+  }
+
+  /**
+   * A name in a command's extent: its own extent names params; one inherited from the struct names
+   * struct fields, which the command must take as params or fix.
+   */
+  private extentParamName(c: RawCommand, struct: RawStruct, sname: string, n: string, own: boolean): string | undefined {
+    const params = isObj(c?.params) ? c.params : {};
+    if (own) {
+      const p = params[n];
+      if (!isObj(p)) return `no param "${n}"${this.suggest(n, Object.keys(params))}`;
+      const target = isStr(p.field) && isObj(struct.fields) ? struct.fields[p.field] : undefined;
+      const type = p.field !== undefined ? (isObj(target) ? target.type : undefined) : p.type;
+      const hasBits = p.field !== undefined ? isObj(target) && target.fields !== undefined : p.fields !== undefined;
+      if (!isStr(type) || !["u8", "u16", "u32"].includes(type) || hasBits || (p.count ?? 1) !== 1) return `param "${n}" is ${String(type)}; an extent can use only single u8, u16 or u32 values`;
+      return undefined;
+    }
+    const why = this.extentFieldName(struct, n);
+    if (why !== undefined) return `${why} (extent inherited from ${sname})`;
+    const taken = Object.values(params).some((p) => isObj(p) && p.field === n);
+    const fixed = isObj(c?.fixed) && c.fixed[n] !== undefined;
+    if (!taken && !fixed) return `the extent inherited from ${sname} uses field "${n}", which this command neither fixes nor takes as a param: give the param its own extent`;
+    return undefined;
   }
 
   // ---- interrupts ----

@@ -2,7 +2,8 @@
  * Width-exact volatile MMIO access for warpdrive (loaded with bun:ffi dlopen).
  *
  * Why C: a JS load from a typed array may be hoisted out of a polling loop by the JIT, and Atomics
- * would turn a load into a locked read-modify-write on the device (see shared/notes/bun-ffi.md).
+ * would turn a load into a locked read-modify-write on the device (measured: Atomics.load compiles
+ * to a locked RMW, Atomics.store to xchg).
  * An FFI call into these functions is opaque to the JIT, and `volatile` makes the compiler emit
  * exactly one access of exactly the given width. Built by runtime/src/mem/native.ts with `cc -O2`.
  */
@@ -21,12 +22,25 @@ WD_EXPORT void wd_wr32(volatile void *a, uint32_t v) { *(volatile uint32_t *)a =
 /* One 64-bit store: two 32-bit halves would let the device see a torn value. */
 WD_EXPORT void wd_wr64(volatile void *a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
-/* Store fence: every earlier store (ring entries in DMA memory) is visible before what follows. */
+/*
+ * The ordering a doorbell needs: every earlier store to ring entries (ordinary write-back memory the
+ * device reads by DMA) is visible to the device before the store to the doorbell register (an
+ * uncached MMIO mapping). The cheapest barrier that gives exactly that, per architecture:
+ * - x86-64: none in hardware. Stores are not reordered with other stores (TSO), and a store to UC
+ *   memory is not passed by earlier write-back stores; ring entries are written with ordinary
+ *   stores, never non-temporal ones, so `sfence` would order nothing more. The compiler must not
+ *   move stores across the doorbell: an empty asm with a "memory" clobber (Linux's writel on x86 is
+ *   the same plain mov). The FFI call itself is also opaque to the JIT.
+ * - arm64: stores may be reordered, and device memory is a different observer: `dmb oshst` orders
+ *   earlier stores before later ones for the outer-shareable domain that DMA masters are in (what
+ *   Linux's writel does with __iowmb / dma_wmb); `dsb st` would also wait for completion, which the
+ *   doorbell does not need.
+ */
 static inline void wd_wmb(void) {
 #if defined(__x86_64__) || defined(__i386__)
-  __asm__ __volatile__("sfence" ::: "memory");
+  __asm__ __volatile__("" ::: "memory");
 #elif defined(__aarch64__)
-  __asm__ __volatile__("dsb st" ::: "memory");
+  __asm__ __volatile__("dmb oshst" ::: "memory");
 #else
   __sync_synchronize();
 #endif
@@ -41,4 +55,4 @@ WD_EXPORT void wd_db32(volatile void *a, uint32_t v) {
 }
 
 /* Version of this ABI; bump when a signature changes so stale cached builds are not used. */
-WD_EXPORT uint32_t wd_mmio_abi(void) { return 1; }
+WD_EXPORT uint32_t wd_mmio_abi(void) { return 2; }

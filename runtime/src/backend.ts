@@ -24,12 +24,15 @@ export type QueueSpec =
       name: string;
       first: number;
       last: number;
-      sq: { entrySize: number; depth: number; doorbell: RegLoc; tagOffset: number };
+      /** tagWidth: bits of the tag field (default 16); tagBigEndian: its byte order (default little). */
+      sq: { entrySize: number; depth: number; doorbell: RegLoc; tagOffset: number; tagWidth?: 8 | 16 | 32; tagBigEndian?: boolean };
       cq: {
         entrySize: number;
         depth: number;
         doorbell: RegLoc;
         tagOffset: number;
+        tagWidth?: 8 | 16 | 32;
+        tagBigEndian?: boolean;
         phase: { offset: number; width: 8 | 16 | 32; bit: number };
         sqHeadOffset?: number;
       };

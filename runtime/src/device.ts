@@ -94,8 +94,6 @@ export class Device implements DmaDomain {
   /** Shared buffers the device reaches without a mapping of ours (backend.deviceMemory). */
   readonly #provided = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
-  /** Buffers referenced by requests in flight: how many requests, per queue label. */
-  readonly #pins = new Map<DmaBuffer, Map<string, number>>();
   readonly #host: QueueHost;
   #closed = false;
 
@@ -136,21 +134,6 @@ export class Device implements DmaDomain {
         return self.dma;
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
-      pin: (buf, queue) => {
-        let p = self.#pins.get(buf);
-        if (p === undefined) self.#pins.set(buf, (p = new Map()));
-        p.set(queue, (p.get(queue) ?? 0) + 1);
-      },
-      unpin: (buf, queue) => {
-        const p = self.#pins.get(buf);
-        const n = p?.get(queue);
-        if (p === undefined || n === undefined) return;
-        if (n > 1) p.set(queue, n - 1);
-        else {
-          p.delete(queue);
-          if (p.size === 0) self.#pins.delete(buf);
-        }
-      },
     };
   }
 
@@ -225,11 +208,20 @@ export class Device implements DmaDomain {
    * silent write into other data).
    */
   dmaInUse(buf: DmaBuffer): string | undefined {
-    const p = this.#pins.get(buf);
-    if (p === undefined) return undefined;
+    // The pin count lives on the buffer (the queues count it without a lookup); which of this
+    // device's queues hold it is asked only here, on the refusal path.
+    if (buf.pins === 0) return undefined;
     let n = 0;
-    for (const c of p.values()) n += c;
-    return `${n} request${n === 1 ? "" : "s"} in flight on queue ${[...p.keys()].join(", ")} reference${n === 1 ? "s" : ""} it`;
+    const on: string[] = [];
+    for (const q of this.#queues.values()) {
+      const k = q.pinsOf(buf);
+      if (k > 0) {
+        n += k;
+        on.push(q.label);
+      }
+    }
+    if (n === 0) return undefined; // pinned by another device's requests, not this one's
+    return `${n} reference${n === 1 ? "" : "s"} from requests in flight on queue ${on.join(", ")} point${n === 1 ? "s" : ""} at it`;
   }
 
   /** DmaDomain: called by DmaBuffer.share. */

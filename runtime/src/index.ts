@@ -2,6 +2,7 @@
 export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
 export type { Backend, BackendDevice, DeviceMemory, DeviceSpec, IrqLine, MappedRegion, QueueSpec, RegLoc, UacceSpec } from "./backend.ts";
 export * from "./errors.ts";
+export { badArray, badInt, badRequest, badWord, dmaAddress, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
 export { IndexRingQueue, SqCqQueue, type Completion, type Encoder, type Queue, type SqCqOptions } from "./queue/index.ts";
 export { simBackend, SimDevice } from "./sim/backend.ts";

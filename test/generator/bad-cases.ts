@@ -27,7 +27,7 @@ const ENTRY = `${HEAD}structs:
       op: { offset: 0, type: u8 }
       tag: { offset: 2, type: u16 }
       status: { offset: 4, type: u32 }
-      addr: { offset: 8, type: dma-address }
+      addr: { offset: 8, type: dma-address, extent: 4096 }
 interrupts:
   irq: { index: 0, kind: msi }
 `;
@@ -118,7 +118,7 @@ export const BAD_CASES: BadCase[] = [
   { name: "misaligned wide field", yaml: `${HEAD}structs:\n  S:\n    size: 8\n    fields:\n      a: { offset: 2, type: u32 }\n`, code: "misaligned", at: "8:20", path: "structs.S.fields.a.offset", says: "not 4-byte aligned; move it or set packed: true" },
   { name: "unknown field type", yaml: `${HEAD}structs:\n  S:\n    size: 8\n    fields:\n      a: { offset: 0, type: Header }\n`, code: "unknown-struct", at: "8:29", path: "structs.S.fields.a.type", says: 'unknown type "Header"' },
   { name: "structs containing each other", yaml: `${HEAD}structs:\n  A:\n    size: 8\n    fields:\n      b: { offset: 0, type: B }\n  B:\n    size: 8\n    fields:\n      a: { offset: 0, type: A }\n`, code: "struct-cycle", at: "12:29", path: "structs.B.fields.a.type", says: "A -> B -> A" },
-  { name: "enum on a dma-address field", yaml: `${HEAD}enums:\n  K: { values: { A: 0 } }\nstructs:\n  S:\n    size: 8\n    fields:\n      a: { offset: 0, type: dma-address, enum: K }\n`, code: "bad-option", at: "10:42", path: "structs.S.fields.a.enum", says: "only integer fields" },
+  { name: "enum on a dma-address field", yaml: `${HEAD}enums:\n  K: { values: { A: 0 } }\nstructs:\n  S:\n    size: 8\n    fields:\n      a: { offset: 0, type: dma-address, extent: 8, enum: K }\n`, code: "bad-option", at: "10:53", path: "structs.S.fields.a.enum", says: "only integer fields" },
   { name: "reserved field without size", yaml: `${HEAD}structs:\n  S:\n    size: 8\n    fields:\n      _rsvd: { offset: 0, type: reserved }\n`, code: "missing-key", at: "8:33", path: "structs.S.fields._rsvd.type", says: 'needs "size"' },
   { name: "bit field wider than its struct field", yaml: `${HEAD}structs:\n  S:\n    size: 2\n    fields:\n      f: { offset: 0, type: u8, fields: { k: { bits: "8:6" } } }\n`, code: "field-outside-register", at: "8:54", path: "structs.S.fields.f.fields.k.bits", says: 'bits 8:6 of "k" do not fit the 8-bit u8 field "f"' },
 

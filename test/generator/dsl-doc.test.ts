@@ -27,7 +27,7 @@ const SUPPORT = {
     Other: { size: 8, fields: { a: { offset: 0, type: "u64" } } },
     Sqe: {
       size: 64,
-      fields: { opcode: { offset: 0, type: "u8" }, cid: { offset: 2, type: "u16" }, nsid: { offset: 4, type: "u32" }, prp1: { offset: 24, type: "dma-address" } },
+      fields: { opcode: { offset: 0, type: "u8" }, cid: { offset: 2, type: "u16" }, nsid: { offset: 4, type: "u32" }, prp1: { offset: 24, type: "dma-address", extent: 4096 } },
     },
     Cqe: { size: 16, fields: { sqhd: { offset: 8, type: "u16" }, cid: { offset: 12, type: "u16" }, status: { offset: 14, type: "u16" } } },
   },

@@ -1,7 +1,6 @@
 // Emitter rules that hold for every file: headers, provenance on every declaration, escaped docs,
 // the package.json contract, the resolved spec and the typed queue wrappers' wiring.
 import { describe, expect, test } from "bun:test";
-import type { DmaResolver, Encoder } from "@warpdrive/runtime";
 import { emitDevice } from "../../generator/src/emit/index.ts";
 import { camel, escapeDoc, num, pascal } from "../../generator/src/emit/util.ts";
 import { AdminQueue, CmdQueue, IoQueue } from "../fixtures/golden/kitchen.expected/src/client.ts";
@@ -96,8 +95,8 @@ describe("spec", () => {
     const [admin, io, cmd] = spec.queues;
     expect(admin).toEqual({
       kind: "sq-cq", name: "admin", first: 0, last: 0,
-      sq: { entrySize: 64, depth: 32, doorbell: { region: "bar0", offset: 0x1000, width: 32, stride: 8 }, tagOffset: 2 },
-      cq: { entrySize: 16, depth: 32, doorbell: { region: "bar0", offset: 0x1004, width: 32, stride: 8 }, tagOffset: 12, phase: { offset: 14, width: 16, bit: 0 }, sqHeadOffset: 8 },
+      sq: { entrySize: 64, depth: 32, doorbell: { region: "bar0", offset: 0x1000, width: 32, stride: 8 }, tagOffset: 2, tagWidth: 16 },
+      cq: { entrySize: 16, depth: 32, doorbell: { region: "bar0", offset: 0x1004, width: 32, stride: 8 }, tagOffset: 12, tagWidth: 16, phase: { offset: 14, width: 16, bit: 0 }, sqHeadOffset: 8 },
       interrupt: 0,
     });
     expect(io!.kind === "sq-cq" && io!.first === 1 && io!.last === 4 && io!.cq.sqHeadOffset === undefined).toBe(true);
@@ -115,26 +114,39 @@ describe("spec", () => {
   });
 });
 
-/** Just enough of a runtime queue to see what the wrapper hands it. */
+/** Just enough of a runtime queue (the reserve/publish engine API) to see what the wrapper does. */
 function fakeQueue(size: number) {
   const view = new DataView(new ArrayBuffer(size));
-  const dma: DmaResolver = { addressOf: () => 0x2000 };
+  let reserved = false;
   return {
     view,
+    completionView: view,
+    completionOffset: 0,
     sent: 0,
     inFlight: 0,
-    send(encode: Encoder): number {
-      encode(view, 0, dma);
+    released: false,
+    reserve(): number {
+      if (reserved) throw new Error("nested reserve");
+      reserved = true;
+      return 0;
+    },
+    tryReserve(): number {
+      return this.reserve();
+    },
+    addressOf: () => 0x2000,
+    publish(): number {
+      reserved = false;
       return this.sent++;
     },
-    trySend(encode: Encoder): number {
-      return this.send(encode);
+    cancel(e: unknown): unknown {
+      reserved = false;
+      return e;
     },
-    recv() {
-      return { tag: 0, view, offset: 0, status: 0 };
+    take(): number {
+      return 0;
     },
-    recvSync(_ms: number) {
-      return { tag: 0, view, offset: 0, status: 0 };
+    takeSync(_ms: number): number {
+      return 0;
     },
     flush() {},
     release() {},

@@ -22,8 +22,9 @@ describe("devices/*.yaml", () => {
   for (const name of DEVICES) {
     test(`${name} validates with no diagnostics`, () => {
       const r = loadDevice(join(ROOT, "devices", name), { root: ROOT });
-      // Printed in full on failure, so the message says what to fix.
-      expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
+      // Printed in full on failure, so the message says what to fix. The only warnings allowed are
+      // the DMA fields whose extent the description says it cannot state (each with its reason).
+      expect(r.diagnostics.filter((d) => d.code !== "dma-unbounded").map(formatDiagnostic)).toEqual([]);
       expect(r.model?.name).toBe(name.replace(/\.yaml$/, ""));
     });
   }

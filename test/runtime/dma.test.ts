@@ -56,10 +56,20 @@ test("bad sizes are ConfigErrors naming the buffer", () => {
 test("ref windows are checked", () => {
   const b = DmaBuffer.alloc(4096, { name: "w" });
   try {
-    expect(b.ref()).toEqual({ buffer: b, offset: 0, length: 4096 });
-    expect(b.ref(100, 28)).toEqual({ buffer: b, offset: 100, length: 28 });
-    expect(() => b.ref(4000, 200)).toThrow(DmaError);
-    expect(() => b.ref(-1)).toThrow("outside its 4096 bytes");
+    const whole = b.ref();
+    expect([whole.buffer, whole.offset, whole.length]).toEqual([b, 0, 4096]);
+    const part = b.ref(100, 28);
+    expect([part.buffer, part.offset, part.length]).toEqual([b, 100, 28]);
+    expect(() => b.ref(4000, 200)).toThrow(RangeError);
+    expect(() => b.ref(-1)).toThrow("ref offset -1 is not an integer in 0..4096");
+    expect(() => b.ref(1.5)).toThrow(RangeError);
+    expect(() => b.ref("8" as unknown as number)).toThrow(TypeError);
+    expect(() => b.ref(0, 2 ** 53)).toThrow(RangeError);
+    // a ref is immutable and cannot be forged: what was checked is what a device is told
+    expect(() => {
+      (part as unknown as { offset: number }).offset = 0;
+    }).toThrow(TypeError);
+    expect(part.offset).toBe(100);
   } finally {
     b.free();
   }
@@ -113,7 +123,7 @@ test("resolver errors name the field and the buffer", () => {
     const dma = new SharedResolver(d);
     const e = (() => {
       try {
-        dma.addressOf({ buffer: b, offset: 4000, length: 200 }, "dma_src");
+        dma.addressOf(b.ref(4000), "dma_src", 200);
       } catch (x) {
         return x as DmaError;
       }
@@ -121,7 +131,7 @@ test("resolver errors name the field and the buffer", () => {
     expect(e).toBeInstanceOf(DmaError);
     expect(e.field).toBe("dma_src");
     expect(e.buffer).toBe("buf");
-    expect(e.message).toContain("outside dma buffer buf");
+    expect(e.message).toContain("the device would touch 200 bytes at [4000, 4000+200) of dma buffer buf, but the DmaRef window is [4000, 4000+96)");
     expect(() => new SharedResolver(other).addressOf(b.ref(), "prp1")).toThrow("prp1: dma buffer buf is not shared with nvme");
     expect(() => dma.addressOf({ offset: 0 } as never, "x")).toThrow("expected a DmaRef");
     const ref = b.ref();

@@ -193,7 +193,7 @@ test("DmaAddrReg writes the resolver's IOVA as one 64-bit store and names itself
   expect(writes).toEqual(["w64 128 0x100000010"]);
   expect(asked).toEqual(["dma_src"]);
   expect(src.read()).toBe(0x100000010n);
-  expect(() => src.write({ ...fakeRef, offset: 0x200 })).toThrow("dma_src: outside");
+  expect(() => src.write({ ...fakeRef, offset: 0x200 } as unknown as DmaRef)).toThrow("dma_src: outside");
   // a 32-bit address register refuses an IOVA above 4 GiB
   expect(() => new DmaAddrReg32(io, 0x90, undefined, dma, "addr32").write(fakeRef)).toThrow("holds 32 bits");
   // without a resolver the register cannot take a buffer

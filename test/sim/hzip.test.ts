@@ -272,7 +272,10 @@ describe("hzip statuses", () => {
     const base = { reqType: ZipAlgorithm.ZLIB, sourceAddr: buf.ref(0, 100), destAddr: buf.ref(4096, 4096) };
     expect(raw((v, o) => Sqe.encode(v, o, { ...base, inputDataLength: 0, destAvailOut: 4096 }, dma))).toBe("BAD_LENGTH");
     expect(raw((v, o) => Sqe.encode(v, o, { ...base, inputDataLength: 100, destAvailOut: 0 }, dma))).toBe("BAD_LENGTH");
-    expect(raw((v, o) => Sqe.encode(v, o, { ...base, inputDataLength: MAX_REQUEST_LENGTH + 1, destAvailOut: 4096 }, dma))).toBe("BAD_LENGTH");
+    expect(raw((v, o) => {
+      Sqe.encode(v, o, { ...base, inputDataLength: 100, destAvailOut: 4096 }, dma);
+      v.setUint32(o + Sqe.LAYOUT.inputDataLength.offset, MAX_REQUEST_LENGTH + 1, true);
+    })).toBe("BAD_LENGTH");
     expect(() => z.compress(new Uint8Array(0))).toThrow(/1\.\.8388608 bytes/);
   });
 
@@ -287,10 +290,13 @@ describe("hzip statuses", () => {
     })).toBe("DMA_FAULT");
     // destination window running past the end of the shared buffer
     expect(raw((v, o) => {
-      Sqe.encode(v, o, { ...good, destAvailOut: 8192 }, dma);
+      Sqe.encode(v, o, good, dma);
+      v.setUint32(o + Sqe.LAYOUT.destAvailOut.offset, 8192, true);
     })).toBe("DMA_FAULT");
-    // the typed path refuses the same mistake before the doorbell
-    expect(() => z.submit("compress", "gzip", buf.ref(0, 100), { buffer: buf, offset: 4096, length: 8192 })).toThrow(/Sqe\.dest_addr|outside|inside/);
+    // the typed path refuses the same mistake before the doorbell: the extent (dest_avail_out) is
+    // checked against the DmaRef window
+    expect(() => Sqe.encode(new DataView(new ArrayBuffer(Sqe.SIZE)), 0, { ...good, destAvailOut: 8192 }, dma)).toThrow(/Sqe\.dest_addr: the device would touch 8192 bytes/);
+    expect(() => buf.ref(4096, 8192)).toThrow(RangeError);
   });
 });
 

@@ -68,9 +68,10 @@ describe("sim backend", () => {
       expect(() => dev.dma.addressOf(loose.ref(), "iova")).toThrow(/loose is not shared/);
       dev.share(loose);
       expect(dev.dma.addressOf(loose.ref(16, 16), "iova")).toBe(loose.iovaIn(dev)! + 16);
-      expect(() => dev.dma.addressOf({ buffer: loose, offset: 4090, length: 16 }, "iova")).toThrow(/outside dma buffer loose/);
+      expect(() => dev.dma.addressOf(loose.ref(4090), "iova", 16)).toThrow(/iova: the device would touch 16 bytes .* window is \[4090, 4090\+6\)/);
+      const kept = loose.ref(0, 1);
       loose.free();
-      expect(() => dev.dma.addressOf({ buffer: loose, offset: 0, length: 1 }, "iova")).toThrow(/loose was freed/);
+      expect(() => dev.dma.addressOf(kept, "iova")).toThrow(/loose was freed/);
     } finally {
       other.close();
     }

@@ -66,10 +66,11 @@ export function misuse(): void {
   // @ts-expect-error bit field values are checked too
   Sqe.encode(view, 0, { flags: { fuse: 5 } });
 
-  // 64-bit values are bigint, never a lossy number.
+  // 64-bit values are a bigint or a number (a safe integer, checked at run time), never a string.
   Sqe.encode(view, 0, { prp2: 1n });
-  // @ts-expect-error prp2 is u64
   Sqe.encode(view, 0, { prp2: 1 });
+  // @ts-expect-error prp2 is u64
+  Sqe.encode(view, 0, { prp2: "1" });
 
   // Unknown fields and register names are errors.
   // @ts-expect-error no such field

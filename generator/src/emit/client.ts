@@ -1,8 +1,10 @@
 // src/client.ts: the typed client. `XDevice.open()` opens the spec through the runtime's Device,
 // exposes one register block per region and typed queue wrappers whose send/recv take and return the
 // structs of the description, with one method per command on the queue the command names.
-// Wrappers allocate nothing per request: the encoder closures are made once per queue and read the
-// pending request from a field (the runtime calls them synchronously inside send).
+// Wrappers allocate nothing per request: send reserves a slot in the runtime queue, encodes the request
+// straight into it (the queue is the encoder's DmaResolver: each buffer named is checked, extent
+// included, and pinned for that request) and publishes it; reap returns one reused accessor over the
+// completion.
 import { StructureKind, type ClassDeclarationStructure, type MethodDeclarationStructure, type OptionalKind } from "ts-morph";
 import type { CommandModel, QueueModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
@@ -13,7 +15,7 @@ import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 const RT = "@warpdrive/runtime";
 
 /** Members of a queue wrapper; a command with one of these names gets a `Command` suffix. */
-const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "flush", "release", "released", "inFlight", "constructor"]);
+const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor"]);
 
 /** Members of the device class; a region with one of these names is `<name>Registers` instead. */
 const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
@@ -48,58 +50,76 @@ export function clientFile(ctx: EmitContext): TsFile {
   return f;
 }
 
+/** The body of a send-like method: reserve (or try), encode into the slot, publish. */
+function sendBody(encode: string, arg: string, tryOnly: boolean): string[] {
+  return [
+    "const q = this.queue;",
+    tryOnly ? "const at = q.tryReserve();\nif (at < 0) return -1;" : "const at = q.reserve();",
+    `try {\n  ${encode}(q.view, at, ${arg}, q);\n} catch (e) {\n  throw q.cancel(e);\n}`,
+    "return q.publish();",
+  ];
+}
+
 function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
   const rtClass = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
   f.use(RT, rtClass, true);
-  f.use(RT, "Encoder", true);
   const { send, recv } = queueStructs(q);
   f.use("./structs.ts", send);
   f.use("./structs.ts", recv);
   f.use("./structs.ts", `${send}Init`, true);
   f.use("./structs.ts", `${recv}Data`, true);
   const commands = ctx.model.commands.filter((c) => c.queue === q.name);
-  const encoders = [
-    { field: "#sendEntry", call: `${send}.encode(view, offset, this.#pending as ${send}Init, dma)` },
-    ...commands.map((c) => {
-      f.use("./commands.ts", commandFunctionName(c));
-      f.use("./commands.ts", paramsTypeName(c), true);
-      return { field: `#${camel(c.name)}Entry`, call: `${commandFunctionName(c)}(view, offset, this.#pending as ${paramsTypeName(c)}, dma)` };
-    }),
-  ];
+  for (const c of commands) {
+    f.use("./commands.ts", commandFunctionName(c));
+    f.use("./commands.ts", paramsTypeName(c), true);
+  }
   const methods: OptionalKind<MethodDeclarationStructure>[] = [
     {
       name: "send",
-      docs: [docText(`Queues one ${send}; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full.`, q.source)],
+      docs: [docText(`Queues one ${send}; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.`, q.source)],
       parameters: [{ name: "init", type: `${send}Init` }],
       returnType: "number",
-      statements: ["this.#pending = init;", "return this.queue.send(this.#sendEntry);"],
+      statements: sendBody(`${send}.encode`, "init", false),
     },
     {
       name: "trySend",
       docs: [docText(`Like send, but returns -1 when the queue is full.`, q.source)],
       parameters: [{ name: "init", type: `${send}Init` }],
       returnType: "number",
-      statements: ["this.#pending = init;", "return this.queue.trySend(this.#sendEntry);"],
+      statements: sendBody(`${send}.encode`, "init", true),
     },
     ...commands.map((c) => ({
       name: commandMethodName(c),
       docs: [docText(`Queues the ${c.name} command (a ${c.struct}); returns its tag.${c.doc ? ` ${c.doc}` : ""}`, c.source, `command ${c.name}`)],
       parameters: [{ name: "p", type: paramsTypeName(c), initializer: c.params.length === 0 ? "{}" : undefined }],
       returnType: "number",
-      statements: ["this.#pending = p;", `return this.queue.send(this.#${camel(c.name)}Entry);`],
+      statements: sendBody(commandFunctionName(c), "p", false),
     })),
     {
       name: "recv",
-      docs: [docText(`The next finished ${recv}, decoded, or null; never blocks. Publishes pending sends first.`, q.source)],
+      docs: [docText(`The next finished ${recv}, decoded into a new object, or null; never blocks. Publishes pending sends first.`, q.source)],
       returnType: `${recv}Data | null`,
-      statements: ["const c = this.queue.recv();", `return c === null ? null : ${recv}.decode(c.view, c.offset);`],
+      statements: ["const q = this.queue;", `return q.take() < 0 ? null : ${recv}.decode(q.completionView, q.completionOffset);`],
+    },
+    {
+      name: "reap",
+      docs: [docText(`The next finished ${recv} as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.`, q.source)],
+      returnType: `${recv} | null`,
+      statements: ["const q = this.queue;", "return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);"],
     },
     {
       name: "recvSync",
-      docs: [docText(`Waits up to \`timeoutMs\` for the next finished ${recv}; throws TimeoutError.`, q.source)],
+      docs: [docText(`Waits up to \`timeoutMs\` for the next finished ${recv}, decoded; throws TimeoutError.`, q.source)],
       parameters: [{ name: "timeoutMs", type: "number" }],
       returnType: `${recv}Data`,
-      statements: ["const c = this.queue.recvSync(timeoutMs);", `return ${recv}.decode(c.view, c.offset);`],
+      statements: ["const q = this.queue;", "q.takeSync(timeoutMs);", `return ${recv}.decode(q.completionView, q.completionOffset);`],
+    },
+    {
+      name: "reapSync",
+      docs: [docText(`Like recvSync, but returns the reused accessor (see reap).`, q.source)],
+      parameters: [{ name: "timeoutMs", type: "number" }],
+      returnType: recv,
+      statements: ["const q = this.queue;", "q.takeSync(timeoutMs);", "return this.#done.moveTo(q.completionOffset);"],
     },
     {
       name: "flush",
@@ -111,7 +131,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       name: "release",
       docs: [docText("Gives the queue back to the device; later use throws.", q.source)],
       returnType: "void",
-      statements: ["this.#pending = undefined;", "this.queue.release();"],
+      statements: ["this.queue.release();"],
     },
     {
       name: "[Symbol.dispose]",
@@ -127,14 +147,13 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
     docs: [docText(`Queue ${q.name} (${q.kind}): sends ${send}, receives ${recv}.${q.doc ? ` ${q.doc}` : ""}`, q.source, `queue ${q.name}`)],
     properties: [
       { name: "queue", isReadonly: true, type: rtClass, docs: [docText("The runtime queue underneath (depth, inFlight, ring buffers).", q.source)] },
-      { name: "#pending", type: "unknown", docs: [docText("The request the next encoder call writes (set just before send).", q.source)] },
-      ...encoders.map((e) => ({ name: e.field, isReadonly: true, type: "Encoder", docs: [docText("Made once: sending allocates no closure.", q.source)] })),
+      { name: "#done", isReadonly: true, type: recv, docs: [docText("The accessor reap() points at each completion.", q.source)] },
     ],
     ctors: [
       {
         docs: [docText(`Wraps a runtime queue opened for ${q.name} (see ${clientClassName(ctx)}.requestQueue).`, q.source)],
         parameters: [{ name: "queue", type: rtClass }],
-        statements: ["this.queue = queue;", ...encoders.map((e) => `this.${e.field} = (view, offset, dma) => ${e.call};`)],
+        statements: ["this.queue = queue;", `this.#done = new ${recv}(queue.completionView);`],
       },
     ],
     getAccessors: [

@@ -2,8 +2,8 @@
 // writes a whole entry of the command's struct: fixed values (the opcode...), the params, and zero
 // in every other byte, each byte once.
 import { StructureKind } from "ts-morph";
-import type { CommandModel, StructFieldModel, StructModel } from "../model.ts";
-import { bitValueType, bitsTypeName, encodeField, HELPERS, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
+import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from "../model.ts";
+import { bitValueType, bitsConst, bitsTypeName, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
@@ -35,6 +35,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
       if (fld.type.kind === "struct") f.use("./structs.ts", fld.type.struct);
       if (fld.bitfields.length > 0) {
         for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
+        f.add(bitsConst(c.name, fld));
         f.add({
           kind: StructureKind.Interface,
           isExported: true,
@@ -49,11 +50,9 @@ export function commandsFile(ctx: EmitContext): TsFile {
       }
     }
     f.use(RT, "DmaResolver", true);
-    f.add(paramsInterface(c), encodeFunction(c, s, needs));
+    f.add(paramsInterface(c), encodeFunction(c, s, needs, ctx.model.constants));
   }
-  if (needs.zero) f.add(HELPERS.zero);
-  if (needs.addr) f.add(HELPERS.addr);
-  if (needs.tooLong) f.add(HELPERS.tooLong);
+  for (const name of [...needs.runtime].sort()) f.use(RT, name);
   if (ctx.model.commands.length === 0) f.add("export {};");
   return f;
 }
@@ -88,27 +87,41 @@ function fixedWrite(s: StructModel, name: string, value: number): string {
   return `view.set${acc}(${at("offset", fld.offset)}, ${hex(value)}${endian}); // ${name}`;
 }
 
-function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>) {
+function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>, constants: ConstantModel[]) {
   const fixed = c.fixed.map((x) => {
     const fld = s.fields.find((y) => y.name === x.field)!;
     return { ...x, fld };
   });
   const covered = [...fixed.map((x) => x.fld), ...c.params.map((p) => p.field)];
-  const lines: string[] = [];
+  const writes: string[] = [];
   for (const [a, b] of gaps(s.size, covered)) {
-    if (b - a > 32) needs.zero = true;
-    lines.push(...zeroRange("offset", a, b - a));
+    if (b - a > 32) needs.runtime.add("zeroBytes");
+    writes.push(...zeroRange("offset", a, b - a));
   }
-  for (const x of fixed) lines.push(fixedWrite(s, x.field, x.value));
+  for (const x of fixed) writes.push(fixedWrite(s, x.field, x.value));
+  needs.runtime.add("badRequest");
+  const reads: string[] = [`if (typeof p !== "object" || p === null) throw badRequest(${JSON.stringify(c.name)}, p);`];
+  // Names in an extent: the command's own params, or (an extent inherited from the struct) the
+  // struct fields, which are params that write them or fixed values.
+  const name = (own: boolean) => (n: string) => {
+    const byParam = c.params.find((q) => (own ? q.name === n : q.fromField === n));
+    if (byParam !== undefined) return `(${localName(byParam.name)} ?? 0)`;
+    const f = c.fixed.find((x) => x.field === n);
+    if (f !== undefined) return String(f.value);
+    throw new Error(`command ${c.name}: extent name ${n} is neither a param nor fixed (the validator checks this)`);
+  };
   for (const p of c.params) {
     const fld = paramField(p);
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
-    const code = encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name));
+    const own = p.fromField === undefined || p.extentOwn === true;
+    const code = encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name), c.name, extentCode(fld, constants, name(own)));
+    reads.push(...code.read);
     // A param laid over a fixed value only replaces it when given.
     if (fixed.some((x) => overlaps(x.fld, p.field))) {
-      lines.push(`if (p.${camel(p.name)} !== undefined) {`, ...code.map((l) => `  ${l}`), "}");
-    } else lines.push(...code);
+      writes.push(`if (${localName(p.name)} !== undefined) {`, ...code.write.map((l) => `  ${l}`), "}");
+    } else writes.push(...code.write);
   }
+  const lines = [...reads, ...writes];
   const fixedDoc = c.fixed.map((x) => `${x.field} = ${hex(x.value)}`).join(", ");
   return {
     kind: StructureKind.Function as const,
@@ -124,7 +137,7 @@ function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeo
     parameters: [
       { name: "view", type: "DataView" },
       { name: "offset", type: "number" },
-      { name: c.params.length > 0 ? "p" : "_p", type: paramsTypeName(c) },
+      { name: "p", type: paramsTypeName(c) },
       { name: usesDma(c.params.map((p) => p.field)) ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
     ],
     returnType: "void",

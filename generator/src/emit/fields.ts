@@ -1,7 +1,8 @@
 // Code generation for one struct field: its TypeScript types and the DataView statements that encode,
 // decode and access it at a constant offset. Shared by structs.ts and commands.ts (a command param is
 // a struct field or an overlay, which is a synthesized field of the same shape).
-import type { FieldModel, ScalarType, StructFieldModel } from "../model.ts";
+import type { ConstantModel, FieldModel, ScalarType, StructFieldModel } from "../model.ts";
+import { emitExtent, extentSubtracts } from "../extent.ts";
 import { camel, hex, pascal } from "./util.ts";
 
 /** Whether encoding these fields needs the DmaResolver (bus addresses, or nested structs that may). */
@@ -63,7 +64,8 @@ export function initType(owner: string, f: StructFieldModel): string {
   if (f.type.kind === "struct") t = `${f.type.struct}Init`;
   else if (f.type.kind === "dma-address") t = "DmaRef";
   else {
-    t = scalarType(f);
+    // 64-bit values may be given as a number (a safe integer) or a bigint: no bigint needed per request
+    t = isWide(f) && !f.enumName ? "number | bigint" : scalarType(f);
     if (f.bitfields.length > 0) t = `${t} | Partial<${bitsTypeName(owner, f)}>`;
   }
   return f.count > 1 ? `ArrayLike<${t.includes("|") ? `(${t})` : t}>` : t;
@@ -92,7 +94,7 @@ function accessor(f: StructFieldModel): string {
  * small ranges (reserved bytes, absent fields), the module's `zero` loop for large ones.
  */
 export function zeroRange(base: string, start: number, length: number): string[] {
-  if (length > 32) return [`zero(view, ${at(base, start)}, ${length});`];
+  if (length > 32) return [`zeroBytes(view, ${at(base, start)}, ${length});`];
   // Naturally aligned stores (relative to the entry, which rings keep aligned): the widest of
   // 4/2/1 bytes that is aligned at p and fits.
   const out: string[] = [];
@@ -114,40 +116,20 @@ export function zeroRange(base: string, start: number, length: number): string[]
   return out;
 }
 
-/** Module-private helpers a file with encoders needs (emitted once per file). */
-export const HELPERS = {
-  zero: [
-    "/** Zeroes a byte range too large to unroll (reserved areas, absent arrays). */",
-    "function zero(view: DataView, offset: number, length: number): void {",
-    "  let i = 0;",
-    "  for (; i + 4 <= length; i += 4) view.setUint32(offset + i, 0);",
-    "  for (; i < length; i++) view.setUint8(offset + i, 0);",
-    "}",
-  ].join("\n"),
-  addr: [
-    "/** The bus address of shared memory, checked by the device's DmaResolver. */",
-    "function addr(dma: DmaResolver | undefined, ref: DmaRef, field: string): number {",
-    "  if (dma === undefined) throw new TypeError(`${field} takes a DmaRef: pass the device's DmaResolver (dev.dma)`);",
-    "  return dma.addressOf(ref, field);",
-    "}",
-  ].join("\n"),
-  tooLong: [
-    "/** An array longer than its field would spill into the next field. */",
-    "function tooLong(field: string, length: number, count: number): never {",
-    "  throw new RangeError(`${field} holds ${count} elements, got ${length}`);",
-    "}",
-  ].join("\n"),
-};
-
+/** What a file's encoders use: runtime helpers (imported from @warpdrive/runtime) and other structs. */
 export interface EncodeNeeds {
-  zero: boolean;
-  addr: boolean;
-  tooLong: boolean;
+  runtime: Set<string>;
   structs: Set<string>;
 }
 
 export function newNeeds(): EncodeNeeds {
-  return { zero: false, addr: false, tooLong: false, structs: new Set() };
+  return { runtime: new Set(), structs: new Set() };
+}
+
+/** Statements zeroing [start, start + length): unrolled stores when small, the runtime's zeroBytes else. */
+function zeroing(base: string, start: number, length: number, needs: EncodeNeeds): string[] {
+  if (length > 32) needs.runtime.add("zeroBytes");
+  return length > 32 ? [`zeroBytes(view, ${at(base, start)}, ${length});`] : zeroRange(base, start, length);
 }
 
 /**
@@ -164,7 +146,7 @@ function writeAddress(f: StructFieldModel, place: (k: number) => string, a: stri
   ];
 }
 
-/** The expression packing a partial bitfield object `src` into the word's value. */
+/** The expression packing a partial bitfield object `src` into the word's value (accessor setters). */
 export function packExpr(f: StructFieldModel, src: string): string {
   const wide = isWide(f);
   const parts = f.bitfields.map((b) => {
@@ -196,10 +178,49 @@ export function unpackExpr(f: StructFieldModel, b: FieldModel, w: string): strin
   return `(${shifted} & ${hex(2 ** b.width - 1)})${cast}`;
 }
 
+/** Name of the module const holding a bit-field word's layout (what packBits reads). */
+export function bitsConstName(owner: string, f: StructFieldModel): string {
+  return `${pascal(owner)}${pascal(f.name)}_BITS`;
+}
+
+/** The module const with a word's bit layout: `{ fuse: { lsb: 0, width: 2 }, ... }`. */
+export function bitsConst(owner: string, f: StructFieldModel): string {
+  const entries = f.bitfields.map((b) => `${camel(b.name)}: { lsb: ${b.lsb}, width: ${b.width} }`).join(", ");
+  return `const ${bitsConstName(owner, f)} = { ${entries} } as const;`;
+}
+
 /**
- * Statements encoding field `f` from expression `src` (e.g. `init.cid`) at `base + f.offset`: the
- * value when present, zero otherwise, so every byte of the field is written exactly once.
- * `label` names the field in DMA errors ("Sqe.prp1").
+ * A boolean expression true when number `v` is NOT an integer that fits the scalar type: one bitwise
+ * round trip, which also refuses NaN, ±Infinity and fractions (and is JIT-friendly: no calls).
+ */
+function misfits(type: ScalarType, v: string): string {
+  switch (type) {
+    case "u8": return `(${v} & 0xff) !== ${v}`;
+    case "u16": return `(${v} & 0xffff) !== ${v}`;
+    case "u32": return `${v} >>> 0 !== ${v}`;
+    case "i8": return `(${v} << 24) >> 24 !== ${v}`;
+    case "i16": return `(${v} << 16) >> 16 !== ${v}`;
+    case "i32": return `(${v} | 0) !== ${v}`;
+    default: throw new Error(`misfits: ${type} is 64-bit`);
+  }
+}
+
+function scalarBits(t: ScalarType): { bits: number; signed: boolean } {
+  return { bits: Number(t.slice(1)), signed: t.startsWith("i") };
+}
+
+/** How an encoder writes one field: `read` runs first for every field (each caller value is read
+ *  once into a local and checked), then `write` (the stores) in offset order. */
+export interface FieldCode {
+  read: string[];
+  write: string[];
+}
+
+/**
+ * Code encoding field `f` from expression `src` (e.g. `init.cid`) at `base + f.offset`: the value when
+ * present, zero otherwise, so every byte of the field is written exactly once. `label` names the field
+ * in errors ("Sqe.prp1"); `owner` names the bit-layout const; `extent` is the JavaScript expression
+ * of a dma-address field's extent over the other fields' locals (undefined: unbounded).
  */
 export function encodeField(
   f: StructFieldModel,
@@ -208,90 +229,124 @@ export function encodeField(
   label: string,
   needs: EncodeNeeds,
   local: string,
-): string[] {
+  owner: string,
+  extent?: string,
+): FieldCode {
   const off = f.offset;
   const es = elementSize(f);
-  if (f.type.kind === "reserved") return zeroRange(base, off, f.size);
-  if (f.count > 1) return encodeArray(f, src, base, label, needs, local);
+  const lbl = JSON.stringify(label);
+  if (f.type.kind === "reserved") return { read: [], write: zeroing(base, off, f.size, needs) };
+  if (f.count > 1) return { read: [`const ${local} = ${src};`], write: encodeArray(f, local, base, label, needs, extent) };
   if (f.type.kind === "struct") {
     needs.structs.add(f.type.struct);
-    if (f.size > 32) needs.zero = true;
-    return [
-      `const ${local} = ${src};`,
-      `if (${local} === undefined) ${block(zeroRange(base, off, f.size))}`,
-      `else ${f.type.struct}.encode(view, ${at(base, off)}, ${local}, dma);`,
-    ];
+    return {
+      read: [`const ${local} = ${src};`],
+      write: [
+        `if (${local} === undefined) ${block(zeroing(base, off, f.size, needs))}`,
+        `else ${f.type.struct}.encode(view, ${at(base, off)}, ${local}, dma);`,
+      ],
+    };
   }
   if (f.type.kind === "dma-address") {
-    needs.addr = true;
-    return [
-      `const ${local} = ${src};`,
-      `if (${local} === undefined) ${block(zeroRange(base, off, 8))}`,
-      `else {`,
-      `  const a = addr(dma, ${local}, ${JSON.stringify(label)});`,
-      ...writeAddress(f, (k) => at(base, off + k), "a").map((s) => `  ${s}`),
-      `}`,
-    ];
+    needs.runtime.add("dmaAddress");
+    return {
+      read: [`const ${local} = ${src};`],
+      write: [
+        `if (${local} === undefined) ${block(zeroRange(base, off, 8))}`,
+        `else {`,
+        `  const a = dmaAddress(dma, ${local}, ${lbl}${extent !== undefined ? `, ${extent}` : ""});`,
+        ...writeAddress(f, (k) => at(base, off + k), "a").map((s) => `  ${s}`),
+        `}`,
+      ],
+    };
   }
-  const acc = accessor(f);
+  if (f.type.kind !== "scalar") throw new Error(`encodeField: ${f.name}`);
+  const t = f.type.type;
   const e = le(f, es);
+  needs.runtime.add("badInt");
   if (isWide(f)) {
-    const value = f.bitfields.length > 0 ? `typeof ${local} === "bigint" ? ${local} : ${packExpr(f, local)}` : local;
-    return [
-      `const ${local} = ${src};`,
-      `if (${local} === undefined) ${block(zeroRange(base, off, 8))}`,
-      `else view.set${acc}(${at(base, off)}, ${value}${e});`,
-    ];
+    const signed = t === "i64";
+    const ok = signed ? "isI64" : "isU64";
+    needs.runtime.add(ok).add("setU64");
+    const read = [`const ${local} = ${src};`];
+    let word = local;
+    if (f.bitfields.length > 0) {
+      needs.runtime.add("packBits64");
+      word = `${local}_w`;
+      read.push(`const ${word} = ${local} === undefined || typeof ${local} === "number" || typeof ${local} === "bigint" ? ${local} : packBits64(${local}, ${bitsConstName(owner, f)}, ${lbl});`);
+    }
+    read.push(`if (${word} !== undefined && !${ok}(${word})) throw badInt(${lbl}, ${word}, 64, ${signed});`);
+    return {
+      read,
+      write: [`if (${word} === undefined) ${block(zeroRange(base, off, 8))}`, `else setU64(view, ${at(base, off)}, ${word}, ${f.endian === "little"});`],
+    };
   }
+  const { bits, signed } = scalarBits(t);
+  const acc = accessor(f);
   if (f.bitfields.length > 0) {
-    return [
-      `const ${local} = ${src};`,
-      `view.set${acc}(${at(base, off)}, ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : ${packExpr(f, local)}${e});`,
-    ];
+    needs.runtime.add("packBits");
+    const word = `${local}_w`;
+    return {
+      read: [
+        `const ${local} = ${src};`,
+        `const ${word} = ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : packBits(${local}, ${bitsConstName(owner, f)}, ${lbl});`,
+        `if (typeof ${word} !== "number" || ${misfits(t, word)}) throw badInt(${lbl}, ${word}, ${bits}, ${signed});`,
+      ],
+      write: [`view.set${acc}(${at(base, off)}, ${word}${e});`],
+    };
   }
-  return [`view.set${acc}(${at(base, off)}, ${src} ?? 0${e});`];
+  return {
+    read: [
+      `const ${local} = ${src};`,
+      `if (${local} !== undefined && (typeof ${local} !== "number" || ${misfits(t, local)})) throw badInt(${lbl}, ${local}, ${bits}, ${signed});`,
+    ],
+    write: [`view.set${acc}(${at(base, off)}, ${local} ?? 0${e});`],
+  };
 }
 
 function block(stmts: string[]): string {
   return stmts.length === 1 ? stmts[0]! : `{\n${stmts.map((s) => `  ${s}`).join("\n")}\n}`;
 }
 
-function encodeArray(f: StructFieldModel, src: string, base: string, label: string, needs: EncodeNeeds, local: string): string[] {
+/** An array field: at most `count` elements, each read once and checked; absent elements are zero. */
+function encodeArray(f: StructFieldModel, local: string, base: string, label: string, needs: EncodeNeeds, extent?: string): string[] {
   const es = elementSize(f);
   const off = f.offset;
+  const lbl = JSON.stringify(label);
   const elem = `${at(base, off)} + i${es === 1 ? "" : ` * ${es}`}`;
   let body: string[];
   if (f.type.kind === "struct") {
     needs.structs.add(f.type.struct);
-    needs.zero = true;
-    body = [
-      `const e = ${local}[i];`,
-      `if (e === undefined) zero(view, ${elem}, ${es});`,
-      `else ${f.type.struct}.encode(view, ${elem}, e, dma);`,
-    ];
+    needs.runtime.add("zeroBytes");
+    body = [`const e = ${local}[i];`, `if (e === undefined) zeroBytes(view, ${elem}, ${es});`, `else ${f.type.struct}.encode(view, ${elem}, e, dma);`];
   } else if (f.type.kind === "dma-address") {
-    needs.addr = true;
+    needs.runtime.add("dmaAddress");
+    body = [`const e = ${local}[i];`, `const a = e === undefined ? 0 : dmaAddress(dma, e, ${lbl}${extent !== undefined ? `, ${extent}` : ""});`, ...writeAddress(f, (k) => (k === 0 ? elem : `${elem} + ${k}`), "a")];
+  } else if (f.type.kind === "scalar" && isWide(f)) {
+    const signed = f.type.type === "i64";
+    needs.runtime.add("badInt").add("setU64").add(signed ? "isI64" : "isU64");
     body = [
-      `const e = ${local}[i];`,
-      `const a = e === undefined ? 0 : addr(dma, e, ${JSON.stringify(label)});`,
-      ...writeAddress(f, (k) => (k === 0 ? elem : `${elem} + ${k}`), "a"),
+      `const e = ${local}[i] ?? 0;`,
+      `if (!${signed ? "isI64" : "isU64"}(e)) throw badInt(\`${label}[\${i}]\`, e, 64, ${signed});`,
+      `setU64(view, ${elem}, e, ${f.endian === "little"});`,
     ];
-  } else {
-    const zero = isWide(f) ? "0n" : "0";
-    const v = f.bitfields.length > 0 ? `typeof e === "object" ? ${packExpr(f, "e")} : e` : "e";
+  } else if (f.type.kind === "scalar") {
+    const { bits, signed } = scalarBits(f.type.type);
+    needs.runtime.add("badInt");
     body = [
-      `const e = ${local}[i] ?? ${zero};`,
-      `view.set${accessor(f)}(${elem}, ${v}${le(f, es)});`,
+      `const e = ${local}[i] ?? 0;`,
+      `if (typeof e !== "number" || ${misfits(f.type.type, "e")}) throw badInt(\`${label}[\${i}]\`, e, ${bits}, ${signed});`,
+      `view.set${accessor(f)}(${elem}, e${le(f, es)});`,
     ];
-  }
-  needs.zero = true;
-  needs.tooLong = true;
+  } else throw new Error(`encodeArray: ${f.name}`);
+  needs.runtime.add("badArray").add("zeroBytes");
   return [
-    `const ${local} = ${src};`,
-    `if (${local} === undefined) zero(view, ${at(base, off)}, ${f.size});`,
+    `if (${local} === undefined) zeroBytes(view, ${at(base, off)}, ${f.size});`,
     `else {`,
-    `  if (${local}.length > ${f.count}) tooLong(${JSON.stringify(label)}, ${local}.length, ${f.count});`,
+    `  const n = typeof ${local} === "object" && ${local} !== null ? ${local}.length : undefined;`,
+    `  if (typeof n !== "number" || n > ${f.count}) throw badArray(${lbl}, ${local}, ${f.count});`,
     `  for (let i = 0; i < ${f.count}; i++) {`,
+    ...(f.type.kind === "scalar" || f.type.kind === "dma-address" || f.type.kind === "struct" ? [`    if (i >= n) { zeroBytes(view, ${elem}, ${es * 1}); continue; }`] : []),
     ...body.map((s) => `    ${s}`),
     `  }`,
     `}`,
@@ -328,3 +383,18 @@ export function placeText(f: StructFieldModel): string {
 }
 
 export { accessor, le };
+
+/**
+ * JavaScript for a dma-address field's extent, over the locals of the fields (or params) it names
+ * (`local(n)`, undefined for an absent value: it counts as 0) and constants (their values inline).
+ * An extent that subtracts could come out negative: dmaAddress refuses that.
+ */
+export function extentCode(f: StructFieldModel, constants: ConstantModel[], local: (name: string) => string): string | undefined {
+  const e = f.dma?.extent;
+  if (e === undefined) return undefined;
+  const code = emitExtent(e, (n) => {
+    const c = constants.find((x) => x.name === n);
+    return c !== undefined ? String(c.value) : local(n);
+  });
+  return extentSubtracts(e) ? `(${code})` : code;
+}

@@ -64,12 +64,14 @@ function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string 
       `depth: ${q.sq.depth},`,
       `doorbell: ${regLoc(m, q.sq.doorbell)},`,
       `tagOffset: ${sqTag.offset}, // ${q.sq.entry}.${q.sq.tag}`,
+      ...tagShape(sqTag),
     ])},`,
     `cq: ${objectLiteral([
       `entrySize: ${struct(m, q.cq.entry).size}, // ${q.cq.entry}`,
       `depth: ${q.cq.depth},`,
       `doorbell: ${regLoc(m, q.cq.doorbell)},`,
       `tagOffset: ${cqTag.offset}, // ${q.cq.entry}.${q.cq.tag}`,
+      ...tagShape(cqTag),
       `phase: { offset: ${phase.offset}, width: ${(phase.size / phase.count) * 8}, bit: ${q.cq.phase.bit} }, // ${q.cq.entry}.${q.cq.phase.field}`,
       ...sqHead,
     ])},`,
@@ -89,6 +91,11 @@ function uacceLiteral(m: DeviceModel): string {
     `  dusAddress: ${hex(u.dusAddress)},`,
     "},",
   ].join("\n");
+}
+
+/** The tag field's width, and its byte order when big endian (the engine writes and reads it so). */
+function tagShape(f: { size: number; count: number; endian: string }): string[] {
+  return [`tagWidth: ${(f.size / f.count) * 8},`, ...(f.endian === "big" && f.size > 1 ? ["tagBigEndian: true,"] : [])];
 }
 
 export function specFile(ctx: EmitContext): TsFile {

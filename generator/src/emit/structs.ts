@@ -4,7 +4,7 @@
 // written exactly once (the value, or zero for absent fields, reserved bytes and gaps), which is the
 // zero-fill-then-write the contract asks for without touching memory twice.
 import { StructureKind, type ClassDeclarationStructure, type OptionalKind, type GetAccessorDeclarationStructure, type SetAccessorDeclarationStructure, type MethodDeclarationStructure } from "ts-morph";
-import type { StructFieldModel, StructModel } from "../model.ts";
+import type { ConstantModel, StructFieldModel, StructModel } from "../model.ts";
 import {
   accessor,
   bitValueType,
@@ -13,8 +13,9 @@ import {
   decodeExpr,
   decodesBytes,
   elementSize,
+  bitsConst,
   encodeField,
-  HELPERS,
+  extentCode,
   initType,
   isWide,
   le,
@@ -33,7 +34,9 @@ import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 const RT = "@warpdrive/runtime";
 
 const RESERVED_LOCALS = new Set([
-  "view", "offset", "init", "dma", "i", "e", "a", "p", "w", "zero", "addr", "tooLong",
+  "view", "offset", "init", "dma", "i", "e", "a", "n", "p", "w",
+  // runtime helpers the encoders call
+  "badArray", "badInt", "badRequest", "dmaAddress", "isI64", "isU64", "packBits", "packBits64", "setU64", "zeroBytes",
   // JavaScript reserved words that a snake_case field could be named
   "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do", "else",
   "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in", "instanceof",
@@ -69,6 +72,7 @@ export function gaps(size: number, covered: { offset: number; size: number }[]):
 export function bitfieldDecls(f: TsFile, owner: string, fld: StructFieldModel, where: string): void {
   for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
   const type = bitsTypeName(owner, fld);
+  f.add(bitsConst(owner, fld));
   f.add({
     kind: StructureKind.Interface,
     isExported: true,
@@ -105,11 +109,9 @@ export function structsFile(ctx: EmitContext): TsFile {
       }
     }
     f.use(RT, "DmaResolver", true);
-    f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f));
+    f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
   }
-  if (needs.zero) f.add(HELPERS.zero);
-  if (needs.addr) f.add(HELPERS.addr);
-  if (needs.tooLong) f.add(HELPERS.tooLong);
+  for (const name of [...needs.runtime].sort()) f.use(RT, name);
   if (ctx.model.structs.length === 0) f.add("export {};");
   return f;
 }
@@ -148,24 +150,30 @@ function dataInterface(s: StructModel) {
   };
 }
 
-/** Statements of `X.encode`: every field and every gap, in offset order. */
-export function encodeBody(s: StructModel, needs: EncodeNeeds): string[] {
+/**
+ * Statements of `X.encode`: the request checked to be an object, every field read once into a local
+ * and checked, then every field and every gap written, in offset order.
+ */
+export function encodeBody(s: StructModel, needs: EncodeNeeds, constants: ConstantModel[]): string[] {
+  needs.runtime.add("badRequest");
+  const reads: string[] = [`if (typeof init !== "object" || init === null) throw badRequest(${str(s.name)}, init);`];
   const ops: { offset: number; code: string[] }[] = [];
+  const local = (n: string) => `(${localName(n)} ?? 0)`;
   for (const fld of s.fields) {
-    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name));
-    ops.push({ offset: fld.offset, code });
+    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name), s.name, extentCode(fld, constants, local));
+    reads.push(...code.read);
+    ops.push({ offset: fld.offset, code: code.write });
   }
   for (const [a, b] of gaps(s.size, s.fields)) {
-    if (b - a > 32) needs.zero = true;
+    if (b - a > 32) needs.runtime.add("zeroBytes");
     ops.push({ offset: a, code: zeroRange("offset", a, b - a) });
   }
-  for (const fld of s.fields) if (fld.type.kind === "reserved" && fld.size > 32) needs.zero = true;
   ops.sort((x, y) => x.offset - y.offset);
   // One statement: ts-morph would put blank lines around every multi-line if/else otherwise.
-  return [ops.flatMap((o) => o.code).join("\n")];
+  return [[...reads, ...ops.flatMap((o) => o.code)].join("\n")];
 }
 
-function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
+function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: ConstantModel[]): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
   const getters: OptionalKind<GetAccessorDeclarationStructure>[] = [];
   const setters: OptionalKind<SetAccessorDeclarationStructure>[] = [];
   const methods: OptionalKind<MethodDeclarationStructure>[] = [];
@@ -206,12 +214,12 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
         name,
         parameters: [{ name: "ref", type: "DmaRef" }],
         statements: [
-          `const a = addr(this.#dma, ref, ${label});`,
+          `const a = dmaAddress(this.#dma, ref, ${label});`,
           `${V}.setUint32(${at(O, fld.offset + (little ? 0 : 4))}, a >>> 0, ${little});`,
           `${V}.setUint32(${at(O, fld.offset + (little ? 4 : 0))}, (a / 0x100000000) >>> 0, ${little});`,
         ],
       });
-      needs.addr = true;
+      needs.runtime.add("dmaAddress");
       continue;
     }
     const t = isWide(fld) ? "bigint" : (fld.enumName ?? "number");
@@ -242,7 +250,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
   }
   if (named(s).some(decodesBytes)) f.use(RT, "copyBytes");
   const decode = [`return {\n${named(s).map((fld) => `  ${camel(fld.name)}: ${decodeExpr(s.name, fld, "offset")},`).join("\n")}\n};`];
-  if (needs.addr) f.use(RT, "DmaRef", true);
+  if (needs.runtime.has("dmaAddress")) f.use(RT, "DmaRef", true);
   return {
     kind: StructureKind.Class,
     isExported: true,
@@ -252,7 +260,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
       { name: "SIZE", isStatic: true, isReadonly: true, initializer: String(s.size), docs: [docText(`Bytes in one ${s.name}.`, s.source)] },
       { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layoutName(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
       { name: "#view", isReadonly: true, type: "DataView", docs: [docText("The memory holding the entry.", s.source)] },
-      { name: "#offset", isReadonly: true, type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
+      { name: "#offset", type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
       ...(dmaUsed ? [{ name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] }] : []),
     ],
     ctors: [
@@ -278,7 +286,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
           { name: dmaUsed ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
         ],
         returnType: "void",
-        statements: encodeBody(s, needs),
+        statements: encodeBody(s, needs, constants),
       },
       {
         name: "decode",
@@ -290,6 +298,13 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): OptionalKin
         ],
         returnType: `${s.name}Data`,
         statements: decode,
+      },
+      {
+        name: "moveTo",
+        docs: [docText(`Points this accessor at the ${s.name} at \`offset\` of the same view (a queue reuses one accessor for every completion).`, s.source)],
+        parameters: [{ name: "offset", type: "number" }],
+        returnType: "this",
+        statements: ["this.#offset = offset;", "return this;"],
       },
       ...methods,
     ],

@@ -11,17 +11,53 @@ import { ConfigError, DmaError, UseAfterReleaseError } from "../errors.ts";
 import { detach } from "./detach.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
 
-/** A window of a DmaBuffer: what a dma-address field points at. */
-export interface DmaRef {
-  buffer: DmaBuffer;
-  offset: number;
-  length: number;
+/**
+ * A window of a DmaBuffer: what a dma-address field points at. Made only by `DmaBuffer.ref()`, checked
+ * there once, and immutable: the fields are private, so a look-alike object, a Proxy or a subclass
+ * with changing getters is refused by the resolver (`DmaRef.is`), and what was checked is what the
+ * device is told.
+ */
+export class DmaRef {
+  readonly #buffer: DmaBuffer;
+  readonly #offset: number;
+  readonly #length: number;
+
+  /** @internal DmaBuffer.ref() is the constructor users call. */
+  constructor(token: typeof REF_TOKEN, buffer: DmaBuffer, offset: number, length: number) {
+    if (token !== REF_TOKEN) throw new TypeError("a DmaRef is made by DmaBuffer.ref(offset, length)");
+    this.#buffer = buffer;
+    this.#offset = offset;
+    this.#length = length;
+  }
+
+  /** True only for DmaRefs made by DmaBuffer.ref() (a brand check on the private field). */
+  static is(x: unknown): x is DmaRef {
+    return typeof x === "object" && x !== null && #buffer in x;
+  }
+
+  get buffer(): DmaBuffer {
+    return this.#buffer;
+  }
+  get offset(): number {
+    return this.#offset;
+  }
+  get length(): number {
+    return this.#length;
+  }
+  toString(): string {
+    return `[${this.#offset}, ${this.#offset}+${this.#length}) of dma buffer ${this.#buffer.name}`;
+  }
 }
+
+const REF_TOKEN = Symbol("DmaRef");
 
 /** The device's check-and-translate for DMA addresses (see SharedResolver). */
 export interface DmaResolver {
-  /** IOVA of ref's first byte; throws DmaError naming `field` and the buffer when not allowed. */
-  addressOf(ref: DmaRef, field: string): number;
+  /**
+   * IOVA of ref's first byte; throws DmaError naming `field` and the buffer when not allowed. With
+   * `extent`, the number of bytes the device is told to move from there: it must fit the window.
+   */
+  addressOf(ref: DmaRef, field: string, extent?: number): number;
 }
 
 /** Something a buffer can be shared with: a Device maps it into its IOMMU domain and returns the IOVA. */
@@ -64,6 +100,10 @@ export class DmaBuffer {
   #view: DataView | undefined;
   readonly #sys: Sys;
   readonly #shares = new Map<DmaDomain, number>();
+  // Nearly every buffer is shared with one device: its IOVA is found without a Map lookup.
+  #firstDomain: DmaDomain | undefined;
+  #firstIova = 0;
+  #pins = 0;
   /** Memory this buffer does not own (device-provided): given back here instead of munmap. */
   readonly #giveBack: (() => void) | undefined;
 
@@ -148,16 +188,37 @@ export class DmaBuffer {
     return this.#ab;
   }
 
-  /** A window [offset, offset+length) of this buffer, checked. */
-  ref(offset = 0, length?: number): DmaRef {
+  /** A window [offset, offset+length) of this buffer, checked (default: from offset to the end). */
+  ref(offset: number = 0, length?: number): DmaRef {
     if (this.#ab === undefined) this.#gone();
-    const len = length ?? this.size - offset;
-    if (!(Number.isInteger(offset) && Number.isInteger(len) && offset >= 0 && len >= 0 && offset + len <= this.size)) {
-      throw new DmaError(`dma buffer ${this.name}: window [${offset}, ${offset}+${len}) is outside its ${this.size} bytes`, {
-        buffer: this.name,
-      });
+    // Each argument is read once, as a primitive: nothing is coerced.
+    const o = offset;
+    const l = length;
+    if (typeof o !== "number") throw new TypeError(`dma buffer ${this.name}: ref offset must be a number, got ${describe(o)}`);
+    if (l !== undefined && typeof l !== "number") throw new TypeError(`dma buffer ${this.name}: ref length must be a number, got ${describe(l)}`);
+    if (!Number.isInteger(o) || o < 0 || o > this.size) {
+      throw new RangeError(`dma buffer ${this.name}: ref offset ${o} is not an integer in 0..${this.size}`);
     }
-    return { buffer: this, offset, length: len };
+    const len = l ?? this.size - o;
+    if (!Number.isInteger(len) || len < 0 || o + len > this.size) {
+      throw new RangeError(`dma buffer ${this.name}: ref length ${len} at offset ${o} does not fit its ${this.size} bytes`);
+    }
+    return new DmaRef(REF_TOKEN, this, o, len);
+  }
+
+  /** Requests in flight that reference this buffer (all devices). A pinned buffer is neither
+   *  unshared nor freed: the device may still read or write it. */
+  get pins(): number {
+    return this.#pins;
+  }
+
+  /** @internal Queue engines: one more / one fewer request in flight references this buffer. */
+  pin(): void {
+    this.#pins++;
+  }
+  /** @internal */
+  unpin(): void {
+    if (this.#pins > 0) this.#pins--;
   }
 
   /** Map this buffer for `domain` (a Device); idempotent. Returns the IOVA. */
@@ -167,6 +228,10 @@ export class DmaBuffer {
     if (have !== undefined) return have;
     const iova = domain.dmaAttach(this);
     this.#shares.set(domain, iova);
+    if (this.#firstDomain === undefined) {
+      this.#firstDomain = domain;
+      this.#firstIova = iova;
+    }
     return iova;
   }
 
@@ -177,6 +242,7 @@ export class DmaBuffer {
     if (iova === undefined) return;
     this.#refuseInUse(domain, "unshared from");
     this.#shares.delete(domain);
+    if (this.#firstDomain === domain) this.#firstDomain = undefined;
     domain.dmaDetach(this, iova);
   }
 
@@ -192,6 +258,7 @@ export class DmaBuffer {
 
   /** The IOVA this buffer has in `domain`, or undefined when not shared with it. */
   iovaIn(domain: DmaDomain): number | undefined {
+    if (domain === this.#firstDomain) return this.#firstIova;
     return this.#shares.get(domain);
   }
 
@@ -243,11 +310,11 @@ export class DmaBuffer {
  */
 export class SharedResolver implements DmaResolver {
   constructor(readonly domain: DmaDomain) {}
-  addressOf(ref: DmaRef, field: string): number {
-    const buf = ref?.buffer;
-    if (!(buf instanceof DmaBuffer)) {
-      throw new DmaError(`${field}: expected a DmaRef from DmaBuffer.ref(), got ${String(ref)}`, { field });
+  addressOf(ref: DmaRef, field: string, extent?: number): number {
+    if (!DmaRef.is(ref)) {
+      throw new DmaError(`${field}: expected a DmaRef from DmaBuffer.ref(), got ${describe(ref)}`, { field });
     }
+    const buf = ref.buffer;
     if (buf.freed) {
       throw new DmaError(`${field}: dma buffer ${buf.name} was freed`, { field, buffer: buf.name });
     }
@@ -259,13 +326,28 @@ export class SharedResolver implements DmaResolver {
         hint: "allocate it with device.alloc() or call device.share(buffer) first",
       });
     }
-    const { offset, length } = ref;
-    if (!(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 && offset + length <= buf.size)) {
+    // The window was checked against the buffer when ref() made it (and buffers never shrink); what
+    // is left is the extent: the bytes the device will move from this address must fit the window.
+    if (extent !== undefined && extent > ref.length) {
       throw new DmaError(
-        `${field}: window [${offset}, ${offset}+${length}) is outside dma buffer ${buf.name} (${buf.size} bytes)`,
-        { field, buffer: buf.name },
+        `${field}: the device would ${extent === 1 ? "touch 1 byte" : `touch ${extent} bytes`} at [${ref.offset}, ${ref.offset}+${extent}) of dma buffer ${buf.name}, but the DmaRef window is [${ref.offset}, ${ref.offset}+${ref.length})`,
+        { field, buffer: buf.name, hint: "pass a larger window (buffer.ref(offset, length)) or a smaller size" },
       );
     }
-    return iova + offset;
+    return iova + ref.offset;
+  }
+}
+
+/** A caller's value in an error message, without calling its toString or valueOf. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  switch (typeof v) {
+    case "undefined": return "undefined";
+    case "string": return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+    case "bigint": return `${v}n`;
+    case "number": case "boolean": return String(v);
+    case "symbol": return "a symbol";
+    case "function": return "a function";
+    default: return DmaRef.is(v) ? "a DmaRef" : Array.isArray(v) ? "an array" : "an object";
   }
 }

@@ -26,9 +26,10 @@ export {
 export {
   DmaBuffer,
   SharedResolver,
+  describe,
   type DmaAllocOptions,
   type DmaDomain,
-  type DmaRef,
+  DmaRef,
   type DmaResolver,
 } from "./dma.ts";
 export { IovaAllocator, clipRanges, type IovaAllocatorOptions, type IovaRange } from "./iova.ts";

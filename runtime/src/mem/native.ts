@@ -82,7 +82,7 @@ export function nativeMmio(): NativeMmio | null {
   try {
     const path = process.env.WD_MMIO_LIB || buildMmioLibrary();
     const lib = load(path);
-    if (lib.symbols.wd_mmio_abi() !== 1) throw new Error(`${path} has an unexpected ABI version`);
+    if (lib.symbols.wd_mmio_abi() !== 2) throw new Error(`${path} has an unexpected ABI version`);
     loaded = lib.symbols;
   } catch (e) {
     whyNot = e instanceof Error ? e.message : String(e);

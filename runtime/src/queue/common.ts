@@ -1,8 +1,10 @@
 // Small pieces both engines use: register locations, width-exact loads/stores through RegisterIo,
 // and the released/label bookkeeping.
 import type { RegLoc } from "../backend.ts";
-import type { DmaBuffer, DmaRef, DmaResolver, RegisterIo } from "../mem/index.ts";
+import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
+import { describe } from "../mem/dma.ts";
 import { ConfigError, UseAfterReleaseError } from "../errors.ts";
+import { isRequestError } from "../codec.ts";
 import type { QueueHost } from "./types.ts";
 
 /** A register resolved to its region's RegisterIo and a byte offset (queue id applied for arrays). */
@@ -32,7 +34,21 @@ export function readReg(r: BoundReg): number {
   }
 }
 
-/** A doorbell-ordered write: every earlier store (ring entries) is visible before it. */
+/**
+ * A doorbell-ordered write: every earlier store (ring entries) is visible before it. Each backend
+ * uses the cheapest ordering that is correct on x86-64 and arm64 (RegisterIo.doorbell):
+ * - a mapped BAR (vfio): the native helper's wd_db32, a compiler barrier on x86-64 (TSO keeps
+ *   stores in order, also towards uncached MMIO) and `dmb oshst` on arm64, then one 32-bit store;
+ *   the argument is written beside the C code (runtime/native/mmio.c).
+ * - ordinary memory shared with another thread or process (the sim's register files, an mdev queue
+ *   page): Atomics.store. JavaScript has no release-only store, and a plain typed-array store is
+ *   not ordered against the ring entries for another agent at all, so the sequentially consistent
+ *   store (xchg on x86-64, stlr on arm64) is the cheapest correct one. It is paid once per flush,
+ *   not per request: batching amortises it.
+ * 8/16/64-bit doorbells go through the plain width-exact stores: ordered on x86-64 (TSO, and the
+ * FFI call is a compiler barrier), not fenced on arm64 — every shipped description uses 32-bit
+ * doorbells.
+ */
 export function ringReg(r: BoundReg, value: number): void {
   if (r.width === 32) r.io.doorbell(r.offset, value >>> 0);
   else if (r.width === 16) r.io.write16(r.offset, value & 0xffff);
@@ -68,68 +84,75 @@ export class Lifetime {
 }
 
 /**
- * The DMA buffers each in-flight request references. Encoders get `resolver`, which resolves through
- * the device's own resolver (the shared-with-this-device and bounds checks) and notes each buffer;
- * `commit(slot)` pins the noted buffers on the device for that request, `done(slot)` unpins them when
- * its completion is taken. So a buffer a queued request points at cannot be unshared or freed under
- * the device (it would DMA into memory the process reuses). Requests without DMA fields cost nothing.
+ * The DMA buffers each in-flight request references, per slot (a ring index or a tag). Each
+ * reference counts one pin on its DmaBuffer (`buf.pins`), so a buffer a queued request points at
+ * cannot be unshared or freed under the device (it would DMA into memory the process reuses).
+ * Storage is fixed when the queue opens: PER_SLOT buffers per slot in one flat array, and a reused
+ * overflow array for a request naming more; pinning and unpinning allocate nothing.
  */
-export class InFlightRefs {
-  readonly resolver: DmaResolver;
-  readonly #host: QueueHost;
-  readonly #label: string;
-  readonly #noted: DmaBuffer[] = [];
-  readonly #slots: (DmaBuffer[] | undefined)[];
+export class SlotPins {
+  static readonly PER_SLOT = 4;
+  readonly #bufs: (DmaBuffer | undefined)[];
+  readonly #count: Uint8Array;
+  readonly #more: (DmaBuffer[] | undefined)[];
 
-  constructor(host: QueueHost, slots: number, label: string) {
-    this.#host = host;
-    this.#label = label;
-    this.#slots = new Array(slots).fill(undefined);
-    const noted = this.#noted;
-    this.resolver = {
-      addressOf(ref: DmaRef, field: string): number {
-        const iova = host.dma.addressOf(ref, field); // throws before anything is noted
-        noted.push(ref.buffer);
-        return iova;
-      },
-    };
+  constructor(slots: number) {
+    this.#bufs = new Array<DmaBuffer | undefined>(slots * SlotPins.PER_SLOT).fill(undefined);
+    this.#count = new Uint8Array(slots);
+    this.#more = new Array<DmaBuffer[] | undefined>(slots).fill(undefined);
   }
 
-  /** Before an encoder runs: forget what a failed earlier encode noted. */
-  begin(): void {
-    this.#noted.length = 0;
-  }
-
-  /** The encoder succeeded and the request takes `slot`: pin what it referenced. */
-  commit(slot: number): void {
-    const noted = this.#noted;
-    const n = noted.length;
-    if (n === 0) return;
-    // One pin per buffer per request, however many of its fields point into the buffer. A request
-    // names a handful of buffers: a scan of the slot's own (reused) array allocates nothing per
-    // request, where a Set and a new array per send were the client's largest cost.
-    const bufs = (this.#slots[slot] ??= []);
-    bufs.length = 0;
-    for (let i = 0; i < n; i++) {
-      const b = noted[i]!;
-      let k = 0;
-      while (k < bufs.length && bufs[k] !== b) k++;
-      if (k === bufs.length) bufs.push(b);
+  add(slot: number, buf: DmaBuffer): void {
+    buf.pin();
+    const n = this.#count[slot]!;
+    if (n < SlotPins.PER_SLOT) {
+      this.#bufs[slot * SlotPins.PER_SLOT + n] = buf;
+      this.#count[slot] = n + 1;
+    } else {
+      (this.#more[slot] ??= []).push(buf);
     }
-    noted.length = 0;
-    for (let k = 0; k < bufs.length; k++) this.#host.pin(bufs[k]!, this.#label);
   }
 
-  /** The request in `slot` completed (or the device forgot it): unpin. */
-  done(slot: number): void {
-    const bufs = this.#slots[slot];
-    if (bufs === undefined) return;
-    for (let k = 0; k < bufs.length; k++) this.#host.unpin(bufs[k]!, this.#label);
-    bufs.length = 0; // the slot's "nothing pinned" mark
+  /** The request in `slot` completed, was refused, or the device forgot it: unpin its buffers. */
+  release(slot: number): void {
+    const n = this.#count[slot]!;
+    if (n === 0) return;
+    const base = slot * SlotPins.PER_SLOT;
+    for (let k = 0; k < n; k++) {
+      this.#bufs[base + k]!.unpin();
+      this.#bufs[base + k] = undefined;
+    }
+    this.#count[slot] = 0;
+    const more = this.#more[slot];
+    if (more !== undefined && more.length > 0) {
+      for (const b of more) b.unpin();
+      more.length = 0;
+    }
   }
 
-  /** Every request's pins dropped (queue released). */
+  /** How many references in flight point at `buf` (slow path: unshare/free refusal messages). */
+  countOf(buf: DmaBuffer): number {
+    let n = 0;
+    for (const b of this.#bufs) if (b === buf) n++;
+    for (const m of this.#more) if (m !== undefined) for (const b of m) if (b === buf) n++;
+    return n;
+  }
+
+  /** Every slot released (queue released). */
   clear(): void {
-    for (let i = 0; i < this.#slots.length; i++) this.done(i);
+    for (let i = 0; i < this.#count.length; i++) this.release(i);
   }
+}
+
+/** A request refused while it was being encoded: the error, with the queue's name when it is ours. */
+export function refusal(label: string, e: unknown): unknown {
+  if (isRequestError(e) && !e.message.startsWith(`queue ${label}`)) e.message = `queue ${label}: ${e.message}`;
+  return e;
+}
+
+/** recvSync's timeout: a number of milliseconds, read once, never coerced. */
+export function checkTimeout(label: string, timeoutMs: unknown): number {
+  if (typeof timeoutMs !== "number") throw new TypeError(`recvSync on queue ${label}: timeoutMs must be a number, got ${describe(timeoutMs)}`);
+  if (!(timeoutMs >= 0)) throw new RangeError(`recvSync on queue ${label}: timeoutMs must be >= 0, got ${timeoutMs}`);
+  return timeoutMs;
 }

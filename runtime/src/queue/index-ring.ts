@@ -7,16 +7,16 @@
 // reused only after the host saw it done, so the ring can never be overwritten: `send` on a ring
 // with `depth` requests in flight throws QueueFullError.
 //
-// Hot path: send = encode into the slot + one store of the done field; flush = one producer store
-// (+ one doorbell store when the doorbell is a separate register); recv = one load of the done field.
-// No system call. Loads of the done field go through RegisterIo (ring in a region) or Atomics.load
+// Hot path: reserve = one comparison; the encoder writes the slot; publish = one store of the done
+// field; flush = one producer store (+ one doorbell store when the doorbell is a separate register);
+// take = one load of the done field. No system call, no allocation. Loads of the done field go through RegisterIo (ring in a region) or Atomics.load
 // (ring in DMA memory): both are loads the JIT cannot hoist out of a polling loop.
 import { toArrayBuffer } from "bun:ffi";
 import type { IrqLine, QueueSpec } from "../backend.ts";
-import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
+import type { DmaBuffer, DmaRef, DmaResolver, RegisterIo } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { detach } from "../mem/detach.ts";
-import { bindReg, InFlightRefs, isPowerOfTwo, Lifetime, readReg, ringReg, sameReg, type BoundReg } from "./common.ts";
+import { bindReg, checkTimeout, isPowerOfTwo, Lifetime, readReg, refusal, ringReg, sameReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -52,12 +52,20 @@ export class IndexRingQueue implements Queue {
   readonly #doneWidth: 8 | 16 | 32;
   readonly #doneArr: Uint8Array | Uint16Array | Uint32Array | undefined;
   readonly #pending: number;
-  readonly #refs: InFlightRefs;
+  readonly #pins: SlotPins;
+  readonly #dma: DmaResolver;
+  readonly #take: () => number;
   #abandoned: readonly number[] = [];
 
   #head = 0; // next index to write (host's copy of the producer)
   #next = 0; // next index to complete (oldest in flight)
   #published = 0; // producer value last written
+  #reserved = -1; // ring slot reserved for the request being encoded, or -1
+
+  /** Byte offset of the last taken completion's entry in `completionView`. */
+  completionOffset = 0;
+  /** The done field's value of the last taken completion. */
+  completionStatus = 0;
 
   constructor(host: QueueHost, spec: IndexRingSpec, id = 0) {
     this.name = spec.name;
@@ -105,7 +113,9 @@ export class IndexRingQueue implements Queue {
       this.#ringOffset = spec.ring.offset;
     }
     this.#bytes = new Uint8Array(this.#view.buffer, this.#view.byteOffset, bytes);
-    this.#refs = new InFlightRefs(host, spec.depth, this.label);
+    this.#pins = new SlotPins(spec.depth);
+    this.#dma = host.dma;
+    this.#take = () => this.take();
     this.#attach();
   }
 
@@ -154,19 +164,77 @@ export class IndexRingQueue implements Queue {
     return this.#doneWidth === 32 ? io.read32(off) : this.#doneWidth === 16 ? io.read16(off) : io.read8(off);
   }
 
-  trySend(encode: Encoder): number {
+  /** The ring: reserve() offsets point into it. */
+  get view(): DataView {
+    return this.#view;
+  }
+
+  /** The ring again: the device writes its results back into the descriptor. */
+  get completionView(): DataView {
+    return this.#view;
+  }
+
+  tryReserve(): number {
     this.#life.check();
-    if (this.inFlight >= this.depth) return -1;
+    if (this.#reserved >= 0) this.#nested();
     const index = this.#head;
-    const off = (index & this.#mask) * this.entrySize;
-    // zero the entry (Encoder contract), let the caller fill it, then mark it pending last
-    this.#bytes.fill(0, off, off + this.entrySize);
-    this.#refs.begin();
-    encode(this.#view, off, this.#refs.resolver);
-    this.#refs.commit(index & this.#mask);
-    this.#writeDone(off);
+    if (this.#wrap(index - this.#next) >= this.depth) return -1;
+    const slot = index & this.#mask;
+    this.#reserved = slot;
+    return slot * this.entrySize;
+  }
+
+  reserve(): number {
+    const at = this.tryReserve();
+    if (at < 0) throw new QueueFullError(this.label, this.depth);
+    return at;
+  }
+
+  #nested(): never {
+    throw new WarpDriveError(`queue ${this.label}: a request is being encoded already (a getter of the request called send?)`, {
+      hint: "send requests one after the other; a nested send would share the slot of the outer one",
+    });
+  }
+
+  /** DmaResolver for the request being encoded: checks the buffer and pins it for the request's slot. */
+  addressOf(ref: DmaRef, field: string, extent?: number): number {
+    const iova = this.#dma.addressOf(ref, field, extent);
+    if (this.#reserved >= 0) this.#pins.add(this.#reserved, ref.buffer);
+    return iova;
+  }
+
+  publish(): number {
+    const slot = this.#reserved;
+    if (slot < 0) throw new WarpDriveError(`queue ${this.label}: publish() without a reserve()`);
+    this.#reserved = -1;
+    // the done field is written last: the device takes the entry as new work only once head moves,
+    // and finds it pending
+    this.#writeDone(slot * this.entrySize);
+    const index = this.#head;
     this.#head = this.#wrap(index + 1);
     return index;
+  }
+
+  cancel(e?: unknown): unknown {
+    const slot = this.#reserved;
+    if (slot >= 0) {
+      this.#reserved = -1;
+      this.#pins.release(slot);
+    }
+    return refusal(this.label, e);
+  }
+
+  trySend(encode: Encoder): number {
+    const at = this.tryReserve();
+    if (at < 0) return -1;
+    // Encoder contract: the entry is zero when it is called.
+    this.#bytes.fill(0, at, at + this.entrySize);
+    try {
+      encode(this.#view, at, this);
+    } catch (e) {
+      throw this.cancel(e);
+    }
+    return this.publish();
   }
 
   #writeDone(entryOff: number): void {
@@ -195,24 +263,44 @@ export class IndexRingQueue implements Queue {
     if (this.#doorbell !== undefined) ringReg(this.#doorbell, head);
   }
 
-  recv(): Completion | null {
+  take(): number {
     this.#life.check();
     if (this.#head !== this.#published) this.#publish();
     const index = this.#next;
-    if (index === this.#head) return null;
+    if (index === this.#head) return -1;
     const status = this.#done(index);
-    if (status === this.#pending) return null;
+    if (status === this.#pending) return -1;
     this.#next = this.#wrap(index + 1);
-    this.#refs.done(index & this.#mask);
-    return { tag: index, view: this.#view, offset: (index & this.#mask) * this.entrySize, status };
+    const slot = index & this.#mask;
+    this.#pins.release(slot);
+    this.completionOffset = slot * this.entrySize;
+    this.completionStatus = status;
+    return index;
   }
 
-  recvSync(timeoutMs: number): Completion {
+  recv(): Completion | null {
+    const tag = this.take();
+    if (tag < 0) return null;
+    return { tag, view: this.#view, offset: this.completionOffset, status: this.completionStatus };
+  }
+
+  takeSync(timeoutMs: number): number {
     this.#life.check();
+    const ms = checkTimeout(this.label, timeoutMs);
     if (this.inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, () => this.recv(), () => {}, this.#irq, timeoutMs);
+    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms);
+  }
+
+  recvSync(timeoutMs: number): Completion {
+    const tag = this.takeSync(timeoutMs);
+    return { tag, view: this.#view, offset: this.completionOffset, status: this.completionStatus };
+  }
+
+  /** References to `buf` held by requests in flight on this queue. */
+  pinsOf(buf: DmaBuffer): number {
+    return this.#pins.countOf(buf);
   }
 
   release(): void {
@@ -234,7 +322,8 @@ export class IndexRingQueue implements Queue {
   }
 
   #dispose(): void {
-    this.#refs.clear();
+    this.#reserved = -1;
+    this.#pins.clear();
     if (this.ringBuffer !== undefined) this.#host.freeShared(this.ringBuffer);
     // detach the view over the region so a kept Completion cannot touch it after the device unmaps
     if (this.#ab !== undefined) detach(this.#ab);

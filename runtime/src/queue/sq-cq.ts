@@ -15,11 +15,12 @@
 //   the device sees those slots as still in use; it cannot stall on it, because a recv that finds
 //   nothing (what every waiting client does) publishes the head first.
 //
-// Tags are 16-bit fields (NVMe cid); phase and SQ head are read as the spec's widths (SQ head: 16).
+// Tags are written and read with the width and byte order the description declares (NVMe cid: 16
+// bits little endian; hzip's SQE tag: 32 bits); phase is read as the spec's width, SQ head as 16 bits.
 import type { IrqLine, QueueSpec } from "../backend.ts";
-import type { DmaBuffer } from "../mem/index.ts";
+import type { DmaBuffer, DmaRef, DmaResolver } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
-import { bindReg, InFlightRefs, isPowerOfTwo, Lifetime, ringReg, type BoundReg } from "./common.ts";
+import { bindReg, checkTimeout, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -49,6 +50,10 @@ export class SqCqQueue implements Queue {
   readonly #cqEntry: number;
   readonly #sqTagOff: number;
   readonly #cqTagOff: number;
+  readonly #sqTagWidth: 8 | 16 | 32;
+  readonly #cqTagWidth: 8 | 16 | 32;
+  readonly #sqTagLittle: boolean;
+  readonly #cqTagLittle: boolean;
   readonly #sqHeadOff: number | undefined;
   readonly #sqView: DataView;
   readonly #sqBytes: Uint8Array;
@@ -65,8 +70,18 @@ export class SqCqQueue implements Queue {
   readonly #free: Uint16Array;
   #freeTop: number;
   readonly #out: Uint8Array;
-  readonly #refs: InFlightRefs;
+  readonly #pins: SlotPins;
+  readonly #dma: DmaResolver;
+  readonly #take: () => number;
+  readonly #publishCqFn: () => void;
   #abandoned: readonly number[] = [];
+  #reserved = -1; // tag taken for the request being encoded, or -1
+  #reservedAt = 0; // its SQ slot's byte offset
+
+  /** Byte offset of the last taken completion's entry in `completionView`. */
+  completionOffset = 0;
+  /** The status word (holding the phase bit) of the last taken completion. */
+  completionStatus = 0;
 
   #sqTail = 0;
   #sqHead = 0;
@@ -90,6 +105,10 @@ export class SqCqQueue implements Queue {
     this.#cqEntry = spec.cq.entrySize;
     this.#sqTagOff = spec.sq.tagOffset;
     this.#cqTagOff = spec.cq.tagOffset;
+    this.#sqTagWidth = spec.sq.tagWidth ?? 16;
+    this.#cqTagWidth = spec.cq.tagWidth ?? 16;
+    this.#sqTagLittle = spec.sq.tagBigEndian !== true;
+    this.#cqTagLittle = spec.cq.tagBigEndian !== true;
     this.#sqHeadOff = spec.cq.sqHeadOffset;
     const ph = spec.cq.phase;
     const phBytes = ph.width / 8;
@@ -122,11 +141,16 @@ export class SqCqQueue implements Queue {
     this.#phaseShift = ph.bit;
 
     const tags = Math.min(this.sqDepth, this.cqDepth) - 1;
+    const tagBits = Math.min(this.#sqTagWidth, this.#cqTagWidth);
+    if (tags > 2 ** tagBits) throw new ConfigError(`queue ${this.label}: ${tags} requests in flight need tags wider than ${tagBits} bits; use a smaller depth`);
     this.#free = new Uint16Array(tags);
     for (let i = 0; i < tags; i++) this.#free[i] = tags - 1 - i; // pop order 0, 1, 2, ...
     this.#freeTop = tags;
     this.#out = new Uint8Array(tags);
-    this.#refs = new InFlightRefs(host, tags, this.label);
+    this.#pins = new SlotPins(tags);
+    this.#dma = host.dma;
+    this.#take = () => this.take();
+    this.#publishCqFn = () => this.#publishCq();
   }
 
   get depth(): number {
@@ -145,21 +169,79 @@ export class SqCqQueue implements Queue {
     return this.#abandoned;
   }
 
-  trySend(encode: Encoder): number {
+  /** The submission ring: reserve() offsets point into it. */
+  get view(): DataView {
+    return this.#sqView;
+  }
+
+  /** The completion ring. */
+  get completionView(): DataView {
+    return this.#cqView;
+  }
+
+  tryReserve(): number {
     this.#life.check();
+    if (this.#reserved >= 0) this.#nested();
     const next = this.#sqTail + 1 === this.sqDepth ? 0 : this.#sqTail + 1;
     if (this.#freeTop === 0 || next === this.#sqHead) return -1;
-    const off = this.#sqTail * this.#sqEntry;
-    this.#sqBytes.fill(0, off, off + this.#sqEntry);
-    this.#refs.begin();
-    encode(this.#sqView, off, this.#refs.resolver);
-    // the tag is taken only once the encoder succeeded: a refused DmaRef leaves the queue as it was
-    const tag = this.#free[--this.#freeTop]!;
+    // The tag is taken now (the encoder's buffers are pinned under it) and given back by cancel().
+    this.#reserved = this.#free[--this.#freeTop]!;
+    return (this.#reservedAt = this.#sqTail * this.#sqEntry);
+  }
+
+  reserve(): number {
+    const at = this.tryReserve();
+    if (at < 0) throw new QueueFullError(this.label, this.inFlight);
+    return at;
+  }
+
+  #nested(): never {
+    throw new WarpDriveError(`queue ${this.label}: a request is being encoded already (a getter of the request called send?)`, {
+      hint: "send requests one after the other; a nested send would share the slot of the outer one",
+    });
+  }
+
+  /** DmaResolver for the request being encoded: checks the buffer and pins it under the request's tag. */
+  addressOf(ref: DmaRef, field: string, extent?: number): number {
+    const iova = this.#dma.addressOf(ref, field, extent);
+    if (this.#reserved >= 0) this.#pins.add(this.#reserved, ref.buffer);
+    return iova;
+  }
+
+  publish(): number {
+    const tag = this.#reserved;
+    if (tag < 0) throw new WarpDriveError(`queue ${this.label}: publish() without a reserve()`);
+    this.#reserved = -1;
     this.#out[tag] = 1;
-    this.#refs.commit(tag);
-    this.#sqView.setUint16(off + this.#sqTagOff, tag, true);
-    this.#sqTail = next;
+    const at = this.#reservedAt + this.#sqTagOff;
+    if (this.#sqTagWidth === 16) this.#sqView.setUint16(at, tag, this.#sqTagLittle);
+    else if (this.#sqTagWidth === 32) this.#sqView.setUint32(at, tag, this.#sqTagLittle);
+    else this.#sqView.setUint8(at, tag);
+    this.#sqTail = this.#sqTail + 1 === this.sqDepth ? 0 : this.#sqTail + 1;
     return tag;
+  }
+
+  cancel(e?: unknown): unknown {
+    const tag = this.#reserved;
+    if (tag >= 0) {
+      this.#reserved = -1;
+      this.#pins.release(tag);
+      this.#free[this.#freeTop++] = tag;
+    }
+    return refusal(this.label, e);
+  }
+
+  trySend(encode: Encoder): number {
+    const at = this.tryReserve();
+    if (at < 0) return -1;
+    // Encoder contract: the entry is zero when it is called.
+    this.#sqBytes.fill(0, at, at + this.#sqEntry);
+    try {
+      encode(this.#sqView, at, this);
+    } catch (e) {
+      throw this.cancel(e);
+    }
+    return this.publish();
   }
 
   send(encode: Encoder): number {
@@ -188,17 +270,21 @@ export class SqCqQueue implements Queue {
     }
   }
 
-  recv(): Completion | null {
+  take(): number {
     this.#life.check();
     this.#publishSq();
     const head = this.#cqHead;
     const word = Atomics.load(this.#phaseArr, head * this.#phaseScale + this.#phaseOff);
     if (((word >>> this.#phaseShift) & 1) !== this.#phase) {
       this.#publishCq(); // caught up: hand consumed slots back to the device
-      return null;
+      return -1;
     }
     const off = head * this.#cqEntry;
-    const tag = this.#cqView.getUint16(off + this.#cqTagOff, true);
+    const tagAt = off + this.#cqTagOff;
+    const tag =
+      this.#cqTagWidth === 16 ? this.#cqView.getUint16(tagAt, this.#cqTagLittle)
+      : this.#cqTagWidth === 32 ? this.#cqView.getUint32(tagAt, this.#cqTagLittle)
+      : this.#cqView.getUint8(tagAt);
     // A completion is checked before anything is taken from it: a device writing garbage (a tag not
     // in flight, a duplicate, an SQ head it cannot have reached) is reported, not believed. The CQ
     // head does not move, so every later recv reports it again until the device is reset.
@@ -220,7 +306,7 @@ export class SqCqQueue implements Queue {
     }
     this.#out[tag] = 0;
     this.#free[this.#freeTop++] = tag;
-    this.#refs.done(tag);
+    this.#pins.release(tag);
     if (this.#sqHeadOff !== undefined) {
       this.#sqHead = sqHead;
     } else {
@@ -232,15 +318,34 @@ export class SqCqQueue implements Queue {
     } else {
       this.#cqHead = head + 1;
     }
-    return { tag, view: this.#cqView, offset: off, status: word };
+    this.completionOffset = off;
+    this.completionStatus = word;
+    return tag;
   }
 
-  recvSync(timeoutMs: number): Completion {
+  recv(): Completion | null {
+    const tag = this.take();
+    if (tag < 0) return null;
+    return { tag, view: this.#cqView, offset: this.completionOffset, status: this.completionStatus };
+  }
+
+  takeSync(timeoutMs: number): number {
     this.#life.check();
+    const ms = checkTimeout(this.label, timeoutMs);
     if (this.inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, () => this.recv(), () => this.#publishCq(), this.#irq, timeoutMs);
+    return waitForCompletion(this.label, this.#take, this.#publishCqFn, this.#irq, ms);
+  }
+
+  recvSync(timeoutMs: number): Completion {
+    const tag = this.takeSync(timeoutMs);
+    return { tag, view: this.#cqView, offset: this.completionOffset, status: this.completionStatus };
+  }
+
+  /** References to `buf` held by requests in flight on this queue. */
+  pinsOf(buf: DmaBuffer): number {
+    return this.#pins.countOf(buf);
   }
 
   release(): void {
@@ -260,7 +365,8 @@ export class SqCqQueue implements Queue {
   }
 
   #dispose(): void {
-    this.#refs.clear();
+    if (this.#reserved >= 0) this.cancel();
+    this.#pins.clear();
     this.#host.freeShared(this.sqBuffer);
     this.#host.freeShared(this.cqBuffer);
     this.#host.onRelease(this);

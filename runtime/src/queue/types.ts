@@ -3,6 +3,7 @@
 // DMA memory shared with the device, the device's DmaResolver).
 import type { IrqLine, MappedRegion } from "../backend.ts";
 import type { DmaBuffer, DmaResolver } from "../mem/index.ts";
+export type { DmaResolver };
 
 /** Writes one entry at `view[offset..offset+entrySize)`; the entry bytes are zero when it is called. */
 export type Encoder = (view: DataView, offset: number, dma: DmaResolver) => void;
@@ -21,8 +22,19 @@ export interface Completion {
   readonly status: number;
 }
 
-/** The seed's queue API, common to both engines (design.md "Device and queues"). */
-export interface Queue {
+/**
+ * The seed's queue API, common to both engines (design.md "Device and queues"), and the engine API
+ * generated clients use: reserve a slot, encode the request straight into it (the queue is the
+ * encoder's DmaResolver, so every buffer the request names is checked and pinned for its slot),
+ * publish it. Nothing is allocated per request.
+ *
+ *   const at = q.reserve();                       // byte offset in q.view; QueueFullError when full
+ *   try { encode(q.view, at, req, q); } catch (e) { throw q.cancel(e); }
+ *   const tag = q.publish();                      // visible to the device at the next flush
+ *
+ * and on the way back `q.take()` (a tag, or -1) with the entry at q.completionView/completionOffset.
+ */
+export interface Queue extends DmaResolver {
   /** "wd-dummy/cmd", "nvme/io[3]": used in every error about the queue. */
   readonly label: string;
   readonly name: string;
@@ -30,6 +42,28 @@ export interface Queue {
   readonly depth: number;
   /** Requests sent and not yet received. */
   readonly inFlight: number;
+  /** Where reserve() slots are: the ring (index ring) or the submission ring (sq-cq). */
+  readonly view: DataView;
+  /** Where completions are read: the ring (index ring) or the completion ring (sq-cq). */
+  readonly completionView: DataView;
+  /** After take() returned a tag: the byte offset of its entry in completionView. */
+  readonly completionOffset: number;
+  /** After take(): the done field's value (index ring) or the status word holding the phase bit. */
+  readonly completionStatus: number;
+  /** Reserves the next slot; returns its byte offset in `view`. The slot's bytes are whatever the
+   *  ring held: the encoder writes every byte. QueueFullError when full; one reservation at a time. */
+  reserve(): number;
+  /** reserve(), or -1 when the queue is full. */
+  tryReserve(): number;
+  /** Makes the reserved request part of the next flush; returns its tag. */
+  publish(): number;
+  /** Drops the reservation and the pins its encoder took; returns `e` (named after the queue when it
+   *  is a refusal of ours) so callers write `throw q.cancel(e)`. */
+  cancel(e?: unknown): unknown;
+  /** The next completion's tag, or -1; never blocks, allocates nothing. */
+  take(): number;
+  /** Waits up to `timeoutMs` for the next completion's tag (spin, then the interrupt). */
+  takeSync(timeoutMs: number): number;
   send(encode: Encoder): number;
   trySend(encode: Encoder): number;
   flush(): void;
@@ -58,8 +92,4 @@ export interface QueueHost {
   readonly dma: DmaResolver;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
-  /** A request in flight on `queue` references `buf` (its encoder resolved it): unsharing or
-   *  freeing `buf` is refused until the matching unpin. Counted: one pin per request. */
-  pin(buf: DmaBuffer, queue: string): void;
-  unpin(buf: DmaBuffer, queue: string): void;
 }

@@ -11,33 +11,32 @@
 // 3. No interrupt configured: sleep in short slices and poll.
 import { TimeoutError } from "../errors.ts";
 import type { IrqLine } from "../backend.ts";
-import type { Completion } from "./types.ts";
 
 export const SPIN_US = 50;
 export const SLICE_MS = 10;
 
+/** Waits for `take()` to return a tag (>= 0); `timeoutMs` was checked by the caller. */
 export function waitForCompletion(
   label: string,
-  recv: () => Completion | null,
+  take: () => number,
   beforeSleep: () => void,
   irq: IrqLine | undefined,
   timeoutMs: number,
-): Completion {
-  if (!(timeoutMs >= 0)) throw new RangeError(`recvSync on queue ${label}: timeout must be >= 0 ms, got ${timeoutMs}`);
+): number {
   const start = performance.now();
   const spinEnd = start + Math.min(SPIN_US / 1000, timeoutMs);
   // Spin: check the clock every 32 polls (performance.now costs about as much as one poll).
   for (;;) {
     for (let i = 0; i < 32; i++) {
-      const c = recv();
-      if (c !== null) return c;
+      const t = take();
+      if (t >= 0) return t;
     }
     if (performance.now() >= spinEnd) break;
   }
   const deadline = start + timeoutMs;
   for (;;) {
-    const c = recv();
-    if (c !== null) return c;
+    const t = take();
+    if (t >= 0) return t;
     const left = deadline - performance.now();
     if (left <= 0) {
       throw new TimeoutError(`a completion on queue ${label}`, timeoutMs,
