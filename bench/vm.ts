@@ -1,29 +1,35 @@
-// `bun run bench:vm [-- --json FILE] [--quick] [--timeout S]`: inside the QEMU guest of the VM suite
+// `bun run bench:vm [-- --json FILE] [--markdown FILE] [--quick] [--timeout S]`: inside the QEMU guest of the VM suite
 // (test/vm), our NVMe client over vfio against the kernel's nvme driver driven by fio, on the same
 // emulated controller: 4 KiB random read and write at QD 1 and 32; and the edu liveness register
 // round trip through our BAR0 mapping against pwrite/pread on the VFIO device fd. The guest half is
 // bench/vm-guest/main.ts. Figures are for QEMU's emulated devices under TCG: they compare the two
-// drivers on that machine, not what real hardware does.
+// drivers on that machine, not what real hardware does. A full run publishes its figures as
+// docs/bench/vm.json and docs/bench/vm.md (bench/vm-report.ts); --quick writes only what is named.
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../test/peers/guest-tools.ts";
 import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
 import { mdevModuleArchive } from "../test/vm/mdev-module.ts";
 import { uacceModulesArchive } from "../test/vm/uacce-module.ts";
 import { table, type BenchEntry } from "./report.ts";
 import { machineLine } from "./stats.ts";
+import { vmMarkdown, type VmBenchRun } from "./vm-report.ts";
 
 const { values: opt } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     json: { type: "string" },
+    markdown: { type: "string" },
     quick: { type: "boolean", default: false },
     timeout: { type: "string", default: "420" },
     verbose: { type: "boolean", default: false },
   },
 });
 
-const log = (m: string) => console.error(`[bench:vm] ${m}`);
+const bar = progress("bench:vm");
+const log = stepLog(bar, "[bench:vm] ");
 const machine = machineLine();
 console.log(`warpdrive VM benchmarks: QEMU guest (TCG) on ${machine}\n`);
 
@@ -53,6 +59,7 @@ const r = await runVm({
   },
 });
 
+bar.end(`guest run ${r.report.ok ? "finished" : "failed"}`);
 const line = r.serialLog
   .split("\n")
   .map((l) => l.replace(/\r/g, ""))
@@ -67,8 +74,16 @@ console.log(`\n${table(entries)}\n`);
 console.log("ratio > 1: ours is faster (IOPS: ours / kernel; latency: reference / ours).");
 console.log(`guest: ${r.image.kernelRelease}, QEMU TCG; fio: ${String(info.fio ?? "?")}`);
 const date = new Date().toISOString().slice(0, 10);
-if (opt.json) {
-  writeFileSync(opt.json, `${JSON.stringify({ machine, date, bun: Bun.version, guest: { kernel: r.image.kernelRelease, ...info }, entries }, null, 2)}\n`);
-  console.log(`wrote ${opt.json}`);
+const published: VmBenchRun = { machine, date, bun: Bun.version, guest: { kernel: r.image.kernelRelease, ...info }, entries };
+const docs = join(import.meta.dir, "../docs/bench");
+const jsonOut = opt.json ?? (opt.quick ? undefined : join(docs, "vm.json"));
+const mdOut = opt.markdown ?? (opt.quick ? undefined : join(docs, "vm.md"));
+if (jsonOut) {
+  writeFileSync(jsonOut, `${JSON.stringify(published, null, 2)}\n`);
+  console.log(`wrote ${jsonOut}`);
+}
+if (mdOut) {
+  writeFileSync(mdOut, vmMarkdown(published));
+  console.log(`wrote ${mdOut}`);
 }
 process.exit(0);

@@ -1,6 +1,7 @@
 // `bun run fuzz [-- --seconds N --seed S --target validator|decoders --hang-ms M --no-save]`
 // Fuzzes each target (default: all) for N seconds (default 30 each). Failures are printed and saved
 // under test/fuzz/regressions/ (replayed by test/fuzz/regressions.test.ts); exit status 1 if any.
+import { progress } from "@warpdrive/progress";
 import { runFuzz } from "./engine.ts";
 import { TARGETS, type TargetName } from "./targets/index.ts";
 
@@ -36,12 +37,20 @@ for (let k = 0; k < args.length; k++) {
 }
 
 let failed = 0;
-for (const target of targets) {
-  console.log(`fuzz ${target}: seed ${seed}, ${seconds} s`);
-  const r = await runFuzz({ target, seed, seconds, hangMs, save, log: (l) => console.log(`  ${l}`) });
+// The time budget is the measure of progress (inputs are run in a worker; the count comes at the end).
+const bar = progress("fuzz");
+for (const [i, target] of targets.entries()) {
+  bar.log(`fuzz ${target}: seed ${seed}, ${seconds} s`);
+  const t0 = performance.now();
+  const step = `${target} (target ${i + 1} of ${targets.length}), time budget in s`;
+  const tick = setInterval(() => bar.update(step, Math.min(seconds, Math.floor((performance.now() - t0) / 1000)), seconds), 250);
+  bar.update(step, 0, seconds);
+  const r = await runFuzz({ target, seed, seconds, hangMs, save, log: (l) => bar.log(`  ${l}`) });
+  clearInterval(tick);
   const stats = Object.entries(r.stats).map(([k, v]) => `${k} ${v}`).join(", ");
-  console.log(`fuzz ${target}: ${r.iterations} inputs in ${r.seconds.toFixed(1)} s (${stats}), ${r.failures.length} failure(s)${r.known ? `, ${r.known} of known todo kinds` : ""}`);
+  bar.log(`fuzz ${target}: ${r.iterations} inputs in ${r.seconds.toFixed(1)} s (${stats}), ${r.failures.length} failure(s)${r.known ? `, ${r.known} of known todo kinds` : ""}`);
   failed += r.failures.length;
 }
+bar.end();
 if (failed > 0) console.log(`${failed} failing input(s) saved under test/fuzz/regressions/; replay: bun test test/fuzz/regressions.test.ts`);
 process.exit(failed > 0 ? 1 : 0);

@@ -85,7 +85,7 @@ async function wdDummy(): Promise<BenchEntry[]> {
   const s = median(sim);
   return [
     { id: "vm.wd-dummy.mdev", what: "wd-dummy 4 KiB copies over VFIO-MDEV", value: m, unit: "req/s",
-      reference: { what: "the sim model, same guest", value: s, unit: "req/s" }, ratio: m / s,
+      reference: { what: "the sim model, same guest", value: s, unit: "req/s" }, ratio: m / s, rounds: { ours: mdev, reference: sim },
       note: `${(m * SIZE / 1e9).toFixed(3)} GB/s over mdev, ${(s * SIZE / 1e9).toFixed(3)} GB/s on the sim` },
   ];
 }
@@ -269,6 +269,7 @@ async function edu(): Promise<BenchEntry[]> {
       unit: "ns",
       reference: { what: "pwrite+pread on the VFIO fd", value: ref, unit: "ns" },
       ratio: ref / ours,
+      rounds: { ours: oursNs, reference: refNs },
       note: `medians of ${RUNS} runs of ${n} (ours) and ${n / 10} (pwrite+pread) round trips`,
     },
   ];
@@ -299,6 +300,7 @@ for (const op of OPS) {
       unit: "IOPS",
       reference: { what: "kernel nvme + fio libaio", value: median(k), unit: "IOPS" },
       ratio: median(o) / median(k),
+      rounds: { ours: o, reference: k },
       note: `${RUNS} alternating rounds of ${SECONDS} s; ours ${o.map((x) => x.toFixed(0)).join("/")}, kernel ${k.map((x) => x.toFixed(0)).join("/")} IOPS`,
     });
   }

@@ -1,29 +1,37 @@
 #!/usr/bin/env bun
 // `wd`: the generator's command line.
 //   wd validate [files...] [--json]           every diagnostic of every file; exit 1 on any error
-//   wd generate [files...] [--out DIR] [--check]
-// With no files, both take the repository's devices/*.yaml (and generate writes its generated/). Output never includes a stack trace: problems in the
-// input are diagnostics, anything else is one line saying "internal error".
+//   wd generate [files...] [--out DIR] [--check] [--watch]
+// With no files, both take the project's devices/*.yaml (and generate writes its generated/); the
+// project is found from the current directory (project.ts). Output never includes a stack trace:
+// problems in the input are diagnostics, anything else is one line saying "internal error".
+// The host commands (devices, bind, unbind, queues) are the runtime's (@warpdrive/runtime/admin);
+// this file only dispatches to them.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { bindCommand, devicesCommand, queuesCommand, takeOption, type Client } from "@warpdrive/runtime/admin";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
-import { displayPath, loadDevice, REPO_ROOT } from "./load.ts";
+import { displayPath, loadDevice } from "./load.ts";
 import type { DeviceModel } from "./model.ts";
-import { bindCommand, devicesCommand, takeOption } from "./pci-commands.ts";
-import { scaffoldDevice, ScaffoldError } from "./scaffold.ts";
-import { queuesCommand } from "./mdev-commands.ts";
+import { projectRoot, RUNTIME_RANGE, runtimeIsWorkspaceMember } from "./project.ts";
+import { scaffoldDevice, ScaffoldError, schemaReference } from "./scaffold.ts";
+import { watchDescriptions } from "./watch.ts";
 
 const USAGE = `usage:
   wd validate [files...] [--json]             check device descriptions (default: devices/*.yaml);
                                               --json prints the diagnostics as a JSON array on stdout
-  wd generate [files...] [--out DIR] [--check]
+  wd generate [files...] [--out DIR] [--check] [--watch]
                                               write generated/<device>/ for each description;
                                               --out DIR puts packages in DIR/<device> (default: the
-                                              repository's generated/)
+                                              project's generated/)
                                               --check writes nothing and fails if any package is stale
+                                              --watch generates again whenever a description or its
+                                              hand-written files change (Ctrl-C stops)
   wd new <name> [--dir DIR]                   scaffold a commented description and its hand-written
                                               behaviour and sim model (default DIR: devices/)
-  wd devices [--json] [--sysfs DIR]          PCI devices (IOMMU group, driver, client), then UACCE devices (api, free queues, client)
+  wd devices [--json] [--sysfs DIR] [--devices DIR]
+                                              PCI devices: IOMMU group, driver, matching client;
+                                              then UACCE devices: api, free queues, matching client
   wd bind <BDF>                               hand a PCI device to vfio-pci (root)
   wd unbind <BDF>                             give it back to its kernel driver (root)
   wd queues [--json] | create <type> | remove <uuid>
@@ -32,7 +40,7 @@ const USAGE = `usage:
 
 /** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
 interface Emitters {
-  emitDevice(model: DeviceModel, opts?: { handFiles?: Map<string, string>; rootDir?: string }): Map<string, string>;
+  emitDevice(model: DeviceModel, opts?: { handFiles?: Map<string, string>; rootDir?: string; runtimeDependency?: string }): Map<string, string>;
   writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): { changed: string[]; missing?: string[]; extra?: string[] };
 }
 
@@ -48,15 +56,25 @@ const consoleIo: Io = {
   err: (line) => process.stderr.write(line + "\n"),
 };
 
-function parseArgs(args: string[]): { files: string[]; out: string; check: boolean; json: boolean } {
+interface Args {
+  files: string[];
+  out: string;
+  check: boolean;
+  json: boolean;
+  watch: boolean;
+}
+
+function parseArgs(args: string[]): Args {
   const files: string[] = [];
-  let out = join(REPO_ROOT, "generated");
+  let out = join(projectRoot(), "generated");
   let check = false;
   let json = false;
+  let watch = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--check") check = true;
     else if (a === "--json") json = true;
+    else if (a === "--watch") watch = true;
     else if (a === "--out") {
       const dir = args[++i];
       if (dir === undefined || dir.startsWith("--")) throw new UsageError("--out needs a folder");
@@ -65,12 +83,12 @@ function parseArgs(args: string[]): { files: string[]; out: string; check: boole
     else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
     else files.push(a);
   }
-  return { files, out, check, json };
+  return { files, out, check, json, watch };
 }
 
-/** The repository's devices/*.yaml, sorted, shown relative to the current directory. */
+/** The project's devices/*.yaml, sorted, shown relative to the current directory. */
 function defaultFiles(): string[] {
-  const dir = join(REPO_ROOT, "devices");
+  const dir = join(projectRoot(), "devices");
   if (!existsSync(dir)) throw new UsageError(`no files named and no ${dir} folder; name the files`);
   return readdirSync(dir)
     .filter((n) => n.endsWith(".yaml") || n.endsWith(".yml"))
@@ -106,7 +124,8 @@ function loadAll(io: Io, files: string[]): { models: { file: string; model: Devi
 }
 
 function validateCommand(io: Io, args: string[]): number {
-  const { files: named, json } = parseArgs(args);
+  const { files: named, json, watch } = parseArgs(args);
+  if (watch) throw new UsageError("--watch is an option of wd generate");
   const files = named.length > 0 ? named : defaultFiles();
   if (json) {
     // For editors and CI annotations: every diagnostic of every file, nothing else on stdout.
@@ -140,8 +159,19 @@ async function loadEmitters(): Promise<Emitters> {
 }
 
 async function generateCommand(io: Io, args: string[]): Promise<number> {
-  const { files: named, out, check } = parseArgs(args);
-  const files = named.length > 0 ? named : defaultFiles();
+  const opts = parseArgs(args);
+  const files = opts.files.length > 0 ? opts.files : defaultFiles();
+  if (!opts.watch) return generateOnce(io, files, opts);
+  if (opts.check) throw new UsageError("--watch and --check do not go together");
+  // Loaded before the first run, so that a missing emitter is reported once and not on every change.
+  await loadEmitters();
+  return watchDescriptions({ files, out: opts.out, generate: (runIo) => generateOnce(runIo, files, opts), io });
+}
+
+async function generateOnce(io: Io, files: string[], { out, check }: Args): Promise<number> {
+  const root = projectRoot();
+  // Inside the SDK's own workspace the runtime is a sibling package; elsewhere it comes from a registry.
+  const runtimeDependency = runtimeIsWorkspaceMember(resolve(out)) ? "workspace:*" : RUNTIME_RANGE;
   const { models, errors } = loadAll(io, files);
   if (errors > 0) {
     io.err(`${plural(errors, "error")}: nothing generated`);
@@ -158,7 +188,7 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
     const handFiles = new Map(model.handFiles.map((h) => [h, readFileSync(join(handDir, h), "utf8")]));
     let files: Map<string, string>;
     try {
-      files = emitDevice(model, { handFiles, rootDir: REPO_ROOT });
+      files = emitDevice(model, { handFiles, rootDir: root, runtimeDependency });
     } catch (e) {
       // The emitters' own checks (e.g. exported names that clash) are about the description.
       io.err(`wd: cannot generate ${dir} from ${file}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
@@ -199,7 +229,7 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
 
 function newCommand(io: Io, argv: string[]): number {
   const args = [...argv];
-  const dir = takeOption(args, "--dir") ?? join(REPO_ROOT, "devices");
+  const dir = takeOption(args, "--dir") ?? join(projectRoot(), "devices");
   if (args.length !== 1 || args[0]!.startsWith("-")) throw new UsageError("usage: wd new <name> [--dir DIR]");
   try {
     for (const file of scaffoldDevice(args[0]!, dir)) io.out(`created ${displayPath(file)}`);
@@ -210,9 +240,30 @@ function newCommand(io: Io, argv: string[]): number {
     }
     throw e;
   }
+  const schema = schemaReference(dir);
+  if (!schema.found) {
+    io.out(`note: its $schema line points at ${schema.reference}, which appears once @warpdrive/generator is installed in ${displayPath(projectRoot(resolve(dir)))} (bun add -d @warpdrive/generator)`);
+  }
   const yaml = displayPath(join(dir, `${args[0]}.yaml`));
-  io.out(`next: bun run wd validate ${yaml}, then bun run wd generate ${yaml} [--out DIR]`);
+  io.out(`next: wd validate ${yaml}, then wd generate ${yaml} [--out DIR]`);
   return 0;
+}
+
+/** The clients the project's descriptions define (each becomes @warpdrive/<device>), for `wd devices`. */
+function describedClients(devicesDir: string): Client[] {
+  if (!existsSync(devicesDir)) return [];
+  const clients: Client[] = [];
+  for (const f of readdirSync(devicesDir).filter((n) => n.endsWith(".yaml")).sort()) {
+    const loaded = loadDevice(join(devicesDir, f));
+    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci, uacceApi: loaded.model.match.uacce?.api ?? [] });
+  }
+  return clients;
+}
+
+function devicesWithClients(io: Io, argv: string[]): number {
+  const args = [...argv];
+  const devicesDir = takeOption(args, "--devices") ?? join(projectRoot(), "devices");
+  return devicesCommand(io, args, describedClients(devicesDir));
 }
 
 export async function main(argv: string[], io: Io = consoleIo): Promise<number> {
@@ -226,7 +277,7 @@ export async function main(argv: string[], io: Io = consoleIo): Promise<number> 
       case "new":
         return newCommand(io, args);
       case "devices":
-        return devicesCommand(io, args);
+        return devicesWithClients(io, args);
       case "bind":
         return bindCommand(io, args, true);
       case "unbind":

@@ -6,17 +6,22 @@ import { buildModel, findHandFiles } from "./build-model.ts";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.ts";
 import type { DeviceModel } from "./model.ts";
 import { parseDeviceSource, readDeviceBytes } from "./parse.ts";
+import { projectRoot } from "./project.ts";
 import { validateParsed } from "./validate.ts";
 
 /** A model (with any warnings), or the diagnostics that stopped it (errors, maybe warnings). */
 export type LoadResult = { model: DeviceModel; diagnostics: Diagnostic[] } | { model?: undefined; diagnostics: Diagnostic[] };
 
-/** The repository this generator lives in (generator/src/ -> ../..). */
+/**
+ * generator/src/ -> ../..: the SDK's checkout when the generator runs from it (its fuzz tools use
+ * that). Installed, this is node_modules/@warpdrive: the CLI never uses it, only projectRoot().
+ */
 export const REPO_ROOT = resolve(import.meta.dir, "..", "..");
 
 export interface LoadOptions {
   /**
-   * What the model's `source.file` is relative to (default: the repository root), so generated
+   * What the model's `source.file` is relative to (default: the project of the working directory,
+   * see projectRoot), so generated
    * headers name `devices/x.yaml` whatever folder the generator ran from. Diagnostics name the file
    * relative to the current directory, as compilers do, so terminals and editors can open it.
    */
@@ -34,7 +39,7 @@ export function loadDevice(path: string, opts: LoadOptions = {}): LoadResult {
   try {
     const read = readDeviceBytes(path, file);
     if ("diagnostics" in read) return { diagnostics: read.diagnostics };
-    const sourceFile = displayPath(resolve(path), opts.root ?? REPO_ROOT);
+    const sourceFile = displayPath(resolve(path), opts.root ?? projectRoot());
     return loadDeviceSource(file, read.bytes, (device) => findHandFiles(path, device), sourceFile);
   } catch (e) {
     return { diagnostics: [internalError(file, e)] };

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pascalCase } from "./dsl.ts";
+import { projectRoot, SCHEMA_FILE } from "./project.ts";
 
 /** The schema's device-name rule (generator/schema/device.schema.json, `device`). */
 export const DEVICE_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -18,8 +19,8 @@ export const DEVICE_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 /** Names already taken by the SDK's own packages (@warpdrive/runtime, @warpdrive/generator, ...). */
 const RESERVED = new Set(["runtime", "generator", "bench", "warpdrive"]);
 
-const SCHEMA = resolve(import.meta.dir, "../schema/device.schema.json");
-const REPO_ROOT = resolve(import.meta.dir, "../..");
+/** Where installing @warpdrive/generator into a project puts its schema, relative to the project. */
+const INSTALLED_SCHEMA = "node_modules/@warpdrive/generator/schema/device.schema.json";
 
 /** A scaffold that cannot be written: bad name, or a file that is already there. */
 export class ScaffoldError extends Error {
@@ -53,12 +54,8 @@ export function scaffoldDevice(name: string, dir: string): string[] {
   if (existing.length > 0) {
     throw new ScaffoldError(`refusing to overwrite ${existing.join(", ")}: remove ${existing.length === 1 ? "it" : "them"} first, or choose another name`);
   }
-  // The $schema comment: relative inside the repository (a clone anywhere still finds it), the
-  // absolute path for a description kept elsewhere.
-  const rel = relative(resolve(dir), SCHEMA).split("\\").join("/");
-  const schema = resolve(dir).startsWith(REPO_ROOT + sep) || resolve(dir) === REPO_ROOT ? rel : SCHEMA;
   const files: [string, string][] = [
-    [yaml, yamlTemplate(name, schema)],
+    [yaml, yamlTemplate(name, schemaReference(dir).reference)],
     [behavior, behaviorTemplate(name)],
     [model, modelTemplate(name)],
   ];
@@ -70,16 +67,32 @@ export function scaffoldDevice(name: string, dir: string): string[] {
   return files.map(([p]) => p);
 }
 
+/**
+ * The `$schema` reference of a description written into `dir`: always a path relative to the file,
+ * so that it means the same in every clone of the user's project and names nothing of this machine.
+ * It is the schema of this very generator when that lies inside the same project (the SDK's own
+ * checkout, or a project that installed @warpdrive/generator), else where installing the generator
+ * into that project will put it. `found` says whether the file is there now.
+ */
+export function schemaReference(dir: string): { reference: string; found: boolean } {
+  const abs = resolve(dir);
+  const root = projectRoot(abs);
+  const inside = SCHEMA_FILE.startsWith(root === sep ? root : root + sep);
+  const target = inside ? SCHEMA_FILE : join(root, INSTALLED_SCHEMA);
+  return { reference: relative(abs, target).split("\\").join("/"), found: existsSync(target) };
+}
+
 function yamlTemplate(name: string, schema: string): string {
   return `# yaml-language-server: $schema=${schema}
 #
 # ${name}: a starter description written by \`wd new\`. It describes a small, complete device (a
-# memcpy engine behind one descriptor ring, like devices/wd-dummy.yaml) so that everything works
+# memcpy engine behind one descriptor ring, like the SDK's wd-dummy) so that everything works
 # before you change anything:
-#   bun run wd validate <this file>
-#   bun run wd generate <this file> [--out DIR]     # the package @warpdrive/${name}
-# Then replace it, section by section, with what your datasheet says. docs/dsl.md is the
-# reference; devices/nvme.yaml shows submission/completion queue pairs with a phase bit.
+#   bunx wd validate <this file>
+#   bunx wd generate <this file> [--out DIR]     # the package @warpdrive/${name}
+#   bunx wd generate --watch                     # again on every save
+# Then replace it, section by section, with what your datasheet says. warpdrive's docs/dsl.md is
+# the reference (the SDK's nvme description shows submission/completion queue pairs with a phase bit).
 device: ${name}
 title: ${name} accelerator
 version: 0.1.0
@@ -244,7 +257,7 @@ export class ${P} {
 }
 
 function modelTemplate(name: string): string {
-  return `// ${name}: the sim model, the device's behaviour in TypeScript (runtime/src/sim/model.ts has the
+  return `// ${name}: the sim model, the device's behaviour in TypeScript (@warpdrive/runtime/sim/model has the
 // rules). Written by \`wd new\` for the starter description: it copies, one descriptor at a time,
 // so the package runs end to end on the sim backend from the start. Replace the work in run()
 // with what your device does. The generator copies this file into the package

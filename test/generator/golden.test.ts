@@ -13,7 +13,10 @@ import { KITCHEN_HAND, kitchenDevice } from "./ir.ts";
 const ROOT = join(import.meta.dir, "../..");
 const GOLDEN = join(ROOT, "test/fixtures/golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
-/** Pinned so a version bump of the generator does not churn every golden file. */
+/**
+ * Pinned so a version bump of the generator does not churn every golden file. The runtime range is
+ * the real one: tests import the golden packages, and their version check needs the installed runtime.
+ */
 const VERSION = "0.0.0-golden";
 
 interface Case {

@@ -2,8 +2,9 @@
 // dependency into a real version, and the two tarballs installed with `bun add` into a fresh folder
 // outside the repository, where a small app runs on the sim backend and type-checks with tsc.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import ts from "typescript";
 import { REPO, mustRun, pack, readJson, removeDir, runApp, tarList, tarPackageJson, tempDir, typecheckApp, writeApp, BUN } from "./helpers.ts";
 
 const runtimePkg = readJson(join(REPO, "runtime/package.json"));
@@ -38,6 +39,58 @@ describe("package.json of the publishable packages", () => {
       expect(pkg.name).toBe(`@warpdrive/${d}`);
       expect(pkg.dependencies?.["@warpdrive/runtime"]).toBe("workspace:*");
     }
+  });
+});
+
+describe("@warpdrive/generator: the `wd` tool, publishable", () => {
+  const generatorPkg = readJson(join(REPO, "generator/package.json"));
+  let dir: string | undefined;
+  let tgz: string;
+  beforeAll(() => {
+    dir = tempDir("pack-generator");
+    tgz = pack("generator", dir);
+  }, 60_000);
+  afterAll(() => removeDir(dir));
+
+  test("package.json: public, versioned, the wd bin, license, the files it ships, the runtime declared", () => {
+    expect(generatorPkg.private).not.toBe(true);
+    expect(generatorPkg.name).toBe("@warpdrive/generator");
+    expect(generatorPkg.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(generatorPkg.type).toBe("module");
+    expect(generatorPkg.bin).toEqual({ wd: "./src/cli.ts" });
+    expect(generatorPkg.license).toBe(runtimePkg.license);
+    expect(generatorPkg.files).toEqual(["src", "schema", "README.md"]);
+    expect(generatorPkg.dependencies["@warpdrive/runtime"]).toBe("workspace:^");
+    expect(readFileSync(join(REPO, "generator/src/cli.ts"), "utf8").startsWith("#!/usr/bin/env bun\n")).toBe(true);
+  });
+
+  test("the tarball: the runtime range is real, the schema is inside, every relative import stays inside", () => {
+    const pkg = tarPackageJson(tgz);
+    expect(pkg.dependencies["@warpdrive/runtime"]).toBe(`^${runtimePkg.version}`);
+    expect(JSON.stringify(pkg)).not.toContain("workspace:");
+    const files = tarList(tgz);
+    for (const f of ["src/cli.ts", "schema/device.schema.json", "README.md"]) expect(files).toContain(f);
+    const out = join(dir!, "unpacked");
+    mustRun(["mkdir", "-p", out], dir!);
+    mustRun(["tar", "xzf", tgz, "-C", out], dir!);
+    const root = join(out, "package");
+    const escapes: string[] = [];
+    for (const f of files.filter((x) => x.endsWith(".ts"))) {
+      const text = readFileSync(join(root, f), "utf8");
+      // TypeScript's own scanner: import declarations only, never text inside template strings
+      for (const { fileName: spec } of ts.preProcessFile(text, true, true).importedFiles) {
+        if (spec.startsWith(".")) {
+          const target = resolve(dirname(join(root, f)), spec);
+          if (!target.startsWith(root + "/") || !existsSync(target)) escapes.push(`${f}: ${spec}`);
+          continue;
+        }
+        // packages are reached by name, and only those the package declares (or Node's and Bun's own)
+        if (spec.startsWith("node:") || spec.startsWith("bun:")) continue;
+        const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+        if (!(name in pkg.dependencies)) escapes.push(`${f}: undeclared ${spec}`);
+      }
+    }
+    expect(escapes).toEqual([]);
   });
 });
 

@@ -1,12 +1,14 @@
-// The new-hardware walkthrough of docs/new-device.md, followed step by step in a temp folder outside
-// the repository: scaffold a device, validate it, generate its package with --out, make the
+// The new-hardware walkthrough with the repository's own copy of `wd` (bun run wd ... --dir/--out),
+// followed step by step in a temp folder outside the repository (user-flow.test.ts does the same
+// with the generator installed from a registry, as docs/new-device.md tells users): scaffold a device, validate it, generate its package with --out, make the
 // package resolvable the way `bun add` would (node_modules/@warpdrive/...), type-check the package
 // and an app with tsc, run the generated layout self-test and the app on the sim backend.
 // Plus scaffoldDevice's own refusals (bad names, existing files).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkDeviceName, scaffoldDevice, ScaffoldError } from "../../generator/src/scaffold.ts";
+import { checkDeviceName, scaffoldDevice, ScaffoldError, schemaReference } from "../../generator/src/scaffold.ts";
 import { BUN, REPO, TSC, mustRun, readJson, removeDir, run, tempDir } from "./helpers.ts";
 
 const NAME = "my-accel";
@@ -26,6 +28,20 @@ describe("scaffoldDevice", () => {
     }
     expect(() => scaffoldDevice("runtime", dir!)).toThrow(/taken by an SDK package \(@warpdrive\/runtime\)/);
     expect(existsSync(join(dir!, "My-Accel.yaml"))).toBe(false);
+  });
+
+  test("$schema: relative to the file, through the project's installed generator, never absolute", () => {
+    // in the SDK's checkout: the generator's own schema
+    expect(schemaReference(join(REPO, "devices"))).toEqual({ reference: "../generator/schema/device.schema.json", found: true });
+    // a project (package.json) without the generator: where `bun add -d @warpdrive/generator` puts it
+    const proj = join(dir!, "proj");
+    mkdirSync(join(proj, "hw/nested"), { recursive: true });
+    writeFileSync(join(proj, "package.json"), "{}");
+    expect(schemaReference(join(proj, "hw/nested"))).toEqual({ reference: "../../node_modules/@warpdrive/generator/schema/device.schema.json", found: false });
+    // ... and found once it is there
+    mkdirSync(join(proj, "node_modules/@warpdrive/generator/schema"), { recursive: true });
+    writeFileSync(join(proj, "node_modules/@warpdrive/generator/schema/device.schema.json"), "{}");
+    expect(schemaReference(join(proj, "hw"))).toEqual({ reference: "../node_modules/@warpdrive/generator/schema/device.schema.json", found: true });
   });
 
   test("writes three files, then refuses to overwrite any of them (and writes nothing)", () => {
@@ -62,10 +78,16 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     expect(again.exitCode).not.toBe(0);
     expect(again.output).toContain("refusing to overwrite");
     for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) expect(existsSync(join(devices, f))).toBe(true);
-    // the editor hint points at the real schema file
+    // Nothing of this machine in what was written: the $schema line is relative to the file and
+    // points where installing the generator into the folder's project puts the schema (this folder
+    // has no package.json, so the project is the folder itself); wd new says so.
+    for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) {
+      const text = readFileSync(join(devices, f), "utf8");
+      for (const machinePath of [REPO, dir!, tmpdir(), homedir()]) expect(`${f}: ${text.includes(machinePath)}`).toBe(`${f}: false`);
+    }
     const first = readFileSync(join(devices, `${NAME}.yaml`), "utf8").split("\n")[0]!;
-    const schema = first.replace(/^# yaml-language-server: \$schema=/, "");
-    expect(existsSync(schema)).toBe(true);
+    expect(first).toBe("# yaml-language-server: $schema=node_modules/@warpdrive/generator/schema/device.schema.json");
+    expect(r.output).toContain("bun add -d @warpdrive/generator");
   }, 30_000);
 
   test("2. bun run wd validate", () => {
@@ -80,7 +102,10 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     const pkgDir = join(out, NAME);
     const pkg = readJson(join(pkgDir, "package.json"));
     expect(pkg.name).toBe(`@warpdrive/${NAME}`);
-    expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": "workspace:*" });
+    // outside the SDK's workspace: the runtime from a registry, the range this generator was made for
+    const runtimeVersion = readJson(join(REPO, "runtime/package.json")).version;
+    expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": `^${runtimeVersion}` });
+    expect(pkg.warpdrive.runtime).toBe(`^${runtimeVersion}`);
     for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "src/hand/behavior.ts", "src/hand/model.ts", "test/layout.test.ts", "README.md"]) {
       expect(existsSync(join(pkgDir, f))).toBe(true);
     }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VfioError } from "../../runtime/src/errors.ts";
 import { claimMdev, findMdevTypes, listMdevInstances, listMdevTypes } from "../../runtime/src/vfio/mdev.ts";
-import { queuesCommand, vfioGroupHolders } from "../../generator/src/mdev-commands.ts";
+import { queuesCommand, vfioGroupHolders } from "@warpdrive/runtime/admin";
 
 let root: string;
 const U = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"];

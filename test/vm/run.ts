@@ -2,6 +2,7 @@
 // QEMU's edu and nvme to vfio-pci, runs test/vm/fixtures/smoke.test.ts and test/hw with
 // WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
 // Exit status 0 only when everything passed. See test/vm/README.md.
+import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
@@ -77,7 +78,10 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-const log = (m: string) => console.error(`[vm] ${m}`);
+// The harness and the image builders report through `log`: on a terminal their sub-steps (apt-get
+// downloads, archives) move one progress line; in CI only the lasting lines and a heartbeat show.
+const bar = progress("vm");
+const log = stepLog(bar, "[vm] ");
 
 /** test/peers' archive (kernel nvme modules, nvme-cli); without it those tests fail and say why. */
 async function peerTools(image: Parameters<typeof peerToolsArchive>[0]["image"], l: (m: string) => void): Promise<string[]> {
@@ -126,14 +130,14 @@ async function main() {
         `command done ${at("run-end")} s, exit ${at("exit")} s)`,
     );
     if (rep.kind === "test") {
-      for (const c of rep.cases.filter((c) => c.status === "fail")) log(`  failed: ${c.name}`);
+      for (const c of rep.cases.filter((c) => c.status === "fail")) bar.log(`[vm]   failed: ${c.name}`);
       passed += rep.passed;
       failed += rep.failed;
       if (!rep.ok && rep.failed === 0) failed += 1; // a crash, timeout or missing summary counts as one failure
     } else if (rep.ok) passed += 1;
     else failed += 1;
     if (!rep.ok) {
-      console.error(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
+      bar.log(`\n--- guest log tail (${r.logPath}) ---\n${tail(r.serialLog, 60)}\n---`);
     }
   }
 
@@ -151,11 +155,13 @@ async function main() {
   }
 
   log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  bar.end();
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 && passed > 0 ? 0 : 1);
 }
 
 main().catch((e) => {
+  bar.end();
   console.error(`test:vm: ${e instanceof Error ? e.message : String(e)}`);
   console.log("0 passed, 1 failed");
   process.exit(1);

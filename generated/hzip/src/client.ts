@@ -2,6 +2,7 @@
 // sha256 b3bc4a079d6a39d22eb6314f2cf1dd3c309bfc6a4a90cdc539907fb4c8c162d7
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
 import { type CompressParams, type DecompressParams, encodeCompress, encodeDecompress } from "./commands.ts";
 import { QmRegisters } from "./registers.ts";

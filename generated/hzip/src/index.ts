@@ -2,6 +2,7 @@
 // sha256 b3bc4a079d6a39d22eb6314f2cf1dd3c309bfc6a4a90cdc539907fb4c8c162d7
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

@@ -2,6 +2,7 @@
 // sha256 4e79de9daae708327e295c3cdd9844e0d455d13f858053d56f669ee1f233da4f
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
 import { type AbortParams, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";

@@ -2,6 +2,7 @@
 // sha256 4e79de9daae708327e295c3cdd9844e0d455d13f858053d56f669ee1f233da4f
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

@@ -2,6 +2,7 @@
 // sha256 459663fef75fcc2fdf1d845ddf3e7efcac5415d49ee09c50dee3c50f4ef022da
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver } from "@warpdrive/runtime";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";

@@ -2,6 +2,7 @@
 // sha256 459663fef75fcc2fdf1d845ddf3e7efcac5415d49ee09c50dee3c50f4ef022da
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

@@ -2,6 +2,7 @@
 // sha256 36af4b16b2774860eafab18eccf83901072e943523e37c7e94ac47ecccdbdc45
 // Do not edit: change the description and run `bun run generate`.
 
+import "./version.ts";
 import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type IndexRingQueue, type QueueOptions } from "@warpdrive/runtime";
 import { QueueRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";

@@ -2,6 +2,7 @@
 // sha256 36af4b16b2774860eafab18eccf83901072e943523e37c7e94ac47ecccdbdc45
 // Do not edit: change the description and run `bun run generate`.
 
+export * from "./version.ts";
 export * from "./client.ts";
 export * from "./commands.ts";
 export * from "./constants.ts";

@@ -44,6 +44,7 @@ function queueStructs(q: QueueModel): { send: string; recv: string } {
 export function clientFile(ctx: EmitContext): TsFile {
   const f = new TsFile();
   const m = ctx.model;
+  f.useForEffect("./version.ts"); // the runtime version check runs before the client exists
   f.use("./spec.ts", "spec");
   for (const q of m.queues) f.add(queueClass(ctx, f, q));
   f.add(deviceClass(ctx, f));

@@ -30,6 +30,8 @@ import { specFile } from "./spec.ts";
 import { structsFile } from "./structs.ts";
 import { newProject, type TsFile } from "./ts.ts";
 import { headerLines, type EmitContext } from "./util.ts";
+import { versionFile } from "./version.ts";
+import { RUNTIME_RANGE } from "../project.ts";
 
 export interface EmitOptions {
   /** Recorded in every header and in package.json. */
@@ -41,13 +43,23 @@ export interface EmitOptions {
   handFiles?: Map<string, string>;
   /** Directory `model.source.file` is relative to (default: the working directory). */
   rootDir?: string;
+  /** The runtime range the package needs (default: from the runtime installed with the generator). */
+  runtimeRange?: string;
+  /** The dependency written into package.json (default: runtimeRange). */
+  runtimeDependency?: string;
 }
 
 /** The generator's own version (generator/package.json), used when the caller gives none. */
 export const DEFAULT_GENERATOR_VERSION: string = generatorPackage.version;
 
 export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<string, string> {
-  const ctx: EmitContext = { model, generatorVersion: opts.generatorVersion ?? DEFAULT_GENERATOR_VERSION };
+  const runtimeRange = opts.runtimeRange ?? RUNTIME_RANGE;
+  const ctx: EmitContext = {
+    model,
+    generatorVersion: opts.generatorVersion ?? DEFAULT_GENERATOR_VERSION,
+    runtimeRange,
+    runtimeDependency: opts.runtimeDependency ?? runtimeRange,
+  };
   const project = newProject();
   const files = new Map<string, string>();
   const ts: [string, TsFile][] = [
@@ -58,6 +70,7 @@ export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<stri
     ["src/registers.ts", registersFile(ctx)],
     ["src/spec.ts", specFile(ctx)],
     ["src/structs.ts", structsFile(ctx)],
+    ["src/version.ts", versionFile(ctx)],
     ["test/layout.test.ts", layoutTestFile(ctx)],
   ];
   for (const [path, file] of ts) files.set(path, file.print(project, path, ctx));

@@ -16,10 +16,11 @@ export function packageJson(ctx: EmitContext): string {
     exports: { ".": "./src/index.ts", "./*": "./src/*.ts" },
     types: "./src/index.ts",
     files: ["src", "README.md"],
-    dependencies: { "@warpdrive/runtime": "workspace:*" },
+    dependencies: { "@warpdrive/runtime": ctx.runtimeDependency },
     warpdrive: {
       generator: GENERATOR_NAME,
       generatorVersion: ctx.generatorVersion,
+      runtime: ctx.runtimeRange,
       source: m.source.file,
       sourceHash: m.sourceHash,
     },
@@ -37,9 +38,12 @@ export function isGeneratedPackageJson(text: string): boolean {
   }
 }
 
-/** src/index.ts: re-exports of every generated module (hand files are reached by subpath). */
+/**
+ * src/index.ts: re-exports of every generated module (hand files are reached by subpath); the
+ * runtime version check (src/version.ts) runs first.
+ */
 export function indexTs(header: string[]): string {
-  const mods = ["client", "commands", "constants", "enums", "registers", "spec", "structs"];
+  const mods = ["version", "client", "commands", "constants", "enums", "registers", "spec", "structs"];
   return `${header.join("\n")}\n\n${mods.map((x) => `export * from "./${x}.ts";`).join("\n")}\n`;
 }
 

@@ -44,6 +44,8 @@ export class TsFile {
   /** module -> name -> type-only? A name imported both as a type and a value is a value import. */
   readonly #imports = new Map<string, Map<string, boolean>>();
   readonly #body: Statement[] = [];
+  /** Modules imported only to run them (`import "./version.ts";`), printed before the others. */
+  readonly #effects = new Set<string>();
 
   /** Records an import; collected as symbols, never concatenated by hand (protobuf-es habit). */
   use(module: string, name: string, typeOnly = false): string {
@@ -51,6 +53,11 @@ export class TsFile {
     if (!names) this.#imports.set(module, (names = new Map()));
     names.set(name, (names.get(name) ?? true) && typeOnly);
     return name;
+  }
+
+  /** Records `import "module";`: the module runs before this one, nothing is imported by name. */
+  useForEffect(module: string): void {
+    this.#effects.add(module);
   }
 
   add(...s: Statement[]): void {
@@ -61,7 +68,13 @@ export class TsFile {
     const modules = [...this.#imports.keys()].sort();
     // Packages first, then the package's own modules.
     const ordered = [...modules.filter((m) => !m.startsWith(".")), ...modules.filter((m) => m.startsWith("."))];
-    const imports = ordered.map((module) => {
+    const effects = [...this.#effects].sort().map((module) => ({
+      kind: StructureKind.ImportDeclaration as const,
+      moduleSpecifier: module,
+      isTypeOnly: false,
+      namedImports: [] as { name: string; isTypeOnly: boolean }[],
+    }));
+    const imports = [...effects, ...ordered.map((module) => {
       const names = [...this.#imports.get(module)!.entries()].sort(byKey(([n]) => n));
       const allTypes = names.every(([, typeOnly]) => typeOnly);
       return {
@@ -70,7 +83,7 @@ export class TsFile {
         isTypeOnly: allTypes,
         namedImports: names.map(([name, typeOnly]) => ({ name, isTypeOnly: typeOnly && !allTypes })),
       };
-    });
+    })];
     const header = headerLines(ctx).join("\n");
     let text: string;
     if (this.#body.every((x) => typeof x === "string")) {
@@ -92,6 +105,7 @@ export class TsFile {
 
 /** `import { a, type B } from "m";` exactly as ts-morph prints an import structure. */
 function importText(d: { moduleSpecifier: string; isTypeOnly: boolean; namedImports: { name: string; isTypeOnly: boolean }[] }): string {
+  if (d.namedImports.length === 0) return `import ${JSON.stringify(d.moduleSpecifier)};`;
   const names = d.namedImports.map((n) => `${n.isTypeOnly ? "type " : ""}${n.name}`).join(", ");
   return `import ${d.isTypeOnly ? "type " : ""}{ ${names} } from ${JSON.stringify(d.moduleSpecifier)};`;
 }

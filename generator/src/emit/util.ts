@@ -7,6 +7,10 @@ export interface EmitContext {
   model: DeviceModel;
   /** Version string recorded in headers and package.json. */
   generatorVersion: string;
+  /** The @warpdrive/runtime versions the code is written for (checked when the package is imported). */
+  runtimeRange: string;
+  /** package.json's dependency on @warpdrive/runtime (the range, or `workspace:*` inside the SDK). */
+  runtimeDependency: string;
 }
 
 export const GENERATOR_NAME = "@warpdrive/generator";

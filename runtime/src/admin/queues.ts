@@ -6,8 +6,8 @@
 //   wd queues remove <uuid>              (the kernel waits until no process has it open)
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { createMdev, findMdevTypes, listMdevInstances, listMdevTypes, removeMdev } from "../../runtime/src/vfio/mdev.ts";
-import { takeOption, type PciCommandIo } from "./pci-commands.ts";
+import { createMdev, findMdevTypes, listMdevInstances, listMdevTypes, removeMdev } from "../vfio/mdev.ts";
+import { takeOption, type AdminIo } from "./pci.ts";
 
 /** /dev/vfio/<group> -> the pids that have it open (readable /proc/<pid>/fd only). */
 export function vfioGroupHolders(proc = "/proc"): Map<number, number[]> {
@@ -43,7 +43,7 @@ export function vfioGroupHolders(proc = "/proc"): Map<number, number[]> {
   return out;
 }
 
-export function queuesCommand(io: PciCommandIo, argv: string[]): number {
+export function queuesCommand(io: AdminIo, argv: string[]): number {
   const args = [...argv];
   const sysfs = takeOption(args, "--sysfs") ?? "/sys";
   const proc = takeOption(args, "--proc") ?? "/proc";

@@ -1,36 +1,33 @@
 // `wd devices`, `wd bind <BDF>`, `wd unbind <BDF>`: which PCI devices this machine has, which of
-// them a generated client drives, and switching a device to and from vfio-pci.
-import { existsSync, readdirSync } from "node:fs";
+// them a generated client drives, and switching a device to and from vfio-pci. The host side of the
+// `wd` command line lives here, with the sysfs code it drives; the CLI (@warpdrive/generator) only
+// dispatches, and passes in the clients it knows from the device descriptions.
 import { join } from "node:path";
-import { bindToVfio, listPciDevices, unbindFromVfio, type PciDevice } from "../../runtime/src/pci/sysfs.ts";
-import { loadDevice, REPO_ROOT } from "./load.ts";
-import type { PciMatch } from "./model.ts";
-import { printUacceTable, uacceRows } from "./uacce-commands.ts";
+import { bindToVfio, listPciDevices, unbindFromVfio, type PciDevice } from "../pci/sysfs.ts";
+import { printUacceTable, uacceRows } from "./uacce.ts";
 
-export interface PciCommandIo {
+export interface AdminIo {
   out(line: string): void;
   err(line: string): void;
 }
 
-interface Client {
+/** PCI ids a client drives, as a description's `match.pci` lists them. */
+export interface PciMatch {
+  vendor: number;
+  device: number;
+  subsystemVendor?: number;
+  subsystemDevice?: number;
+}
+
+/** A device package and the PCI ids it drives (shown in the CLIENT column). */
+export interface Client {
   pkg: string;
-  match: PciMatch[];
-  /** match.uacce api strings. */
-  uacceApi: string[];
+  match: readonly PciMatch[];
+  /** The UACCE api strings it drives (a description's match.uacce.api), listed after the PCI devices. */
+  uacceApi?: readonly string[];
 }
 
-/** The clients described under devices/ (each becomes @warpdrive/<device>). */
-function knownClients(devicesDir: string): Client[] {
-  if (!existsSync(devicesDir)) return [];
-  const clients: Client[] = [];
-  for (const f of readdirSync(devicesDir).filter((n) => n.endsWith(".yaml")).sort()) {
-    const loaded = loadDevice(join(devicesDir, f));
-    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci, uacceApi: loaded.model.match.uacce?.api ?? [] });
-  }
-  return clients;
-}
-
-export function clientFor(dev: PciDevice, clients: Client[]): string | undefined {
+export function clientFor(dev: PciDevice, clients: readonly Client[]): string | undefined {
   const hit = clients.find((c) =>
     c.match.some(
       (m) =>
@@ -54,12 +51,11 @@ export function takeOption(args: string[], name: string): string | undefined {
   return v;
 }
 
-export function devicesCommand(io: PciCommandIo, argv: string[]): number {
+/** `wd devices [--json] [--sysfs DIR]`; `clients` fills the CLIENT column. */
+export function devicesCommand(io: AdminIo, argv: string[], clients: readonly Client[] = []): number {
   const args = [...argv];
   const sysfs = takeOption(args, "--sysfs") ?? "/sys";
-  const devicesDir = takeOption(args, "--devices") ?? join(REPO_ROOT, "devices");
   const json = args.includes("--json");
-  const clients = knownClients(devicesDir);
   const rows = listPciDevices(sysfs).map((d) => ({ ...d, client: clientFor(d, clients) }));
   const uacce = uacceRows(sysfs, clients);
   if (json) {
@@ -88,7 +84,7 @@ export function devicesCommand(io: PciCommandIo, argv: string[]): number {
   return 0;
 }
 
-export function bindCommand(io: PciCommandIo, argv: string[], bind: boolean): number {
+export function bindCommand(io: AdminIo, argv: string[], bind: boolean): number {
   const args = [...argv];
   const sysfs = takeOption(args, "--sysfs") ?? "/sys";
   if (args.length !== 1) {
