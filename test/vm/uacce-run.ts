@@ -27,7 +27,12 @@ export async function runUacceSuite(o: { log: Log; timeout: number; verbose: boo
     timeout: o.timeout,
     verbose: o.verbose,
     log,
-    env: { WD_BACKEND: "uacce", ...(process.env.WDVM_TRACE ? { WD_TRACE: "1" } : {}) },
+    // WDVM_TRACE=1: every runtime syscall on the console; WDVM_UACCE_REMOVAL=1: the removal test too
+    env: {
+      WD_BACKEND: "uacce",
+      ...(process.env.WDVM_TRACE ? { WD_TRACE: "1" } : {}),
+      ...(process.env.WDVM_UACCE_REMOVAL ? { WD_UACCE_REMOVAL: "1" } : {}),
+    },
     // the per-test limit of `bun run test` (package.json): the guest is emulated, on a shared host
     bunArgs: ["--timeout", "60000", ...UACCE_TESTS, ...(o.filter !== undefined ? ["-t", o.filter] : [])],
     extraArchives: extras,

@@ -160,15 +160,17 @@ export class UacceQueue implements BackendDevice {
    * ioctl: START_Q on a started queue changes nothing and is EINVAL; on a released queue, ENXIO.
    */
   checkAlive(call: string): void {
-    if (this.#gone === undefined && this.#sentinels.some((p) => this.#sys.pageResident?.(p) === false)) this.#retire();
+    // the queue first: while the core removes the device this blocks until the queue is released;
+    // then the pages, which catch a zap that came before the core took the device's lock
     if (this.#gone === undefined) {
       try {
         this.#sys.ioctl(this.fd, UACCE_CMD_START_Q, null, "UACCE_CMD_START_Q", this.path);
       } catch (e) {
-        if (!(e instanceof SysError && e.errno === ENXIO)) return;
-        this.#retire();
+        // EINVAL is the answer of a live, started queue
+        if (e instanceof SysError && e.errno === ENXIO) this.#retire();
       }
     }
+    if (this.#gone === undefined && this.#sentinels.some((p) => this.#sys.pageResident?.(p) === false)) this.#retire();
     if (this.#gone !== undefined) throw this.#goneError(call);
   }
 
