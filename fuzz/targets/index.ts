@@ -2,19 +2,22 @@
 // and check inputs the same way. An input is a JSON value (saved as a regression case as it is).
 import { iterationSeed, Rng } from "../prng.ts";
 import { checkDecoder, decoderInput, loadDecoderDevices, type DecoderInput } from "./decoders.ts";
+import { checkRuntimeApi, closeWorld, openWorld, runtimeApiInput, type RuntimeApiInput } from "./runtime-api.ts";
 import { checkValidator, validatorInput, validatorSources, type ValidatorStats } from "./validator.ts";
 
-export type TargetName = "validator" | "decoders";
-export const TARGETS: readonly TargetName[] = ["validator", "decoders"];
+export type TargetName = "validator" | "decoders" | "runtime-api";
+export const TARGETS: readonly TargetName[] = ["validator", "decoders", "runtime-api"];
 
 export interface Target {
   name: TargetName;
   /** Input of iteration `i` of a run seeded `seed`: a function of the two numbers only. */
   input(seed: number, i: number): unknown;
-  /** null: passed; a string: what went wrong. */
-  check(input: unknown): string | null;
+  /** null: passed; a string: what went wrong (runtime-api answers asynchronously: Device.open). */
+  check(input: unknown): string | null | Promise<string | null>;
   /** Counters for the summary line. */
   stats(): Record<string, number>;
+  /** Lets go of what the target opened (runtime-api: its sim devices). */
+  close?(): void;
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -49,6 +52,20 @@ export async function makeTarget(name: TargetName): Promise<Target> {
         return checkDecoder(devices, x);
       },
       stats: () => ({ structs, registers, devices: devices.length }),
+    };
+  }
+  if (name === "runtime-api") {
+    const world = await openWorld(); // a wd-dummy and an edu on the sim backend, kept for the run
+    let calls = 0;
+    return {
+      name,
+      input: (seed, i) => runtimeApiInput(new Rng(iterationSeed(seed, i))),
+      check(input) {
+        calls += (input as RuntimeApiInput).calls.length;
+        return checkRuntimeApi(world, input as RuntimeApiInput);
+      },
+      stats: () => ({ calls }),
+      close: () => closeWorld(world),
     };
   }
   throw new Error(`unknown fuzz target "${String(name)}" (targets: ${TARGETS.join(", ")})`);

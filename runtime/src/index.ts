@@ -10,5 +10,6 @@ export { drainHostPool } from "./sim/pool.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type RegisterWatch } from "./sim/model.ts";
 export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
+export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";
 export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, type UacceDeviceInfo } from "./uacce/index.ts";
