@@ -24,6 +24,7 @@ import {
   type RawRing,
   type RawStructField,
   type RawDmaExtent,
+  type RawUacceMatch,
 } from "./dsl.ts";
 import type {
   Access,
@@ -46,6 +47,7 @@ import type {
   DmaFieldModel,
   StructFieldType,
   StructModel,
+  UacceMatch,
 } from "./model.ts";
 import type { ParsedFile } from "./parse.ts";
 import { parseExtent } from "./extent.ts";
@@ -89,6 +91,7 @@ class ModelBuilder {
           ...(m.subsystem_vendor !== undefined && { subsystemVendor: m.subsystem_vendor }),
           ...(m.subsystem_device !== undefined && { subsystemDevice: m.subsystem_device }),
         })),
+        ...(d.match?.uacce !== undefined && { uacce: this.uacce(d.match.uacce) }),
       },
       constants: this.constants(),
       enums: this.enums(),
@@ -98,6 +101,19 @@ class ModelBuilder {
       commands: this.commands(),
       interrupts: this.interrupts(),
       handFiles,
+    };
+  }
+
+  private uacce(u: RawUacceMatch): UacceMatch {
+    const order = entries(this.data.regions).map(([name]) => name);
+    return {
+      api: [...u.api],
+      // in the order of the description's regions, so the spec does not depend on the map's order
+      regions: entries(u.regions)
+        .map(([region, qfr]) => ({ region, qfr }))
+        .sort((a, b) => order.indexOf(a.region) - order.indexOf(b.region)),
+      dusAddress: u["dus-address"] ?? 0,
+      source: this.source(["match", "uacce"]),
     };
   }
 

@@ -118,11 +118,21 @@ export interface RawCommand extends RawDoc {
   params?: Record<string, RawParam>;
 }
 
+/** match.uacce: the UACCE api strings driven and the queue file region of each description region. */
+export interface RawUacceMatch extends RawDoc {
+  api: string[];
+  regions: Record<string, "mmio" | "dus">;
+  "dus-address"?: number;
+}
+
 export interface RawDevice extends RawDoc {
   device: string;
   title: string;
   version: string;
-  match?: { pci?: { vendor: number; device: number; subsystem_vendor?: number; subsystem_device?: number }[] };
+  match?: {
+    pci?: { vendor: number; device: number; subsystem_vendor?: number; subsystem_device?: number }[];
+    uacce?: RawUacceMatch;
+  };
   constants?: Record<string, RawNumberOrObject<{ value: number }>>;
   enums?: Record<string, RawDoc & { width?: number; values: Record<string, RawNumberOrObject<{ value: number }>> }>;
   regions?: Record<string, RawRegion>;

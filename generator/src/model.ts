@@ -25,7 +25,7 @@ export interface DeviceModel {
   /** sha256 (hex) of the YAML source bytes. */
   sourceHash: string;
   source: SourcePos;
-  match: { pci: PciMatch[] };
+  match: { pci: PciMatch[]; uacce?: UacceMatch };
   constants: ConstantModel[];
   enums: EnumModel[];
   regions: RegionModel[];
@@ -35,6 +35,15 @@ export interface DeviceModel {
   interrupts: InterruptModel[];
   /** Hand-written files found in devices/<name>/ (paths relative to that folder, sorted). */
   handFiles: string[];
+}
+
+/** How the device runs on UACCE: api strings, and each region's queue file region (in region order). */
+export interface UacceMatch {
+  api: string[];
+  regions: { region: string; qfr: "mmio" | "dus" }[];
+  /** Device address of DUS byte 0 (no SVA). */
+  dusAddress: number;
+  source: SourcePos;
 }
 
 export interface PciMatch {

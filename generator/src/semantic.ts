@@ -36,6 +36,7 @@ import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
 import type { Locator } from "./parse.ts";
+import { checkUacceMatch } from "./semantic-uacce.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
@@ -91,6 +92,7 @@ class Rules {
     this.checkDoorbellWidths();
     this.checkCommands();
     this.checkInterrupts();
+    checkUacceMatch(this.data, this.regions, (p, c, m, k) => this.report(p, c, m, k));
     this.checkNames();
     // what `wd validate` must also promise: the package generates, type-checks and works
     this.checkExportedNames();

@@ -92,6 +92,18 @@ export interface DeviceSpec {
   queues: QueueSpec[];
   /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
   model?: string;
+  /** How the device is driven through UACCE (the kernel's /dev/<name>-<n> queue files), when it can be. */
+  uacce?: UacceSpec;
+}
+
+/** The UACCE side of a description: which api strings it drives and where its regions live. */
+export interface UacceSpec {
+  /** Values of /sys/class/uacce/<dev>/api this description drives (like PCI ids). */
+  api: string[];
+  /** Description region index -> the queue file region holding it (mmio: mmap offset 0, dus: 1 page). */
+  regions: { index: number; qfr: "mmio" | "dus" }[];
+  /** Bus address at which the device sees the first byte of the DUS region (no SVA). */
+  dusAddress: number;
 }
 
 /** A device region mapped into this process. Valid until the BackendDevice closes. */
@@ -134,9 +146,32 @@ export interface BackendDevice {
   portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
+  /** Present when the device decides which memory it can reach (see DeviceMemory). */
+  readonly deviceMemory?: DeviceMemory;
+}
+
+/**
+ * The backend contract for device-provided memory (docs/design.md, "Device-provided memory").
+ * A backend whose device cannot reach arbitrary process memory through an IOMMU mapping says so here:
+ * - "pool": only memory the device (its kernel driver) handed out is reachable, at device addresses
+ *   it chose (UACCE without SVA: the queue's DUS region). Device.alloc carves buffers from `alloc`;
+ *   any other buffer cannot be shared (dmaMap is never called).
+ * - "va": every page of the process is reachable at its own virtual address (UACCE with SVA: the
+ *   device shares the process's page table through PASID). No mapping step, IOVA = process address.
+ */
+export interface DeviceMemory {
+  readonly mode: "pool" | "va";
+  /** pool: `size` bytes (rounded up to pages) of device-reachable memory, zeroed; undefined when none is left. */
+  alloc?(size: number): { ptr: number; size: number } | undefined;
+  /** pool: gives back what `alloc` returned. */
+  free?(ptr: number): void;
+  /** The device address of [ptr, ptr + size), or undefined when the device cannot reach all of it. */
+  deviceAddress(ptr: number, size: number): number | undefined;
+  /** For refusals: what the device can reach ("the 4 MiB DUS region of wd_dummy-0"). */
+  readonly describe: string;
 }
 
 export interface Backend {
-  readonly kind: "sim" | "vfio";
+  readonly kind: "sim" | "vfio" | "uacce";
   open(spec: DeviceSpec, address?: string): BackendDevice;
 }

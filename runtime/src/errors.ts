@@ -56,6 +56,22 @@ export class VfioError extends WarpDriveError {
   }
 }
 
+/**
+ * A UACCE step failed: `UACCE_CMD_START_Q on /dev/wd_dummy-0: EINVAL (...)`, or no device/queue was
+ * found (`errno` absent). Same shape as VfioError.
+ */
+export class UacceError extends WarpDriveError {
+  readonly call: string;
+  readonly object: string | undefined;
+  readonly errno: number | undefined;
+  constructor(call: string, object: string | undefined, errno: number | undefined, hint?: string, cause?: unknown) {
+    super(sysMessage(call, object, errno, hint), { hint, cause });
+    this.call = call;
+    this.object = object;
+    this.errno = errno;
+  }
+}
+
 /** A DMA address was asked for memory the device may not reach, or a DMA mapping failed. */
 export class DmaError extends WarpDriveError {
   /** The buffer involved (its name), when known. */

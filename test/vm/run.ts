@@ -6,6 +6,7 @@ import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
+import { runUacceSuite } from "./uacce-run.ts";
 import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
 const USAGE = `usage: bun run test:vm [-- options] [test paths...]
@@ -15,11 +16,14 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --smoke               only the harness's own smoke test (test/vm/fixtures/smoke.test.ts)
   --timeout <s>         hard limit per boot (default 300)
   --no-self-test        skip the harness self-check (boots that must fail)
+  --no-uacce            skip the uacce run (a second boot: wd-dummy with WD_BACKEND=uacce)
+  --uacce               only the uacce run
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
   paths                 bun test path filters instead of the default set
 Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw ./test/peers
+Then the uacce run (test/vm/uacce-run.ts), unless test paths, --smoke or --shell-cmd are given.
 The guest also gets the kernel's nvme driver and nvme-cli (test/peers/guest-tools.ts) for test/peers.`;
 
 const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw", "./test/peers"];
@@ -33,10 +37,11 @@ interface Cli {
   verbose: boolean;
   rebuild: boolean;
   paths: string[];
+  uacce: "yes" | "no" | "only";
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [] };
+  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], uacce: "yes" };
   const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
   const value = (i: number, flag: string) => {
     const v = args[i + 1];
@@ -54,6 +59,8 @@ function parseArgs(argv: string[]): Cli {
     else if (a === "--smoke") cli.smoke = true;
     else if (a === "--no-self-test") cli.selfTest = "no";
     else if (a === "--self-test") cli.selfTest = "only";
+    else if (a === "--no-uacce") cli.uacce = "no";
+    else if (a === "--uacce") cli.uacce = "only";
     else if (a === "--verbose" || a === "-v") cli.verbose = true;
     else if (a === "--rebuild") cli.rebuild = true;
     else if (a === "--help" || a === "-h") {
@@ -103,7 +110,7 @@ async function main() {
   let failed = 0;
   const t0 = performance.now();
 
-  if (cli.selfTest !== "only") {
+  if (cli.selfTest !== "only" && cli.uacce !== "only") {
     const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: guestExtras };
     if (cli.shellCmd !== undefined) {
       opts.kind = "shell";
@@ -134,7 +141,14 @@ async function main() {
     }
   }
 
-  if (cli.selfTest !== "no") {
+  const defaultSet = cli.paths.length === 0 && !cli.smoke && cli.shellCmd === undefined;
+  if ((cli.uacce === "only" || (cli.uacce === "yes" && defaultSet)) && cli.selfTest !== "only") {
+    const u = await runUacceSuite({ log, timeout: cli.timeout, verbose: cli.verbose, filter: cli.filter });
+    passed += u.passed;
+    failed += u.failed;
+  }
+
+  if (cli.selfTest !== "no" && cli.uacce !== "only") {
     const s = await runHarnessCheck({ log, timeout: Math.min(cli.timeout, 300) });
     passed += s.passed;
     failed += s.failed;

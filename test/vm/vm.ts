@@ -26,6 +26,8 @@ export interface VmOptions {
   /** Boot a second time when the kernel died before /init ran (default true). */
   retryEarlyFailure?: boolean;
   log?: Log;
+  /** Environment for the command only (after the guest's own: WD_BACKEND=uacce for the uacce run). */
+  env?: Record<string, string>;
   /** Extra cpio archives appended after the repo's code, once the guest image is known (test/peers' kernel NVMe tools). */
   extraArchives?: (image: GuestImage, log: Log) => Promise<string[]>;
 }
@@ -101,7 +103,8 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     if (!opts.shellCmd) throw new Error("shell run without a command");
     cmd = opts.shellCmd;
   } else {
-    cmd = ["bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    cmd = [...(env.length ? ["env", ...env] : []), "bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
   }
   // This run's own files, in a third small archive: /init and the command.
   const runCpio = join(runDir, "run.cpio");

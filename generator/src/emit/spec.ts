@@ -105,6 +105,20 @@ function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string 
   ]);
 }
 
+/** `uacce: { api, regions (by index), dusAddress }` for the UACCE backend. */
+function uacceLiteral(m: DeviceModel): string {
+  const u = m.match.uacce!;
+  const index = (name: string) => m.regions.find((r) => r.name === name)!.index;
+  const regions = u.regions.map((r) => `  { index: ${index(r.region)}, qfr: ${str(r.qfr)} }, // ${r.region}`);
+  return [
+    "uacce: {",
+    `  api: [${u.api.map(str).join(", ")}],`,
+    `  regions: [${regions.length ? `\n${regions.map((l) => `  ${l}`).join("\n")}\n  ` : ""}],`,
+    `  dusAddress: ${hex(u.dusAddress)},`,
+    "},",
+  ].join("\n");
+}
+
 /** The tag field's width, and its byte order when big endian (the engine writes and reads it so). */
 function tagShape(f: { size: number; count: number; endian: string }): string[] {
   return [`tagWidth: ${(f.size / f.count) * 8},`, ...(f.endian === "big" && f.size > 1 ? ["tagBigEndian: true,"] : [])];
@@ -127,6 +141,7 @@ export function specFile(ctx: EmitContext): TsFile {
     `interrupts: [${irqs.length ? `\n${irqs.map((l) => `  ${l}`).join("\n")}\n` : ""}],`,
     `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
   ];
+  if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
   if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
   f.add(
     `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,
