@@ -283,7 +283,7 @@ export class Device implements DmaDomain {
       this.backend.reset();
     } finally {
       for (const q of [...this.#queues.values()]) {
-        q.releaseFor("its device was reset");
+        q.releaseFor("its device was reset", "reset");
         if (q.abandoned.length > 0) lost.push({ queue: q.label, tags: q.abandoned });
       }
       this.#queues.clear();
@@ -312,7 +312,7 @@ export class Device implements DmaDomain {
         // closing anyway
       }
     }
-    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
+    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));
     for (const b of [...this.#owned]) attempt(() => b.free());
