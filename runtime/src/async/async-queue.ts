@@ -67,6 +67,8 @@ interface Request<C> {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   settled: boolean;
+  /** In the line of waiters (until admitted or skipped). */
+  queued: boolean;
 }
 
 interface Stream<C> {
@@ -87,7 +89,11 @@ export class AsyncQueue<C> {
   readonly #check: ((c: C, tag: number) => Error | undefined) | undefined;
   readonly #irq: IrqLine | undefined;
   readonly #byTag: (Request<C> | undefined)[];
-  readonly #waiters: Request<C>[] = [];
+  // Waiting submissions, oldest at #waitHead (a head index, not shift(): thousands may wait).
+  #waiters: Request<C>[] = [];
+  #waitHead = 0;
+  /** Of those, how many settled while waiting (timeout, abort): skipped at admission. */
+  #waitGone = 0;
   readonly #streams = new Set<Stream<C>>();
   readonly #defaultTimeout: number | undefined;
   #maxWaiters: number;
@@ -130,7 +136,7 @@ export class AsyncQueue<C> {
 
   /** Submissions waiting for room in the ring. */
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#waiters.length - this.#waitHead - this.#waitGone;
   }
 
   get depth(): number {
@@ -176,14 +182,15 @@ export class AsyncQueue<C> {
     if (signal?.aborted) return Promise.reject(signal.reason);
 
     const { promise, resolve, reject } = Promise.withResolvers<C>();
-    const req: Request<C> = { encode, arg, resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false };
-    if (this.#waiters.length === 0 && this.#tryStart(req)) {
+    const req: Request<C> = { encode, arg, resolve, reject, timer: undefined, signal, onAbort: undefined, settled: false, queued: false };
+    if (this.waiting === 0 && this.#tryStart(req)) {
       // on the ring
     } else if (req.settled) {
       return promise; // the encoder refused it
-    } else if (this.#waiters.length >= this.#maxWaiters) {
-      return Promise.reject(new BackpressureError(this.label, this.queue.depth, this.#waiters.length));
+    } else if (this.waiting >= this.#maxWaiters) {
+      return Promise.reject(new BackpressureError(this.label, this.queue.depth, this.waiting));
     } else {
+      req.queued = true;
       this.#waiters.push(req);
     }
     if (timeoutMs !== undefined) {
@@ -325,10 +332,19 @@ export class AsyncQueue<C> {
       return n;
     }
     this.#gate.leave();
-    while (this.#waiters.length > 0 && this.#ended === undefined) {
-      const w = this.#waiters[0]!;
-      if (!this.#tryStart(w) && !w.settled) break;
-      this.#waiters.shift();
+    while (this.#waitHead < this.#waiters.length && this.#ended === undefined) {
+      const w = this.#waiters[this.#waitHead]!;
+      if (w.settled) {
+        this.#waitGone--;
+      } else if (!this.#tryStart(w) && !w.settled) {
+        break;
+      }
+      w.queued = false;
+      this.#waiters[this.#waitHead++] = undefined as unknown as Request<C>;
+    }
+    if (this.#waitHead > 1024 && this.#waitHead * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#waitHead);
+      this.#waitHead = 0;
     }
     return n;
   }
@@ -411,8 +427,8 @@ export class AsyncQueue<C> {
   /** Timeout or abort: a waiting request leaves the line; one on the device is only forgotten. */
   #fail(req: Request<C>, e: unknown): void {
     if (req.settled) return;
-    const w = this.#waiters.indexOf(req);
-    if (w >= 0) this.#waiters.splice(w, 1);
+    // a waiting one stays in the line, settled: admission skips it
+    if (req.queued) this.#waitGone++;
     this.#settle(req);
     req.reject(e);
   }
@@ -428,7 +444,12 @@ export class AsyncQueue<C> {
         req.reject(e);
       }
     }
-    for (const req of this.#waiters.splice(0)) {
+    const waiters = this.#waiters.slice(this.#waitHead);
+    this.#waiters = [];
+    this.#waitHead = 0;
+    this.#waitGone = 0;
+    for (const req of waiters) {
+      req.queued = false;
       if (req.settled) continue;
       this.#settle(req);
       req.reject(e);
