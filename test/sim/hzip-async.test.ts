@@ -28,14 +28,14 @@ describe("HzipPool", () => {
       });
       return p;
     }));
-    outs.forEach((gz, i) => expect(new Uint8Array(gunzipSync(gz))).toEqual(inputs[i]!));
+    outs.forEach((gz, i) => expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(inputs[i]!))).toBe(true));
     expect(used.size).toBe(4);
     expect(z.inFlight).toBe(0);
   });
 
   test("an input larger than the staging buffers gets memory of its own", async () => {
     const big = text(7, 200 * 1024);
-    expect(new Uint8Array(gunzipSync(await z.compress(big)))).toEqual(big);
+    expect(Buffer.from(gunzipSync(await z.compress(big))).equals(Buffer.from(big))).toBe(true);
   });
 
   test("a device status rejects with HzipStatusError (output overflow)", async () => {

@@ -310,15 +310,7 @@ export class AsyncQueue<C> {
           }
           continue;
         }
-        for (const s of this.#streams) {
-          if (s.wake !== undefined) {
-            const w = s.wake;
-            s.wake = undefined;
-            w({ value: c, done: false });
-          } else {
-            s.buffer.push(c);
-          }
-        }
+        if (this.#streams.size > 0) this.#toStreams(c);
         if (req === undefined || req.settled) continue; // timed out or aborted earlier
         this.#settle(req);
         if (err === undefined) req.resolve(c);
@@ -347,6 +339,18 @@ export class AsyncQueue<C> {
       this.#waitHead = 0;
     }
     return n;
+  }
+
+  #toStreams(c: C): void {
+    for (const s of this.#streams) {
+      if (s.wake !== undefined) {
+        const w = s.wake;
+        s.wake = undefined;
+        w({ value: c, done: false });
+      } else {
+        s.buffer.push(c);
+      }
+    }
   }
 
   #poll(): void {
@@ -418,10 +422,14 @@ export class AsyncQueue<C> {
     req.settled = true;
     req.encode = undefined;
     req.arg = undefined;
-    if (req.timer !== undefined) clearTimeout(req.timer);
-    if (req.onAbort !== undefined) req.signal!.removeEventListener("abort", req.onAbort);
-    req.timer = undefined;
-    req.onAbort = undefined;
+    if (req.timer !== undefined) {
+      clearTimeout(req.timer);
+      req.timer = undefined;
+    }
+    if (req.onAbort !== undefined) {
+      req.signal!.removeEventListener("abort", req.onAbort);
+      req.onAbort = undefined;
+    }
   }
 
   /** Timeout or abort: a waiting request leaves the line; one on the device is only forgotten. */
