@@ -189,6 +189,12 @@ export class SqCqQueue implements Queue {
     return (this.#reservedAt = this.#sqTail * this.#sqEntry);
   }
 
+  /** The tag the request being encoded (between reserve and publish) will get, or -1: lets an
+   *  encoder keep per-request state by tag (a driver's PRP list page). */
+  get reservedTag(): number {
+    return this.#reserved;
+  }
+
   reserve(): number {
     const at = this.tryReserve();
     if (at < 0) throw new QueueFullError(this.label, this.inFlight);
