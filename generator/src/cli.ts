@@ -141,20 +141,10 @@ function validateCommand(io: Io, args: string[]): number {
   return 0;
 }
 
+/** The emitters and the writer, loaded only by the commands that generate (validate stays light). */
 async function loadEmitters(): Promise<Emitters> {
-  // Imported by computed path at run time so that `validate` works (and type-checks) while the
-  // emitters are still being written; a missing emitter is a clear message, not a crash.
-  const here = import.meta.dir;
-  const emitPath = join(here, "emit", "index.ts");
-  const writePath = join(here, "write.ts");
-  for (const p of [emitPath, writePath]) {
-    if (!existsSync(p)) throw new UsageError(`generate is not available yet: ${p} does not exist (the emitters are not in this checkout)`);
-  }
-  const emit = (await import(emitPath)) as Partial<Emitters>;
-  const write = (await import(writePath)) as Partial<Emitters>;
-  if (typeof emit.emitDevice !== "function") throw new UsageError(`generate is not available: ${emitPath} does not export emitDevice`);
-  if (typeof write.writePackage !== "function") throw new UsageError(`generate is not available: ${writePath} does not export writePackage`);
-  return { emitDevice: emit.emitDevice, writePackage: write.writePackage };
+  const [{ emitDevice }, { writePackage }] = await Promise.all([import("./emit/index.ts"), import("./write.ts")]);
+  return { emitDevice, writePackage };
 }
 
 async function generateCommand(io: Io, args: string[]): Promise<number> {

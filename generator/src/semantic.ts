@@ -83,6 +83,7 @@ class Rules {
     this.checkRegions();
     this.checkStructs();
     this.checkQueues();
+    this.checkDoorbellWidths();
     this.checkCommands();
     this.checkInterrupts();
     this.checkNames();
@@ -468,6 +469,29 @@ class Rules {
   }
 
   /** A register named `region.register`, reporting unknown regions and registers. */
+  /**
+   * Registers a queue publishes through (index-ring producer and doorbell, sq-cq doorbells) are
+   * written with the ordered doorbell store, which the runtime has for 32-bit registers only (a
+   * native fence + store on device memory): other widths would be published unordered on arm64.
+   */
+  private checkDoorbellWidths(): void {
+    for (const [qname, q] of entries(this.data.queues)) {
+      if (!isObj(q)) continue;
+      const refs: [Path, unknown][] =
+        q.kind === "index-ring" ? [[["queues", qname, "producer"], q.producer], [["queues", qname, "doorbell"], q.doorbell]]
+        : q.kind === "sq-cq" ? [[["queues", qname, "sq", "doorbell"], isObj(q.sq) ? q.sq.doorbell : undefined], [["queues", qname, "cq", "doorbell"], isObj(q.cq) ? q.cq.doorbell : undefined]]
+        : [];
+      for (const [path, ref] of refs) {
+        if (!isStr(ref)) continue;
+        const parts = splitRegisterRef(ref);
+        const reg = parts && isObj(this.regions.get(parts.region)?.registers) ? this.regions.get(parts.region)!.registers![parts.register] : undefined;
+        if (isObj(reg) && isInt(reg.width) && reg.width !== 32) {
+          this.report(path, "doorbell-width", `${ref} is ${reg.width} bits wide; a queue publishes through 32-bit registers only (the runtime's ordered doorbell store is 32-bit)`);
+        }
+      }
+    }
+  }
+
   private registerRef(path: Path, ref: unknown): { region: RawRegion; count: number; name: string } | undefined {
     if (!isStr(ref)) return undefined;
     const parts = splitRegisterRef(ref);

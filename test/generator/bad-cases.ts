@@ -123,6 +123,7 @@ export const BAD_CASES: BadCase[] = [
   { name: "bit field wider than its struct field", yaml: `${HEAD}structs:\n  S:\n    size: 2\n    fields:\n      f: { offset: 0, type: u8, fields: { k: { bits: "8:6" } } }\n`, code: "field-outside-register", at: "8:54", path: "structs.S.fields.f.fields.k.bits", says: 'bits 8:6 of "k" do not fit the 8-bit u8 field "f"' },
 
   // ---- queues ----
+  { name: "a 16-bit doorbell", yaml: RING.replace("bell: { offset: 8 }", "bell: { offset: 8, width: 16 }"), code: "doorbell-width", at: "31:15", path: "queues.cmd.doorbell", says: "q.bell is 16 bits wide; a queue publishes through 32-bit registers only" },
   { name: "depth not a power of two", yaml: RING.replace("depth: 16", "depth: 24"), code: "depth-not-power-of-two", at: "27:12", path: "queues.cmd.depth", says: "depth 24 is not a power of two" },
   { name: "unknown register in a queue", yaml: RING.replace("producer: q.head", "producer: q.haed"), code: "unknown-register", at: "29:15", path: "queues.cmd.producer", says: 'region q has no register "haed"; did you mean "head"?' },
   { name: "unknown region in a queue", yaml: RING.replace("doorbell: q.bell", "doorbell: bar0.bell"), code: "unknown-region", at: "31:15", path: "queues.cmd.doorbell", says: 'unknown region "bar0"' },

@@ -8,6 +8,7 @@ import { Fuse } from "../fixtures/golden/kitchen.expected/src/enums.ts";
 import { Kitchen, Sqe } from "../fixtures/golden/kitchen.expected/src/structs.ts";
 import { encodeIdentify } from "../fixtures/golden/kitchen.expected/src/commands.ts";
 import type { AdminQueue } from "../fixtures/golden/kitchen.expected/src/client.ts";
+import { Bar0Registers as EduRegisters } from "@warpdrive/qemu-edu/registers";
 
 declare const io: RegisterIo;
 declare const dma: DmaResolver;
@@ -29,6 +30,15 @@ export function misuse(): void {
   queue.tail.write(1);
   // @ts-expect-error b16 reads clear it: read-only too
   bar0.b16.write(1);
+
+  // A read-only field of a read-write register is not part of what a write takes.
+  const edu = new EduRegisters(io, dma);
+  edu.status.writeFields({ irqOnFactorial: 1 });
+  edu.status.modify({ irqOnFactorial: 0 });
+  // @ts-expect-error computing is a read-only field of the read-write status register
+  edu.status.writeFields({ computing: 1 });
+  // @ts-expect-error computing is read-only for modify too
+  edu.status.modify({ computing: 0 });
 
   // Write-only registers have nothing to read.
   queue.doorbell.write(1);

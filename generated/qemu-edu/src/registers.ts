@@ -63,6 +63,13 @@ export interface StatusFields {
 }
 
 /**
+ * Fields of status a write may set (computing is read-only).
+ *
+ * @generated from devices/qemu-edu.yaml:56
+ */
+export type StatusWritableFields = Omit<StatusFields, "computing">;
+
+/**
  * Bit positions and access of bar0.status's fields.
  *
  * @generated from devices/qemu-edu.yaml:56
@@ -187,7 +194,7 @@ export class Bar0Registers {
    *
    * @generated from devices/qemu-edu.yaml:56 (register status)
    */
-  readonly status: RwReg32<StatusFields>;
+  readonly status: RwReg32<StatusFields, StatusWritableFields>;
   /**
    * 0x24, 32-bit, ro. The values that raised the pending interrupt, ORed together.
    *
@@ -240,7 +247,7 @@ export class Bar0Registers {
     this.id = new RoReg32<IdFields>(io, 0x0, IdLayout, dma, "bar0.id");
     this.liveness = new RwReg32(io, 0x4, undefined, dma, "bar0.liveness");
     this.factorial = new RwReg32(io, 0x8, undefined, dma, "bar0.factorial");
-    this.status = new RwReg32<StatusFields>(io, 0x20, StatusLayout, dma, "bar0.status");
+    this.status = new RwReg32<StatusFields, StatusWritableFields>(io, 0x20, StatusLayout, dma, "bar0.status");
     this.irqStatus = new RoReg32<IrqStatusFields>(io, 0x24, IrqStatusLayout, dma, "bar0.irq_status");
     this.irqRaise = new WoReg32(io, 0x60, undefined, dma, "bar0.irq_raise");
     this.irqAck = new WoReg32(io, 0x64, undefined, dma, "bar0.irq_ack");

@@ -205,6 +205,11 @@ function misfits(type: ScalarType, v: string): string {
   }
 }
 
+/** The two's complement value of an unsigned `bits`-bit number expression (bits <= 32). */
+function signedOf(bits: number, e: string): string {
+  return bits === 32 ? `${e} | 0` : `(${e} << ${32 - bits}) >> ${32 - bits}`;
+}
+
 function scalarBits(t: ScalarType): { bits: number; signed: boolean } {
   return { bits: Number(t.slice(1)), signed: t.startsWith("i") };
 }
@@ -273,7 +278,8 @@ export function encodeField(
     if (f.bitfields.length > 0) {
       needs.runtime.add("packBits64");
       word = `${local}_w`;
-      read.push(`const ${word} = ${local} === undefined || typeof ${local} === "number" || typeof ${local} === "bigint" ? ${local} : packBits64(${local}, ${bitsConstName(owner, f)}, ${lbl});`);
+      const packed = `packBits64(${local}, ${bitsConstName(owner, f)}, ${lbl})`;
+      read.push(`const ${word} = ${local} === undefined || typeof ${local} === "number" || typeof ${local} === "bigint" ? ${local} : ${signed ? `BigInt.asIntN(64, ${packed})` : packed};`);
     }
     read.push(`if (${word} !== undefined && !${ok}(${word})) throw badInt(${lbl}, ${word}, 64, ${signed});`);
     return {
@@ -289,7 +295,9 @@ export function encodeField(
     return {
       read: [
         `const ${local} = ${src};`,
-        `const ${word} = ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : packBits(${local}, ${bitsConstName(owner, f)}, ${lbl});`,
+        // packBits gives the word's bits as an unsigned number; a signed word takes them as its
+        // two's complement value (bit 31 of an i32 is its sign).
+        `const ${word} = ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : ${signed ? signedOf(bits, `packBits(${local}, ${bitsConstName(owner, f)}, ${lbl})`) : `packBits(${local}, ${bitsConstName(owner, f)}, ${lbl})`};`,
         `if (typeof ${word} !== "number" || ${misfits(t, word)}) throw badInt(${lbl}, ${word}, ${bits}, ${signed});`,
       ],
       write: [`view.set${acc}(${at(base, off)}, ${word}${e});`],

@@ -62,6 +62,7 @@ export function registersFile(ctx: EmitContext): TsFile {
             docs: [docText(fieldDoc(fld), fld.source, `${reg.name}.${fld.name}`)],
           })),
         },
+        ...writableType(reg, name),
         constStatement(
           docText(`Bit positions and access of ${region.name}.${reg.name}'s fields.`, reg.source),
           `${name}Layout`,
@@ -92,11 +93,35 @@ function offsets(region: RegionModel): string {
   );
 }
 
-/** `RwReg32<CcFields>` or the bare class for a register without fields. */
+/** Fields a write may not name: read-only ones (ro, rc). */
+function readOnlyFields(reg: RegisterModel): FieldModel[] {
+  return reg.fields.filter((f) => f.access === "ro" || f.access === "rc");
+}
+
+/**
+ * For a writable register with read-only fields: `XWritableFields`, the fields writeFields/modify
+ * take, so `writeFields({ computing: 1 })` on a read-only bit does not type-check.
+ */
+function writableType(reg: RegisterModel, name: string) {
+  const ro = readOnlyFields(reg);
+  if (ro.length === 0 || ro.length === reg.fields.length || reg.access === "ro" || reg.access === "rc") return [];
+  return [
+    {
+      kind: StructureKind.TypeAlias as const,
+      isExported: true,
+      name: `${name}WritableFields`,
+      type: `Omit<${name}Fields, ${ro.map((f) => str(camel(f.name))).join(" | ")}>`,
+      docs: [docText(`Fields of ${reg.name} a write may set (${ro.map((f) => f.name).join(", ")} ${ro.length === 1 ? "is" : "are"} read-only).`, reg.source)],
+    },
+  ];
+}
+
+/** `RwReg32<CcFields>` (`, CcWritableFields` when some fields are read-only) or the bare class. */
 function registerType(ctx: EmitContext, region: RegionModel, reg: RegisterModel): string {
   const cls = registerClass(reg);
   if (cls.startsWith("DmaAddrReg") || reg.fields.length === 0) return cls;
-  return `${cls}<${registerTypeName(ctx, region, reg)}Fields>`;
+  const name = registerTypeName(ctx, region, reg);
+  return writableType(reg, name).length > 0 ? `${cls}<${name}Fields, ${name}WritableFields>` : `${cls}<${name}Fields>`;
 }
 
 function regionClass(ctx: EmitContext, f: TsFile, region: RegionModel) {

@@ -15,21 +15,8 @@ export interface EmitContext {
 
 export const GENERATOR_NAME = "@warpdrive/generator";
 
-/** snake_case or kebab-case -> camelCase; a leading underscore is kept (it marks reserved names). */
-export function camel(name: string): string {
-  const lead = name.startsWith("_") ? "_" : "";
-  const parts = name.replace(/^_+/, "").split(/[_-]+/).filter((p) => p !== "");
-  return (
-    lead +
-    parts.map((p, i) => (i === 0 ? p.charAt(0).toLowerCase() + p.slice(1) : p.charAt(0).toUpperCase() + p.slice(1))).join("")
-  );
-}
-
-/** snake_case, kebab-case or PascalCase -> PascalCase. */
-export function pascal(name: string): string {
-  const c = camel(name.replace(/^_+/, ""));
-  return c.charAt(0).toUpperCase() + c.slice(1);
-}
+// One naming module for the validator (name clashes) and the emitters: the rules live in dsl.ts.
+export { camelCase as camel, pascalCase as pascal } from "../dsl.ts";
 
 /**
  * A numeric literal as a reader of the datasheet expects it: small numbers in decimal, anything from

@@ -191,20 +191,20 @@ class RoNum<F extends object> extends NumReg<F> {
   fields(): F { return this.fieldsOf(); }
   get<K extends keyof F & string>(name: K): F[K] { return this.getField(name) as F[K]; }
 }
-class WoNum<F extends object> extends NumReg<F> {
+class WoNum<F extends object, W extends object = F> extends NumReg<F> {
   protected readonly width: 8 | 16 | 32 = 32;
   write(v: number): void { this.wr(v); }
-  writeFields(values: Partial<F>): void { this.writeFieldsOf(values); }
+  writeFields(values: Partial<W>): void { this.writeFieldsOf(values as unknown as Partial<F>); }
 }
-class RwNum<F extends object> extends NumReg<F> {
+class RwNum<F extends object, W extends object = F> extends NumReg<F> {
   protected readonly width: 8 | 16 | 32 = 32;
   read(): number { return this.rd(); }
   fields(): F { return this.fieldsOf(); }
   get<K extends keyof F & string>(name: K): F[K] { return this.getField(name) as F[K]; }
   write(v: number): void { this.wr(v); }
-  writeFields(values: Partial<F>): void { this.writeFieldsOf(values); }
+  writeFields(values: Partial<W>): void { this.writeFieldsOf(values as unknown as Partial<F>); }
   /** Read-modify-write; w1c/w1s/wo fields not named are written as 0 so they are not disturbed. */
-  modify(values: Partial<F>): void { this.modifyOf(values); }
+  modify(values: Partial<W>): void { this.modifyOf(values as unknown as Partial<F>); }
 }
 
 type Fields = Record<string, FieldValue>;
@@ -222,27 +222,27 @@ export class RoReg32<F extends object = Fields> extends RoNum<F> {
   protected override readonly width = 32;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 32); }
 }
-export class WoReg8<F extends object = Fields> extends WoNum<F> {
+export class WoReg8<F extends object = Fields, W extends object = F> extends WoNum<F, W> {
   protected override readonly width = 8;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 8); }
 }
-export class WoReg16<F extends object = Fields> extends WoNum<F> {
+export class WoReg16<F extends object = Fields, W extends object = F> extends WoNum<F, W> {
   protected override readonly width = 16;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 16); }
 }
-export class WoReg32<F extends object = Fields> extends WoNum<F> {
+export class WoReg32<F extends object = Fields, W extends object = F> extends WoNum<F, W> {
   protected override readonly width = 32;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 32); }
 }
-export class RwReg8<F extends object = Fields> extends RwNum<F> {
+export class RwReg8<F extends object = Fields, W extends object = F> extends RwNum<F, W> {
   protected override readonly width = 8;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 8); }
 }
-export class RwReg16<F extends object = Fields> extends RwNum<F> {
+export class RwReg16<F extends object = Fields, W extends object = F> extends RwNum<F, W> {
   protected override readonly width = 16;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 16); }
 }
-export class RwReg32<F extends object = Fields> extends RwNum<F> {
+export class RwReg32<F extends object = Fields, W extends object = F> extends RwNum<F, W> {
   protected override readonly width = 32;
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 32); }
 }
@@ -266,20 +266,20 @@ export class RoReg64<F extends object = Fields> extends BigReg<F> {
   fields(): F { return this.decode(this.rd()); }
   get<K extends keyof F & string>(name: K): F[K] { return extract(this.rd(), this.spec(name)) as F[K]; }
 }
-export class WoReg64<F extends object = Fields> extends BigReg<F> {
+export class WoReg64<F extends object = Fields, W extends object = F> extends BigReg<F> {
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 64); }
   write(v: bigint): void { this.wr(v); }
-  writeFields(values: Partial<F>): void { this.wr(this.encode(0n, values, true)); }
+  writeFields(values: Partial<W>): void { this.wr(this.encode(0n, values as unknown as Partial<F>, true)); }
 }
-export class RwReg64<F extends object = Fields> extends BigReg<F> {
+export class RwReg64<F extends object = Fields, W extends object = F> extends BigReg<F> {
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 64); }
   read(): bigint { return this.rd(); }
   fields(): F { return this.decode(this.rd()); }
   get<K extends keyof F & string>(name: K): F[K] { return extract(this.rd(), this.spec(name)) as F[K]; }
   write(v: bigint): void { this.wr(v); }
-  writeFields(values: Partial<F>): void { this.wr(this.encode(0n, values, true)); }
+  writeFields(values: Partial<W>): void { this.wr(this.encode(0n, values as unknown as Partial<F>, true)); }
   /** Read-modify-write; w1c/w1s/wo fields not named are written as 0 so they are not disturbed. */
-  modify(values: Partial<F>): void { this.wr(this.encode(this.rd() & ~this.c.modifyZero, values, true)); }
+  modify(values: Partial<W>): void { this.wr(this.encode(this.rd() & ~this.c.modifyZero, values as unknown as Partial<F>, true)); }
 }
 
 // ---- DMA address registers ---------------------------------------------------------------------
