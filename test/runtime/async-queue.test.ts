@@ -248,6 +248,21 @@ describe("completions()", () => {
     await reader;
     expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i * 3));
   });
+
+  test("next() called twice before a completion gets two completions in order; return() ends the stream", async () => {
+    const raw = openSqCq(dev, "io", 2);
+    const q = new AsyncQueue(raw, { decode });
+    const it = q.completions();
+    const a = it.next();
+    const b = it.next();
+    q.submit(ECHO, 1);
+    q.submit(ECHO, 2);
+    expect([(await a).value?.result, (await b).value?.result]).toEqual([3, 6]);
+    const c = it.next();
+    await it.return!();
+    expect((await c).done).toBe(true);
+    expect(() => new AsyncQueue({} as Queue, { decode })).toThrow(TypeError);
+  });
 });
 
 describe("RoundRobin", () => {

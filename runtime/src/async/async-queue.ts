@@ -73,7 +73,8 @@ interface Request<C> {
 
 interface Stream<C> {
   buffer: C[];
-  wake: ((r: IteratorResult<C>) => void) | undefined;
+  /** next() calls waiting for a completion, oldest first. */
+  wakes: ((r: IteratorResult<C>) => void)[];
   done: boolean;
 }
 
@@ -111,6 +112,9 @@ export class AsyncQueue<C> {
 
   /** Takes `queue` over for async use (its sync methods refuse from now on). */
   constructor(queue: Queue, options: AsyncQueueOptions<C>) {
+    if (typeof queue !== "object" || queue === null || typeof queue.claimAsync !== "function") {
+      throw new TypeError(`AsyncQueue: queue must be a runtime queue (IndexRingQueue, SqCqQueue), got ${describe(queue)}`);
+    }
     if (typeof options !== "object" || options === null || typeof options.decode !== "function") {
       throw new TypeError(`AsyncQueue on queue ${queue?.label}: options.decode must be a function`);
     }
@@ -210,7 +214,7 @@ export class AsyncQueue<C> {
    * device reset or closed. Completions are buffered until read: iterate while you submit.
    */
   completions(): AsyncIterableIterator<C> {
-    const s: Stream<C> = { buffer: [], wake: undefined, done: this.#ended !== undefined };
+    const s: Stream<C> = { buffer: [], wakes: [], done: this.#ended !== undefined };
     if (!s.done) this.#streams.add(s);
     const streams = this.#streams;
     const it: AsyncIterableIterator<C> = {
@@ -218,16 +222,14 @@ export class AsyncQueue<C> {
         if (s.buffer.length > 0) return Promise.resolve({ value: s.buffer.shift()!, done: false });
         if (s.done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => {
-          s.wake = resolve;
+          s.wakes.push(resolve);
         });
       },
       return(): Promise<IteratorResult<C>> {
         s.done = true;
         s.buffer.length = 0;
         streams.delete(s);
-        const w = s.wake;
-        s.wake = undefined;
-        w?.({ value: undefined, done: true });
+        for (const w of s.wakes.splice(0)) w({ value: undefined, done: true });
         return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]() {
@@ -343,9 +345,8 @@ export class AsyncQueue<C> {
 
   #toStreams(c: C): void {
     for (const s of this.#streams) {
-      if (s.wake !== undefined) {
-        const w = s.wake;
-        s.wake = undefined;
+      const w = s.wakes.shift();
+      if (w !== undefined) {
         w({ value: c, done: false });
       } else {
         s.buffer.push(c);
@@ -464,9 +465,7 @@ export class AsyncQueue<C> {
     }
     for (const s of this.#streams) {
       s.done = true;
-      const w = s.wake;
-      s.wake = undefined;
-      w?.({ value: undefined, done: true });
+      for (const w of s.wakes.splice(0)) w({ value: undefined, done: true });
     }
     this.#streams.clear();
   }
