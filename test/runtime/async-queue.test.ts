@@ -2,6 +2,7 @@
 // requests until told (MODE_HOLD), never completes (MODE_SILENT), completes with an error status
 // (MODE_ERROR) or with garbage (MODE_BAD_TAG). Each test checks that every promise settles, and how.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import {
   AsyncQueue, BackpressureError, Device, QueueClosedError, RoundRobin, TimeoutError, UseAfterReleaseError, WarpDriveError,
   type Queue, type RequestEncoder,
@@ -281,6 +282,15 @@ describe("RoundRobin", () => {
     const out = await outcomes([...ps, ...more, ...next]);
     expect(out.every((o) => o.startsWith("ok:"))).toBe(true);
   });
+});
+
+describe("process lifetime", () => {
+  test("a process whose async queues are idle but open exits when its work is done", () => {
+    const child = Bun.spawnSync(["bun", join(import.meta.dir, "async-exit-child.ts")], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    expect(child.stderr.toString()).toBe("");
+    expect(child.exitCode).toBe(0); // a hang would be killed by the timeout (exit code null)
+    expect(child.stdout.toString()).toMatch(/^done, wakeups \d+/);
+  }, 90_000);
 });
 
 describe("the event loop stays live", () => {

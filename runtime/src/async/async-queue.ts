@@ -55,6 +55,8 @@ const BUDGET_MAX_US = 1000;
 /** While asleep on an interrupt, look at the ring anyway this often (a device that completes
  *  without raising, a count another reader took); without an interrupt line, poll this often. */
 const SLICE_MS = 10;
+/** Longest the event loop is held by one polling round. */
+const ROUND_MS = 0.05;
 const NO_IRQ_SLICE_MS = 1;
 
 interface Request<C> {
@@ -105,7 +107,9 @@ export class AsyncQueue<C> {
   #budgetMs = BUDGET_START_US / 1000;
   #sleptAt = 0;
   #slice: ReturnType<typeof setTimeout> | undefined;
-  readonly #flushFn = () => this.#flush();
+  readonly #flushFn = () => {
+    if (this.#flushQueued) this.#flush();
+  };
   readonly #pollFn = () => this.#poll();
   readonly #wakeFn = () => this.#wake();
   readonly #stillWaiting = () => this.#drain() === 0 && this.queue.inFlight > 0 && this.#ended === undefined;
@@ -356,19 +360,26 @@ export class AsyncQueue<C> {
 
   #poll(): void {
     if (this.#mode !== POLLING) return;
-    const n = this.#drain();
-    if (this.#mode !== POLLING) return; // ended while draining
-    const now = performance.now();
-    if (this.queue.inFlight === 0) {
-      this.#mode = IDLE;
-      return;
+    // One round: drain repeatedly for up to ROUND_MS (a round of the event loop costs tens of µs
+    // on a busy machine, far more than a look at the ring), then yield so other callbacks run.
+    const start = performance.now();
+    for (;;) {
+      const n = this.#drain();
+      if (this.#mode !== POLLING) return; // ended while draining
+      if (this.queue.inFlight === 0) {
+        this.#mode = IDLE;
+        return;
+      }
+      if (this.#flushQueued) this.#flush(); // admitted waiters: ring now, not after the round
+      const now = performance.now();
+      if (n > 0) this.#lastProgress = now;
+      else if (now - this.#lastProgress >= this.#budgetMs) {
+        this.#sleep();
+        return;
+      }
+      if (now - start >= ROUND_MS) break;
     }
-    if (n > 0) this.#lastProgress = now;
-    if (now - this.#lastProgress < this.#budgetMs) {
-      setImmediate(this.#pollFn);
-      return;
-    }
-    this.#sleep();
+    setImmediate(this.#pollFn);
   }
 
   #sleep(): void {
