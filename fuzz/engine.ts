@@ -1,7 +1,7 @@
 // Runs a fuzz target for a time budget in a Worker, with a watchdog: an input that keeps the worker
 // busy for longer than `hangMs` is a hang; the worker is terminated, the input rebuilt here from
 // (seed, iteration) and reported, and a fresh worker carries on with the next iteration.
-import { makeTarget, type TargetName } from "./targets/index.ts";
+import { HANG_MS, makeTarget, type TargetName } from "./targets/index.ts";
 import { failureKind, loadRegressions, saveRegression, type RegressionCase } from "./regressions.ts";
 import type { WorkerJob } from "./worker.ts";
 
@@ -9,7 +9,7 @@ export interface FuzzOptions {
   target: TargetName;
   seed: number;
   seconds: number;
-  /** One input may take this long before it counts as a hang (default 20 s). */
+  /** One input may take this long before it counts as a hang (default: the target's HANG_MS, else 20 s). */
   hangMs?: number;
   /** Stop after this many iterations (0: only the time budget). */
   maxIterations?: number;
@@ -44,7 +44,7 @@ export interface FuzzReport {
 const MAX_SAVED = 25;
 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
-  const hangMs = opts.hangMs ?? 20_000;
+  const hangMs = opts.hangMs ?? HANG_MS[opts.target] ?? 20_000;
   const t0 = performance.now();
   const end = t0 + opts.seconds * 1000;
   const failures: FuzzFailure[] = [];

@@ -8,9 +8,10 @@ self.onmessage = async (ev: MessageEvent<{ target: TargetName; input: unknown }>
   const t = await makeTarget(ev.data.target);
   let failure: string | null;
   try {
-    failure = t.check(ev.data.input);
+    failure = await t.check(ev.data.input);
   } catch (e) {
     failure = `check threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
   }
+  t.close?.();
   self.postMessage({ failure });
 };

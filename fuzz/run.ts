@@ -1,4 +1,4 @@
-// `bun run fuzz [-- --seconds N --seed S --target validator|decoders --hang-ms M --no-save]`
+// `bun run fuzz [-- --seconds N --seed S --target validator|decoders|runtime-api|descriptions --hang-ms M --no-save]`
 // Fuzzes each target (default: all) for N seconds (default 30 each). Failures are printed and saved
 // under test/fuzz/regressions/ (replayed by test/fuzz/regressions.test.ts); exit status 1 if any.
 import { progress } from "@warpdrive/progress";
@@ -14,7 +14,7 @@ const args = process.argv.slice(2);
 let seconds = 30;
 let seed = (Date.now() >>> 0) ^ 0x5eed;
 let targets: TargetName[] = [...TARGETS];
-let hangMs = 20_000;
+let hangMs: number | undefined; // default: the target's own (fuzz/targets/index.ts HANG_MS)
 let save = true;
 for (let k = 0; k < args.length; k++) {
   const a = args[k]!;

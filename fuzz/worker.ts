@@ -23,6 +23,7 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
   const job = ev.data;
   const progress = new Int32Array(job.progress);
   const target = await makeTarget(job.target);
+  if (!job.hangForTest) await target.warmUp?.();
   const deadline = performance.now() + job.budgetMs;
   let i = job.start;
   for (; performance.now() < deadline && (job.maxIterations === 0 || i < job.maxIterations); i++) {
@@ -33,7 +34,8 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
     try {
       input = target.input(job.seed, i);
       if (job.hangForTest) for (;;);
-      failure = target.check(input);
+      failure = await target.check(input);
+      if (failure !== null && target.reduce) input = target.reduce(input);
     } catch (e) {
       // the harness itself (mutator, oracle) failed: report it, it is a bug too
       failure = `fuzz harness threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
@@ -41,5 +43,6 @@ self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
     Atomics.store(progress, 1, 0);
     if (failure !== null) self.postMessage({ type: "fail", iteration: i, failure, input });
   }
+  target.close?.(); // before the engine terminates this Worker: a terminated Worker's devices would stay mapped
   self.postMessage({ type: "done", next: i, stats: target.stats() });
 };

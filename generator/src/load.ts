@@ -1,7 +1,7 @@
 // loadDevice: the one entry point from a path to a DeviceModel or diagnostics, used by the CLI and
 // the tests. Read (bounded) -> parse (positions) -> validate (schema + rules) -> build the IR.
 // It never throws: a bug inside the loader comes back as an `internal-error` diagnostic.
-import { isAbsolute, relative, resolve } from "node:path";
+import { basename, isAbsolute, relative, resolve } from "node:path";
 import { buildModel, findHandFiles } from "./build-model.ts";
 import { hasErrors, sortDiagnostics, type Diagnostic } from "./diagnostics.ts";
 import type { DeviceModel } from "./model.ts";
@@ -34,12 +34,22 @@ export function displayPath(path: string, root = process.cwd()): string {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel.split("\\").join("/") : path;
 }
 
+/**
+ * The file as generated packages name it (headers, package.json): relative to the root when inside
+ * it, otherwise just its name. Never absolute: a package must not carry the layout of the machine
+ * that generated it.
+ */
+export function sourceName(path: string, root: string = projectRoot()): string {
+  const shown = displayPath(resolve(path), root);
+  return isAbsolute(shown) ? basename(shown) : shown;
+}
+
 export function loadDevice(path: string, opts: LoadOptions = {}): LoadResult {
   const file = displayPath(path);
   try {
     const read = readDeviceBytes(path, file);
     if ("diagnostics" in read) return { diagnostics: read.diagnostics };
-    const sourceFile = displayPath(resolve(path), opts.root ?? projectRoot());
+    const sourceFile = sourceName(path, opts.root ?? projectRoot());
     return loadDeviceSource(file, read.bytes, (device) => findHandFiles(path, device), sourceFile);
   } catch (e) {
     return { diagnostics: [internalError(file, e)] };
@@ -64,7 +74,9 @@ export function loadDeviceSource(
     const diagnostics = sortDiagnostics([...parsed.diagnostics, ...validateParsed(parsed.parsed)]);
     if (hasErrors(diagnostics)) return { diagnostics };
     const device = (parsed.parsed.data as { device: string }).device;
-    return { model: buildModel({ ...parsed.parsed, file: sourceFile }, handFiles(device)), diagnostics };
+    // an absolute name would put this machine's layout into every generated header
+    const shown = isAbsolute(sourceFile) ? basename(sourceFile) : sourceFile;
+    return { model: buildModel({ ...parsed.parsed, file: shown }, handFiles(device)), diagnostics };
   } catch (e) {
     return { diagnostics: [internalError(file, e)] };
   }

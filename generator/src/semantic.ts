@@ -23,13 +23,16 @@ import {
   type RawDevice,
   type RawDmaExtent,
   type RawParam,
+  type RawIndexRingQueue,
   type RawQueue,
   type RawRegion,
   type RawRing,
+  type RawSqCqQueue,
   type RawStruct,
   type RawStructField,
 } from "./dsl.ts";
 import { extentNames, parseExtent } from "./extent.ts";
+import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
 import type { Locator } from "./parse.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -87,6 +90,18 @@ class Rules {
     this.checkCommands();
     this.checkInterrupts();
     this.checkNames();
+    // what `wd validate` must also promise: the package generates, type-checks and works
+    this.checkExportedNames();
+    this.checkBuiltinMembers();
+    this.checkSqCqRingPlacement();
+    this.checkTagWidth();
+    this.checkPhaseBit();
+    this.checkRoleFieldAlignment();
+    this.checkQueueRegisterAccess();
+    this.checkQueueRegistersDistinct();
+    this.checkRingsDistinct();
+    this.checkFixedEnumValues();
+    this.checkIntxVector();
     return this.out;
   }
 
@@ -794,18 +809,7 @@ class Rules {
 
   private checkNames(): void {
     const d = this.data;
-    const types: { name: string; as: string; path: Path }[] = [];
-    for (const [name] of entries(d.enums)) types.push({ name, as: name, path: ["enums", name] });
-    for (const [name] of entries(d.structs)) {
-      for (const suffix of ["", "Init", "Data"]) types.push({ name, as: name + suffix, path: ["structs", name] });
-    }
-    for (const [name] of entries(d.regions)) {
-      types.push({ name, as: `${pascalCase(name)}Registers`, path: ["regions", name] });
-      types.push({ name, as: `${pascalCase(name)}Offsets`, path: ["regions", name] });
-    }
-    for (const [name] of entries(d.commands)) types.push({ name, as: `${pascalCase(name)}Params`, path: ["commands", name] });
-    this.collide("type", types);
-
+    // module-level names (types, classes, functions) are checkExportedNames'; these are members
     const members = (section: string, m: Record<string, unknown> | undefined, conv = camelCase) =>
       entries(m).map(([name]) => ({ name, as: conv(name), path: [section, name] as Path }));
     this.collide("region", members("regions", d.regions));
@@ -838,6 +842,255 @@ class Rules {
     for (const [cname, c] of entries(d.commands)) {
       if (!isObj(c)) continue;
       this.collide("param", entries(c.params).map(([name]) => ({ name, as: camelCase(name), path: ["commands", cname, "params", name] })));
+    }
+  }
+
+  // ---- names the generated package cannot take ----
+
+  /**
+   * Module-level names of the package (src/index.ts re-exports every module, so two modules
+   * exporting one name do not compile), and names that would shadow a JavaScript or TypeScript
+   * global, a runtime import, or a helper of the generated layout test.
+   */
+  private checkExportedNames(): void {
+    const names = exportedNames(this.data).map((n, order) => ({ ...n, order, pos: this.loc.position(n.path, n.path.length > 0) }));
+    names.sort((a, b) => a.pos.line - b.pos.line || a.pos.column - b.pos.column || a.order - b.order);
+    const first = new Map<string, (typeof names)[number]>();
+    const said = new Set<string>();
+    for (const n of names) {
+      const why = RESERVED_EXPORTS.get(n.name);
+      if (why !== undefined && !said.has(`${n.item}\u0000${n.name}`)) {
+        said.add(`${n.item}\u0000${n.name}`);
+        this.report(n.path, "reserved-name", `${n.item} becomes ${n.name} in the generated package, which is ${why}; rename it`, n.path.length > 0);
+      }
+      const prior = first.get(n.name);
+      if (prior === undefined) first.set(n.name, n);
+      else if (prior.item !== n.item && !said.has(`${prior.item}\u0000${n.item}`)) {
+        said.add(`${prior.item}\u0000${n.item}`);
+        this.report(n.path, "name-collision", `${n.item} and ${prior.item} both become ${n.name} in the generated package; rename one`, n.path.length > 0);
+      }
+    }
+  }
+
+  /** Properties named like Object.prototype's members (constructor, valueOf, toString...). */
+  private checkBuiltinMembers(): void {
+    for (const m of memberNames(this.data)) {
+      if (OBJECT_MEMBERS.has(m.as)) {
+        this.report(m.path, "builtin-name", `${m.item} becomes ${m.as} in the generated package, a member every JavaScript object has (Object.prototype.${m.as}); rename it`, true);
+      }
+    }
+  }
+
+  // ---- queues as the runtime's engines run them ----
+
+  private sqCqQueues(): [string, RawSqCqQueue][] {
+    return entries(this.data.queues).filter((e): e is [string, RawSqCqQueue] => isObj(e[1]) && e[1].kind === "sq-cq");
+  }
+
+  private indexRingQueues(): [string, RawIndexRingQueue][] {
+    return entries(this.data.queues).filter((e): e is [string, RawIndexRingQueue] => isObj(e[1]) && e[1].kind === "index-ring");
+  }
+
+  /** A field of a struct, by names, when both resolve (problems are reported by the reference rules). */
+  private fieldOf(structName: unknown, field: unknown): (FieldShape & { type: string }) | undefined {
+    if (!isStr(structName) || !isStr(field)) return undefined;
+    const s = this.structs.get(structName);
+    const raw = s && isObj(s.fields) ? s.fields[field] : undefined;
+    if (!isObj(raw) || !isStr(raw.type)) return undefined;
+    const shape = this.fieldShape(field, raw);
+    return shape ? { ...shape, type: raw.type } : undefined;
+  }
+
+  /** A register reference resolved to its place, or undefined (unknown ones are reported elsewhere). */
+  private regAt(ref: unknown): { ref: string; region: string; offset: number; bytes: number; count: number; stride: number; access: string } | undefined {
+    if (!isStr(ref)) return undefined;
+    const parts = splitRegisterRef(ref);
+    const region = parts ? this.regions.get(parts.region) : undefined;
+    const reg = region && isObj(region.registers) ? region.registers[parts!.register] : undefined;
+    if (!parts || !isObj(reg) || !isInt(reg.offset)) return undefined;
+    const bytes = (isInt(reg.width) ? reg.width : 32) / 8;
+    const count = isInt(reg.count) ? reg.count : 1;
+    return { ref, region: parts.region, offset: reg.offset, bytes, count, stride: isInt(reg.stride) ? reg.stride : bytes, access: isStr(reg.access) ? reg.access : "rw" };
+  }
+
+  /** The sq-cq engine allocates both rings in DMA memory; a ring placed in a region would be ignored. */
+  private checkSqCqRingPlacement(): void {
+    for (const [qname, q] of this.sqCqQueues()) {
+      for (const side of ["sq", "cq"] as const) {
+        const s = q[side];
+        if (isObj(s) && isObj(s.ring)) {
+          this.report(["queues", qname, side, "ring"], "ring-placement-unsupported", `an sq-cq queue's rings live in DMA memory the runtime allocates (tell the device their address); ring: { region, offset } is only for index-ring queues: write ring: dma`);
+        }
+      }
+    }
+  }
+
+  /** Tags go from 0 to min(sq depth, cq depth) - 2 (the engine keeps one slot free): the tag field must hold them. */
+  private checkTagWidth(): void {
+    for (const [qname, q] of this.sqCqQueues()) {
+      if (!isObj(q.sq) || !isObj(q.cq) || !isInt(q.sq.depth) || !isInt(q.cq.depth)) continue;
+      const inFlight = Math.min(q.sq.depth, q.cq.depth) - 1;
+      if (inFlight < 1) continue;
+      for (const side of ["sq", "cq"] as const) {
+        const s = q[side];
+        const tag = this.fieldOf(s.entry, s.tag);
+        if (!tag || tag.kind !== "scalar" || tag.count !== 1) continue;
+        const bits = tag.elemBytes * 8;
+        if (!fitsUnsigned(inFlight - 1, bits)) {
+          this.report(["queues", qname, side, "tag"], "tag-too-narrow", `tag field "${s.tag}" has ${bits} bits, but queue ${qname} keeps up to ${inFlight} requests in flight (tags 0..${inFlight - 1}); widen the field or make the rings shallower`);
+        }
+      }
+    }
+  }
+
+  /**
+   * A new completion is told by its phase bit alone, so the phase word may not be the tag or the SQ
+   * head (struct fields cannot overlap, so sharing a field is the only way the bit lands in them).
+   */
+  private checkPhaseBit(): void {
+    for (const [qname, q] of this.sqCqQueues()) {
+      const cq = q.cq;
+      if (!isObj(cq) || !isObj(cq.phase) || !isStr(cq.phase.field)) continue;
+      for (const [role, name] of [["tag", cq.tag], ["sq_head", cq.sq_head]] as const) {
+        if (name !== cq.phase.field) continue;
+        this.report(["queues", qname, "cq", "phase", "field"], "phase-in-field", `the phase bit is read from "${name}", which is also the ${role} field of queue ${qname}; the phase bit needs a field of its own (the completion's status word)`);
+      }
+    }
+  }
+
+  /** The engines read the done and phase words with typed arrays over the ring: both aligned in every slot. */
+  private checkRoleFieldAlignment(): void {
+    const check = (path: Path, role: string, entry: unknown, field: unknown) => {
+      const f = this.fieldOf(entry, field);
+      const s = isStr(entry) ? this.structs.get(entry) : undefined;
+      if (!f || !s || f.kind !== "scalar" || f.elemBytes > 4) return;
+      if (f.offset % f.elemBytes !== 0 || s.size % f.elemBytes !== 0) {
+        this.report(path, "role-field-misaligned", `${role} field "${String(field)}" (${f.type} at offset ${f.offset}) must be ${f.elemBytes}-byte aligned in every slot of the ring, so its offset and the ${s.size}-byte entry size must be multiples of ${f.elemBytes}`);
+      }
+    };
+    for (const [qname, q] of this.indexRingQueues()) if (isObj(q.done)) check(["queues", qname, "done", "field"], "done", q.entry, q.done.field);
+    for (const [qname, q] of this.sqCqQueues()) if (isObj(q.cq) && isObj(q.cq.phase)) check(["queues", qname, "cq", "phase", "field"], "phase", q.cq.entry, q.cq.phase.field);
+  }
+
+  /** The host writes doorbells and the producer index, and reads the consumer index. */
+  private checkQueueRegisterAccess(): void {
+    const roles: { path: Path; ref: unknown; what: string; writes: boolean }[] = [];
+    for (const [qname, q] of this.indexRingQueues()) {
+      roles.push({ path: ["queues", qname, "producer"], ref: q.producer, what: "producer index", writes: true });
+      roles.push({ path: ["queues", qname, "doorbell"], ref: q.doorbell, what: "doorbell", writes: true });
+      roles.push({ path: ["queues", qname, "consumer"], ref: q.consumer, what: "consumer index", writes: false });
+    }
+    for (const [qname, q] of this.sqCqQueues()) {
+      for (const side of ["sq", "cq"] as const) if (isObj(q[side])) roles.push({ path: ["queues", qname, side, "doorbell"], ref: q[side].doorbell, what: `${side.toUpperCase()} doorbell`, writes: true });
+    }
+    for (const r of roles) {
+      const reg = this.regAt(r.ref);
+      if (!reg) continue;
+      if (r.writes && (reg.access === "ro" || reg.access === "rc")) {
+        this.report(r.path, "register-not-writable", `${r.what} ${reg.ref} is ${reg.access}: the host writes it`);
+      } else if (!r.writes && reg.access === "wo") {
+        this.report(r.path, "register-not-readable", `${r.what} ${reg.ref} is write-only: the host reads it`);
+      }
+    }
+  }
+
+  /**
+   * Every register element a queue touches is its own: producer and consumer differ, the two
+   * doorbells of a queue id differ, and no two queues (or ids) share one. An index ring may ring its
+   * producer register itself (doorbell = producer), the only sharing the engine expects.
+   */
+  private checkQueueRegistersDistinct(): void {
+    type Use = { queue: string; role: string; ref: string; id: number; sqcq: boolean };
+    const used = new Map<string, Use>();
+    const said = new Set<string>();
+    const claim = (path: Path, queue: string, role: string, ref: unknown, ids: number[], sqcq: boolean) => {
+      const reg = this.regAt(ref);
+      if (!reg) return;
+      for (const id of ids) {
+        const at = reg.offset + (reg.count > 1 ? id * reg.stride : 0);
+        const key = `${reg.region}:${at}`;
+        const prior = used.get(key);
+        if (!prior) {
+          used.set(key, { queue, role, ref: reg.ref, id, sqcq });
+          continue;
+        }
+        if (prior.queue === queue && prior.role === "producer" && role === "doorbell") continue;
+        // two sq-cq queues claiming one id is queue-ids-overlap, reported once there
+        if (prior.queue !== queue && prior.id === id && prior.role === role && prior.sqcq && sqcq) continue;
+        const pair = `${prior.queue}.${prior.role}\u0000${queue}.${role}`;
+        if (said.has(pair)) return;
+        said.add(pair);
+        const which = reg.count > 1 ? `${reg.ref}[${id}]` : reg.ref;
+        if (prior.queue !== queue || prior.id !== id) {
+          const other = prior.queue === queue ? `queue id ${prior.id}` : `queue ${prior.queue}`;
+          this.report(path, "queue-registers-shared", `${which} is the ${role} of queue ${queue}${ids.length > 1 ? ` (id ${id})` : ""} and the ${prior.role} of ${other}; queues cannot share registers`);
+        } else if (prior.role === "producer" && role === "consumer") {
+          this.report(path, "producer-is-consumer", `${which} is both the producer and the consumer index of queue ${queue}; the host advances one and the device the other`);
+        } else {
+          this.report(path, "doorbell-shared", `${which} is both the ${prior.role} and the ${role} of queue ${queue}; each needs its own register`);
+        }
+        return;
+      }
+    };
+    for (const [qname, q] of entries(this.data.queues)) {
+      if (!isObj(q)) continue;
+      if (q.kind === "index-ring") {
+        for (const role of ["producer", "doorbell", "consumer"] as const) claim(["queues", qname, role], qname, role, q[role], [0], false);
+      } else if (q.kind === "sq-cq") {
+        const r = isStr(q.instances) || isInt(q.instances) ? parseInstances(q.instances) : undefined;
+        if (!r || "error" in r || r.last - r.first > 65535) continue;
+        const ids = Array.from({ length: r.last - r.first + 1 }, (_, i) => r.first + i);
+        for (const side of ["sq", "cq"] as const) if (isObj(q[side])) claim(["queues", qname, side, "doorbell"], qname, `${side.toUpperCase()} doorbell`, q[side].doorbell, ids, true);
+      }
+    }
+  }
+
+  /** Two index rings placed in one region may not overlap. */
+  private checkRingsDistinct(): void {
+    const placed: { queue: string; region: string; start: number; end: number }[] = [];
+    for (const [qname, q] of this.indexRingQueues()) {
+      const ring = q.ring;
+      const entry = isStr(q.entry) ? this.structs.get(q.entry) : undefined;
+      if (!isObj(ring) || !isStr(ring.region) || !isInt(ring.offset) || !entry || !isInt(q.depth)) continue;
+      const mine = { queue: qname, region: ring.region, start: ring.offset, end: ring.offset + q.depth * entry.size };
+      for (const o of placed) {
+        if (o.region === mine.region && mine.start < o.end && o.start < mine.end) {
+          this.report(["queues", qname, "ring", "offset"], "rings-overlap", `ring of queue ${qname} (${hex(mine.start)}..${hex(mine.end - 1)}) overlaps the ring of queue ${o.queue} (${hex(o.start)}..${hex(o.end - 1)}) in region ${mine.region}`);
+        }
+      }
+      placed.push(mine);
+    }
+  }
+
+  // ---- commands and interrupts ----
+
+  /** A fixed value written into an enum-typed field must be one of the enum's members. */
+  private checkFixedEnumValues(): void {
+    for (const [cname, c] of entries(this.data.commands)) {
+      if (!isObj(c)) continue;
+      const sname = this.commandStruct(c);
+      const struct = sname ? this.structs.get(sname) : undefined;
+      if (!struct || !isObj(struct.fields)) continue;
+      for (const [fname, value] of entries(c.fixed)) {
+        const f = struct.fields[fname];
+        if (!isObj(f) || !isStr(f.enum) || !isInt(value)) continue;
+        const e = isObj(this.data.enums) ? this.data.enums[f.enum] : undefined;
+        if (!isObj(e)) continue;
+        const members = entries(e.values).map(([m, v]) => [m, this.memberValue(["enums", f.enum!, "values", m], v)] as const);
+        const v = this.loc.integer(["commands", cname, "fixed", fname]);
+        if (v === undefined || members.some(([, x]) => x === v)) continue;
+        const list = members.map(([m, x]) => `${m} = ${x}`).join(", ");
+        this.report(["commands", cname, "fixed", fname], "fixed-not-in-enum", `fixed value ${v} of "${fname}" is not a member of enum ${f.enum} (${list})`);
+      }
+    }
+  }
+
+  /** A PCI function has one legacy interrupt line: INTx is vector 0. */
+  private checkIntxVector(): void {
+    for (const [name, irq] of entries(this.data.interrupts)) {
+      if (isObj(irq) && irq.kind === "intx" && isInt(irq.index) && irq.index !== 0) {
+        this.report(["interrupts", name, "index"], "intx-vector", `interrupt ${name} is INTx, which has only vector 0, not ${irq.index}; use msi or msix for more vectors`);
+      }
     }
   }
 

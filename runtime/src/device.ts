@@ -2,6 +2,8 @@
 // domain (IOVA allocation + the backend's DMA map, i.e. wd_mem_share/unshare), hands out queues
 // (wd_request_queue) once per queue id, and tears everything down in order on close.
 import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, QueueSpec } from "./backend.ts";
+import { checkBrand, checkInt, checkString, describe, optional } from "./args.ts";
+import { checkDeviceOptions, checkQueueOptions, checkSpec } from "./device-args.ts";
 import { ConfigError, DmaError, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
 import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
@@ -48,7 +50,9 @@ function envName(device: string): string {
 }
 
 /** The backend and address Device.open would use, from options then the environment. */
-export function resolveTarget(spec: DeviceSpec, options: DeviceOptions = {}): { backend: "sim" | "vfio" | Backend; address?: string } {
+export function resolveTarget(spec: DeviceSpec, optionsIn?: DeviceOptions): { backend: "sim" | "vfio" | Backend; address?: string } {
+  checkSpec(spec, "resolveTarget");
+  const options = checkDeviceOptions(optionsIn, "resolveTarget");
   const backend = options.backend ?? ((process.env.WD_BACKEND || "sim") as "sim" | "vfio");
   if (typeof backend === "string" && backend !== "sim" && backend !== "vfio") {
     throw new ConfigError(`unknown backend "${backend}" (WD_BACKEND or options.backend): use sim or vfio`);
@@ -80,6 +84,8 @@ export class Device implements DmaDomain {
   readonly #shared = new Set<DmaBuffer>();
   readonly #owned = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
+  /** Rings of live queues and the key of their claim: the caller cannot free or unshare them. */
+  readonly #rings = new Map<DmaBuffer, symbol>();
   readonly #host: QueueHost;
   #closed = false;
 
@@ -87,7 +93,9 @@ export class Device implements DmaDomain {
    * Opens `spec` on the chosen backend (see DeviceOptions for the defaults). The sim backend starts
    * the device model and waits until it is running.
    */
-  static async open(spec: DeviceSpec, options: DeviceOptions = {}): Promise<Device> {
+  static async open(spec: DeviceSpec, optionsIn?: DeviceOptions): Promise<Device> {
+    checkSpec(spec, "Device.open");
+    const options = checkDeviceOptions(optionsIn); // a checked copy: each option read once
     const target = resolveTarget(spec, options);
     const backend = pickBackend(target.backend);
     // vfio without an address finds the one device of the spec's ids bound to vfio-pci
@@ -114,8 +122,21 @@ export class Device implements DmaDomain {
       address: bd.address,
       region: (name) => self.region(name),
       irq: (index) => self.backend.irq(index),
-      allocShared: (size, name) => self.alloc(size, name),
-      freeShared: (buf) => self.#freeOwned(buf),
+      // A ring belongs to its queue until the queue is released: claimed here, so the caller's
+      // free() or unshare() of it is refused instead of detaching memory the device still uses.
+      allocShared: (size, name) => {
+        const buf = self.alloc(size, name);
+        self.#rings.set(buf, buf.claim(`queue memory "${name}"`));
+        return buf;
+      },
+      freeShared: (buf) => {
+        const key = self.#rings.get(buf);
+        if (key !== undefined) {
+          self.#rings.delete(buf);
+          buf.disown(key);
+        }
+        self.#freeOwned(buf);
+      },
       get dma() {
         return self.dma;
       },
@@ -138,6 +159,7 @@ export class Device implements DmaDomain {
 
   /** A region by its name in the device description. */
   region(name: string): MappedRegion {
+    checkString(name, "name", `region of ${this.name}`);
     this.#check(`region ${name}`);
     const r = this.spec.regions.find((x) => x.name === name);
     if (r === undefined) throw new ConfigError(`${this.spec.name} has no region "${name}" (regions: ${this.spec.regions.map((x) => x.name).join(", ")})`);
@@ -146,6 +168,9 @@ export class Device implements DmaDomain {
 
   /** An interrupt line by name (or index), enabled on first use. */
   irq(name: string | number): IrqLine {
+    if (typeof name !== "string" && typeof name !== "number") {
+      throw new TypeError(`interrupt of ${this.name}: name must be an interrupt's name or index, got ${describe(name)}`);
+    }
     this.#check(`interrupt ${name}`);
     const i = typeof name === "number" ? this.spec.interrupts.find((x) => x.index === name) : this.spec.interrupts.find((x) => x.name === name);
     if (i === undefined) throw new ConfigError(`${this.spec.name} has no interrupt ${JSON.stringify(name)} (interrupts: ${this.spec.interrupts.map((x) => x.name).join(", ") || "none"})`);
@@ -156,6 +181,8 @@ export class Device implements DmaDomain {
 
   /** Page-aligned zeroed memory, shared with this device; freed at close if still alive. */
   alloc(size: number, name?: string): DmaBuffer {
+    checkInt(size, "size", 1, 2 ** 32, `alloc on ${this.name}`);
+    optional(name, (v) => checkString(v, "name", `alloc on ${this.name}`));
     this.#check("alloc");
     const buf = DmaBuffer.alloc(size, { name });
     try {
@@ -175,12 +202,14 @@ export class Device implements DmaDomain {
 
   /** Lets the device reach `buf` (wd_mem_share); returns its IOVA. Idempotent. */
   share(buf: DmaBuffer): number {
+    checkBrand(buf, DmaBuffer.isBuffer, "DmaBuffer", "buffer", `share with ${this.name}`);
     this.#check("share");
     return buf.share(this);
   }
 
   /** Takes `buf` away from the device (wd_mem_unshare); no-op when not shared. */
   unshare(buf: DmaBuffer): void {
+    checkBrand(buf, DmaBuffer.isBuffer, "DmaBuffer", "buffer", `unshare from ${this.name}`);
     this.#check("unshare");
     buf.unshare(this);
   }
@@ -236,15 +265,14 @@ export class Device implements DmaDomain {
   // ---- queues (wd_request_queue) ----
 
   /** Opens queue `name` (a queue of the spec). Each queue id is handed out once until released. */
-  requestQueue(name: string, options: QueueOptions = {}): AnyQueue {
+  requestQueue(name: string, optionsIn?: QueueOptions): AnyQueue {
+    checkString(name, "name", `requestQueue on ${this.name}`);
     this.#check(`queue ${name}`);
     const spec = this.spec.queues.find((q) => q.name === name);
-    if (spec === undefined) throw new ConfigError(`${this.spec.name} has no queue "${name}" (queues: ${this.spec.queues.map((q) => q.name).join(", ") || "none"})`);
+    if (spec === undefined) throw new ConfigError(`${this.spec.name} has no queue ${JSON.stringify(name)} (queues: ${this.spec.queues.map((q) => q.name).join(", ") || "none"})`);
     const [first, last] = spec.kind === "sq-cq" ? [spec.first, spec.last] : [0, 0];
+    const options = checkQueueOptions(optionsIn, `queue ${name} of ${this.name}`, { first, last }); // a checked copy
     const id = options.id ?? first;
-    if (!Number.isInteger(id) || id < first || id > last) {
-      throw new ConfigError(`queue ${name} of ${this.name}: id ${id} is outside ${first}..${last}`);
-    }
     const key = `${name}#${id}`;
     if (this.#queues.has(key)) {
       throw new WarpDriveError(`queue ${name}${first === last ? "" : ` id ${id}`} of ${this.name} is already in use`, {
@@ -314,6 +342,9 @@ export class Device implements DmaDomain {
     }
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
+    // rings a failed release left behind are the device's to free now
+    for (const [b, key] of this.#rings) attempt(() => b.disown(key));
+    this.#rings.clear();
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));
     for (const b of [...this.#owned]) attempt(() => b.free());
     this.#owned.clear();

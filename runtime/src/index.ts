@@ -11,4 +11,5 @@ export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelD
 export { AsyncQueue, RoundRobin, type AsyncQueueOptions, type RequestEncoder, type SubmitOptions, type Submitter } from "./async/index.ts";
 export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
+export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";

@@ -156,3 +156,22 @@ describe("no allocation per request", () => {
     expect(after - before).toBeLessThan(300);
   });
 });
+
+describe("memory a queue owns", () => {
+  test("a live queue's rings cannot be freed or unshared by the caller; released, they are gone", async () => {
+    const { Device } = await import("@warpdrive/runtime");
+    const { spec } = await import("@warpdrive/hzip/spec");
+    const d = await Device.open(spec, { backend: "sim" });
+    try {
+      const q = d.requestQueue("qp", { id: 1 }) as import("@warpdrive/runtime").SqCqQueue;
+      expect(() => q.sqBuffer.free()).toThrow(/owned by queue memory ".*qp\[1\] SQ"|queue memory ".*qp\[1\] SQ"/);
+      expect(() => d.unshare(q.cqBuffer)).toThrow(DmaError);
+      expect(q.sqBuffer.freed).toBe(false);
+      q.release();
+      expect(q.sqBuffer.freed).toBe(true);
+      expect(q.cqBuffer.freed).toBe(true);
+    } finally {
+      d.close();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // (a clear error, never a crash), and no leaked mappings or fds over many cycles.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { ConfigError, DmaError, UseAfterReleaseError } from "../../runtime/src/errors.ts";
+import { DmaError, UseAfterReleaseError } from "../../runtime/src/errors.ts";
 import { DmaBuffer, SharedResolver, type DmaDomain } from "../../runtime/src/mem/dma.ts";
 import { IovaAllocator, clipRanges } from "../../runtime/src/mem/iova.ts";
 import { pageSize } from "../../runtime/src/sys/libc.ts";
@@ -48,9 +48,14 @@ test("alloc: page-aligned, rounded to pages, zeroed, views over the same memory"
   }
 });
 
-test("bad sizes are ConfigErrors naming the buffer", () => {
-  expect(() => DmaBuffer.alloc(0, { name: "z" })).toThrow(ConfigError);
-  expect(() => DmaBuffer.alloc(1.5, { name: "z" })).toThrow("dma buffer z: size 1.5");
+test("bad sizes are RangeErrors (TypeErrors when not a number) naming the buffer", () => {
+  expect(() => DmaBuffer.alloc(0, { name: "z" })).toThrow(RangeError);
+  expect(() => DmaBuffer.alloc(1.5, { name: "z" })).toThrow("DmaBuffer.alloc (z): size must be an integer in 1..4294967296, got 1.5");
+  expect(() => DmaBuffer.alloc(2 ** 32 + 1)).toThrow(RangeError);
+  expect(() => DmaBuffer.alloc("4096" as never)).toThrow(TypeError);
+  expect(() => DmaBuffer.alloc(4096, null as never)).toThrow(TypeError);
+  expect(() => DmaBuffer.alloc(4096, { name: 5 as never })).toThrow("options.name must be a string, got 5");
+  expect(() => DmaBuffer.alloc(4096, { lock: "no" as never })).toThrow(TypeError);
 });
 
 test("ref windows are checked", () => {

@@ -63,7 +63,7 @@ for (const { name, make } of makers) {
     expect(io.read16(4)).toBe(0x2233);
     expect(io.read32(8)).toBe(0xdeadbeef);
     expect(io.read64(16)).toBe(0xfedcba9876543210n);
-    io.write32(8, -1);
+    io.write32(8, 0xffffffff);
     expect(io.read32(8)).toBe(0xffffffff);
     io.doorbell(32, 0x80000001);
     expect(io.read32(32)).toBe(0x80000001);
@@ -78,6 +78,48 @@ for (const { name, make } of makers) {
     expect(() => io.read16(3)).toThrow(/bar0\+0x3: 16-bit access .*aligned/);
     expect(() => io.write32(2, 0)).toThrow(RegisterError);
     expect(() => io.read32(Number.NaN)).toThrow(RegisterError);
+  });
+
+  test(`${name}: offsets and values are checked before the store; a refused store writes nothing`, () => {
+    const { io, bytes } = make(4096);
+    bytes.fill(0xaa, 0, 64);
+    const before = [...bytes.subarray(0, 64)];
+    // an offset whose valueOf answers 0 to a check and far outside the region afterwards
+    let calls = 0;
+    const shifty = { valueOf: () => (calls++ === 0 ? 0 : 0x7fff_0000) };
+    for (const off of [shifty, "8", 8n, null, undefined, true, [8]]) {
+      expect(() => io.write32(off as never, 1)).toThrow(TypeError);
+      expect(() => io.read32(off as never)).toThrow(TypeError);
+      expect(() => io.write8(off as never, 1)).toThrow(/^register access to bar0: offset must be a number, got /);
+    }
+    expect(calls).toBe(0); // never asked: objects are refused by type, not by value
+    expect(() => io.read8(1.5)).toThrow(RegisterError); // not an integer offset
+    expect(() => io.write8(2 ** 32 + 1, 1)).toThrow(RegisterError);
+    // values: unsigned integers of the width (bigint for 64), nothing masked or truncated into place
+    const bad: [string, () => void, ErrorConstructor][] = [
+      ["w8 0x100", () => io.write8(1, 0x100), RangeError],
+      ["w8 -1", () => io.write8(1, -1), RangeError],
+      ["w8 1.5", () => io.write8(1, 1.5), RangeError],
+      ["w8 '1'", () => io.write8(1, "1" as never), TypeError],
+      ["w16 0x10000", () => io.write16(4, 0x10000), RangeError],
+      ["w16 NaN", () => io.write16(4, NaN), RangeError],
+      ["w32 2^32", () => io.write32(8, 2 ** 32), RangeError],
+      ["w32 -1", () => io.write32(8, -1), RangeError],
+      ["w32 Infinity", () => io.write32(8, Infinity), RangeError],
+      ["w32 5n", () => io.write32(8, 5n as never), TypeError],
+      ["w32 valueOf", () => io.write32(8, { valueOf: () => 5 } as never), TypeError],
+      ["db 2^32", () => io.doorbell(8, 2 ** 32), RangeError],
+      ["w64 5", () => io.write64(16, 5 as never), TypeError],
+      ["w64 -1n", () => io.write64(16, -1n), RangeError],
+      ["w64 2^64", () => io.write64(16, 1n << 64n), RangeError],
+    ];
+    for (const [what, f, kind] of bad) {
+      expect(f, what).toThrow(kind);
+      expect(f, what).toThrow(/^register bar0\+0x[0-9a-f]+: value must be /);
+    }
+    // a bad offset is reported before a bad value
+    expect(() => io.write32(4096, -1)).toThrow(RegisterError);
+    expect([...bytes.subarray(0, 64)]).toEqual(before);
   });
 
   test(`${name}: use after release is a clear error, not a crash`, () => {

@@ -160,8 +160,8 @@ describe("SqCqQueue", () => {
   });
 
   test("ids: outside the instances, twice, and again after release", () => {
-    expect(() => dev.requestQueue("io", { id: 0 })).toThrow(/outside 1..3/);
-    expect(() => dev.requestQueue("io", { id: 4 })).toThrow(/outside 1..3/);
+    expect(() => dev.requestQueue("io", { id: 0 })).toThrow(RangeError);
+    expect(() => dev.requestQueue("io", { id: 4 })).toThrow(/options\.id must be an integer in 1\.\.3, got 4/);
     const q = open("io", 1);
     expect(() => dev.requestQueue("io", { id: 1 })).toThrow(/io id 1 .* already in use/);
     const other = dev.requestQueue("io", { id: 2 });
@@ -184,6 +184,6 @@ describe("SqCqQueue", () => {
   });
 
   test("bad depth is refused", () => {
-    expect(() => dev.requestQueue("io", { id: 1, depth: 1 })).toThrow(/depth 1/);
+    expect(() => dev.requestQueue("io", { id: 1, depth: 1 })).toThrow(/options\.depth must be an integer in 2\.\.65536, got 1/);
   });
 });

@@ -81,11 +81,14 @@ test("writeFields zero-fills unnamed fields; read-only fields and oversized valu
   const r = new RwReg32<StatusFields>(io, 0x20, StatusLayout, undefined, "status");
   r.writeFields({ enable: 1, mode: 7 });
   expect(writes).toEqual(["w32 32 0xf"]);
-  expect(() => r.writeFields({ version: 1 })).toThrow("register status: field version is read-only");
-  expect(() => r.writeFields({ mode: 8 })).toThrow("register status: field mode: 8 does not fit in 3 bits");
-  expect(() => r.writeFields({ mode: -1 })).toThrow(RegisterError);
+  expect(() => r.writeFields({ version: 1 })).toThrow("register status (bar0): field version is read-only");
+  expect(() => r.writeFields({ mode: 8 })).toThrow("register status (bar0): field mode must be an integer in 0..0x7 (3 bits), got 8");
+  expect(() => r.writeFields({ mode: 8 })).toThrow(RangeError);
+  expect(() => r.writeFields({ mode: -1 })).toThrow(RangeError);
   expect(() => r.writeFields({ nope: 1 } as never)).toThrow('has no field "nope"');
-  expect(() => r.write(2 ** 32)).toThrow("does not fit in 32 bits");
+  expect(() => r.writeFields({ nope: 1 } as never)).toThrow(RegisterError);
+  expect(() => r.write(2 ** 32)).toThrow("register status (bar0): value must be an integer in 0..0xffffffff (32 bits), got 4294967296");
+  expect(writes).toEqual(["w32 32 0xf"]); // none of the refusals wrote anything
 });
 
 test("registers without a name are named by region and offset", () => {
@@ -150,7 +153,9 @@ test("64-bit registers: bigint values, one 64-bit access; fields > 32 bits are b
   writes.length = 0;
   r.modify({ dir: 0 }); // start (w1s) read as 1 is not written back
   expect(writes).toEqual(["w64 8 0xfffffffffffffffc"]);
-  expect(() => r.write(1n << 64n)).toThrow("does not fit in 64 bits");
+  expect(() => r.write(1n << 64n)).toThrow("value must be a bigint in 0..0xffffffffffffffff (64 bits), got 18446744073709551616n");
+  expect(() => r.write(-1n)).toThrow(RangeError);
+  expect(() => r.write(5 as never)).toThrow(TypeError); // 64-bit values are BigInt, even small ones
 });
 
 test("access rules are types: no write on read-only, no read on write-only", () => {
@@ -173,8 +178,10 @@ test("RegArray: elements at stride, named, bounds-checked, cached", () => {
   expect(db.at(2)).toBe(db.at(2));
   expect(db.length).toBe(4);
   expect([...db].length).toBe(4);
-  expect(() => db.at(4)).toThrow("register sq_tail: index 4 out of range 0..3");
-  expect(() => db.at(4.5)).toThrow(RegisterError);
+  expect(() => db.at(4)).toThrow("register sq_tail (bar0): index must be an integer in 0..3, got 4");
+  expect(() => db.at(4.5)).toThrow(RangeError);
+  expect(() => db.at("1" as never)).toThrow(TypeError);
+  expect(db.at(-0)).toBe(db.at(0));
 });
 
 test("DmaAddrReg writes the resolver's IOVA as one 64-bit store and names itself to the resolver", () => {
@@ -200,20 +207,79 @@ test("DmaAddrReg writes the resolver's IOVA as one 64-bit store and names itself
   expect(() => new DmaAddrReg(io, 0x80).write(fakeRef)).toThrow("built without a DmaResolver");
 });
 
-test("number path edge bits: bit 31, a 32-bit field, booleans, bigint values for small fields", () => {
+test("number path edge bits: bit 31, a 32-bit field; booleans and bigints are not numbers", () => {
   const { io, writes } = recordingIo();
   const r = new RwReg32<{ top: number; low: number }>(io, 0, { top: { lsb: 31, width: 1, access: "rw" }, low: { lsb: 0, width: 31, access: "rw" } });
   r.writeFields({ top: 1 });
   r.writeFields({ low: 0x7fffffff });
-  r.writeFields({ top: true as never, low: 5n as never });
+  r.writeFields({ top: 1, low: 5 });
   expect(writes).toEqual(["w32 0 0x80000000", "w32 0 0x7fffffff", "w32 0 0x80000005"]);
   expect(r.fields()).toEqual({ top: 1, low: 5 });
-  expect(() => r.writeFields({ low: 2 ** 31 })).toThrow("does not fit in 31 bits");
-  expect(() => r.writeFields({ low: 1.5 })).toThrow("is not an integer");
+  expect(() => r.writeFields({ top: true as never })).toThrow("field top must be an integer in 0..0x1 (1 bit), got true");
+  expect(() => r.writeFields({ low: 5n as never })).toThrow(TypeError);
+  expect(() => r.writeFields({ low: 2 ** 31 })).toThrow("field low must be an integer in 0..0x7fffffff (31 bits), got 2147483648");
+  expect(() => r.writeFields({ low: 1.5 })).toThrow(RangeError);
   const all = new RwReg32<{ all: number }>(io, 4, { all: { lsb: 0, width: 32, access: "w1c" } });
   io.write32(4, 0xffffffff);
   writes.length = 0;
   all.modify({}); // w1c bits read as 1 are never written back as 1
   all.writeFields({ all: 0xffffffff });
   expect(writes).toEqual(["w32 4 0x0", "w32 4 0xffffffff"]);
+});
+
+test("register entry points check their arguments once, before any access", () => {
+  const { io, writes } = recordingIo();
+  const reads: number[] = [];
+  const counting: RegisterIo = { ...io, read32: (o) => (reads.push(o), io.read32(o)), read64: (o) => (reads.push(o), io.read64(o)) };
+  const r = new RwReg32<StatusFields>(counting, 0x20, StatusLayout, undefined, "status");
+  const not = [undefined, null, "5", 5n, true, {}, [], Symbol("s"), () => 5];
+  for (const v of not) expect(() => r.write(v as never)).toThrow(TypeError);
+  for (const v of [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 32, 2 ** 53]) expect(() => r.write(v)).toThrow(RangeError);
+  for (const v of [undefined, null, 5, "mode", [1]]) {
+    expect(() => r.writeFields(v as never)).toThrow(TypeError);
+    expect(() => r.modify(v as never)).toThrow(TypeError);
+  }
+  expect(() => r.get(5 as never)).toThrow("register status (bar0): field name must be a string, got 5");
+  expect(() => r.get("toString" as never)).toThrow(RegisterError); // no inherited key passes for a field
+  // a getter that answers differently each time is read once: the checked value is the stored one
+  let n = 0;
+  const changing = { get mode() { return n++ === 0 ? 2 : 99; } };
+  r.writeFields(changing as never);
+  expect(n).toBe(1);
+  expect(writes).toEqual(["w32 32 0x4"]);
+  // modify checks every field before it reads the register (a read may clear read-to-clear bits)
+  reads.length = 0;
+  writes.length = 0;
+  expect(() => r.modify({ enable: 1, mode: 8 })).toThrow(RangeError);
+  expect(() => r.modify({ enable: 1, version: 1 })).toThrow("read-only");
+  expect(() => r.modify(new Proxy({ mode: "1" }, {}) as never)).toThrow(TypeError);
+  expect(reads).toEqual([]);
+  expect(writes).toEqual([]);
+  // a frozen object and a Proxy with well-behaved values work
+  r.modify(Object.freeze({ mode: 3 }));
+  r.writeFields(new Proxy({ enable: 1 }, {}));
+  expect(writes).toEqual(["w32 32 0x6", "w32 32 0x1"]);
+  // 64-bit registers: fields up to 32 bits are numbers, wider ones bigints
+  const wide = new RwReg64<{ lo: number; hi: bigint }>(counting, 8, { lo: { lsb: 0, width: 8, access: "rw" }, hi: { lsb: 8, width: 40, access: "rw" } }, undefined, "wide");
+  writes.length = 0;
+  reads.length = 0;
+  expect(() => wide.writeFields({ lo: 1n as never })).toThrow("field lo must be an integer in 0..0xff (8 bits), got 1n");
+  expect(() => wide.writeFields({ hi: 1 as never })).toThrow("field hi must be a bigint in 0..0xffffffffff (40 bits), got 1");
+  expect(() => wide.modify({ hi: 1n << 40n })).toThrow(RangeError);
+  expect(reads).toEqual([]);
+  expect(writes).toEqual([]);
+  wide.modify({ lo: 1, hi: 2n });
+  expect(writes).toEqual(["w64 8 0x201"]);
+});
+
+test("DmaAddrReg.writeRaw takes a bigint address that fits the register", () => {
+  const { io, writes } = recordingIo();
+  const a = new DmaAddrReg(io, 0x80, undefined, undefined, "dma_src");
+  expect(() => a.writeRaw(0x1000 as never)).toThrow("register dma_src (bar0): address must be a bigint in 0..0xffffffffffffffff, got 4096");
+  expect(() => a.writeRaw(-1n)).toThrow(RangeError);
+  const a32 = new DmaAddrReg32(io, 0x90, undefined, undefined, "addr32");
+  expect(() => a32.writeRaw(1n << 32n)).toThrow(RangeError);
+  expect(writes).toEqual([]);
+  a32.writeRaw(0xffffffffn);
+  expect(writes).toEqual(["w32 144 0xffffffff"]);
 });

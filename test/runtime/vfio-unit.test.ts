@@ -174,8 +174,19 @@ test("regions: BAR mmap'ed once with a width-exact io; sparse BAR mapped in part
     r2.io.write64(0x3ff8, 1n);
     expect(fake.calls.at(-1)).toMatchObject({ call: "pwrite", int: 2 * 2 ** 40 + 0x3ff8 });
     // a misaligned access is refused, never split into two
-    expect(() => r2.io.write64(0xffc, 2n)).toThrow("misaligned");
+    expect(() => r2.io.write64(0xffc, 2n)).toThrow("64-bit access is not 8-byte aligned");
     expect(() => r2.io.read32(0x4000)).toThrow("outside the region");
+    // arguments are checked before an area is chosen or a system call made: an offset object whose
+    // valueOf would pick the mapped area and then address the hole is refused by type
+    const calls = fake.calls.length;
+    let asked = 0;
+    const shifty = { valueOf: () => (asked++ === 0 ? 0x10 : 0x2000) };
+    expect(() => r2.io.write32(shifty as never, 1)).toThrow(TypeError);
+    expect(() => r2.io.write32(0x2000, -1)).toThrow(RangeError); // the pwrite path checks values too
+    expect(() => r2.io.write64(0x3ff8, 1 as never)).toThrow(TypeError);
+    expect(() => r2.io.write32(0x10, 2 ** 32)).toThrow(RangeError); // and the mapped area
+    expect(asked).toBe(0);
+    expect(fake.calls.length).toBe(calls);
     expect(caught(() => dev.region(1)).message).toContain("region 1 of 0000:00:03.0 is not implemented by the device (size 0)");
     expect(caught(() => dev.region(12)).message).toContain("region 12 does not exist");
   } finally {

@@ -108,3 +108,34 @@ describe("edu sim model", () => {
     }
   });
 });
+
+describe("edu sim model never blocks inside poll", () => {
+  test("factorial of 2^32-1 answers like edu (0) without holding poll: reads keep answering, close unmaps", async () => {
+    const { ourMapLines } = await import("../helpers/proc.ts");
+    const e = await Edu.open({ backend: "sim" });
+    const sim = e.client.device.backend as SimDevice;
+    try {
+      const r = e.regs;
+      // edu's own loop would take 2^32 multiplications (seconds inside one poll call): each read
+      // below waits for the model to drain the write (2 s at most before a TimeoutError)
+      r.factorial.write(0xffffffff);
+      // each liveness write must be taken by the model before the read returns: a model stuck in
+      // poll cannot, and the read fails (TimeoutError) instead of answering
+      for (let i = 1; r.status.get("computing") || i < 64; i++) {
+        r.liveness.write(i);
+        expect(r.liveness.read()).toBe(~i >>> 0);
+      }
+      expect(r.factorial.read()).toBe(0); // 34! and beyond hold 2^32: 0 mod 2^32
+      r.factorial.write(12);
+      while (r.status.get("computing")) {}
+      expect(r.factorial.read()).toBe(479001600);
+      r.factorial.write(33);
+      while (r.status.get("computing")) {}
+      expect(r.factorial.read()).toBe(2147483648); // 33! mod 2^32: the last one that is not 0
+      expect(sim.modelState).toBe("running");
+    } finally {
+      e.close();
+    }
+    expect(ourMapLines()).toEqual([]); // the model stopped in time, so its memory was unmapped
+  });
+});

@@ -285,6 +285,9 @@ export class HzipDevice {
       case "qp":
         return new QpQueue(this.device.requestQueue(name, options) as SqCqQueue);
     }
+
+    // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
+    return this.device.requestQueue(name, options) as never;
   }
 
   /**

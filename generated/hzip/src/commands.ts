@@ -55,7 +55,7 @@ export interface CompressParams {
  * @generated from devices/hzip.yaml:221 (command compress)
  */
 export function encodeCompress(view: DataView, offset: number, p: CompressParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("compress", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("compress", p);
   const format = p.format;
   if (format !== undefined && (typeof format !== "number" || (format & 0xff) !== format)) throw badInt("Sqe.req_type", format, 8, false);
   const src = p.src;
@@ -152,7 +152,7 @@ export interface DecompressParams {
  * @generated from devices/hzip.yaml:232 (command decompress)
  */
 export function encodeDecompress(view: DataView, offset: number, p: DecompressParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("decompress", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("decompress", p);
   const format = p.format;
   if (format !== undefined && (typeof format !== "number" || (format & 0xff) !== format)) throw badInt("Sqe.req_type", format, 8, false);
   const src = p.src;

@@ -470,7 +470,7 @@ export class Sqe {
    * @generated from devices/hzip.yaml:164
    */
   static encode(view: DataView, offset: number, init: SqeInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Sqe", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Sqe", init);
     const consumed = init.consumed;
     if (consumed !== undefined && (typeof consumed !== "number" || consumed >>> 0 !== consumed)) throw badInt("Sqe.consumed", consumed, 32, false);
     const produced = init.produced;
@@ -792,7 +792,7 @@ export class Cqe {
    * @generated from devices/hzip.yaml:191
    */
   static encode(view: DataView, offset: number, init: CqeInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Cqe", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Cqe", init);
     const cmdId = init.cmdId;
     if (cmdId !== undefined && (typeof cmdId !== "number" || (cmdId & 0xffff) !== cmdId)) throw badInt("Cqe.cmd_id", cmdId, 16, false);
     const sqHead = init.sqHead;

@@ -679,6 +679,9 @@ export class NvmeDevice {
       case "io":
         return new IoQueue(this.device.requestQueue(name, options) as SqCqQueue);
     }
+
+    // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
+    return this.device.requestQueue(name, options) as never;
   }
 
   /**

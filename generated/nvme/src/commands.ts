@@ -43,7 +43,7 @@ export interface IdentifyParams {
  * @generated from devices/nvme.yaml:906 (command identify)
  */
 export function encodeIdentify(view: DataView, offset: number, p: IdentifyParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("identify", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("identify", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -146,7 +146,7 @@ export interface CreateIoCqParams {
  * @generated from devices/nvme.yaml:915 (command create_io_cq)
  */
 export function encodeCreateIoCq(view: DataView, offset: number, p: CreateIoCqParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("create_io_cq", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("create_io_cq", p);
   const buffer = p.buffer;
   const qid = p.qid;
   if (qid !== undefined && (typeof qid !== "number" || (qid & 0xffff) !== qid)) throw badInt("create_io_cq.qid", qid, 16, false);
@@ -258,7 +258,7 @@ export interface CreateIoSqParams {
  * @generated from devices/nvme.yaml:930 (command create_io_sq)
  */
 export function encodeCreateIoSq(view: DataView, offset: number, p: CreateIoSqParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("create_io_sq", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("create_io_sq", p);
   const buffer = p.buffer;
   const qid = p.qid;
   if (qid !== undefined && (typeof qid !== "number" || (qid & 0xffff) !== qid)) throw badInt("create_io_sq.qid", qid, 16, false);
@@ -321,7 +321,7 @@ export interface DeleteIoSqParams {
  * @generated from devices/nvme.yaml:946 (command delete_io_sq)
  */
 export function encodeDeleteIoSq(view: DataView, offset: number, p: DeleteIoSqParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("delete_io_sq", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("delete_io_sq", p);
   const qid = p.qid;
   if (qid !== undefined && (typeof qid !== "number" || (qid & 0xffff) !== qid)) throw badInt("delete_io_sq.qid", qid, 16, false);
   zeroBytes(view, offset + 1, 39);
@@ -355,7 +355,7 @@ export interface DeleteIoCqParams {
  * @generated from devices/nvme.yaml:952 (command delete_io_cq)
  */
 export function encodeDeleteIoCq(view: DataView, offset: number, p: DeleteIoCqParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("delete_io_cq", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("delete_io_cq", p);
   const qid = p.qid;
   if (qid !== undefined && (typeof qid !== "number" || (qid & 0xffff) !== qid)) throw badInt("delete_io_cq.qid", qid, 16, false);
   zeroBytes(view, offset + 1, 39);
@@ -413,7 +413,7 @@ export interface GetFeaturesParams {
  * @generated from devices/nvme.yaml:958 (command get_features)
  */
 export function encodeGetFeatures(view: DataView, offset: number, p: GetFeaturesParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("get_features", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("get_features", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -512,7 +512,7 @@ export interface SetFeaturesParams {
  * @generated from devices/nvme.yaml:968 (command set_features)
  */
 export function encodeSetFeatures(view: DataView, offset: number, p: SetFeaturesParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("set_features", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("set_features", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -579,7 +579,7 @@ export interface SetNumberOfQueuesParams {
  * @generated from devices/nvme.yaml:982 (command set_number_of_queues)
  */
 export function encodeSetNumberOfQueues(view: DataView, offset: number, p: SetNumberOfQueuesParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("set_number_of_queues", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("set_number_of_queues", p);
   const nsqr = p.nsqr;
   if (nsqr !== undefined && (typeof nsqr !== "number" || (nsqr & 0xffff) !== nsqr)) throw badInt("set_number_of_queues.nsqr", nsqr, 16, false);
   const ncqr = p.ncqr;
@@ -691,7 +691,7 @@ export interface GetLogPageParams {
  * @generated from devices/nvme.yaml:991 (command get_log_page)
  */
 export function encodeGetLogPage(view: DataView, offset: number, p: GetLogPageParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("get_log_page", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("get_log_page", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -776,7 +776,7 @@ export interface AbortParams {
  * @generated from devices/nvme.yaml:1011 (command abort)
  */
 export function encodeAbort(view: DataView, offset: number, p: AbortParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("abort", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("abort", p);
   const sqid = p.sqid;
   if (sqid !== undefined && (typeof sqid !== "number" || (sqid & 0xffff) !== sqid)) throw badInt("abort.sqid", sqid, 16, false);
   const cid = p.cid;
@@ -806,7 +806,7 @@ export interface AsyncEventRequestParams {
  * @generated from devices/nvme.yaml:1018 (command async_event_request)
  */
 export function encodeAsyncEventRequest(view: DataView, offset: number, p: AsyncEventRequestParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("async_event_request", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("async_event_request", p);
   zeroBytes(view, offset + 1, 63);
   view.setUint8(offset, 0xc); // opcode
 }
@@ -895,7 +895,7 @@ export interface ReadParams {
  * @generated from devices/nvme.yaml:1023 (command read)
  */
 export function encodeRead(view: DataView, offset: number, p: ReadParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("read", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("read", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -1042,7 +1042,7 @@ export interface WriteParams {
  * @generated from devices/nvme.yaml:1045 (command write)
  */
 export function encodeWrite(view: DataView, offset: number, p: WriteParams, dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("write", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("write", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   const buffer = p.buffer;
@@ -1113,7 +1113,7 @@ export interface FlushParams {
  * @generated from devices/nvme.yaml:1069 (command flush)
  */
 export function encodeFlush(view: DataView, offset: number, p: FlushParams, _dma?: DmaResolver): void {
-  if (typeof p !== "object" || p === null) throw badRequest("flush", p);
+  if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest("flush", p);
   const nsid = p.nsid;
   if (nsid !== undefined && (typeof nsid !== "number" || nsid >>> 0 !== nsid)) throw badInt("Sqe.nsid", nsid, 32, false);
   view.setUint8(offset + 1, 0);

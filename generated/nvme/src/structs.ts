@@ -544,7 +544,7 @@ export class Sqe {
    * @generated from devices/nvme.yaml:601
    */
   static encode(view: DataView, offset: number, init: SqeInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Sqe", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Sqe", init);
     const opcode = init.opcode;
     if (opcode !== undefined && (typeof opcode !== "number" || (opcode & 0xff) !== opcode)) throw badInt("Sqe.opcode", opcode, 8, false);
     const flags = init.flags;
@@ -1034,7 +1034,7 @@ export class Cqe {
    * @generated from devices/nvme.yaml:635
    */
   static encode(view: DataView, offset: number, init: CqeInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Cqe", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Cqe", init);
     const dw0 = init.dw0;
     if (dw0 !== undefined && (typeof dw0 !== "number" || dw0 >>> 0 !== dw0)) throw badInt("Cqe.dw0", dw0, 32, false);
     const dw1 = init.dw1;
@@ -1643,7 +1643,7 @@ export class PowerStateDescriptor {
    * @generated from devices/nvme.yaml:655
    */
   static encode(view: DataView, offset: number, init: PowerStateDescriptorInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("PowerStateDescriptor", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("PowerStateDescriptor", init);
     const mp = init.mp;
     if (mp !== undefined && (typeof mp !== "number" || (mp & 0xffff) !== mp)) throw badInt("PowerStateDescriptor.mp", mp, 16, false);
     const flags = init.flags;
@@ -3862,7 +3862,7 @@ export class IdentifyController {
    * @generated from devices/nvme.yaml:688
    */
   static encode(view: DataView, offset: number, init: IdentifyControllerInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("IdentifyController", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("IdentifyController", init);
     const vid = init.vid;
     if (vid !== undefined && (typeof vid !== "number" || (vid & 0xffff) !== vid)) throw badInt("IdentifyController.vid", vid, 16, false);
     const ssvid = init.ssvid;
@@ -4496,7 +4496,7 @@ export class LbaFormat {
    * @generated from devices/nvme.yaml:787
    */
   static encode(view: DataView, offset: number, init: LbaFormatInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("LbaFormat", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("LbaFormat", init);
     const ms = init.ms;
     if (ms !== undefined && (typeof ms !== "number" || (ms & 0xffff) !== ms)) throw badInt("LbaFormat.ms", ms, 16, false);
     const lbads = init.lbads;
@@ -5534,7 +5534,7 @@ export class IdentifyNamespace {
    * @generated from devices/nvme.yaml:798
    */
   static encode(view: DataView, offset: number, init: IdentifyNamespaceInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("IdentifyNamespace", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("IdentifyNamespace", init);
     const nsze = init.nsze;
     if (nsze !== undefined && !isU64(nsze)) throw badInt("IdentifyNamespace.nsze", nsze, 64, false);
     const ncap = init.ncap;
@@ -6378,7 +6378,7 @@ export class SmartLog {
    * @generated from devices/nvme.yaml:846
    */
   static encode(view: DataView, offset: number, init: SmartLogInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("SmartLog", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("SmartLog", init);
     const criticalWarning = init.criticalWarning;
     const criticalWarning_w = criticalWarning === undefined ? 0 : typeof criticalWarning === "number" ? criticalWarning : packBits(criticalWarning, SmartLogCriticalWarning_BITS, "SmartLog.critical_warning");
     if (typeof criticalWarning_w !== "number" || (criticalWarning_w & 0xff) !== criticalWarning_w) throw badInt("SmartLog.critical_warning", criticalWarning_w, 8, false);

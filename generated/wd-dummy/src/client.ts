@@ -250,6 +250,9 @@ export class WdDummyDevice {
       case "cmd":
         return new CmdQueue(this.device.requestQueue(name, options) as IndexRingQueue);
     }
+
+    // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
+    return this.device.requestQueue(name, options) as never;
   }
 
   /**

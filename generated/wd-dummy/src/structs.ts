@@ -219,7 +219,7 @@ export class Descriptor {
    * @generated from devices/wd-dummy.yaml:69
    */
   static encode(view: DataView, offset: number, init: DescriptorInit, dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null) throw badRequest("Descriptor", init);
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Descriptor", init);
     const src = init.src;
     const dst = init.dst;
     const size = init.size;

@@ -259,7 +259,11 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
         { name: "options", type: "QueueOptions", hasQuestionToken: true },
       ],
       returnType: union,
-      statements: [`switch (name) {\n${cases.map((c) => c.split("\n").map((l) => `  ${l}`).join("\n")).join("\n")}\n}`],
+      statements: [
+        `switch (name) {\n${cases.map((c) => c.split("\n").map((l) => `  ${l}`).join("\n")).join("\n")}\n}`,
+        "// Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.",
+        "return this.device.requestQueue(name, options) as never;",
+      ],
     });
   }
   methods.push(

@@ -100,7 +100,7 @@ function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeo
   }
   for (const x of fixed) writes.push(fixedWrite(s, x.field, x.value));
   needs.runtime.add("badRequest");
-  const reads: string[] = [`if (typeof p !== "object" || p === null) throw badRequest(${JSON.stringify(c.name)}, p);`];
+  const reads: string[] = [`if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest(${JSON.stringify(c.name)}, p);`];
   // Names in an extent: the command's own params, or (an extent inherited from the struct) the
   // struct fields, which are params that write them or fixed values.
   const name = (own: boolean) => (n: string) => {

@@ -156,7 +156,7 @@ function dataInterface(s: StructModel) {
  */
 export function encodeBody(s: StructModel, needs: EncodeNeeds, constants: ConstantModel[]): string[] {
   needs.runtime.add("badRequest");
-  const reads: string[] = [`if (typeof init !== "object" || init === null) throw badRequest(${str(s.name)}, init);`];
+  const reads: string[] = [`if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest(${str(s.name)}, init);`];
   const ops: { offset: number; code: string[] }[] = [];
   const local = (n: string) => `(${localName(n)} ?? 0)`;
   for (const fld of s.fields) {

@@ -7,7 +7,8 @@
 // it got; a `DmaResolver` turns a `DmaRef` into that IOVA after checking bounds. Generated code calls
 // `dma.addressOf(ref, field)` for every dma-address field, so an unshared buffer never reaches a device.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { ConfigError, DmaError, UseAfterReleaseError } from "../errors.ts";
+import { checkBoolean, checkInt, checkOptions, checkString, describe as describeValue, optional } from "../args.ts";
+import { DmaError, UseAfterReleaseError } from "../errors.ts";
 import { detach } from "./detach.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
 
@@ -100,6 +101,8 @@ export class DmaBuffer {
   #view: DataView | undefined;
   readonly #sys: Sys;
   readonly #shares = new Map<DmaDomain, number>();
+  /** Set while something that outlives a call holds the buffer (a queue's ring): who, and its key. */
+  #owner: { what: string; key: symbol } | undefined;
   // Nearly every buffer is shared with one device: its IOVA is found without a Map lookup.
   #firstDomain: DmaDomain | undefined;
   #firstIova = 0;
@@ -115,22 +118,29 @@ export class DmaBuffer {
   }
 
   /** Page-aligned, zeroed, pinned where possible. `size` is rounded up to a page multiple. */
-  static alloc(size: number, options: DmaAllocOptions = {}): DmaBuffer {
-    const sys = options.sys ?? realSys;
-    const name = options.name ?? `dma#${++serial}`;
-    if (!Number.isInteger(size) || size <= 0) {
-      throw new ConfigError(`dma buffer ${name}: size ${size} must be a positive integer`);
-    }
-    if (size > 0x1_0000_0000) {
-      throw new ConfigError(`dma buffer ${name}: ${size} bytes is over the 4 GiB a single view can cover`);
-    }
+  static alloc(size: number, optionsIn?: DmaAllocOptions): DmaBuffer {
+    // each option read once; 4 GiB is what a single view can cover
+    const o = checkOptions(optionsIn, "options", "DmaBuffer.alloc") ?? {};
+    const nameIn = o.name;
+    const lockIn = o.lock;
+    const sysIn = o.sys;
+    const where = `DmaBuffer.alloc${typeof nameIn === "string" ? ` (${nameIn})` : ""}`;
+    checkInt(size, "size", 1, 0x1_0000_0000, where);
+    const name = optional(nameIn, (v) => checkString(v, "options.name", where)) ?? `dma#${++serial}`;
+    const lock = optional(lockIn, (v) => checkBoolean(v, "options.lock", where));
+    const sys = (sysIn as Sys | undefined) ?? realSys;
     const page = sys.pageSize;
     const rounded = Math.ceil(size / page) * page;
     const ptr = sys.mmap(rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, `dma buffer ${name}`);
     let locked = false;
-    if (options.lock !== false) locked = sys.mlock(ptr, rounded);
+    if (lock !== false) locked = sys.mlock(ptr, rounded);
     live++;
     return new DmaBuffer(sys, ptr, rounded, name, locked);
+  }
+
+  /** True for a DmaBuffer made by this module (a brand check: no Proxy or faked prototype passes). */
+  static isBuffer(v: object): v is DmaBuffer {
+    return #shares in v;
   }
 
   /** Buffers allocated and not yet freed in this process (leak checks). */
@@ -205,10 +215,15 @@ export class DmaBuffer {
 
   /** Map this buffer for `domain` (a Device); idempotent. Returns the IOVA. */
   share(domain: DmaDomain): number {
+    if (typeof domain !== "object" || domain === null) {
+      throw new TypeError(`share of dma buffer ${this.name}: domain must be a Device, got ${describe(domain)}`);
+    }
     if (this.#ab === undefined) this.#gone();
     const have = this.#shares.get(domain);
     if (have !== undefined) return have;
-    const iova = domain.dmaAttach(this);
+    const attach = domain.dmaAttach; // read once
+    if (typeof attach !== "function") throw new TypeError(`share of dma buffer ${this.name}: domain must be a Device (a DmaDomain with dmaAttach)`);
+    const iova = attach.call(domain, this);
     this.#shares.set(domain, iova);
     if (this.#firstDomain === undefined) {
       this.#firstDomain = domain;
@@ -222,10 +237,51 @@ export class DmaBuffer {
   unshare(domain: DmaDomain): void {
     const iova = this.#shares.get(domain);
     if (iova === undefined) return;
+    this.#refuseOwned(`unshared from ${domain.name}`);
     this.#refuseInUse(domain, "unshared from");
     this.#shares.delete(domain);
     if (this.#firstDomain === domain) this.#firstDomain = undefined;
     domain.dmaDetach(this, iova);
+  }
+
+  /**
+   * Marks the buffer as held by `owner` (a queue's SQ, CQ or index ring: "SQ of queue
+   * sim:nvme/1/io[1]"): until `disown(key)` with the key returned here, `free()` and `unshare()`
+   * throw DmaError naming the owner, so a caller cannot pull a live queue's ring from under it.
+   * One owner at a time (a second claim is a bug: DmaError).
+   */
+  claim(owner: string): symbol {
+    checkString(owner, "owner", `claim of dma buffer ${this.name}`);
+    if (this.#ab === undefined) this.#gone();
+    if (this.#owner !== undefined) {
+      throw new DmaError(`dma buffer ${this.name} is already held as the ${this.#owner.what}`, { buffer: this.name });
+    }
+    const key = Symbol(owner);
+    this.#owner = { what: owner, key };
+    return key;
+  }
+
+  /** Ends a claim (the owner is about to free the buffer, or gives it back). Idempotent for the
+   *  holder; a key that is not the current claim's is refused. */
+  disown(key: symbol): void {
+    if (this.#owner === undefined) return;
+    if (key !== this.#owner.key) {
+      throw new DmaError(`dma buffer ${this.name}: only its owner (the ${this.#owner.what}) can give it up`, { buffer: this.name });
+    }
+    this.#owner = undefined;
+  }
+
+  /** Who holds the buffer (claim), or undefined. */
+  get owner(): string | undefined {
+    return this.#owner?.what;
+  }
+
+  #refuseOwned(what: string): void {
+    if (this.#owner === undefined) return;
+    throw new DmaError(`dma buffer ${this.name} cannot be ${what}: it is the ${this.#owner.what}`, {
+      buffer: this.name,
+      hint: "release() the queue (or close the device); its rings go with it",
+    });
   }
 
   #refuseInUse(domain: DmaDomain, what: string): void {
@@ -255,6 +311,7 @@ export class DmaBuffer {
    */
   free(): void {
     if (this.#ab === undefined) return;
+    this.#refuseOwned("freed");
     // all or nothing: a buffer a device may still write is neither unshared nor unmapped
     for (const d of this.#shares.keys()) this.#refuseInUse(d, "freed while shared with");
     let first: unknown;
@@ -319,16 +376,8 @@ export class SharedResolver implements DmaResolver {
   }
 }
 
-/** A caller's value in an error message, without calling its toString or valueOf. */
+/** A caller's value in an error message, without calling its toString or valueOf (args.ts's
+ *  describe, which also knows a DmaRef). */
 export function describe(v: unknown): string {
-  if (v === null) return "null";
-  switch (typeof v) {
-    case "undefined": return "undefined";
-    case "string": return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-    case "bigint": return `${v}n`;
-    case "number": case "boolean": return String(v);
-    case "symbol": return "a symbol";
-    case "function": return "a function";
-    default: return DmaRef.is(v) ? "a DmaRef" : Array.isArray(v) ? "an array" : "an object";
-  }
+  return DmaRef.is(v) ? "a DmaRef" : describeValue(v);
 }

@@ -10,7 +10,12 @@
 //              cheap on RAM and never hoisted.
 // All three check bounds and alignment on every access: a stray offset into device memory is a
 // SIGSEGV or a write into some other register, so it must be an error naming the region instead.
+// The offset must be a number (typeof first): an object's valueOf could answer one value to the
+// bounds check and another to the pointer arithmetic after it. Stored values must be exact: a
+// number that fits the width unsigned (write8: 0..0xff), a bigint for write64; nothing is masked
+// or truncated into place, and a refused store writes nothing.
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
+import { describe } from "../args.ts";
 import { RegisterError, UseAfterReleaseError } from "../errors.ts";
 import { detach } from "./detach.ts";
 import { nativeMmio, type NativeMmio } from "./native.ts";
@@ -33,6 +38,31 @@ export interface RegisterIo {
 const hex = (n: number) => `0x${n.toString(16)}`;
 const U64 = (1n << 64n) - 1n;
 
+/**
+ * Why an access at `off` was refused (the slow path once a check failed): a non-number offset is a
+ * TypeError; a number that is not an offset of a `bytes`-wide register inside the region is a
+ * RegisterError naming the region. Runs no code of `off`.
+ */
+export function accessError(region: string, size: number, off: unknown, bytes: number): Error {
+  if (typeof off !== "number") {
+    return new TypeError(`register access to ${region}: offset must be a number, got ${describe(off)}`);
+  }
+  const where = `${region}+${Number.isInteger(off) && off >= 0 ? hex(off) : describe(off)}`;
+  if (!Number.isInteger(off) || off < 0 || off + bytes > size) {
+    return new RegisterError(where, `${bytes * 8}-bit access outside the region (size ${hex(size)})`);
+  }
+  return new RegisterError(where, `${bytes * 8}-bit access is not ${bytes}-byte aligned`);
+}
+
+/** Why a `bits`-wide store of `v` was refused: not a number (bigint for 64) -> TypeError, not an
+ *  unsigned integer of that width -> RangeError. */
+export function valueError(region: string, off: number, v: unknown, bits: 8 | 16 | 32 | 64): Error {
+  const max = bits === 64 ? "0xffffffffffffffff" : hex(2 ** bits - 1);
+  const kind = bits === 64 ? "a bigint" : "an integer";
+  const msg = `register ${region}+${hex(off)}: value must be ${kind} in 0..${max} (a ${bits}-bit store), got ${describe(v)}`;
+  return (bits === 64 ? typeof v === "bigint" : typeof v === "number") ? new RangeError(msg) : new TypeError(msg);
+}
+
 /** Common bounds/alignment/liveness checks; the hot path is one comparison chain per access. */
 abstract class CheckedIo {
   readonly name: string;
@@ -44,13 +74,13 @@ abstract class CheckedIo {
   }
 
   /** The slow path once a check failed: the precise error. */
-  protected bad(off: number, bytes: number): never {
+  protected bad(off: unknown, bytes: number): never {
     if (this.released) throw new UseAfterReleaseError(`region ${this.name}`, "unmapped");
-    const where = `${this.name}+${typeof off === "number" && Number.isInteger(off) ? hex(off) : String(off)}`;
-    if (!Number.isInteger(off) || off < 0 || off + bytes > this.size) {
-      throw new RegisterError(where, `${bytes * 8}-bit access outside the region (size ${hex(this.size)})`);
-    }
-    throw new RegisterError(where, `${bytes * 8}-bit access is not ${bytes}-byte aligned`);
+    throw accessError(this.name, this.size, off, bytes);
+  }
+
+  protected badValue(off: number, v: unknown, bits: 8 | 16 | 32 | 64): never {
+    throw valueError(this.name, off, v, bits);
   }
 
   /** Later accesses throw UseAfterReleaseError; call before the mapping goes away. */
@@ -70,40 +100,45 @@ export class MmioIo extends CheckedIo implements RegisterIo {
     this.#n = native;
   }
   read8(off: number): number {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
     return this.#n.wd_rd8((this.#base + off) as Pointer);
   }
   read16(off: number): number {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
     return this.#n.wd_rd16((this.#base + off) as Pointer);
   }
   read32(off: number): number {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
     return this.#n.wd_rd32((this.#base + off) as Pointer);
   }
   read64(off: number): bigint {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
     return this.#n.wd_rd64((this.#base + off) as Pointer) as bigint; // a u64 return is always a BigInt
   }
   write8(off: number, v: number): void {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
-    this.#n.wd_wr8((this.#base + off) as Pointer, v & 0xff);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
+    if (typeof v !== "number" || (v & 0xff) !== v) this.badValue(off, v, 8);
+    this.#n.wd_wr8((this.#base + off) as Pointer, v);
   }
   write16(off: number, v: number): void {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
-    this.#n.wd_wr16((this.#base + off) as Pointer, v & 0xffff);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
+    if (typeof v !== "number" || (v & 0xffff) !== v) this.badValue(off, v, 16);
+    this.#n.wd_wr16((this.#base + off) as Pointer, v);
   }
   write32(off: number, v: number): void {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
-    this.#n.wd_wr32((this.#base + off) as Pointer, v >>> 0);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
+    if (typeof v !== "number" || v >>> 0 !== v) this.badValue(off, v, 32);
+    this.#n.wd_wr32((this.#base + off) as Pointer, v);
   }
   write64(off: number, v: bigint): void {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
-    this.#n.wd_wr64((this.#base + off) as Pointer, v & U64);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
+    if (typeof v !== "bigint" || v < 0n || v > U64) this.badValue(off, v, 64);
+    this.#n.wd_wr64((this.#base + off) as Pointer, v);
   }
   doorbell(off: number, v: number): void {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
-    this.#n.wd_db32((this.#base + off) as Pointer, v >>> 0);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
+    if (typeof v !== "number" || v >>> 0 !== v) this.badValue(off, v, 32);
+    this.#n.wd_db32((this.#base + off) as Pointer, v);
   }
 }
 
@@ -125,36 +160,40 @@ export class FfiMmioIo extends CheckedIo implements RegisterIo {
     this.#u64 = new BigUint64Array(this.#ab, 0, Math.floor(size / 8));
   }
   read8(off: number): number {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
     return read.u8(this.#base as Pointer, off);
   }
   read16(off: number): number {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
     return read.u16(this.#base as Pointer, off);
   }
   read32(off: number): number {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
     return read.u32(this.#base as Pointer, off);
   }
   read64(off: number): bigint {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
     return BigInt.asUintN(64, BigInt(read.u64(this.#base as Pointer, off)));
   }
   write8(off: number, v: number): void {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
+    if (typeof v !== "number" || (v & 0xff) !== v) this.badValue(off, v, 8);
     this.#u8[off] = v;
   }
   write16(off: number, v: number): void {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
+    if (typeof v !== "number" || (v & 0xffff) !== v) this.badValue(off, v, 16);
     this.#u16[off >>> 1] = v;
   }
   write32(off: number, v: number): void {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
+    if (typeof v !== "number" || v >>> 0 !== v) this.badValue(off, v, 32);
     this.#u32[off >>> 2] = v;
   }
   write64(off: number, v: bigint): void {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
-    this.#u64[off >>> 3] = v & U64;
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
+    if (typeof v !== "bigint" || v < 0n || v > U64) this.badValue(off, v, 64);
+    this.#u64[off >>> 3] = v;
   }
   doorbell(off: number, v: number): void {
     this.write32(off, v);
@@ -193,36 +232,40 @@ export class RamIo extends CheckedIo implements RegisterIo {
   }
 
   read8(off: number): number {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
     return Atomics.load(this.#u8, off);
   }
   read16(off: number): number {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
     return Atomics.load(this.#u16, off >>> 1);
   }
   read32(off: number): number {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
     return Atomics.load(this.#u32, off >>> 2);
   }
   read64(off: number): bigint {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
     return Atomics.load(this.#u64, off >>> 3);
   }
   write8(off: number, v: number): void {
-    if (!(off >= 0 && off + 1 <= this.size)) this.bad(off, 1);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 1 > this.size) this.bad(off, 1);
+    if (typeof v !== "number" || (v & 0xff) !== v) this.badValue(off, v, 8);
     Atomics.store(this.#u8, off, v);
   }
   write16(off: number, v: number): void {
-    if (!(off >= 0 && off + 2 <= this.size) || off & 1) this.bad(off, 2);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 2 > this.size || off & 1) this.bad(off, 2);
+    if (typeof v !== "number" || (v & 0xffff) !== v) this.badValue(off, v, 16);
     Atomics.store(this.#u16, off >>> 1, v);
   }
   write32(off: number, v: number): void {
-    if (!(off >= 0 && off + 4 <= this.size) || off & 3) this.bad(off, 4);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 4 > this.size || off & 3) this.bad(off, 4);
+    if (typeof v !== "number" || v >>> 0 !== v) this.badValue(off, v, 32);
     Atomics.store(this.#u32, off >>> 2, v);
   }
   write64(off: number, v: bigint): void {
-    if (!(off >= 0 && off + 8 <= this.size) || off & 7) this.bad(off, 8);
-    Atomics.store(this.#u64, off >>> 3, v & U64);
+    if (typeof off !== "number" || off >>> 0 !== off || off + 8 > this.size || off & 7) this.bad(off, 8);
+    if (typeof v !== "bigint" || v < 0n || v > U64) this.badValue(off, v, 64);
+    Atomics.store(this.#u64, off >>> 3, v);
   }
   /** Atomics.store is sequentially consistent, so earlier stores are visible first. */
   doorbell(off: number, v: number): void {

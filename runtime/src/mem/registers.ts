@@ -3,7 +3,16 @@
 //
 // Field values: `number` for fields up to 32 bits wide, `bigint` for wider ones (only possible in a
 // 64-bit register), in every register width. Whole-register values: number for 8/16/32, bigint for 64.
-// Writes accept either number or bigint for a field and check that the value fits.
+// Every public method checks its arguments before touching the device (callers are untrusted):
+//   - a value of the wrong type (a string, a bigint for a 32-bit register, true for 1) -> TypeError;
+//     a number that is not an unsigned integer of the width (1.5, -1, 2^32) -> RangeError; both
+//     name the register, its region and device, and the field;
+//   - an unknown or read-only field -> RegisterError;
+//   - each value is read from the caller's object once, checked, and the checked copy is written;
+//     the whole new value is built before the one store, so a refusal writes nothing, and modify()
+//     reads the register (which may clear read-to-clear bits) only after the fields passed.
+// The checks are typeof and compares; nothing allocates on the 8/16/32-bit paths.
+import { describe } from "../args.ts";
 import { DmaError, RegisterError } from "../errors.ts";
 import type { DmaRef, DmaResolver } from "./dma.ts";
 import type { RegisterIo } from "./io.ts";
@@ -77,10 +86,33 @@ abstract class RegBase<F extends object> {
     this.c = compile(this.layout, width, this.name);
   }
 
-  protected spec(name: string): FieldSpec {
+  /** The register, its region and device, for errors: "queue.head (queue of sim:wd-dummy/1)".
+   *  Built only when an error is thrown. */
+  protected get where(): string {
+    const region = this.io.name;
+    return region === undefined || this.name.startsWith(region) ? this.name : `${this.name} (${region})`;
+  }
+
+  protected spec(name: unknown): FieldSpec {
+    if (typeof name !== "string") throw new TypeError(`register ${this.where}: field name must be a string, got ${describe(name)}`);
     const f = this.c.byName[name];
-    if (!f) throw new RegisterError(this.name, `has no field "${name}" (fields: ${this.c.names.join(", ") || "none"})`);
+    if (!f) throw new RegisterError(this.where, `has no field ${JSON.stringify(name)} (fields: ${this.c.names.join(", ") || "none"})`);
     return f;
+  }
+
+  /** `values` must be an object of field values (not null, not an array). */
+  protected fieldValues(values: unknown): Record<string, unknown> {
+    if (typeof values !== "object" || values === null || isArray(values)) {
+      throw new TypeError(`register ${this.where}: field values must be an object such as { field: value }, got ${describe(values)}`);
+    }
+    return values as Record<string, unknown>;
+  }
+
+  /** A field value that failed its check: TypeError for the wrong type, RangeError otherwise. */
+  protected badField(key: string, f: FieldSpec, val: unknown): never {
+    const wide = f.width > 32;
+    const msg = `register ${this.where}: field ${key} must be ${wide ? "a bigint" : "an integer"} in 0..${hexMax(f.width)} (${f.width} bit${f.width > 1 ? "s" : ""}), got ${describe(val)}`;
+    throw (wide ? typeof val === "bigint" : typeof val === "number") ? new RangeError(msg) : new TypeError(msg);
   }
 
   /** Extracts every field from a raw value. */
@@ -91,28 +123,43 @@ abstract class RegBase<F extends object> {
     return out as F;
   }
 
-  /** Places the given fields into `base`; other bits keep base's value. */
-  protected encode(base: bigint, values: Partial<F>, forWrite: boolean): bigint {
-    let v = base;
-    for (const key of Object.keys(values)) {
-      const val = (values as Record<string, FieldValue | undefined>)[key];
+  /** The bits `values` sets and the mask of the fields it names (bigint path, any width). Each value
+   *  is read once; fields up to 32 bits take numbers, wider ones bigints. */
+  protected encode(values: unknown): { set: bigint; mask: bigint } {
+    const vals = this.fieldValues(values);
+    let set = 0n;
+    let mask = 0n;
+    for (const key in vals) {
+      const val = vals[key];
       if (val === undefined) continue;
       const f = this.spec(key);
-      if (forWrite && f.access === "ro") throw new RegisterError(this.name, `field ${key} is read-only`);
-      const mask = (1n << BigInt(f.width)) - 1n;
+      if (f.access === "ro") throw new RegisterError(this.where, `field ${key} is read-only`);
+      const m = (1n << BigInt(f.width)) - 1n;
       let b: bigint;
-      if (typeof val === "bigint") b = val;
-      else if (typeof val === "number" && Number.isInteger(val)) b = BigInt(val);
-      else if (typeof val === "boolean") b = val ? 1n : 0n;
-      else throw new RegisterError(this.name, `field ${key}: ${String(val)} is not an integer`);
-      if (b < 0n || b > mask) {
-        throw new RegisterError(this.name, `field ${key}: ${val} does not fit in ${f.width} bit${f.width > 1 ? "s" : ""}`);
+      if (f.width > 32) {
+        if (typeof val !== "bigint" || val < 0n || val > m) this.badField(key, f, val);
+        b = val;
+      } else {
+        if (typeof val !== "number" || !(Number.isInteger(val) && val >= 0 && val <= 2 ** f.width - 1)) this.badField(key, f, val);
+        b = BigInt(val);
       }
-      v = (v & ~(mask << BigInt(f.lsb))) | (b << BigInt(f.lsb));
+      set = (set & ~(m << BigInt(f.lsb))) | (b << BigInt(f.lsb));
+      mask |= m << BigInt(f.lsb);
     }
-    return v;
+    return { set, mask };
   }
 }
+
+/** Array.isArray throws on a revoked Proxy: that is not an array either. */
+function isArray(v: object): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+const hexMax = (bits: number) => (bits >= 64 ? "0xffffffffffffffff" : hex(2 ** bits - 1));
 
 function extract(raw: bigint, f: FieldSpec): FieldValue {
   const v = (raw >> BigInt(f.lsb)) & ((1n << BigInt(f.width)) - 1n);
@@ -122,29 +169,36 @@ function extract(raw: bigint, f: FieldSpec): FieldValue {
 // ---- 8/16/32-bit registers (number values) ----------------------------------------------------
 
 abstract class NumReg<F extends object> extends RegBase<F> {
+  // What encodeN built (set bits, mask of the named fields): fields, not a returned object, so a
+  // writeFields/modify allocates nothing.
+  #set = 0;
+  #mask = 0;
+
   protected rd(): number {
     const w = this.width;
     return w === 32 ? this.io.read32(this.offset) : w === 16 ? this.io.read16(this.offset) : this.io.read8(this.offset);
   }
-  protected wr(v: number): void {
+  /** An unchecked store of a value known to fit (built by encodeN, or checked by write). */
+  protected store(v: number): void {
     const w = this.width;
-    // 32-bit first without arithmetic on the bounds (the common register); same rule for all widths:
-    // an integer in [-2^(w-1), 2^w - 1]
-    if (w === 32) {
-      if (!(v >= -0x80000000 && v <= 0xffffffff && Number.isInteger(v))) this.tooWide(v);
-      this.io.write32(this.offset, v >>> 0);
-      return;
-    }
-    const max = w === 16 ? 0xffff : 0xff;
-    if (!(Number.isInteger(v) && v >= -(max + 1) / 2 && v <= max)) this.tooWide(v);
-    if (w === 16) this.io.write16(this.offset, v & 0xffff);
-    else this.io.write8(this.offset, v & 0xff);
+    if (w === 32) this.io.write32(this.offset, v);
+    else if (w === 16) this.io.write16(this.offset, v);
+    else this.io.write8(this.offset, v);
   }
-  private tooWide(v: number): never {
-    throw new RegisterError(this.name, `${v} does not fit in ${this.width} bits`);
+  /** write(v): a number, an integer in 0..2^width-1, or nothing is written. */
+  protected wr(v: unknown): void {
+    const w = this.width;
+    // 32-bit first without arithmetic on the bounds (the common register)
+    if (typeof v !== "number" || !(v >= 0 && v <= (w === 32 ? 0xffffffff : w === 16 ? 0xffff : 0xff) && Number.isInteger(v))) this.badValue(v);
+    this.store(v + 0); // -0 -> 0
   }
-  protected getField(name: string): number {
-    return numField(this.rd() >>> 0, this.spec(name));
+  private badValue(v: unknown): never {
+    const msg = `register ${this.where}: value must be an integer in 0..${hexMax(this.width)} (${this.width} bits), got ${describe(v)}`;
+    throw typeof v === "number" ? new RangeError(msg) : new TypeError(msg);
+  }
+  protected getField(name: unknown): number {
+    const f = this.spec(name); // before the read: an unknown name reads nothing (rc registers)
+    return numField(this.rd() >>> 0, f);
   }
   protected fieldsOf(): F {
     const raw = this.rd() >>> 0;
@@ -153,29 +207,31 @@ abstract class NumReg<F extends object> extends RegBase<F> {
     for (let i = 0; i < specs.length; i++) out[names[i]!] = numField(raw, specs[i]!);
     return out as F;
   }
-  /** Number-only twin of RegBase.encode for registers up to 32 bits. */
-  protected encodeN(base: number, values: Partial<F>): number {
-    let v = base >>> 0;
-    for (const key in values) {
-      const val = (values as Record<string, FieldValue | boolean | undefined>)[key];
+  /** Number-only twin of RegBase.encode for registers up to 32 bits; result in #set/#mask. */
+  protected encodeN(values: unknown): void {
+    const vals = this.fieldValues(values);
+    let set = 0;
+    let mask = 0;
+    for (const key in vals) {
+      const val = vals[key]; // read once: a getter runs once, the checked copy is what is stored
       if (val === undefined) continue;
       const f = this.spec(key);
-      if (f.access === "ro") throw new RegisterError(this.name, `field ${key} is read-only`);
-      const n = typeof val === "number" ? val : typeof val === "bigint" ? Number(val) : typeof val === "boolean" ? +val : NaN;
-      const mask = f.width === 32 ? 0xffffffff : 2 ** f.width - 1;
-      if (!Number.isInteger(n)) throw new RegisterError(this.name, `field ${key}: ${String(val)} is not an integer`);
-      if (n < 0 || n > (f.width === 32 ? 0xffffffff : 2 ** f.width - 1)) {
-        throw new RegisterError(this.name, `field ${key}: ${String(val)} does not fit in ${f.width} bit${f.width > 1 ? "s" : ""}`);
-      }
-      v = ((v & ~(mask << f.lsb)) | (n << f.lsb)) >>> 0;
+      if (f.access === "ro") throw new RegisterError(this.where, `field ${key} is read-only`);
+      const m = f.width === 32 ? 0xffffffff : 2 ** f.width - 1;
+      if (typeof val !== "number" || !(val >= 0 && val <= m && Number.isInteger(val))) this.badField(key, f, val);
+      set = ((set & ~(m << f.lsb)) | (val << f.lsb)) >>> 0;
+      mask = (mask | (m << f.lsb)) >>> 0;
     }
-    return v;
+    this.#set = set;
+    this.#mask = mask;
   }
-  protected writeFieldsOf(values: Partial<F>): void {
-    this.wr(this.encodeN(0, values));
+  protected writeFieldsOf(values: unknown): void {
+    this.encodeN(values);
+    this.store(this.#set);
   }
-  protected modifyOf(values: Partial<F>): void {
-    this.wr(this.encodeN((this.rd() & ~this.c.modifyZeroN) >>> 0, values));
+  protected modifyOf(values: unknown): void {
+    this.encodeN(values); // all fields checked before the register is read
+    this.store(((this.rd() & ~this.c.modifyZeroN & ~this.#mask) | this.#set) >>> 0);
   }
 }
 
@@ -254,32 +310,46 @@ const U64 = (1n << 64n) - 1n;
 abstract class BigReg<F extends object> extends RegBase<F> {
   protected readonly width = 64;
   protected rd(): bigint { return this.io.read64(this.offset); }
-  protected wr(v: bigint | number): void {
-    const b = typeof v === "bigint" ? v : Number.isInteger(v) ? BigInt(v) : NaN;
-    if (typeof b !== "bigint" || b < -(1n << 63n) || b > U64) throw new RegisterError(this.name, `${v} does not fit in 64 bits`);
-    this.io.write64(this.offset, b & U64);
+  /** write(v): a bigint in 0..2^64-1 (a number, even 5, is a TypeError: 64-bit values are BigInt). */
+  protected wr(v: unknown): void {
+    if (typeof v !== "bigint" || v < 0n || v > U64) {
+      const msg = `register ${this.where}: value must be a bigint in 0..0xffffffffffffffff (64 bits), got ${describe(v)}`;
+      throw typeof v === "bigint" ? new RangeError(msg) : new TypeError(msg);
+    }
+    this.io.write64(this.offset, v);
+  }
+  protected getField(name: unknown): FieldValue {
+    const f = this.spec(name);
+    return extract(this.rd(), f);
+  }
+  protected writeFieldsOf(values: unknown): void {
+    this.io.write64(this.offset, this.encode(values).set);
+  }
+  protected modifyOf(values: unknown): void {
+    const { set, mask } = this.encode(values); // all fields checked before the register is read
+    this.io.write64(this.offset, (this.rd() & ~this.c.modifyZero & ~mask & U64) | set);
   }
 }
 export class RoReg64<F extends object = Fields> extends BigReg<F> {
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 64); }
   read(): bigint { return this.rd(); }
   fields(): F { return this.decode(this.rd()); }
-  get<K extends keyof F & string>(name: K): F[K] { return extract(this.rd(), this.spec(name)) as F[K]; }
+  get<K extends keyof F & string>(name: K): F[K] { return this.getField(name) as F[K]; }
 }
 export class WoReg64<F extends object = Fields, W extends object = F> extends BigReg<F> {
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 64); }
   write(v: bigint): void { this.wr(v); }
-  writeFields(values: Partial<W>): void { this.wr(this.encode(0n, values as unknown as Partial<F>, true)); }
+  writeFields(values: Partial<W>): void { this.writeFieldsOf(values); }
 }
 export class RwReg64<F extends object = Fields, W extends object = F> extends BigReg<F> {
   constructor(io: RegisterIo, offset: number, layout?: FieldLayout, dma?: DmaResolver, name?: string) { super(io, offset, layout, dma, name, 64); }
   read(): bigint { return this.rd(); }
   fields(): F { return this.decode(this.rd()); }
-  get<K extends keyof F & string>(name: K): F[K] { return extract(this.rd(), this.spec(name)) as F[K]; }
+  get<K extends keyof F & string>(name: K): F[K] { return this.getField(name) as F[K]; }
   write(v: bigint): void { this.wr(v); }
-  writeFields(values: Partial<W>): void { this.wr(this.encode(0n, values as unknown as Partial<F>, true)); }
+  writeFields(values: Partial<W>): void { this.writeFieldsOf(values); }
   /** Read-modify-write; w1c/w1s/wo fields not named are written as 0 so they are not disturbed. */
-  modify(values: Partial<W>): void { this.wr(this.encode(this.rd() & ~this.c.modifyZero, values as unknown as Partial<F>, true)); }
+  modify(values: Partial<W>): void { this.modifyOf(values); }
 }
 
 // ---- DMA address registers ---------------------------------------------------------------------
@@ -302,8 +372,16 @@ export class DmaAddrReg extends RegBase<Fields> {
   }
   /** Writes the bus address of ref (buffer + offset) as one 64-bit store. */
   write(ref: DmaRef): void { this.io.write64(this.offset, BigInt(this.resolve(ref))); }
-  /** Writes a raw bus address, bypassing the check (tests, addresses the device owns). */
-  writeRaw(iova: bigint): void { this.io.write64(this.offset, iova & U64); }
+  /** Writes a raw bus address, bypassing the sharing check (tests, addresses the device owns); a
+   *  bigint in 0..2^64-1. */
+  writeRaw(iova: bigint): void { this.io.write64(this.offset, this.rawAddress(iova, U64)); }
+  protected rawAddress(iova: unknown, max: bigint): bigint {
+    if (typeof iova !== "bigint" || iova < 0n || iova > max) {
+      const msg = `register ${this.where}: address must be a bigint in 0..0x${max.toString(16)}, got ${describe(iova)}`;
+      throw typeof iova === "bigint" ? new RangeError(msg) : new TypeError(msg);
+    }
+    return iova;
+  }
   read(): bigint { return this.io.read64(this.offset); }
 }
 
@@ -320,7 +398,7 @@ export class DmaAddrReg32 extends DmaAddrReg {
     }
     this.io.write32(this.offset, a);
   }
-  override writeRaw(iova: bigint): void { this.io.write32(this.offset, Number(iova & 0xffffffffn)); }
+  override writeRaw(iova: bigint): void { this.io.write32(this.offset, Number(this.rawAddress(iova, 0xffffffffn))); }
   override read(): bigint { return BigInt(this.io.read32(this.offset)); }
 }
 
@@ -346,9 +424,13 @@ export class RegArray<R> {
     this.#items = new Array(count);
   }
   at(i: number): R {
-    if (!(Number.isInteger(i) && i >= 0 && i < this.length)) {
-      throw new RegisterError(this.name ?? `${this.io.name ?? "region"}+${hex(this.offset)}`, `index ${i} out of range 0..${this.length - 1}`);
+    if (typeof i !== "number" || !(Number.isInteger(i) && i >= 0 && i < this.length)) {
+      const name = this.name ?? `${this.io.name ?? "region"}+${hex(this.offset)}`;
+      const where = this.io.name === undefined || name.startsWith(this.io.name) ? name : `${name} (${this.io.name})`;
+      const msg = `register ${where}: index must be an integer in 0..${this.length - 1}, got ${describe(i)}`;
+      throw typeof i === "number" ? new RangeError(msg) : new TypeError(msg);
     }
+    i += 0; // -0 -> 0: the cache slot and the name "[0]"
     let r = this.#items[i];
     if (r === undefined) {
       const n = this.name === undefined ? undefined : `${this.name}[${i}]`;

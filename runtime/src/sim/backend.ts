@@ -24,12 +24,30 @@ import {
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
 import { acquireHost, discardHost, releaseHost, type Host } from "./pool.ts";
+import { isMainThread, threadId } from "node:worker_threads";
 
 /** How long close/reset wait for the model thread before declaring it hung. */
 const STOP_TIMEOUT_MS = 2000;
 const PAGE = 4096;
 
 let nextInstance = 1;
+/** Addresses of the sim devices open in this thread: an address names one device at a time. */
+const openAddresses = new Set<string>();
+
+/**
+ * A fresh address for a sim device of `name`: "sim:<name>/<n>" in the main thread and
+ * "sim:<name>/<thread>.<n>" in a Worker. Module state is per thread (each Worker loads its own
+ * copy of the runtime), so a plain counter would make the first device of every Worker
+ * "sim:<name>/1"; the thread id (unique in the process) keeps them apart. Numbers an explicit
+ * open already took are skipped.
+ */
+function freshAddress(name: string): string {
+  const prefix = isMainThread ? `sim:${name}/` : `sim:${name}/${threadId}.`;
+  for (;;) {
+    const a = `${prefix}${nextInstance++}`;
+    if (!openAddresses.has(a)) return a;
+  }
+}
 
 interface SimRegion extends MappedRegion {
   readonly name: string;
@@ -78,8 +96,12 @@ export class SimDevice implements BackendDevice {
     if (address !== undefined && !address.startsWith("sim:")) {
       throw new ConfigError(`"${address}" is not a sim device address (sim:<name>/<n>)`, { hint: "use WD_BACKEND=vfio for a PCI address" });
     }
+    if (address !== undefined && openAddresses.has(address)) {
+      throw new ConfigError(`sim device ${address} is already open in this thread`, { hint: "close it first, or leave the address out and one is chosen" });
+    }
     this.spec = spec;
-    this.address = address ?? `sim:${spec.name}/${nextInstance++}`;
+    this.address = address ?? freshAddress(spec.name);
+    openAddresses.add(this.address);
     const { control, dma } = newControl();
     this.#control = control;
     this.#dma = dma;
@@ -87,6 +109,7 @@ export class SimDevice implements BackendDevice {
       for (const r of spec.regions) this.#regions.push(this.#mapRegion(r));
     } catch (e) {
       this.#unmapAll();
+      openAddresses.delete(this.address);
       throw e;
     }
     this.ready = this.#start(spec.model);
@@ -290,6 +313,7 @@ export class SimDevice implements BackendDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    openAddresses.delete(this.address);
     const c = this.#control;
     Atomics.store(c, CMD, Cmd.STOP);
     this.#wake();

@@ -45,10 +45,12 @@ class Region implements ModelRegion {
   read16(o: number) { return this.io.read16(o); }
   read32(o: number) { return this.io.read32(o); }
   read64(o: number) { return this.io.read64(o); }
-  write8(o: number, v: number) { this.io.write8(o, v); }
-  write16(o: number, v: number) { this.io.write16(o, v); }
-  write32(o: number, v: number) { this.io.write32(o, v); }
-  write64(o: number, v: bigint) { this.io.write64(o, v); }
+  // A model is the device: its stores wrap to the register width as hardware's would (RamIo itself
+  // refuses values that do not fit, which is right for client calls, not for a model's `~x`).
+  write8(o: number, v: number) { this.io.write8(o, v & 0xff); }
+  write16(o: number, v: number) { this.io.write16(o, v & 0xffff); }
+  write32(o: number, v: number) { this.io.write32(o, v >>> 0); }
+  write64(o: number, v: bigint) { this.io.write64(o, BigInt.asUintN(64, v)); }
 }
 
 /** libc memmove for DMA copies: a copy between two mappings needs no view objects (see Dma.copy). */

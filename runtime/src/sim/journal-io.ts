@@ -3,12 +3,13 @@
 // the model has drained this client's earlier writes, so it sees their side effects (the ordering a
 // PCIe read gives over posted writes). No system call while the model keeps up: appends and the
 // read-side wait are Atomics on shared memory; only a read that finds the model asleep wakes it.
-import { RegisterError, TimeoutError, UseAfterReleaseError } from "../errors.ts";
-import type { RegisterIo } from "../mem/io.ts";
+import { TimeoutError, UseAfterReleaseError } from "../errors.ts";
+import { accessError, valueError, type RegisterIo } from "../mem/io.ts";
 import { J_ENTRIES, J_HEAD, J_TAIL, J_WAITERS, JOURNAL_SIZE, State, STATE, WAKE } from "./control.ts";
 
 const MASK = JOURNAL_SIZE - 1;
 const U32 = 0xffffffffn;
+const U64 = (1n << 64n) - 1n;
 /** How long a read waits for the model before giving up (a hung model, not a slow one). */
 const SYNC_TIMEOUT_MS = 2000;
 
@@ -29,17 +30,13 @@ export class JournalIo implements RegisterIo {
     this.#head = Atomics.load(journal, J_HEAD);
   }
 
-  #bad(off: number, bytes: number): never {
+  #bad(off: unknown, bytes: number): never {
     if (this.#size === 0) throw new UseAfterReleaseError(`region ${this.name}`, "unmapped");
-    const where = `${this.name}+0x${Number(off).toString(16)}`;
-    if (!Number.isInteger(off) || off < 0 || off + bytes > this.#size) {
-      throw new RegisterError(where, `${bytes * 8}-bit access outside the region (size 0x${this.#size.toString(16)})`);
-    }
-    throw new RegisterError(where, `${bytes * 8}-bit access is not ${bytes}-byte aligned`);
+    throw accessError(this.name, this.#size, off, bytes);
   }
 
   #push(off: number, bytes: number, lo: number, hi: number): void {
-    if (!(off >= 0 && off + bytes <= this.#size) || off & (bytes - 1)) this.#bad(off, bytes);
+    if (typeof off !== "number" || off >>> 0 !== off || off + bytes > this.#size || off & (bytes - 1)) this.#bad(off, bytes);
     const j = this.#j;
     if (this.#head - Atomics.load(j, J_TAIL) >= JOURNAL_SIZE) this.#waitDrained(this.#head - JOURNAL_SIZE + 1);
     const at = J_ENTRIES + (this.#head & MASK) * 4;
@@ -96,20 +93,31 @@ export class JournalIo implements RegisterIo {
     this.#sync();
     return this.#mem.read64(off);
   }
+  // The value is checked before #push checks the offset; a refused store appends nothing, and when
+  // both are bad the offset is what is reported (as by the other RegisterIo kinds).
   write8(off: number, v: number): void {
-    this.#push(off, 1, v & 0xff, 0);
+    if (typeof v !== "number" || (v & 0xff) !== v) this.#badValue(off, v, 8);
+    this.#push(off, 1, v, 0);
   }
   write16(off: number, v: number): void {
-    this.#push(off, 2, v & 0xffff, 0);
+    if (typeof v !== "number" || (v & 0xffff) !== v) this.#badValue(off, v, 16);
+    this.#push(off, 2, v, 0);
   }
   write32(off: number, v: number): void {
+    if (typeof v !== "number" || v >>> 0 !== v) this.#badValue(off, v, 32);
     this.#push(off, 4, v, 0);
   }
   write64(off: number, v: bigint): void {
-    this.#push(off, 8, Number(v & U32), Number((v >> 32n) & U32));
+    if (typeof v !== "bigint" || v < 0n || v > U64) this.#badValue(off, v, 64);
+    this.#push(off, 8, Number(v & U32), Number(v >> 32n));
   }
   doorbell(off: number, v: number): void {
-    this.#push(off, 4, v, 0);
+    this.write32(off, v);
+  }
+  /** A bad offset is reported before a bad value, as by the other RegisterIo kinds. */
+  #badValue(off: unknown, v: unknown, bits: 8 | 16 | 32 | 64): never {
+    if (typeof off !== "number" || off >>> 0 !== off || off + bits / 8 > this.#size || off & (bits / 8 - 1)) this.#bad(off, bits / 8);
+    throw valueError(this.name, off, v, bits);
   }
   release(): void {
     this.#size = 0;

@@ -1,8 +1,8 @@
 // RegisterIo through pread/pwrite on the device fd: for regions VFIO does not let us mmap (config
 // space, I/O port BARs, sparse BARs). Each access is one system call of exactly the given width, which
 // vfio-pci turns into one access of that width on the device.
-import { RegisterError, UseAfterReleaseError, VfioError } from "../errors.ts";
-import type { RegisterIo } from "../mem/io.ts";
+import { UseAfterReleaseError, VfioError } from "../errors.ts";
+import { accessError, valueError, type RegisterIo } from "../mem/io.ts";
 import type { Sys } from "../sys/libc.ts";
 
 export class PreadIo implements RegisterIo {
@@ -25,9 +25,18 @@ export class PreadIo implements RegisterIo {
   }
 
   #check(off: number, n: number): void {
-    if (off >= 0 && off + n <= this.#size && off % n === 0) return;
+    if (typeof off === "number" && off >>> 0 === off && off + n <= this.#size && off % n === 0) return;
     if (this.#size === 0) throw new UseAfterReleaseError(`region ${this.name}`, "closed");
-    throw new RegisterError(`${this.name}+0x${Number(off).toString(16)}`, `${n * 8}-bit access outside the region (size 0x${this.#size.toString(16)}) or misaligned`);
+    throw accessError(this.name, this.#size, off, n);
+  }
+
+  /** Offset first, then the value: a refused store makes no system call. */
+  #checkValue(off: number, v: unknown, bits: 8 | 16 | 32 | 64): void {
+    this.#check(off, bits / 8);
+    const ok = bits === 64
+      ? typeof v === "bigint" && v >= 0n && v <= 0xffffffffffffffffn
+      : typeof v === "number" && v >>> 0 === v && v <= 2 ** bits - 1;
+    if (!ok) throw valueError(this.name, off, v, bits);
   }
 
   #view(n: number): Uint8Array {
@@ -63,19 +72,23 @@ export class PreadIo implements RegisterIo {
     return this.#dv.getBigUint64(0, true);
   }
   write8(off: number, v: number): void {
-    this.#dv.setUint8(0, v & 0xff);
+    this.#checkValue(off, v, 8);
+    this.#dv.setUint8(0, v);
     this.#write(off, 1);
   }
   write16(off: number, v: number): void {
-    this.#dv.setUint16(0, v & 0xffff, true);
+    this.#checkValue(off, v, 16);
+    this.#dv.setUint16(0, v, true);
     this.#write(off, 2);
   }
   write32(off: number, v: number): void {
-    this.#dv.setUint32(0, v >>> 0, true);
+    this.#checkValue(off, v, 32);
+    this.#dv.setUint32(0, v, true);
     this.#write(off, 4);
   }
   write64(off: number, v: bigint): void {
-    this.#dv.setBigUint64(0, BigInt.asUintN(64, v), true);
+    this.#checkValue(off, v, 64);
+    this.#dv.setBigUint64(0, v, true);
     this.#write(off, 8);
   }
   /** A system call is a full barrier: earlier stores are visible before the device sees this write. */
@@ -103,8 +116,10 @@ export class SparseIo implements RegisterIo {
     this.name = name;
   }
 
-  /** The mapped area holding [off, off+n), or undefined. */
+  /** The mapped area holding [off, off+n), or undefined. A non-number offset is refused here, before
+   *  it is compared: an object's valueOf could pick one area and then address another. */
   #at(off: number, n: number): { start: number; io: RegisterIo } | undefined {
+    if (typeof off !== "number") throw accessError(this.name, Infinity, off, n);
     const a = this.#areas;
     for (let i = 0; i < a.length; i++) {
       const x = a[i]!;

@@ -168,10 +168,21 @@ function checkRange(ctx: ModelContext, start: bigint, size: bigint): number {
   return Number(start - lo);
 }
 
-function finishFactorial(s: Edu): void {
-  let n = s.fact;
+/**
+ * n! mod 2^32, in at most 33 multiplications: from 34! on the product holds 2^32 (34! has 32
+ * factors of two), so the answer is 0. edu loops n times in its own thread; a model must never
+ * block inside poll, and a loop of up to 2^32 steps would hold poll for seconds (register reads
+ * time out, close cannot unmap).
+ */
+export function factorial32(n: number): number {
+  if (n >= 34) return 0;
   let r = 1;
   while (n > 0) r = Math.imul(r, n--) >>> 0;
+  return r;
+}
+
+function finishFactorial(s: Edu): void {
+  const r = factorial32(s.fact);
   s.fact = r;
   s.status &= ~STATUS_COMPUTING;
   if (s.status & STATUS_IRQFACT) raiseIrq(s, FACT_IRQ);
