@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { progress } from "@warpdrive/progress";
+import { benchAsync } from "./items/async.ts";
 import { benchCodec } from "./items/codec.ts";
 import { benchGenerator } from "./items/generator.ts";
 import { benchNvme } from "./items/nvme.ts";
@@ -53,6 +54,7 @@ const items: [string, () => BenchEntry[] | Promise<BenchEntry[]>, boolean][] = [
   ["portal", () => benchPortal(scale, runs), true],
   ["generator", () => benchGenerator(5), true],
   ["nvme", () => benchNvme(scale), false],
+  ["async", () => benchAsync(scale, runs), true],
 ];
 const only = opt.only?.split(",");
 const unknown = only?.filter((o) => !items.some(([name]) => name === o));

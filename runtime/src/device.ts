@@ -347,7 +347,7 @@ export class Device implements DmaDomain {
       this.backend.reset();
     } finally {
       for (const q of [...this.#queues.values()]) {
-        q.releaseFor("its device was reset");
+        q.releaseFor("its device was reset", "reset");
         if (q.abandoned.length > 0) lost.push({ queue: q.label, tags: q.abandoned });
       }
       this.#queues.clear();
@@ -376,7 +376,7 @@ export class Device implements DmaDomain {
         // closing anyway
       }
     }
-    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
+    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     // rings a failed release left behind are the device's to free now
     for (const [b, key] of this.#rings) attempt(() => b.disown(key));

@@ -118,6 +118,35 @@ export class UseAfterReleaseError extends WarpDriveError {
   }
 }
 
+/**
+ * An awaitable request (submit) that can no longer complete: its queue was released, or its device
+ * was reset or closed while it waited for room or was in flight. `reason` says which.
+ */
+export class QueueClosedError extends WarpDriveError {
+  readonly queue: string;
+  readonly reason: "released" | "reset" | "closed";
+  constructor(queue: string, reason: "released" | "reset" | "closed", why: string) {
+    super(`queue ${queue}: request not completed, the queue was ${why}`, {
+      hint: reason === "released" ? undefined : "request the queue again (and resubmit) after the device is reset or reopened",
+    });
+    this.queue = queue;
+    this.reason = reason;
+  }
+}
+
+/** submit() found the queue full and already `waiters` submissions waiting for room. */
+export class BackpressureError extends WarpDriveError {
+  readonly queue: string;
+  readonly waiters: number;
+  constructor(queue: string, depth: number, waiters: number) {
+    super(`queue ${queue} is full (${depth} entries) and ${waiters} submissions already wait for room`, {
+      hint: "await earlier submissions before adding more, or raise maxWaiters on the queue's async layer",
+    });
+    this.queue = queue;
+    this.waiters = waiters;
+  }
+}
+
 /** A register access outside its region, misaligned, or against the register's access rule. */
 export class RegisterError extends WarpDriveError {
   readonly register: string;

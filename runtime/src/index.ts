@@ -8,6 +8,7 @@ export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, 
 export { simBackend, SimDevice } from "./sim/backend.ts";
 export { drainHostPool } from "./sim/pool.ts";
 export { defineModel, DmaFault, type DeviceModel, type ModelContext, type ModelDma, type ModelRegion, type PortalLog, type RegisterWatch } from "./sim/model.ts";
+export { AsyncQueue, RoundRobin, type AsyncQueueOptions, type RequestEncoder, type SubmitOptions, type Submitter } from "./async/index.ts";
 export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
 export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";

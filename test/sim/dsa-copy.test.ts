@@ -283,13 +283,13 @@ describe("dsa-copy operations on the sim", () => {
     expect(buf.bytes.subarray(4096, 4096 + 128)).toEqual(buf.bytes.subarray(0, 128));
   });
 
-  test("submit takes any command as one typed request", () => {
+  test("sendCommand takes any command as one typed request", () => {
     using q = dev.requestQueue("wq");
     buf.bytes.fill(0, 4096, 4096 + 40);
-    q.submit({ command: "fill", pattern: 0x7777777777777777n, dst: buf.ref(4096, 40), size: 40 });
+    q.sendCommand({ command: "fill", pattern: 0x7777777777777777n, dst: buf.ref(4096, 40), size: 40 });
     expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
     expect(buf.bytes.subarray(4096, 4136).every((b) => b === 0x77)).toBe(true);
-    expect(() => q.submit({ command: "nope" } as never)).toThrow(RangeError);
+    expect(() => q.sendCommand({ command: "nope" } as never)).toThrow(RangeError);
     expect(q.inFlight).toBe(0);
   });
 

@@ -16,14 +16,14 @@ declare const q: WqQueue;
 declare const ref: DmaRef;
 declare const view: DataView;
 export function use(): void {
-  q.submit({ command: "fill", pattern: 0x0101010101010101n, dst: ref, size: 64 });
-  q.submit({ command: "dualcast", src: ref, dst: ref, dst2: ref, size: 64 });
+  q.sendCommand({ command: "fill", pattern: 0x0101010101010101n, dst: ref, size: 64 });
+  q.sendCommand({ command: "dualcast", src: ref, dst: ref, dst2: ref, size: 64 });
   const r: WqRequest = { command: "crc_gen", src: ref, size: 64, seed: 0 };
   encodeWqRequest(view, 0, r);
-  q.submit({ command: "fill", pattern: 1n, dst: ref, dst2: ref, size: 64 }); // MISUSE: dst2 belongs to dualcast
-  q.submit({ command: "memmove", src: ref, dst: ref, pattern: 1n, size: 64 }); // MISUSE: pattern belongs to fill
-  q.submit({ command: "memcopy", src: ref, dst: ref, size: 64 }); // MISUSE: no such command
-  q.submit({ src: ref, dst: ref, size: 64 }); // MISUSE: the command is required
+  q.sendCommand({ command: "fill", pattern: 1n, dst: ref, dst2: ref, size: 64 }); // MISUSE: dst2 belongs to dualcast
+  q.sendCommand({ command: "memmove", src: ref, dst: ref, pattern: 1n, size: 64 }); // MISUSE: pattern belongs to fill
+  q.sendCommand({ command: "memcopy", src: ref, dst: ref, size: 64 }); // MISUSE: no such command
+  q.sendCommand({ src: ref, dst: ref, size: 64 }); // MISUSE: the command is required
   q.fill({ pattern: 1n, dst: ref, size: 64, dst2: ref }); // MISUSE: the fill command has no dst2 either
 }
 `;

@@ -3,7 +3,7 @@
 // Do not edit: change the description and run `bun run generate`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type PortalQueue, type QueueOptions } from "@warpdrive/runtime";
+import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type PortalQueue, type QueueOptions, type SubmitOptions } from "@warpdrive/runtime";
 import { type BatchParams, type CompareParams, type ComparePatternParams, type CopyCrcParams, type CrcGenParams, type DrainParams, type DualcastParams, type FillParams, type MemmoveParams, type WqRequest, encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove, encodeWqRequest } from "./commands.ts";
 import { PortalsRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
@@ -27,6 +27,12 @@ export class WqQueue {
    * @generated from devices/dsa-copy.yaml:136
    */
   readonly #done: CompletionRecord;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/dsa-copy.yaml:136
+   */
+  #async: AsyncQueue<CompletionRecordData> | undefined;
 
   /**
    * Wraps a runtime queue opened for wq (see DsaCopyDevice.requestQueue).
@@ -45,6 +51,15 @@ export class WqQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/dsa-copy.yaml:136
+   */
+  get async(): AsyncQueue<CompletionRecordData> {
+    return (this.#async ??= new AsyncQueue<CompletionRecordData>(this.queue, { decode: (q) => CompletionRecord.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -87,7 +102,7 @@ export class WqQueue {
    *
    * @generated from devices/dsa-copy.yaml:136
    */
-  submit(r: WqRequest): number {
+  sendCommand(r: WqRequest): number {
     const q = this.queue;
     const at = q.reserve();
     try {
@@ -292,6 +307,24 @@ export class WqQueue {
     const q = this.queue;
     q.takeSync(timeoutMs);
     return this.#done.moveTo(q.completionOffset);
+  }
+
+  /**
+   * Queues one Descriptor and resolves with its CompletionRecord, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/dsa-copy.yaml:136
+   */
+  submit(init: DescriptorInit, options?: SubmitOptions): Promise<CompletionRecordData> {
+    return this.async.submit(Descriptor.encode, init, options);
+  }
+
+  /**
+   * Every CompletionRecord from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/dsa-copy.yaml:136
+   */
+  completions(): AsyncIterableIterator<CompletionRecordData> {
+    return this.async.completions();
   }
 
   /**

@@ -3,7 +3,7 @@
 // Do not edit: change the description and run `bun run generate`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
+import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue, type SubmitOptions } from "@warpdrive/runtime";
 import { type AbortParams, type AdminRequest, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type IoRequest, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAdminRequest, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeIoRequest, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";
@@ -27,6 +27,12 @@ export class AdminQueue {
    * @generated from devices/nvme.yaml:884
    */
   readonly #done: Cqe;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  #async: AsyncQueue<CqeData> | undefined;
 
   /**
    * Wraps a runtime queue opened for admin (see NvmeDevice.requestQueue).
@@ -45,6 +51,15 @@ export class AdminQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  get async(): AsyncQueue<CqeData> {
+    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -87,7 +102,7 @@ export class AdminQueue {
    *
    * @generated from devices/nvme.yaml:884
    */
-  submit(r: AdminRequest): number {
+  sendCommand(r: AdminRequest): number {
     const q = this.queue;
     const at = q.reserve();
     try {
@@ -329,6 +344,24 @@ export class AdminQueue {
   }
 
   /**
+   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
+    return this.async.submit(Sqe.encode, init, options);
+  }
+
+  /**
+   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  completions(): AsyncIterableIterator<CqeData> {
+    return this.async.completions();
+  }
+
+  /**
    * Publishes pending sends and rings the doorbell once for the batch.
    *
    * @generated from devices/nvme.yaml:884
@@ -374,6 +407,12 @@ export class IoQueue {
    * @generated from devices/nvme.yaml:894
    */
   readonly #done: Cqe;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  #async: AsyncQueue<CqeData> | undefined;
 
   /**
    * Wraps a runtime queue opened for io (see NvmeDevice.requestQueue).
@@ -392,6 +431,15 @@ export class IoQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  get async(): AsyncQueue<CqeData> {
+    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -434,7 +482,7 @@ export class IoQueue {
    *
    * @generated from devices/nvme.yaml:894
    */
-  submit(r: IoRequest): number {
+  sendCommand(r: IoRequest): number {
     const q = this.queue;
     const at = q.reserve();
     try {
@@ -537,6 +585,24 @@ export class IoQueue {
     const q = this.queue;
     q.takeSync(timeoutMs);
     return this.#done.moveTo(q.completionOffset);
+  }
+
+  /**
+   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
+    return this.async.submit(Sqe.encode, init, options);
+  }
+
+  /**
+   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  completions(): AsyncIterableIterator<CqeData> {
+    return this.async.completions();
   }
 
   /**

@@ -3,7 +3,7 @@
 // Do not edit: change the description and run `bun run generate`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type IndexRingQueue, type QueueOptions } from "@warpdrive/runtime";
+import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type IndexRingQueue, type QueueOptions, type SubmitOptions } from "@warpdrive/runtime";
 import { QueueRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Descriptor, type DescriptorData, type DescriptorInit } from "./structs.ts";
@@ -26,6 +26,12 @@ export class CmdQueue {
    * @generated from devices/wd-dummy.yaml:89
    */
   readonly #done: Descriptor;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/wd-dummy.yaml:89
+   */
+  #async: AsyncQueue<DescriptorData> | undefined;
 
   /**
    * Wraps a runtime queue opened for cmd (see WdDummyDevice.requestQueue).
@@ -44,6 +50,15 @@ export class CmdQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/wd-dummy.yaml:89
+   */
+  get async(): AsyncQueue<DescriptorData> {
+    return (this.#async ??= new AsyncQueue<DescriptorData>(this.queue, { decode: (q) => Descriptor.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -121,6 +136,24 @@ export class CmdQueue {
     const q = this.queue;
     q.takeSync(timeoutMs);
     return this.#done.moveTo(q.completionOffset);
+  }
+
+  /**
+   * Queues one Descriptor and resolves with its Descriptor, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/wd-dummy.yaml:89
+   */
+  submit(init: DescriptorInit, options?: SubmitOptions): Promise<DescriptorData> {
+    return this.async.submit(Descriptor.encode, init, options);
+  }
+
+  /**
+   * Every Descriptor from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/wd-dummy.yaml:89
+   */
+  completions(): AsyncIterableIterator<DescriptorData> {
+    return this.async.completions();
   }
 
   /**

@@ -18,7 +18,7 @@
 import type { IrqLine, PortalPort, PortalQueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaRef, DmaResolver } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
-import { checkTimeout, isPowerOfTwo, Lifetime, refusal, SlotPins } from "./common.ts";
+import { checkTimeout, isPowerOfTwo, Lifetime, refusal, SlotPins, type AsyncGate, type EndKind } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -297,12 +297,23 @@ export class PortalQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string): void {
+  /** The interrupt line completions raise, if the queue has one (the async layer sleeps on it). */
+  get interrupt(): IrqLine | undefined {
+    return this.#irq;
+  }
+
+  /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
+   *  the queue is released or dies with its device. Refused while sync requests are in flight. */
+  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+    return this.#life.claim(this.inFlight, onEnd);
+  }
+
+  releaseFor(why: string, kind: EndKind = "closed"): void {
     if (this.#life.released) return;
     const lost: number[] = [];
     for (let s = 0; s < this.depth; s++) if (this.#out[s] === 1) lost.push(s);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`);
+    this.#life.end(`released (${why})`, kind);
     this.#dispose();
     this.#host.onRelease(this);
   }
