@@ -3,13 +3,15 @@
 // every figure is printed next to a reference measured in the same run, with their ratio, the goal
 // it is held to and whether this run met it. Samples of a figure alternate with its reference's;
 // values are medians of --runs samples (default 7, at least 5), all samples are in the JSON.
-// Items: queue, syscalls, registers, codec, generator (default), nvme (only with --only nvme).
+// Items: queue, syscalls, registers, codec, portal, generator (default), nvme (only with --only nvme).
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { progress } from "@warpdrive/progress";
+import { benchAsync } from "./items/async.ts";
 import { benchCodec } from "./items/codec.ts";
 import { benchGenerator } from "./items/generator.ts";
 import { benchNvme } from "./items/nvme.ts";
+import { benchPortal } from "./items/portal.ts";
 import { benchQueue } from "./items/queue.ts";
 import { benchRegisters } from "./items/registers.ts";
 import { benchSyscalls } from "./items/syscalls.ts";
@@ -49,8 +51,10 @@ const items: [string, () => BenchEntry[] | Promise<BenchEntry[]>, boolean][] = [
   ["syscalls", () => benchSyscalls(scale), true],
   ["registers", () => benchRegisters(scale, runs), true],
   ["codec", () => benchCodec(scale, runs), true],
+  ["portal", () => benchPortal(scale, runs), true],
   ["generator", () => benchGenerator(5), true],
   ["nvme", () => benchNvme(scale), false],
+  ["async", () => benchAsync(scale, runs), true],
 ];
 const only = opt.only?.split(",");
 const unknown = only?.filter((o) => !items.some(([name]) => name === o));

@@ -12,6 +12,7 @@ import { progress, stepLog } from "@warpdrive/progress";
 import { peerToolsArchive } from "../test/peers/guest-tools.ts";
 import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
 import { mdevModuleArchive } from "../test/vm/mdev-module.ts";
+import { uacceModulesArchive } from "../test/vm/uacce-module.ts";
 import { table, type BenchEntry } from "./report.ts";
 import { machineLine } from "./stats.ts";
 import { vmMarkdown, type VmBenchRun } from "./vm-report.ts";
@@ -47,6 +48,12 @@ const r = await runVm({
       out.push(await mdevModuleArchive({ cacheRoot: CACHE_ROOT, image, log: l }));
     } catch (e) {
       l(`note: no wd-dummy mdev module (${(e as Error).message.split("\n")[0]}): the wd-dummy figure is skipped`);
+    }
+    // uacce.ko and the wd-dummy UACCE parent, for the UACCE-vs-sim figure; skipped without them.
+    try {
+      out.push(await uacceModulesArchive({ cacheRoot: CACHE_ROOT, image, log: l }));
+    } catch (e) {
+      l(`note: no UACCE modules (${(e as Error).message.split("\n")[0]}): the wd-dummy UACCE figure is skipped`);
     }
     return out;
   },

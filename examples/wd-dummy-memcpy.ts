@@ -3,10 +3,11 @@
 //
 //   bun examples/wd-dummy-memcpy.ts                       # the sim device (default)
 //   bun examples/wd-dummy-memcpy.ts --backend vfio --device <BDF or mdev>
+//   bun examples/wd-dummy-memcpy.ts --backend uacce [--device uacce:wd_dummy-0]   # a UACCE queue
 //   options: --size <bytes per copy, default 4096> --count <copies, default 10000>
 import { parseArgs } from "node:util";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
-import { formatError } from "@warpdrive/runtime";
+import { formatError, type BackendKind } from "@warpdrive/runtime";
 
 const { values: opt } = parseArgs({
   options: {
@@ -20,7 +21,7 @@ const { values: opt } = parseArgs({
 async function main(): Promise<void> {
   const size = Number(opt.size);
   const count = Number(opt.count);
-  using dev = await WdDummyDevice.open({ backend: opt.backend as "sim" | "vfio" | undefined, address: opt.device });
+  using dev = await WdDummyDevice.open({ backend: opt.backend as BackendKind | undefined, address: opt.device });
   using q = dev.requestQueue("cmd");
   const slots = q.queue.depth;
 

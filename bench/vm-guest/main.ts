@@ -10,6 +10,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import { QemuEduDevice } from "@warpdrive/qemu-edu";
 import { Nvme } from "@warpdrive/nvme/hand/behavior";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
+import { listUacceDevices } from "@warpdrive/runtime";
 import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";
 import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
 import type { BenchEntry } from "../report.ts";
@@ -34,6 +35,37 @@ const say = (m: string) => console.log(`bench: ${m}`);
 const entries: BenchEntry[] = [];
 const info: Record<string, unknown> = {};
 
+const SIZE = 4096;
+
+/** wd-dummy 4 KiB copies per second on `backend`: the ring kept full, one doorbell per batch. */
+async function copyRate(backend: "vfio" | "sim" | "uacce"): Promise<number> {
+  using dev = await WdDummyDevice.open({ backend });
+  using q = dev.requestQueue("cmd");
+  const depth = q.queue.depth;
+  using src = dev.alloc(SIZE * depth, "bench src");
+  using dst = dev.alloc(SIZE * depth, "bench dst");
+  src.bytes.fill(0x5a);
+  let sent = 0;
+  let done = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    while (q.inFlight < depth) {
+      const slot = sent++ % depth;
+      q.send({ src: src.ref(slot * SIZE, SIZE), dst: dst.ref(slot * SIZE, SIZE), size: SIZE, cookie: slot });
+    }
+    q.flush();
+    for (let c: ReturnType<typeof q.recv> = q.recv() ?? q.recvSync(10_000); c !== null; c = q.recv()) {
+      if (c.status !== DescStatus.DONE) throw new Error(`wd-dummy (${backend}): copy finished with status ${c.status}`);
+      done++;
+    }
+  }
+  const rate = done / ((performance.now() - t0) / 1000);
+  // Take what is still in flight: its buffers stay pinned (cannot be freed) until then.
+  while (q.inFlight > 0) q.recvSync(10_000);
+  if (dst.bytes[SIZE - 1] !== 0x5a) throw new Error(`wd-dummy (${backend}): the copied bytes are wrong`);
+  return rate;
+}
+
 /**
  * wd-dummy over VFIO-MDEV (the kernel module's worker copying with vfio_dma_rw) against the sim
  * model, both in this guest: 4 KiB copies, the ring kept full, one doorbell per batch.
@@ -42,39 +74,11 @@ async function wdDummy(): Promise<BenchEntry[]> {
   if (!process.env.WD_DEVICE_WD_DUMMY) {
     return [{ id: "vm.wd-dummy", what: "wd-dummy 4 KiB copies, mdev vs sim", skipped: "no wd-dummy mdev instance in the guest" }];
   }
-  const SIZE = 4096;
-  const rate = async (backend: "vfio" | "sim"): Promise<number> => {
-    using dev = await WdDummyDevice.open({ backend });
-    using q = dev.requestQueue("cmd");
-    const depth = q.queue.depth;
-    using src = dev.alloc(SIZE * depth, "bench src");
-    using dst = dev.alloc(SIZE * depth, "bench dst");
-    src.bytes.fill(0x5a);
-    let sent = 0;
-    let done = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < SECONDS * 1000) {
-      while (q.inFlight < depth) {
-        const slot = sent++ % depth;
-        q.send({ src: src.ref(slot * SIZE, SIZE), dst: dst.ref(slot * SIZE, SIZE), size: SIZE, cookie: slot });
-      }
-      q.flush();
-      for (let c: ReturnType<typeof q.recv> = q.recv() ?? q.recvSync(10_000); c !== null; c = q.recv()) {
-        if (c.status !== DescStatus.DONE) throw new Error(`wd-dummy (${backend}): copy finished with status ${c.status}`);
-        done++;
-      }
-    }
-    const rate = done / ((performance.now() - t0) / 1000);
-    // Take what is still in flight: its buffers stay pinned (cannot be freed) until then.
-    while (q.inFlight > 0) q.recvSync(10_000);
-    if (dst.bytes[SIZE - 1] !== 0x5a) throw new Error(`wd-dummy (${backend}): the copied bytes are wrong`);
-    return rate;
-  };
   const mdev: number[] = [];
   const sim: number[] = [];
   for (let round = 0; round < RUNS; round++) {
-    mdev.push(await rate("vfio"));
-    sim.push(await rate("sim"));
+    mdev.push(await copyRate("vfio"));
+    sim.push(await copyRate("sim"));
   }
   say(`wd-dummy 4 KiB: mdev ${mdev.map((x) => x.toFixed(0)).join(", ")} req/s; sim ${sim.map((x) => x.toFixed(0)).join(", ")} req/s`);
   const m = median(mdev);
@@ -83,6 +87,30 @@ async function wdDummy(): Promise<BenchEntry[]> {
     { id: "vm.wd-dummy.mdev", what: "wd-dummy 4 KiB copies over VFIO-MDEV", value: m, unit: "req/s",
       reference: { what: "the sim model, same guest", value: s, unit: "req/s" }, ratio: m / s, rounds: { ours: mdev, reference: sim },
       note: `${(m * SIZE / 1e9).toFixed(3)} GB/s over mdev, ${(s * SIZE / 1e9).toFixed(3)} GB/s on the sim` },
+  ];
+}
+
+/**
+ * wd-dummy over UACCE (the parent module's worker copying inside the queue's DUS region; buffers come
+ * from DUS) against the sim model in this guest, same loop as the mdev figure.
+ */
+async function wdDummyUacce(): Promise<BenchEntry[]> {
+  if (!listUacceDevices().some((d) => d.api === "wd_dummy_v1")) {
+    return [{ id: "vm.wd-dummy.uacce", what: "wd-dummy 4 KiB copies, UACCE vs sim", skipped: "no wd_dummy UACCE device in the guest" }];
+  }
+  const uacce: number[] = [];
+  const sim: number[] = [];
+  for (let round = 0; round < RUNS; round++) {
+    uacce.push(await copyRate("uacce"));
+    sim.push(await copyRate("sim"));
+  }
+  say(`wd-dummy 4 KiB: uacce ${uacce.map((x) => x.toFixed(0)).join(", ")} req/s; sim ${sim.map((x) => x.toFixed(0)).join(", ")} req/s`);
+  const u = median(uacce);
+  const s = median(sim);
+  return [
+    { id: "vm.wd-dummy.uacce", what: "wd-dummy 4 KiB copies over UACCE", value: u, unit: "req/s",
+      reference: { what: "the sim model, same guest", value: s, unit: "req/s" }, ratio: u / s,
+      note: `${(u * SIZE / 1e9).toFixed(3)} GB/s over UACCE, ${(s * SIZE / 1e9).toFixed(3)} GB/s on the sim` },
   ];
 }
 
@@ -279,6 +307,7 @@ for (const op of OPS) {
 }
 entries.push(...(await edu()));
 entries.push(...(await wdDummy()));
+entries.push(...(await wdDummyUacce()));
 info.seconds = (performance.now() - t0) / 1000;
 info.samples = { runs: RUNS, secondsEach: SECONDS };
 console.log(`WDBENCH ${JSON.stringify({ entries, info })}`);

@@ -10,11 +10,16 @@
 // - `compressChunked(data)`: a large input cut into chunks kept in flight together, one gzip
 //   member per chunk (concatenated gzip members are one valid .gz file, RFC 1952 section 2.2);
 // - `submit` / `reap`: requests over memory the caller shared (DmaRef), for pipelines.
-import { ConfigError, WarpDriveError, type DeviceOptions, type DmaBuffer, type DmaRef } from "@warpdrive/runtime";
+// - `HzipPool`: the awaitable side for apps on the event loop: every queue pair driven by the
+//   runtime's AsyncQueue, requests spread round robin, `await pool.compress(bytes)`.
+import {
+  AsyncQueue, ConfigError, RoundRobin, WarpDriveError, type DeviceOptions, type DmaBuffer, type DmaRef, type Queue, type SubmitOptions,
+} from "@warpdrive/runtime";
 import { HzipDevice, type QpQueue } from "@warpdrive/hzip/client";
 import { MAX_QUEUE_DEPTH, MAX_REQUEST_LENGTH, QUEUE_PAIRS, SQE_SIZE } from "@warpdrive/hzip/constants";
 import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
-import { Sqe } from "@warpdrive/hzip/structs";
+import { Cqe, Sqe } from "@warpdrive/hzip/structs";
+import { encodeCompress, encodeDecompress, type CompressParams } from "@warpdrive/hzip/commands";
 
 export type ZipFormat = "deflate" | "zlib" | "gzip";
 
@@ -125,18 +130,7 @@ export class Hzip {
     }
     const client = await HzipDevice.open(options);
     try {
-      const qp = client.requestQueue("qp", { id: pair, depth });
-      const regs = client.qm;
-      regs.sqBase.at(pair).write(qp.queue.sqBuffer.ref());
-      regs.cqBase.at(pair).write(qp.queue.cqBuffer.ref());
-      regs.qDepth.at(pair).writeFields({ sqDepth: qp.queue.sqDepth - 1, cqDepth: qp.queue.cqDepth - 1 });
-      regs.qCtrl.at(pair).writeFields({ en: 1, irqEn: 1 });
-      const st = regs.qStatus.at(pair).fields();
-      if (st.enabled !== 1) {
-        throw new WarpDriveError(`hzip ${client.device.address}: queue pair ${pair} did not start (q_status ${st.badConfig ? "bad_config" : "not enabled"})`, {
-          hint: "the rings must be shared with the device and the depths 2..1024",
-        });
-      }
+      const qp = startPair(client, pair, depth);
       return new Hzip(client, qp, pair, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     } catch (e) {
       client.close();
@@ -296,6 +290,24 @@ export class Hzip {
   }
 }
 
+/** Requests queue pair `pair` and starts it: ring addresses and depths into its context, then enable. */
+function startPair(client: HzipDevice, pair: number, depth: number | undefined): QpQueue {
+  const qp = client.requestQueue("qp", { id: pair, depth });
+  const regs = client.qm;
+  regs.sqBase.at(pair).write(qp.queue.sqBuffer.ref());
+  regs.cqBase.at(pair).write(qp.queue.cqBuffer.ref());
+  regs.qDepth.at(pair).writeFields({ sqDepth: qp.queue.sqDepth - 1, cqDepth: qp.queue.cqDepth - 1 });
+  regs.qCtrl.at(pair).writeFields({ en: 1, irqEn: 1 });
+  const st = regs.qStatus.at(pair).fields();
+  if (st.enabled !== 1) {
+    qp.release();
+    throw new WarpDriveError(`hzip ${client.device.address}: queue pair ${pair} did not start (q_status ${st.badConfig ? "bad_config" : "not enabled"})`, {
+      hint: "the rings must be shared with the device and the depths 2..1024",
+    });
+  }
+  return qp;
+}
+
 function checkLength(op: string, n: number): void {
   if (n < 1 || n > MAX_REQUEST_LENGTH) {
     throw new RangeError(`hzip ${op}: ${n} bytes; one request takes 1..${MAX_REQUEST_LENGTH} bytes (use compressChunked for more)`);
@@ -334,4 +346,152 @@ export async function compress(data: Uint8Array, format: ZipFormat = "gzip", opt
 export async function decompress(data: Uint8Array, format: ZipFormat = "gzip", options: HzipOptions & { maxOutput?: number } = {}): Promise<Uint8Array> {
   using z = await Hzip.open(options);
   return z.decompress(data, format, { maxOutput: options.maxOutput });
+}
+
+// ---- the awaitable side ------------------------------------------------------------------------
+
+export interface HzipPoolOptions extends DeviceOptions {
+  /** Queue pairs to drive, 1..QUEUE_PAIRS (default all). */
+  pairs?: number;
+  /** Ring depth per pair, as HzipOptions.depth. */
+  depth?: number;
+  /** Largest input of one request through the pool's staging buffers (default 256 KiB); larger
+   *  inputs get memory of their own for the request. */
+  bufferSize?: number;
+  /** Staging buffers, i.e. requests in flight at once (default 64). */
+  buffers?: number;
+  /** Default per-request timeout in ms (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** The finished entry's write-back, read while the completion is taken (the slot is ours until the next one). */
+function zipResult(q: Queue, tag: number): ZipResult {
+  const sqHead = new Cqe(q.completionView).moveTo(q.completionOffset).sqHead;
+  const e = new Sqe((q as unknown as { sqBuffer: DmaBuffer }).sqBuffer.view).moveTo(sqHead * SQE_SIZE);
+  const status = e.dw3Status;
+  return { tag, status, statusName: statusName(status), consumed: e.consumed, produced: e.produced };
+}
+
+/**
+ * hzip for apps on Bun's event loop: every queue pair started and driven by the runtime's
+ * AsyncQueue (batched doorbells, no blocking wait), requests spread round robin over the pairs
+ * (UADK's scheduler does the same over its contexts), bytes staged through a pool of DMA buffers.
+ *
+ *   using z = await HzipPool.open();
+ *   const gz = await z.compress(body);             // a complete gzip stream
+ */
+export class HzipPool {
+  readonly client: HzipDevice;
+  readonly queues: readonly AsyncQueue<ZipResult>[];
+  readonly scheduler: RoundRobin<ZipResult>;
+  readonly bufferSize: number;
+  readonly #free: DmaBuffer[] = [];
+  readonly #waiting: { resolve: (b: DmaBuffer) => void; reject: (e: unknown) => void }[] = [];
+  readonly #pairs: number;
+  #closed = false;
+
+  private constructor(client: HzipDevice, queues: AsyncQueue<ZipResult>[], bufferSize: number, buffers: DmaBuffer[]) {
+    this.client = client;
+    this.queues = queues;
+    this.scheduler = new RoundRobin(queues);
+    this.bufferSize = bufferSize;
+    this.#free = buffers;
+    this.#pairs = queues.length;
+  }
+
+  static async open(options: HzipPoolOptions = {}): Promise<HzipPool> {
+    const pairs = options.pairs ?? QUEUE_PAIRS;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > QUEUE_PAIRS) throw new RangeError(`HzipPool: pairs must be 1..${QUEUE_PAIRS}, got ${pairs}`);
+    const bufferSize = options.bufferSize ?? 256 * 1024;
+    if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_REQUEST_LENGTH) throw new RangeError(`HzipPool: bufferSize must be 1..${MAX_REQUEST_LENGTH}, got ${bufferSize}`);
+    const count = options.buffers ?? 64;
+    if (!Number.isInteger(count) || count < 1 || count > 4096) throw new RangeError(`HzipPool: buffers must be 1..4096, got ${count}`);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const client = await HzipDevice.open(options);
+    try {
+      const queues: AsyncQueue<ZipResult>[] = [];
+      for (let p = 0; p < pairs; p++) {
+        const qp = startPair(client, p, options.depth);
+        queues.push(new AsyncQueue(qp.queue, { decode: zipResult, timeoutMs }));
+      }
+      const slot = bufferSize + Math.min(compressBound(bufferSize), MAX_REQUEST_LENGTH);
+      const buffers = Array.from({ length: count }, (_, i) => client.alloc(slot, `hzip pool ${i}`));
+      return new HzipPool(client, queues, bufferSize, buffers);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  get address(): string {
+    return this.client.device.address;
+  }
+
+  /** Requests in flight over all pairs. */
+  get inFlight(): number {
+    return this.scheduler.inFlight;
+  }
+
+  #acquire(): DmaBuffer | Promise<DmaBuffer> {
+    const b = this.#free.pop();
+    if (b !== undefined) return b;
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+
+  #giveBack(b: DmaBuffer): void {
+    const w = this.#closed ? undefined : this.#waiting.shift();
+    if (w !== undefined) w.resolve(b);
+    else this.#free.push(b);
+  }
+
+  /** One request over memory the caller shared; resolves with the write-back, rejects with
+   *  HzipStatusError when the device reports a failure. */
+  async submit(op: "compress" | "decompress", format: ZipFormat, src: DmaRef, dst: DmaRef, options: SubmitOptions & { level?: number } = {}): Promise<ZipResult> {
+    const p: CompressParams = { format: ALGORITHM[format], src, srcLen: src.length, dst, dstLen: dst.length, level: options.level ?? 0 };
+    const r = op === "compress"
+      ? await this.scheduler.submit(encodeCompress, p, options)
+      : await this.scheduler.submit(encodeDecompress, p, options);
+    if (!succeeded(r.status)) throw new HzipStatusError(op, format, r.status, this.address);
+    return r;
+  }
+
+  /** Compresses `data` (1..MAX_REQUEST_LENGTH bytes) into one stream of `format`. */
+  async compress(data: Uint8Array, format: ZipFormat = "gzip", options: SubmitOptions & { level?: number } = {}): Promise<Uint8Array> {
+    if (!(data instanceof Uint8Array)) throw new TypeError(`HzipPool compress: data must be a Uint8Array, got ${typeof data}`);
+    checkLength("compress", data.length);
+    if (this.#closed) throw new WarpDriveError(`hzip pool ${this.address} is closed`);
+    const room = Math.min(compressBound(data.length), MAX_REQUEST_LENGTH);
+    const own = data.length > this.bufferSize ? this.client.alloc(data.length + room, "hzip large request") : undefined;
+    const buf = own ?? (await this.#acquire());
+    try {
+      buf.bytes.set(data, 0);
+      const r = await this.submit("compress", format, buf.ref(0, data.length), buf.ref(data.length, room), options);
+      return buf.bytes.slice(data.length, data.length + r.produced);
+    } finally {
+      // A request that timed out or was aborted may still be on the device: its buffer stays
+      // pinned until it completes, and is only reused after (a pinned buffer is not freed).
+      if (own !== undefined) {
+        if (own.pins === 0) own.free();
+      } else if (buf.pins === 0) {
+        this.#giveBack(buf);
+      }
+    }
+  }
+
+  /** Rejects every request still pending (QueueClosedError) and closes the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const gone = new WarpDriveError(`hzip pool ${this.address} was closed before the request got a staging buffer`);
+    for (const w of this.#waiting.splice(0)) w.reject(gone);
+    try {
+      for (let p = 0; p < this.#pairs; p++) this.client.qm.qCtrl.at(p).write(0);
+    } finally {
+      this.client.close();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

@@ -6,7 +6,9 @@
 // Once the device is open, calls are synchronous: a command is sent, the doorbell rung and the
 // completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
 // also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
-import { ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type SqCqQueue } from "@warpdrive/runtime";
+import {
+  AsyncQueue, ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
+} from "@warpdrive/runtime";
 import type { Device, DeviceOptions } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
@@ -304,6 +306,7 @@ export class Nvme {
   /** The namespace id asked for at open (undefined: the first active one). */
   readonly #nsidWanted: number | undefined;
   #identifyBuf: DmaBuffer | undefined;
+  readonly #asyncIo = new Map<NvmeIoQueue, NvmeAsyncIo>();
   #closed = false;
   #shutDown = false;
 
@@ -743,6 +746,51 @@ export class Nvme {
     return { tag, command, dw0, error: status >> 1 !== 0 ? new NvmeStatusError(command, q.queue.label, status, dw0) : undefined };
   }
 
+  // ---- awaitable I/O ----
+
+  /**
+   * Awaitable reads and writes on `queue` (default the first I/O queue), for apps on the event
+   * loop: `const io = nvme.asyncIo(); await io.read(lba, blocks, buf)`. Commands are kept in flight
+   * up to the queue's depth (QD = ioDepth - 1) by the runtime's AsyncQueue. From the first call the
+   * queue is async only: the sync read/write/trySubmit/reap refuse it (other I/O queues stay sync).
+   */
+  asyncIo(queue?: NvmeIoQueue): NvmeAsyncIo {
+    const q = this.#queue(queue);
+    let io = this.#asyncIo.get(q);
+    if (io === undefined || io.closed) {
+      io = new NvmeAsyncIo(this, q);
+      this.#asyncIo.set(q, io);
+    }
+    return io;
+  }
+
+  /**
+   * Encodes one read or write (at most maxTransferBytes) into the reserved SQ slot `at` of `q`
+   * and records it under the tag it is about to get; for NvmeAsyncIo. Throws what trySubmit throws.
+   */
+  encodeTransfer(q: NvmeIoQueue, op: "read" | "write", lba: number | bigint, blocks: number, chunk: DmaRef, view: DataView, at: number): void {
+    const sq = q.queue;
+    const bytes = blocks * this.blockSize;
+    const iova = this.device.dma.addressOf(chunk, "prp1", bytes);
+    // pages = SQ depth > tags: a reserved tag always finds one
+    const page = this.#needsList(iova, bytes) ? q.takePage() : -1;
+    try {
+      const p = q.params;
+      p.nsid = this.options.nsid;
+      p.buffer = chunk;
+      p.prp2 = this.#prp2(q, iova, bytes, page);
+      p.slba = lba;
+      p.nlb = blocks - 1;
+      (op === "read" ? encodeRead : encodeWrite)(view, at, p, sq);
+      p.buffer = undefined;
+    } catch (e) {
+      q.params.buffer = undefined;
+      if (page >= 0) q.givePage(page);
+      throw e;
+    }
+    q.track(sq.reservedTag, op === "read" ? IoOp.Read : IoOp.Write, lba, blocks, page);
+  }
+
   #queue(q?: NvmeIoQueue): NvmeIoQueue {
     const queue = q ?? this.io[0];
     if (queue === undefined) throw new ConfigError(`${this.label}: no I/O queue (ioQueues was 0 or they were deleted)`);
@@ -886,6 +934,94 @@ function checkInt(name: string, value: unknown, lo: number, hi: number, device: 
   if (typeof value !== "number") throw new TypeError(`nvme ${device}: option ${name} must be a number, got ${typeof value}`);
   if (!Number.isInteger(value) || value < lo || value > hi) throw new RangeError(`nvme ${device}: option ${name} ${value} is outside ${lo}..${hi}`);
   return value;
+}
+
+/** One finished command of NvmeAsyncIo. */
+interface IoDone {
+  tag: number;
+  command: string;
+  dw0: number;
+  status: number;
+}
+
+interface IoArg {
+  op: "read" | "write";
+  lba: bigint;
+  blocks: number;
+  chunk: DmaRef;
+}
+
+/**
+ * Awaitable NVMe reads and writes on one I/O queue (Nvme.asyncIo). A transfer is split into
+ * commands of at most MDTS; all are submitted at once and the AsyncQueue keeps up to the queue's
+ * depth in flight (the rest wait for room), so `await io.read(...)` runs at QD ioDepth - 1, and
+ * several awaits at once share the queue. A transfer resolves when all its commands completed,
+ * and rejects with the first failure (NvmeStatusError naming the command) only after every
+ * command of it settled, so no command still points at the caller's buffer.
+ */
+export class NvmeAsyncIo {
+  readonly nvme: Nvme;
+  readonly queue: NvmeIoQueue;
+  readonly async: AsyncQueue<IoDone>;
+  readonly #encode: (view: DataView, at: number, a: IoArg) => void;
+
+  constructor(nvme: Nvme, queue: NvmeIoQueue) {
+    this.nvme = nvme;
+    this.queue = queue;
+    const decode = (sq: Queue, tag: number): IoDone => {
+      const cqe = queue.cqe.moveTo(sq.completionOffset);
+      const status = cqe.status;
+      const dw0 = cqe.dw0;
+      const command = queue.describe(tag);
+      queue.completed(tag);
+      return { tag, command, dw0, status };
+    };
+    const check = (c: IoDone) => (c.status >> 1 !== 0 ? new NvmeStatusError(c.command, queue.queue.label, c.status, c.dw0) : undefined);
+    this.async = new AsyncQueue(queue.queue, { decode, check, timeoutMs: nvme.options.commandTimeoutMs, maxWaiters: 1 << 16 });
+    this.#encode = (view, at, a) => nvme.encodeTransfer(queue, a.op, a.lba, a.blocks, a.chunk, view, at);
+  }
+
+  get closed(): boolean {
+    return this.async.closed;
+  }
+
+  /** Commands in flight on the device. */
+  get inFlight(): number {
+    return this.async.inFlight;
+  }
+
+  /** Reads `blocks` blocks at `lba` into `into` (a DmaRef or whole buffer shared with the device). */
+  read(lba: number | bigint, blocks: number, into: DmaRef | DmaBuffer, options?: SubmitOptions): Promise<void> {
+    return this.#transfer("read", lba, blocks, into, options);
+  }
+
+  /** Writes `blocks` blocks at `lba` from `from`. */
+  write(lba: number | bigint, blocks: number, from: DmaRef | DmaBuffer, options?: SubmitOptions): Promise<void> {
+    return this.#transfer("write", lba, blocks, from, options);
+  }
+
+  async #transfer(op: "read" | "write", lba: number | bigint, blocks: number, target: DmaRef | DmaBuffer, options?: SubmitOptions): Promise<void> {
+    const n = this.nvme;
+    if (typeof lba !== "bigint" && !(Number.isSafeInteger(lba) && lba >= 0)) throw new RangeError(`nvme ${op}: lba must be a non-negative integer or bigint, got ${String(lba)}`);
+    const ref: DmaRef = typeof target === "object" && target !== null && "buffer" in target ? target : (target as DmaBuffer).ref();
+    if (!Number.isInteger(blocks) || blocks < 1) throw new ConfigError(`nvme ${op}: block count ${blocks} must be a positive integer`);
+    const bytes = blocks * n.blockSize;
+    if (bytes > ref.length) {
+      throw new ConfigError(`nvme ${op}: ${blocks} blocks of ${n.blockSize} bytes need ${bytes} bytes, buffer ${ref.buffer.name} window has ${ref.length}`);
+    }
+    if (ref.offset % 4 !== 0) throw new ConfigError(`nvme ${op}: buffer offset ${ref.offset} must be a multiple of 4 (PRP1 is dword aligned)`);
+    const perCommand = Math.floor(n.maxTransferBytes / n.blockSize);
+    const start = BigInt(lba);
+    const parts: Promise<IoDone>[] = [];
+    for (let done = 0; done < blocks; done += perCommand) {
+      const k = Math.min(perCommand, blocks - done);
+      const chunk = ref.buffer.ref(ref.offset + done * n.blockSize, k * n.blockSize);
+      parts.push(this.async.submit(this.#encode, { op, lba: start + BigInt(done), blocks: k, chunk }, options));
+    }
+    const settled = await Promise.allSettled(parts);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  }
 }
 
 /** A bitfield of a decoded struct field, whether the decoder gives the word or its fields. */

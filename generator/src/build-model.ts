@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { PathSegment } from "./diagnostics.ts";
+import { foldFixed } from "./portal-rules.ts";
 import {
   bitLength,
   builtinBytes,
@@ -19,14 +20,17 @@ import {
   type RawCommand,
   type RawDevice,
   type RawParam,
+  type RawPortalQueue,
   type RawRing,
   type RawStructField,
   type RawDmaExtent,
+  type RawUacceMatch,
 } from "./dsl.ts";
 import type {
   Access,
   CommandModel,
   CommandParamModel,
+  PortalQueueModel,
   ConstantModel,
   DeviceModel,
   Endian,
@@ -43,6 +47,7 @@ import type {
   DmaFieldModel,
   StructFieldType,
   StructModel,
+  UacceMatch,
 } from "./model.ts";
 import type { ParsedFile } from "./parse.ts";
 import { parseExtent } from "./extent.ts";
@@ -86,6 +91,7 @@ class ModelBuilder {
           ...(m.subsystem_vendor !== undefined && { subsystemVendor: m.subsystem_vendor }),
           ...(m.subsystem_device !== undefined && { subsystemDevice: m.subsystem_device }),
         })),
+        ...(d.match?.uacce !== undefined && { uacce: this.uacce(d.match.uacce) }),
       },
       constants: this.constants(),
       enums: this.enums(),
@@ -95,6 +101,19 @@ class ModelBuilder {
       commands: this.commands(),
       interrupts: this.interrupts(),
       handFiles,
+    };
+  }
+
+  private uacce(u: RawUacceMatch): UacceMatch {
+    const order = entries(this.data.regions).map(([name]) => name);
+    return {
+      api: [...u.api],
+      // in the order of the description's regions, so the spec does not depend on the map's order
+      regions: entries(u.regions)
+        .map(([region, qfr]) => ({ region, qfr }))
+        .sort((a, b) => order.indexOf(a.region) - order.indexOf(b.region)),
+      dusAddress: u["dus-address"] ?? 0,
+      source: this.source(["match", "uacce"]),
     };
   }
 
@@ -256,6 +275,7 @@ class ModelBuilder {
           ...common,
         };
       }
+      if (q.kind === "portal") return this.portalQueue(q, common);
       const ids = parseInstances(q.instances) as { first: number; last: number };
       return {
         kind: "sq-cq",
@@ -278,7 +298,28 @@ class ModelBuilder {
   private commandStruct(c: RawCommand): string {
     if (c.struct !== undefined) return c.struct;
     const q = this.data.queues![c.queue!]!;
-    return q.kind === "index-ring" ? q.entry : q.sq.entry;
+    return q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.descriptor : q.sq.entry;
+  }
+
+  private portalQueue(q: RawPortalQueue, common: { name: string; interrupt?: string; doc?: string; source: SourcePos }): PortalQueueModel {
+    const ids = q.instances === undefined ? { first: 0, last: 0 } : (parseInstances(q.instances) as { first: number; last: number });
+    const address = this.data.structs![q.descriptor]!.fields[q.completion.address]!;
+    return {
+      kind: "portal",
+      instances: ids,
+      descriptor: q.descriptor,
+      depth: q.depth,
+      portal: { region: q.portal.region, offset: q.portal.offset, stride: q.portal.stride ?? 0 },
+      store: q.store,
+      completion: {
+        record: q.completion.record,
+        address: q.completion.address,
+        status: q.completion.status,
+        pending: q.completion.pending,
+        align: address.align ?? 1,
+      },
+      ...common,
+    };
   }
 
   private commands(): CommandModel[] {
@@ -312,9 +353,8 @@ class ModelBuilder {
         name: cname,
         struct: sname,
         ...(c.queue !== undefined && { queue: c.queue }),
-        fixed: entries(c.fixed)
-          .map(([field, value]) => ({ field, value }))
-          .sort(byNumber((f) => fieldOffset(f.field))),
+        // `field.bits` entries fold into one value per field (generator/src/portal-rules.ts)
+        fixed: foldFixed(c.fixed, struct).sort(byNumber((f) => fieldOffset(f.field))),
         params,
         ...(c.doc !== undefined && { doc: c.doc }),
         source: this.source(["commands", cname]),
@@ -341,6 +381,7 @@ function dmaModel(f: RawDmaExtent): DmaFieldModel {
     ...(extent !== undefined && { extent }),
     ...(f.unbounded !== undefined && { unbounded: f.unbounded }),
     ...(f.direction !== undefined && { direction: f.direction }),
+    ...(f.align !== undefined && f.align > 1 && { align: f.align }),
   };
 }
 

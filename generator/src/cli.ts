@@ -30,7 +30,8 @@ const USAGE = `usage:
   wd new <name> [--dir DIR]                   scaffold a commented description and its hand-written
                                               behaviour and sim model (default DIR: devices/)
   wd devices [--json] [--sysfs DIR] [--devices DIR]
-                                              PCI devices: IOMMU group, driver, matching client
+                                              PCI devices: IOMMU group, driver, matching client;
+                                              then UACCE devices: api, free queues, matching client
   wd bind <BDF>                               hand a PCI device to vfio-pci (root)
   wd unbind <BDF>                             give it back to its kernel driver (root)
   wd queues [--json] | create <type> | remove <uuid>
@@ -244,7 +245,7 @@ function describedClients(devicesDir: string): Client[] {
   const clients: Client[] = [];
   for (const f of readdirSync(devicesDir).filter((n) => n.endsWith(".yaml")).sort()) {
     const loaded = loadDevice(join(devicesDir, f));
-    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci });
+    if (loaded.model) clients.push({ pkg: `@warpdrive/${loaded.model.name}`, match: loaded.model.match.pci, uacceApi: loaded.model.match.uacce?.api ?? [] });
   }
   return clients;
 }

@@ -36,6 +36,8 @@ export interface RawDmaExtent {
   extent?: number | string;
   unbounded?: string;
   direction?: "to-device" | "from-device" | "both";
+  /** Alignment (bytes, a power of two) the device requires of the address. */
+  align?: number;
 }
 
 export interface RawStructField extends RawDoc, RawDmaExtent {
@@ -85,7 +87,19 @@ export interface RawSqCqQueue extends RawDoc {
   interrupt?: string;
 }
 
-export type RawQueue = RawIndexRingQueue | RawSqCqQueue;
+/** A work queue fed through a portal, with completion records (see generator/src/portal.ts). */
+export interface RawPortalQueue extends RawDoc {
+  kind: "portal";
+  instances?: string | number;
+  descriptor: string;
+  depth: number;
+  portal: RawDoc & { region: string; offset: number; stride?: number };
+  store: "movdir64b" | "enqcmd";
+  completion: RawDoc & { record: string; address: string; status: string; pending: number };
+  interrupt?: string;
+}
+
+export type RawQueue = RawIndexRingQueue | RawSqCqQueue | RawPortalQueue;
 
 export interface RawParam extends RawDoc, RawDmaExtent {
   field?: string;
@@ -104,11 +118,21 @@ export interface RawCommand extends RawDoc {
   params?: Record<string, RawParam>;
 }
 
+/** match.uacce: the UACCE api strings driven and the queue file region of each description region. */
+export interface RawUacceMatch extends RawDoc {
+  api: string[];
+  regions: Record<string, "mmio" | "dus">;
+  "dus-address"?: number;
+}
+
 export interface RawDevice extends RawDoc {
   device: string;
   title: string;
   version: string;
-  match?: { pci?: { vendor: number; device: number; subsystem_vendor?: number; subsystem_device?: number }[] };
+  match?: {
+    pci?: { vendor: number; device: number; subsystem_vendor?: number; subsystem_device?: number }[];
+    uacce?: RawUacceMatch;
+  };
   constants?: Record<string, RawNumberOrObject<{ value: number }>>;
   enums?: Record<string, RawDoc & { width?: number; values: Record<string, RawNumberOrObject<{ value: number }>> }>;
   regions?: Record<string, RawRegion>;

@@ -63,6 +63,14 @@ export function exportedNames(d: RawDevice): ExportedName[] {
     }
   }
   for (const [qname] of entries(d.queues)) add(`${pascalCase(qname)}Queue`, `queue "${qname}"`, ["queues", qname]);
+  // a queue with commands: its request union, the union's encoder and the command recogniser (emit/requests.ts)
+  for (const [qname] of entries(d.queues)) {
+    if (!entries(d.commands).some(([, c]) => isObj(c) && c.queue === qname)) continue;
+    const item = `queue "${qname}"`;
+    add(`${pascalCase(qname)}Request`, item, ["queues", qname]);
+    add(`encode${pascalCase(qname)}Request`, item, ["queues", qname]);
+    add(`${camelCase(qname)}RequestCommand`, item, ["queues", qname]);
+  }
   if (typeof d.device === "string") add(`${pascalCase(d.device)}Device`, `device "${d.device}"`, ["device"]);
   add("spec", "the device spec", []);
   add("GENERATED_WITH", "the package's version record (src/version.ts)", []);
@@ -75,7 +83,7 @@ function paramHasBits(d: RawDevice, c: Record<string, unknown>, p: Record<string
   let sname = typeof c.struct === "string" ? c.struct : undefined;
   if (sname === undefined && typeof c.queue === "string" && isObj(d.queues)) {
     const q = d.queues[c.queue] as unknown;
-    if (isObj(q)) sname = q.kind === "index-ring" ? (q.entry as string) : isObj(q.sq) ? (q.sq.entry as string) : undefined;
+    if (isObj(q)) sname = q.kind === "index-ring" ? (q.entry as string) : q.kind === "portal" ? (q.descriptor as string) : isObj(q.sq) ? (q.sq.entry as string) : undefined;
   }
   const s = sname !== undefined && isObj(d.structs) ? (d.structs[sname] as unknown) : undefined;
   const f = isObj(s) && isObj(s.fields) ? s.fields[p.field] : undefined;

@@ -25,7 +25,7 @@ export interface DeviceModel {
   /** sha256 (hex) of the YAML source bytes. */
   sourceHash: string;
   source: SourcePos;
-  match: { pci: PciMatch[] };
+  match: { pci: PciMatch[]; uacce?: UacceMatch };
   constants: ConstantModel[];
   enums: EnumModel[];
   regions: RegionModel[];
@@ -35,6 +35,15 @@ export interface DeviceModel {
   interrupts: InterruptModel[];
   /** Hand-written files found in devices/<name>/ (paths relative to that folder, sorted). */
   handFiles: string[];
+}
+
+/** How the device runs on UACCE: api strings, and each region's queue file region (in region order). */
+export interface UacceMatch {
+  api: string[];
+  regions: { region: string; qfr: "mmio" | "dus" }[];
+  /** Device address of DUS byte 0 (no SVA). */
+  dusAddress: number;
+  source: SourcePos;
 }
 
 export interface PciMatch {
@@ -113,6 +122,8 @@ export interface DmaFieldModel {
   /** Why no extent can be stated (the description says so; nothing checks the range). */
   unbounded?: string;
   direction?: "to-device" | "from-device" | "both";
+  /** Alignment the device requires of the address (bytes, a power of two; absent: none). */
+  align?: number;
 }
 
 export interface StructFieldModel {
@@ -193,7 +204,35 @@ export interface SqCqQueueModel {
   source: SourcePos;
 }
 
-export type QueueModel = IndexRingQueueModel | SqCqQueueModel;
+/**
+ * A work queue fed through a portal: one descriptor per store, no ring, no doorbell; the device
+ * writes a completion record at the address the descriptor carries.
+ */
+export interface PortalQueueModel {
+  kind: "portal";
+  name: string;
+  instances: { first: number; last: number };
+  descriptor: string;
+  depth: number;
+  portal: { region: string; offset: number; stride: number };
+  store: "movdir64b" | "enqcmd";
+  completion: {
+    /** The record's struct. */
+    record: string;
+    /** Descriptor field (dma-address) carrying the record's address; its `align` is the record's alignment. */
+    address: string;
+    /** Record field the device writes last, and its value meaning "not done yet". */
+    status: string;
+    pending: number;
+    /** Alignment of the record (the address field's align, at least 1). */
+    align: number;
+  };
+  interrupt?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export type QueueModel = IndexRingQueueModel | SqCqQueueModel | PortalQueueModel;
 
 export interface CommandParamModel {
   name: string;

@@ -24,6 +24,7 @@ import {
   type RawDmaExtent,
   type RawParam,
   type RawIndexRingQueue,
+  type RawPortalQueue,
   type RawQueue,
   type RawRegion,
   type RawRing,
@@ -33,7 +34,9 @@ import {
 } from "./dsl.ts";
 import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
+import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
 import type { Locator } from "./parse.ts";
+import { checkUacceMatch } from "./semantic-uacce.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
@@ -89,6 +92,7 @@ class Rules {
     this.checkDoorbellWidths();
     this.checkCommands();
     this.checkInterrupts();
+    checkUacceMatch(this.data, this.regions, (p, c, m, k) => this.report(p, c, m, k));
     this.checkNames();
     // what `wd validate` must also promise: the package generates, type-checks and works
     this.checkExportedNames();
@@ -389,9 +393,10 @@ class Rules {
     if (f.endian !== undefined && bytes === undefined) {
       this.report([...base, "endian"], "bad-option", `endian applies to integer and dma-address fields, not ${t}`, true);
     }
-    for (const k of ["extent", "unbounded", "direction"] as const) {
+    for (const k of ["extent", "unbounded", "direction", "align"] as const) {
       if (f[k] !== undefined && t !== "dma-address") this.report([...base, k], "bad-option", `${k} describes the memory a dma-address points at; "${fname}" is ${t}`, true);
     }
+    this.checkDmaAlign(base, fname, f);
   }
 
   // ---- DMA extents ----
@@ -580,6 +585,7 @@ class Rules {
 
   private checkQueues(): void {
     const idRanges: { name: string; first: number; last: number }[] = [];
+    const portalIds: { name: string; first: number; last: number }[] = [];
     for (const [qname, q] of entries(this.data.queues)) {
       if (!isObj(q)) continue;
       const base: Path = ["queues", qname];
@@ -597,6 +603,8 @@ class Rules {
             }
           }
         }
+      } else if (q.kind === "portal") {
+        this.checkPortalQueue(base, q, portalIds); // work-queue numbers: their own id space
       } else if (q.kind === "sq-cq") {
         let ids: { first: number; last: number } | undefined;
         if (q.instances !== undefined && (isStr(q.instances) || isInt(q.instances))) {
@@ -655,6 +663,7 @@ class Rules {
     if (!q) return undefined;
     if (q.kind === "index-ring") return isStr(q.entry) ? q.entry : undefined;
     if (q.kind === "sq-cq" && isObj(q.sq)) return isStr(q.sq.entry) ? q.sq.entry : undefined;
+    if (q.kind === "portal") return isStr(q.descriptor) ? q.descriptor : undefined;
     return undefined;
   }
 
@@ -679,8 +688,15 @@ class Rules {
       const struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
       if (!struct || !sname) continue;
       const written: { shape: FieldShape; what: string }[] = [];
+      const fixedWords = new Map<string, string>(); // field -> how the first fixed entry on it wrote it
       for (const [fname, value] of entries(c.fixed)) {
         const path: Path = [...base, "fixed", fname];
+        if (fname.includes(".") || fixedWords.has(fname)) {
+          const shape = this.checkFixedBits(path, fname, value, struct, sname, fixedWords);
+          if (shape) written.push({ shape, what: `fixed field "${shape.name}"` });
+          continue;
+        }
+        fixedWords.set(fname, "whole");
         const raw = isObj(struct.fields) ? struct.fields[fname] : undefined;
         if (!isObj(raw)) {
           this.report(path, "unknown-field", `struct ${sname} has no field "${fname}"${this.suggest(fname, Object.keys(struct.fields ?? {}))}`, true);
@@ -730,7 +746,7 @@ class Rules {
         this.report([...path, "field"], "bad-field-type", `param "${pname}" names reserved field "${p.field}"`);
         return undefined;
       }
-      for (const k of ["extent", "unbounded", "direction"] as const) {
+      for (const k of ["extent", "unbounded", "direction", "align"] as const) {
         if (p[k] !== undefined && raw.type !== "dma-address") this.report([...path, k], "bad-option", `${k} describes the memory a dma-address points at; field "${p.field}" is ${raw.type}`, true);
       }
       if (raw.type === "dma-address") {
@@ -783,6 +799,34 @@ class Rules {
   }
 
   // ---- interrupts ----
+
+  // ---- portal queues, DMA alignment, fixed bit fields (generator/src/portal-rules.ts) ----
+
+  private checkPortalQueue(base: Path, q: RawPortalQueue, idRanges: { name: string; first: number; last: number }[]): void {
+    checkPortalQueue(this.portalRulesHost(), base, q, idRanges);
+  }
+
+  private checkDmaAlign(base: Path, fname: string, f: RawDmaExtent): void {
+    if (isInt(f.align) && !isPowerOfTwo(f.align)) this.report([...base, "align"], "bad-align", `align ${f.align} of "${fname}" is not a power of two`);
+  }
+
+  private checkFixedBits(path: Path, key: string, value: unknown, struct: RawStruct, sname: string, words: Map<string, string>): FieldShape | undefined {
+    return checkFixedBits(this.portalRulesHost(), path, key, value, struct, sname, words);
+  }
+
+  private portalRulesHost(): PortalRulesHost {
+    return {
+      data: this.data,
+      regions: this.regions,
+      report: (p, c, m, k, sev) => this.report(p, c, m, k, sev),
+      structRef: (p, n) => this.structRef(p, n),
+      entryField: (p, st, sn, f, r) => this.entryField(p, st, sn, f, r),
+      fieldShape: (n, f) => this.fieldShape(n, f),
+      interruptRef: (p, n) => this.checkInterruptRef(p, n),
+      integer: (p) => this.loc.integer(p),
+      suggest: (w, c) => this.suggest(w, c),
+    };
+  }
 
   private checkInterrupts(): void {
     const byIndex = new Map<number, string>();

@@ -54,5 +54,46 @@ WD_EXPORT void wd_db32(volatile void *a, uint32_t v) {
   *(volatile uint32_t *)a = v;
 }
 
+/*
+ * Portal stores: one 64-byte descriptor in one write (work-queue portals of DSA/IAA-style engines
+ * accept only that; a descriptor split over several stores is dropped or misread by the device).
+ * - MOVDIR64B (dedicated queues): a 64-byte direct store, never split, not ordered against earlier
+ *   write-back stores by itself, hence the fence first (the descriptor's buffers and the completion
+ *   record's pending status must be visible before the device can act on it).
+ * - ENQCMD (shared queues): the same 64-byte store as a non-posted request; the CPU puts its PASID
+ *   into the descriptor and the device answers accepted or retry (ZF). It faults unless the kernel
+ *   has assigned this process a PASID, which only the device's own kernel driver does.
+ * Both are emitted as bytes (the encodings from the Intel SDM, destination address in rax, source in
+ * rdx) so that an assembler without the mnemonics still builds this file. CPUID leaf 7 subleaf 0,
+ * ECX bit 28 (MOVDIR64B) and bit 29 (ENQCMD), says whether the CPU has them; the runtime asks once
+ * at load time and never issues an instruction the CPU lacks.
+ */
+#if defined(__x86_64__)
+#include <cpuid.h>
+static uint32_t wd_cpuid7_ecx(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return c;
+}
+WD_EXPORT uint32_t wd_cpu_movdir64b(void) { return (wd_cpuid7_ecx() >> 28) & 1; }
+WD_EXPORT uint32_t wd_cpu_enqcmd(void) { return (wd_cpuid7_ecx() >> 29) & 1; }
+WD_EXPORT void wd_movdir64b(volatile void *dst, const void *src) {
+  __asm__ __volatile__("sfence" ::: "memory");
+  __asm__ __volatile__(".byte 0x66, 0x0f, 0x38, 0xf8, 0x02" : : "a"(dst), "d"(src) : "memory");
+}
+/* 0: accepted; 1: the device asked to retry (queue full). */
+WD_EXPORT uint32_t wd_enqcmd(volatile void *dst, const void *src) {
+  uint8_t retry;
+  __asm__ __volatile__("sfence" ::: "memory");
+  __asm__ __volatile__(".byte 0xf2, 0x0f, 0x38, 0xf8, 0x02\n\tsetz %0" : "=r"(retry) : "a"(dst), "d"(src) : "memory", "cc");
+  return retry;
+}
+#else
+WD_EXPORT uint32_t wd_cpu_movdir64b(void) { return 0; }
+WD_EXPORT uint32_t wd_cpu_enqcmd(void) { return 0; }
+WD_EXPORT void wd_movdir64b(volatile void *dst, const void *src) { (void)dst; (void)src; __builtin_trap(); }
+WD_EXPORT uint32_t wd_enqcmd(volatile void *dst, const void *src) { (void)dst; (void)src; __builtin_trap(); return 1; }
+#endif
+
 /* Version of this ABI; bump when a signature changes so stale cached builds are not used. */
-WD_EXPORT uint32_t wd_mmio_abi(void) { return 2; }
+WD_EXPORT uint32_t wd_mmio_abi(void) { return 3; }

@@ -37,7 +37,49 @@ export type QueueSpec =
         sqHeadOffset?: number;
       };
       interrupt?: number;
-    };
+    }
+  | PortalQueueSpec;
+
+/**
+ * A work queue fed through a portal: each request is one descriptor written to the portal in one
+ * store (no ring, no producer index, no doorbell); the device reports completion by writing a small
+ * completion record at the address the descriptor carries, and the host polls its status field.
+ */
+export interface PortalQueueSpec {
+  kind: "portal";
+  name: string;
+  /** Queue ids covered, inclusive (queue id n's portal is at offset + n * stride). */
+  first: number;
+  last: number;
+  /** Bytes in one descriptor (64 for DSA/IAA). */
+  descriptorSize: number;
+  /** Requests the host may have in flight (the work queue's size). */
+  depth: number;
+  portal: { region: string; offset: number; stride: number };
+  /** The store the portal needs: one 64-byte direct store (dedicated queue) or an enqueue command (shared queue). */
+  store: "movdir64b" | "enqcmd";
+  completion: {
+    /** Bytes of one record, and the alignment the device requires of its address. */
+    size: number;
+    align: number;
+    /** Descriptor field (a 64-bit bus address) the engine sets to the record's address. */
+    addressOffset: number;
+    /** The record's status field, and its value while the device has not written the record. */
+    statusOffset: number;
+    statusWidth: 8 | 16 | 32;
+    pending: number;
+  };
+  interrupt?: number;
+}
+
+/** One descriptor store into a portal (see BackendDevice.portal). */
+export interface PortalPort {
+  /** How the store is made: "movdir64b", "enqcmd" (native instructions), "sim" (the model's mailbox). */
+  readonly primitive: string;
+  /** Writes `size` bytes at `src` (process memory at `srcPtr`) to the portal at byte `offset` of its
+   *  region, as one store the device sees whole; false when the device asked to retry (shared queue full). */
+  submit(offset: number, src: Uint8Array, srcPtr: number): boolean;
+}
 
 /** What the generator emits as `spec`; everything a backend needs to open and map the device. */
 export interface DeviceSpec {
@@ -53,6 +95,18 @@ export interface DeviceSpec {
   /** Sim backend only: settings the model reads as `ctx.spec.modelOptions` (plain data, copied to
    *  the model's thread), so one model module can present differently configured devices. */
   modelOptions?: Record<string, unknown>;
+  /** How the device is driven through UACCE (the kernel's /dev/<name>-<n> queue files), when it can be. */
+  uacce?: UacceSpec;
+}
+
+/** The UACCE side of a description: which api strings it drives and where its regions live. */
+export interface UacceSpec {
+  /** Values of /sys/class/uacce/<dev>/api this description drives (like PCI ids). */
+  api: string[];
+  /** Description region index -> the queue file region holding it (mmio: mmap offset 0, dus: 1 page). */
+  regions: { index: number; qfr: "mmio" | "dus" }[];
+  /** Bus address at which the device sees the first byte of the DUS region (no SVA). */
+  dusAddress: number;
 }
 
 /** A device region mapped into this process. Valid until the BackendDevice closes. */
@@ -88,11 +142,39 @@ export interface BackendDevice {
   /** Enables the vector, returns its eventfd. */
   irq(index: number): IrqLine;
   reset(): void;
+  /**
+   * The descriptor store for a portal in region `index`, or a thrown ConfigError saying why this
+   * machine or backend cannot make it (never a silent weaker store: a portal drops split writes).
+   */
+  portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
+  /** Present when the device decides which memory it can reach (see DeviceMemory). */
+  readonly deviceMemory?: DeviceMemory;
+}
+
+/**
+ * The backend contract for device-provided memory (docs/design.md, "Device-provided memory").
+ * A backend whose device cannot reach arbitrary process memory through an IOMMU mapping says so here:
+ * - "pool": only memory the device (its kernel driver) handed out is reachable, at device addresses
+ *   it chose (UACCE without SVA: the queue's DUS region). Device.alloc carves buffers from `alloc`;
+ *   any other buffer cannot be shared (dmaMap is never called).
+ * - "va": every page of the process is reachable at its own virtual address (UACCE with SVA: the
+ *   device shares the process's page table through PASID). No mapping step, IOVA = process address.
+ */
+export interface DeviceMemory {
+  readonly mode: "pool" | "va";
+  /** pool: `size` bytes (rounded up to pages) of device-reachable memory, zeroed; undefined when none is left. */
+  alloc?(size: number): { ptr: number; size: number } | undefined;
+  /** pool: gives back what `alloc` returned. */
+  free?(ptr: number): void;
+  /** The device address of [ptr, ptr + size), or undefined when the device cannot reach all of it. */
+  deviceAddress(ptr: number, size: number): number | undefined;
+  /** For refusals: what the device can reach ("the 4 MiB DUS region of wd_dummy-0"). */
+  readonly describe: string;
 }
 
 export interface Backend {
-  readonly kind: "sim" | "vfio";
+  readonly kind: "sim" | "vfio" | "uacce";
   open(spec: DeviceSpec, address?: string): BackendDevice;
 }

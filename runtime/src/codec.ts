@@ -38,6 +38,11 @@ export function badRequest(what: string, value: unknown): Error {
   return mark(new TypeError(`${what}: expected a request object, got ${describe(value)}`));
 }
 
+/** A request whose `command` is none of its queue's commands. */
+export function badCommand(queue: string, command: unknown, known: readonly string[]): Error {
+  return mark(new RangeError(`${queue} request: command ${describe(command)} is not one of ${known.join(", ")}`));
+}
+
 /** A bit-field word given as neither a number nor an object of its fields. */
 export function badWord(field: string, value: unknown): Error {
   return mark(new TypeError(`${field}: expected a number or an object of its bit fields, got ${describe(value)}`));
@@ -70,6 +75,11 @@ export function dmaAddress(dma: DmaResolver | undefined, ref: DmaRef, field: str
   if (dma === undefined) throw mark(new TypeError(`${field} takes a DmaRef: pass the device's DmaResolver (dev.dma)`));
   if (extent !== undefined && !(Number.isSafeInteger(extent) && extent >= 0)) throw mark(new DmaError(`${field}: its extent ${extent} is not a byte count`, { field }));
   return dma.addressOf(ref, field, extent);
+}
+
+/** A dma-address the device requires aligned (`align:` in the description) got a misaligned one. */
+export function dmaMisaligned(field: string, iova: number, align: number): DmaError {
+  return mark(new DmaError(`${field}: the device requires a ${align}-byte aligned address, got 0x${iova.toString(16)} (offset ${iova % align} past a boundary)`, { field }));
 }
 
 /** Zeroes [offset, offset + length) of `view` (reserved areas, absent arrays). */

@@ -7,7 +7,7 @@ import type { Backend, DeviceSpec } from "./backend.ts";
 
 /** Device.open's options after the checks (see DeviceOptions in device.ts for their meaning). */
 export interface CheckedDeviceOptions {
-  backend?: "sim" | "vfio" | Backend;
+  backend?: "sim" | "vfio" | "uacce" | Backend;
   address?: string;
   unified?: boolean;
   iovaLimit?: number;
@@ -33,8 +33,8 @@ function checkBackend(value: object, where: string): Backend {
   const b = value as Partial<Backend>;
   const kind = b.kind;
   const open = b.open;
-  if ((kind !== "sim" && kind !== "vfio") || typeof open !== "function") {
-    throw new TypeError(`${where}: options.backend must be "sim", "vfio" or a Backend object ({ kind, open }), got an object without them`);
+  if ((kind !== "sim" && kind !== "vfio" && kind !== "uacce") || typeof open !== "function") {
+    throw new TypeError(`${where}: options.backend must be "sim", "vfio", "uacce" or a Backend object ({ kind, open }), got an object without them`);
   }
   return { kind, open: (spec, address) => open.call(value, spec, address) };
 }
@@ -49,10 +49,10 @@ export function checkDeviceOptions(options: unknown, where = "Device.open"): Che
   let backend: CheckedDeviceOptions["backend"];
   if (typeof backendIn === "object" && backendIn !== null) backend = checkBackend(backendIn, where);
   else if (backendIn !== undefined) {
-    if (typeof backendIn === "string" && backendIn !== "sim" && backendIn !== "vfio") {
-      throw new RangeError(`${where}: options.backend must be "sim", "vfio" or a Backend object: unknown backend ${JSON.stringify(backendIn)}`);
+    if (typeof backendIn === "string" && backendIn !== "sim" && backendIn !== "vfio" && backendIn !== "uacce") {
+      throw new RangeError(`${where}: options.backend must be "sim", "vfio", "uacce" or a Backend object: unknown backend ${JSON.stringify(backendIn)}`);
     }
-    backend = checkOneOf(backendIn, "options.backend", ["sim", "vfio"] as const, where);
+    backend = checkOneOf(backendIn, "options.backend", ["sim", "vfio", "uacce"] as const, where);
   }
   return {
     backend,

@@ -6,15 +6,18 @@ import { checkBrand, checkInt, checkString, describe, optional } from "./args.ts
 import { checkDeviceOptions, checkQueueOptions, checkSpec } from "./device-args.ts";
 import { ConfigError, DmaError, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
 import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
+import { allocProvided, providedAddress } from "./mem/device-memory.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
 import { SqCqQueue } from "./queue/sq-cq.ts";
+import { PortalQueue } from "./queue/portal.ts";
 import type { Queue, QueueHost } from "./queue/types.ts";
 import { simBackend } from "./sim/backend.ts";
+import { uacceBackend } from "./uacce/index.ts";
 import { vfioBackend } from "./vfio/index.ts";
 
 export interface DeviceOptions {
-  /** "sim" (default, or $WD_BACKEND) or "vfio", or a Backend object (tests). */
-  backend?: "sim" | "vfio" | Backend;
+  /** "sim" (default, or $WD_BACKEND), "vfio" or "uacce", or a Backend object (tests). */
+  backend?: BackendKind | Backend;
   /** PCI address for vfio ("0000:00:03.0"); for sim an optional "sim:<name>/<n>". Default:
    *  $WD_DEVICE_<NAME> (e.g. WD_DEVICE_QEMU_EDU), then $WD_DEVICE, then (vfio) the device of the
    *  spec's ids that is bound to vfio-pci. */
@@ -35,9 +38,9 @@ export interface QueueOptions {
 }
 
 /** What requestQueue returns for each queue kind. */
-export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : SqCqQueue;
+export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : S extends { kind: "portal" } ? PortalQueue : SqCqQueue;
 
-type AnyQueue = IndexRingQueue | SqCqQueue;
+type AnyQueue = IndexRingQueue | SqCqQueue | PortalQueue;
 
 /** Requests a reset took away from the device: the queue label and the tags send() returned. */
 export interface AbandonedRequests {
@@ -45,36 +48,46 @@ export interface AbandonedRequests {
   tags: readonly number[];
 }
 
+export type BackendKind = "sim" | "vfio" | "uacce";
+const BACKEND_KINDS: readonly string[] = ["sim", "vfio", "uacce"];
+
+/** Whether an address from the environment is meant for `backend` (sim:…, uacce:…, else vfio). */
+function envAddressFits(backend: BackendKind | Backend, env: string): boolean {
+  if (backend === "sim") return env.startsWith("sim:");
+  if (backend === "uacce") return env.startsWith("uacce:");
+  return true;
+}
+
 function envName(device: string): string {
   return `WD_DEVICE_${device.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
 /** The backend and address Device.open would use, from options then the environment. */
-export function resolveTarget(spec: DeviceSpec, optionsIn?: DeviceOptions): { backend: "sim" | "vfio" | Backend; address?: string } {
+export function resolveTarget(spec: DeviceSpec, optionsIn?: DeviceOptions): { backend: BackendKind | Backend; address?: string } {
   checkSpec(spec, "resolveTarget");
   const options = checkDeviceOptions(optionsIn, "resolveTarget");
-  const backend = options.backend ?? ((process.env.WD_BACKEND || "sim") as "sim" | "vfio");
-  if (typeof backend === "string" && backend !== "sim" && backend !== "vfio") {
-    throw new ConfigError(`unknown backend "${backend}" (WD_BACKEND or options.backend): use sim or vfio`);
+  const backend = options.backend ?? ((process.env.WD_BACKEND || "sim") as BackendKind);
+  if (typeof backend === "string" && !BACKEND_KINDS.includes(backend)) {
+    throw new ConfigError(`unknown backend "${backend}" (WD_BACKEND or options.backend): use sim, vfio or uacce`);
   }
   let address = options.address;
   if (address === undefined) {
     const env = process.env[envName(spec.name)] || process.env.WD_DEVICE || undefined;
-    // A PCI address in the environment means nothing to the sim backend: it is meant for vfio runs.
-    if (env !== undefined && !(backend === "sim" && !env.startsWith("sim:"))) address = env;
+    // A PCI address in the environment means nothing to the sim or uacce backend: it is meant for vfio runs.
+    if (env !== undefined && envAddressFits(backend, env)) address = env;
   }
   return { backend, address };
 }
 
-function pickBackend(kind: "sim" | "vfio" | Backend): Backend {
+function pickBackend(kind: BackendKind | Backend): Backend {
   if (typeof kind !== "string") return kind;
-  return kind === "sim" ? simBackend : vfioBackend;
+  return kind === "sim" ? simBackend : kind === "uacce" ? uacceBackend : vfioBackend;
 }
 
 export class Device implements DmaDomain {
   readonly spec: DeviceSpec;
   readonly backend: BackendDevice;
-  readonly backendKind: "sim" | "vfio";
+  readonly backendKind: BackendKind;
   /** For messages: "device sim:wd-dummy/1". */
   readonly name: string;
   /** Checks that a DmaRef is shared with this device and inside its buffer; returns the IOVA. */
@@ -83,6 +96,8 @@ export class Device implements DmaDomain {
   readonly #iova: IovaAllocator;
   readonly #shared = new Set<DmaBuffer>();
   readonly #owned = new Set<DmaBuffer>();
+  /** Shared buffers the device reaches without a mapping of ours (backend.deviceMemory). */
+  readonly #provided = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
   /** Rings of live queues and the key of their claim: the caller cannot free or unshare them. */
   readonly #rings = new Map<DmaBuffer, symbol>();
@@ -110,7 +125,7 @@ export class Device implements DmaDomain {
     }
   }
 
-  private constructor(spec: DeviceSpec, bd: BackendDevice, kind: "sim" | "vfio", options: DeviceOptions) {
+  private constructor(spec: DeviceSpec, bd: BackendDevice, kind: BackendKind, options: DeviceOptions) {
     this.spec = spec;
     this.backend = bd;
     this.backendKind = kind;
@@ -139,6 +154,12 @@ export class Device implements DmaDomain {
       },
       get dma() {
         return self.dma;
+      },
+      portal: (name, store, size) => {
+        const r = self.spec.regions.find((x) => x.name === name);
+        if (r === undefined) throw new ConfigError(`${self.spec.name} has no region "${name}"`);
+        if (self.backend.portal === undefined) throw new ConfigError(`the ${self.backendKind} backend of ${self.name} cannot write portals`);
+        return self.backend.portal(r.index, store, size);
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
     };
@@ -184,7 +205,9 @@ export class Device implements DmaDomain {
     checkInt(size, "size", 1, 2 ** 32, `alloc on ${this.name}`);
     optional(name, (v) => checkString(v, "name", `alloc on ${this.name}`));
     this.#check("alloc");
-    const buf = DmaBuffer.alloc(size, { name });
+    // A device that reaches only its own memory (UACCE without SVA) gets buffers from that memory.
+    const mem = this.backend.deviceMemory;
+    const buf = mem?.alloc !== undefined ? allocProvided(mem, size, name, this.name) : DmaBuffer.alloc(size, { name });
     try {
       buf.share(this);
     } catch (e) {
@@ -240,6 +263,13 @@ export class Device implements DmaDomain {
   /** DmaDomain: called by DmaBuffer.share. */
   dmaAttach(buf: DmaBuffer): number {
     this.#check(`share of dma buffer ${buf.name}`);
+    const mem = this.backend.deviceMemory;
+    if (mem !== undefined) {
+      const addr = providedAddress(mem, buf, this.name);
+      this.#shared.add(buf);
+      this.#provided.add(buf);
+      return addr;
+    }
     const iova = this.#iova.alloc(buf.size, buf.ptr);
     try {
       this.backend.dmaMap(buf.ptr, buf.size, iova);
@@ -255,6 +285,7 @@ export class Device implements DmaDomain {
   /** DmaDomain: called by DmaBuffer.unshare / free. */
   dmaDetach(buf: DmaBuffer, iova: number): void {
     this.#shared.delete(buf);
+    if (this.#provided.delete(buf)) return; // nothing was mapped
     try {
       this.backend.dmaUnmap(iova, buf.size);
     } finally {
@@ -270,7 +301,7 @@ export class Device implements DmaDomain {
     this.#check(`queue ${name}`);
     const spec = this.spec.queues.find((q) => q.name === name);
     if (spec === undefined) throw new ConfigError(`${this.spec.name} has no queue ${JSON.stringify(name)} (queues: ${this.spec.queues.map((q) => q.name).join(", ") || "none"})`);
-    const [first, last] = spec.kind === "sq-cq" ? [spec.first, spec.last] : [0, 0];
+    const [first, last] = spec.kind === "index-ring" ? [0, 0] : [spec.first, spec.last];
     const options = checkQueueOptions(optionsIn, `queue ${name} of ${this.name}`, { first, last }); // a checked copy
     const id = options.id ?? first;
     const key = `${name}#${id}`;
@@ -285,6 +316,11 @@ export class Device implements DmaDomain {
         throw new ConfigError(`queue ${name} of ${this.name}: the device's ring has ${spec.depth} entries, depth ${options.depth} cannot be chosen`);
       }
       q = new IndexRingQueue(this.#host, spec, id);
+    } else if (spec.kind === "portal") {
+      if (options.depth !== undefined && options.depth !== spec.depth) {
+        throw new ConfigError(`queue ${name} of ${this.name}: the work queue takes ${spec.depth} descriptors, depth ${options.depth} cannot be chosen`);
+      }
+      q = new PortalQueue(this.#host, spec, id);
     } else {
       q = new SqCqQueue(this.#host, spec, id, { depth: options.depth, irq: options.irq });
     }
@@ -311,7 +347,7 @@ export class Device implements DmaDomain {
       this.backend.reset();
     } finally {
       for (const q of [...this.#queues.values()]) {
-        q.releaseFor("its device was reset");
+        q.releaseFor("its device was reset", "reset");
         if (q.abandoned.length > 0) lost.push({ queue: q.label, tags: q.abandoned });
       }
       this.#queues.clear();
@@ -340,7 +376,7 @@ export class Device implements DmaDomain {
         // closing anyway
       }
     }
-    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed"));
+    for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     // rings a failed release left behind are the device's to free now
     for (const [b, key] of this.#rings) attempt(() => b.disown(key));

@@ -56,6 +56,22 @@ export class VfioError extends WarpDriveError {
   }
 }
 
+/**
+ * A UACCE step failed: `UACCE_CMD_START_Q on /dev/wd_dummy-0: EINVAL (...)`, or no device/queue was
+ * found (`errno` absent). Same shape as VfioError.
+ */
+export class UacceError extends WarpDriveError {
+  readonly call: string;
+  readonly object: string | undefined;
+  readonly errno: number | undefined;
+  constructor(call: string, object: string | undefined, errno: number | undefined, hint?: string, cause?: unknown) {
+    super(sysMessage(call, object, errno, hint), { hint, cause });
+    this.call = call;
+    this.object = object;
+    this.errno = errno;
+  }
+}
+
 /** A DMA address was asked for memory the device may not reach, or a DMA mapping failed. */
 export class DmaError extends WarpDriveError {
   /** The buffer involved (its name), when known. */
@@ -99,6 +115,35 @@ export class UseAfterReleaseError extends WarpDriveError {
   constructor(what: string, released = "released") {
     super(`${what} was used after it was ${released}`);
     this.what = what;
+  }
+}
+
+/**
+ * An awaitable request (submit) that can no longer complete: its queue was released, or its device
+ * was reset or closed while it waited for room or was in flight. `reason` says which.
+ */
+export class QueueClosedError extends WarpDriveError {
+  readonly queue: string;
+  readonly reason: "released" | "reset" | "closed";
+  constructor(queue: string, reason: "released" | "reset" | "closed", why: string) {
+    super(`queue ${queue}: request not completed, the queue was ${why}`, {
+      hint: reason === "released" ? undefined : "request the queue again (and resubmit) after the device is reset or reopened",
+    });
+    this.queue = queue;
+    this.reason = reason;
+  }
+}
+
+/** submit() found the queue full and already `waiters` submissions waiting for room. */
+export class BackpressureError extends WarpDriveError {
+  readonly queue: string;
+  readonly waiters: number;
+  constructor(queue: string, depth: number, waiters: number) {
+    super(`queue ${queue} is full (${depth} entries) and ${waiters} submissions already wait for room`, {
+      hint: "await earlier submissions before adding more, or raise maxWaiters on the queue's async layer",
+    });
+    this.queue = queue;
+    this.waiters = waiters;
   }
 }
 

@@ -61,3 +61,25 @@ test("bind names the missing IOMMU and exits 1; a bad address is named", () => {
   expect(errors.join("\n")).toContain('"nonsense" is not a PCI address');
   expect(bindCommand(io, [], false)).toBe(2);
 });
+
+test("UACCE devices are listed after the PCI ones: api, SVA, free queues, algorithms, regions, client by api", async () => {
+  const dir = join(sysfs, "class/uacce/wd_dummy-0");
+  mkdirSync(dir, { recursive: true });
+  for (const [k, v] of Object.entries({ api: "wd_dummy_v1", flags: "0", available_instances: "3", algorithms: "memcpy", region_mmio_size: "4096", region_dus_size: "4194304" })) {
+    writeFileSync(join(dir, k), `${v}\n`);
+  }
+  try {
+    lines.length = 0;
+    expect(await main(["devices", "--sysfs", sysfs], io)).toBe(0);
+    expect(lines[4]).toBe("");
+    expect(lines[5]).toMatch(/^UACCE DEVICE\s+API\s+SVA\s+FREE QUEUES\s+ALGORITHMS\s+MMIO\s+DUS\s+CLIENT$/);
+    expect(lines[6]).toMatch(/^uacce:wd_dummy-0\s+wd_dummy_v1\s+no\s+3\s+memcpy\s+4 KiB\s+4 MiB\s+@warpdrive\/wd-dummy$/);
+    lines.length = 0;
+    expect(await main(["devices", "--sysfs", sysfs, "--json"], io)).toBe(0);
+    const rows = JSON.parse(lines.join("\n"));
+    expect(rows.length).toBe(4);
+    expect(rows[3]).toMatchObject({ kind: "uacce", name: "wd_dummy-0", api: "wd_dummy_v1", sva: false, available: 3, client: "@warpdrive/wd-dummy" });
+  } finally {
+    rmSync(join(sysfs, "class"), { recursive: true, force: true });
+  }
+});

@@ -24,8 +24,8 @@ describe("Device.open", () => {
     await expect(Device.open({ name: "x" } as never)).rejects.toThrow(TypeError);
     await expect(Device.open(ringSpec(), null as never)).rejects.toThrow("Device.open: options must be an object or undefined, got null");
     await expect(Device.open(ringSpec(), 5 as never)).rejects.toThrow(TypeError);
-    await expect(Device.open(ringSpec(), { backend: 42 as never })).rejects.toThrow('Device.open: options.backend must be one of "sim", "vfio", got 42');
-    await expect(Device.open(ringSpec(), { backend: {} as never })).rejects.toThrow(/options\.backend must be "sim", "vfio" or a Backend object/);
+    await expect(Device.open(ringSpec(), { backend: 42 as never })).rejects.toThrow('Device.open: options.backend must be one of "sim", "vfio", "uacce", got 42');
+    await expect(Device.open(ringSpec(), { backend: {} as never })).rejects.toThrow(/options\.backend must be "sim", "vfio", "uacce" or a Backend object/);
     await expect(Device.open(ringSpec(), { backend: "nope" as never })).rejects.toThrow(RangeError);
     await expect(Device.open(ringSpec(), { address: 3 as never })).rejects.toThrow("Device.open: options.address must be a string, got 3");
     await expect(Device.open(ringSpec(), { unified: "yes" as never })).rejects.toThrow("Device.open: options.unified must be true or false");

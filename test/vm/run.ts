@@ -8,6 +8,7 @@ import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
 import { bootedConfigs, runNvmeVariants, type VariantResult } from "./nvme-variants.ts";
 import { DEFAULT_KERNEL, GUEST_KERNELS, type GuestKernel } from "./guest-image.ts";
+import { runUacceSuite } from "./uacce-run.ts";
 import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
 const USAGE = `usage: bun run test:vm [-- options] [test paths...]
@@ -17,6 +18,8 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --smoke               only the harness's own smoke test (test/vm/fixtures/smoke.test.ts)
   --timeout <s>         hard limit per boot (default 300)
   --no-self-test        skip the harness self-check (boots that must fail)
+  --no-uacce            skip the uacce run (a second boot: wd-dummy with WD_BACKEND=uacce)
+  --uacce               only the uacce run
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
@@ -32,6 +35,7 @@ The NVMe configuration boots (one per configuration QEMU can present, test/hw/nv
 and the second-kernel boot run after the main run when no paths, --filter, --smoke, --shell-cmd or
 --kernel narrow it.
 Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw ./test/peers
+Then the uacce run (test/vm/uacce-run.ts), unless test paths, --smoke or --shell-cmd are given.
 The guest also gets the kernel's nvme driver and nvme-cli (test/peers/guest-tools.ts) for test/peers.`;
 
 const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw", "./test/peers"];
@@ -51,10 +55,11 @@ interface Cli {
   nvmeConfigNames?: string[];
   kernel?: GuestKernel;
   secondKernel: "yes" | "no" | "only";
+  uacce: "yes" | "no" | "only";
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], nvmeConfigs: "yes", secondKernel: "yes" };
+  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], nvmeConfigs: "yes", secondKernel: "yes", uacce: "yes" };
   const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
   const value = (i: number, flag: string) => {
     const v = args[i + 1];
@@ -72,6 +77,8 @@ function parseArgs(argv: string[]): Cli {
     else if (a === "--smoke") cli.smoke = true;
     else if (a === "--no-self-test") cli.selfTest = "no";
     else if (a === "--self-test") cli.selfTest = "only";
+    else if (a === "--no-uacce") cli.uacce = "no";
+    else if (a === "--uacce") cli.uacce = "only";
     else if (a === "--verbose" || a === "-v") cli.verbose = true;
     else if (a === "--rebuild") cli.rebuild = true;
     else if (a === "--no-nvme-configs") cli.nvmeConfigs = "no";
@@ -97,6 +104,7 @@ function parseArgs(argv: string[]): Cli {
   const narrowed = cli.paths.length > 0 || cli.filter !== undefined || cli.smoke || cli.shellCmd !== undefined || cli.kernel !== undefined;
   if (cli.nvmeConfigs === "yes" && narrowed) cli.nvmeConfigs = "no";
   if (cli.secondKernel === "yes" && narrowed) cli.secondKernel = "no";
+  if ((cli.secondKernel === "only" || cli.nvmeConfigs === "only") && cli.uacce === "yes") cli.uacce = "no";
   if (cli.secondKernel === "only") {
     if (cli.nvmeConfigs === "yes") cli.nvmeConfigs = "no";
     if (cli.selfTest === "yes") cli.selfTest = "no";
@@ -154,7 +162,7 @@ async function main() {
   const byConfig: VariantResult[] = [];
   // Per guest kernel: "kernel 6.1 (6.1.0-57-amd64): N passed, M failed".
   const kernelLines: string[] = [];
-  const mainRun = cli.selfTest !== "only" && cli.nvmeConfigs !== "only" && cli.secondKernel !== "only";
+  const mainRun = cli.selfTest !== "only" && cli.nvmeConfigs !== "only" && cli.secondKernel !== "only" && cli.uacce !== "only";
   if (mainRun) {
     const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: guestExtras, kernel: cli.kernel };
     if (cli.shellCmd !== undefined) {
@@ -194,7 +202,7 @@ async function main() {
     }
   }
 
-  if (cli.selfTest !== "only" && cli.nvmeConfigs !== "no") {
+  if (cli.selfTest !== "only" && cli.nvmeConfigs !== "no" && cli.uacce !== "only") {
     const results = await runNvmeVariants(bootedConfigs(cli.nvmeConfigNames), async (o) => {
       const r = await runVm({ kind: "test", timeout: cli.timeout, verbose: cli.verbose, log, kernel: cli.kernel, ...o }); // no peers tools or mdev module: only the NVMe tests run
       log(`nvme ${o.name}: ${r.report.ok ? "PASS" : "FAIL"} (${r.report.reason}), QEMU ${r.timings.qemu.toFixed(1)} s`);
@@ -211,7 +219,7 @@ async function main() {
 
   // The second kernel: the smoke test, the NVMe tests and the wd-dummy mdev tests (the module is
   // built for that kernel's headers), one boot.
-  if (cli.selfTest !== "only" && cli.secondKernel !== "no") {
+  if (cli.selfTest !== "only" && cli.secondKernel !== "no" && cli.uacce !== "only") {
     const second = GUEST_KERNELS.find((k) => k !== DEFAULT_KERNEL)!;
     log(`kernel ${second}: ${SECOND_KERNEL_TESTS.join(" ")}`);
     const r = await runVm({
@@ -232,7 +240,14 @@ async function main() {
   }
   for (const l of kernelLines) bar.log(l);
 
-  if (cli.selfTest !== "no") {
+  const defaultSet = cli.paths.length === 0 && !cli.smoke && cli.shellCmd === undefined;
+  if ((cli.uacce === "only" || (cli.uacce === "yes" && defaultSet)) && cli.selfTest !== "only") {
+    const u = await runUacceSuite({ log, timeout: cli.timeout, verbose: cli.verbose, filter: cli.filter });
+    passed += u.passed;
+    failed += u.failed;
+  }
+
+  if (cli.selfTest !== "no" && cli.uacce !== "only") {
     const s = await runHarnessCheck({ log, timeout: Math.min(cli.timeout, 300) });
     passed += s.passed;
     failed += s.failed;

@@ -27,12 +27,12 @@ export interface VmOptions {
   /** Boot a second time when the kernel died before /init ran (default true). */
   retryEarlyFailure?: boolean;
   log?: Log;
+  /** Environment for the command only (after the guest's own: WD_BACKEND=uacce for the uacce run). */
+  env?: Record<string, string>;
   /** Extra cpio archives appended after the repo's code, once the guest image is known (test/peers' kernel NVMe tools). */
   extraArchives?: (image: GuestImage, log: Log) => Promise<string[]>;
   /** QEMU properties of the NVMe controller and its namespaces (test/hw/nvme-configs.ts); default: QEMU's defaults. */
   nvme?: NvmeQemuConfig;
-  /** Environment variables for the guest command (set in front of it). */
-  env?: Record<string, string>;
   /** Guest kernel series (guest-image.ts GUEST_KERNELS); default 6.1. */
   kernel?: GuestKernel;
 }
@@ -111,9 +111,9 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     if (!opts.shellCmd) throw new Error("shell run without a command");
     cmd = opts.shellCmd;
   } else {
-    cmd = ["bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    cmd = [...(env.length ? ["env", ...env] : []), "bun", "test", ...(opts.bunArgs ?? [])].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
   }
-  if (opts.env) cmd = `${envAssignments(opts.env)}${cmd}`;
   // This run's own files, in a third small archive: /init and the command.
   const runCpio = join(runDir, "run.cpio");
   const w = new CpioWriter(runCpio);
@@ -161,16 +161,6 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
     timings: { image: (t1 - t0) / 1000, archive: (t2 - t1) / 1000, qemu: (t3 - t2) / 1000, marks },
     image,
   };
-}
-
-/** "A=1 B='x y' " for the front of a shell command. */
-function envAssignments(env: Record<string, string>): string {
-  return Object.entries(env)
-    .map(([k, v]) => {
-      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`bad variable name ${k}`);
-      return `${k}=${shellQuote(v)} `;
-    })
-    .join("");
 }
 
 /** Work folders of processes that are gone (killed runs): <name>.<pid> and code-<pid>. */

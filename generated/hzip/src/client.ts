@@ -3,8 +3,8 @@
 // Do not edit: change the description and run `bun run generate`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
-import { type CompressParams, type DecompressParams, encodeCompress, encodeDecompress } from "./commands.ts";
+import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue, type SubmitOptions } from "@warpdrive/runtime";
+import { type CompressParams, type DecompressParams, type QpRequest, encodeCompress, encodeDecompress, encodeQpRequest } from "./commands.ts";
 import { QmRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
@@ -27,6 +27,12 @@ export class QpQueue {
    * @generated from devices/hzip.yaml:209
    */
   readonly #done: Cqe;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  #async: AsyncQueue<CqeData> | undefined;
 
   /**
    * Wraps a runtime queue opened for qp (see HzipDevice.requestQueue).
@@ -45,6 +51,15 @@ export class QpQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  get async(): AsyncQueue<CqeData> {
+    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -75,6 +90,23 @@ export class QpQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of qp given as a QpRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  sendCommand(r: QpRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeQpRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }
@@ -156,6 +188,24 @@ export class QpQueue {
     const q = this.queue;
     q.takeSync(timeoutMs);
     return this.#done.moveTo(q.completionOffset);
+  }
+
+  /**
+   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
+    return this.async.submit(Sqe.encode, init, options);
+  }
+
+  /**
+   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/hzip.yaml:209
+   */
+  completions(): AsyncIterableIterator<CqeData> {
+    return this.async.completions();
   }
 
   /**

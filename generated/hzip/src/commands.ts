@@ -2,7 +2,7 @@
 // sha256 b3bc4a079d6a39d22eb6314f2cf1dd3c309bfc6a4a90cdc539907fb4c8c162d7
 // Do not edit: change the description and run `bun run generate`.
 
-import { type DmaRef, type DmaResolver, badInt, badRequest, dmaAddress, zeroBytes } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, badCommand, badInt, badRequest, dmaAddress, zeroBytes } from "@warpdrive/runtime";
 import type { ZipAlgorithm } from "./enums.ts";
 
 /**
@@ -201,4 +201,42 @@ export function encodeDecompress(view: DataView, offset: number, p: DecompressPa
     view.setUint32(offset + 84, (a / 0x100000000) >>> 0, true);
   }
   view.setUint32(offset + 56, dstLen ?? 0, true);
+}
+
+/**
+ * One request of queue qp: the fields of its command and no other. `command` selects the layout.
+ *
+ * @generated from devices/hzip.yaml:209 (queue qp)
+ */
+export type QpRequest =
+  | ({ command: "compress" } & CompressParams)
+  | ({ command: "decompress" } & DecompressParams);
+
+/**
+ * Encodes a QpRequest with its command's encoder; an unknown command is a RangeError naming the known ones.
+ *
+ * @generated from devices/hzip.yaml:209 (queue qp)
+ */
+export function encodeQpRequest(view: DataView, offset: number, r: QpRequest, dma?: DmaResolver): void {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("qp request", r);
+  const command = r.command;
+  switch (command) {
+    case "compress":
+      return encodeCompress(view, offset, r, dma);
+    case "decompress":
+      return encodeDecompress(view, offset, r, dma);
+    default:
+      throw badCommand("qp", command, ["compress","decompress"]);
+  }
+}
+
+/**
+ * The command whose fixed values (opcode, flags) the Sqe at `offset` carries, or undefined: read the entry in that command's terms.
+ *
+ * @generated from devices/hzip.yaml:209 (queue qp)
+ */
+export function qpRequestCommand(view: DataView, offset: number): QpRequest["command"] | undefined {
+  if (view.getUint8(offset + 37) === 0x0 && view.getUint8(offset + 38) === 0x0) return "compress";
+  if (view.getUint8(offset + 37) === 0x0 && view.getUint8(offset + 38) === 0x1) return "decompress";
+  return undefined;
 }

@@ -3,8 +3,8 @@
 // Do not edit: change the description and run `bun run generate`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue } from "@warpdrive/runtime";
-import { type AbortParams, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
+import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue, type SubmitOptions } from "@warpdrive/runtime";
+import { type AbortParams, type AdminRequest, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type IoRequest, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAdminRequest, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeIoRequest, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
@@ -27,6 +27,12 @@ export class AdminQueue {
    * @generated from devices/nvme.yaml:884
    */
   readonly #done: Cqe;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  #async: AsyncQueue<CqeData> | undefined;
 
   /**
    * Wraps a runtime queue opened for admin (see NvmeDevice.requestQueue).
@@ -45,6 +51,15 @@ export class AdminQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  get async(): AsyncQueue<CqeData> {
+    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -75,6 +90,23 @@ export class AdminQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of admin given as a AdminRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  sendCommand(r: AdminRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeAdminRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }
@@ -312,6 +344,24 @@ export class AdminQueue {
   }
 
   /**
+   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
+    return this.async.submit(Sqe.encode, init, options);
+  }
+
+  /**
+   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/nvme.yaml:884
+   */
+  completions(): AsyncIterableIterator<CqeData> {
+    return this.async.completions();
+  }
+
+  /**
    * Publishes pending sends and rings the doorbell once for the batch.
    *
    * @generated from devices/nvme.yaml:884
@@ -357,6 +407,12 @@ export class IoQueue {
    * @generated from devices/nvme.yaml:894
    */
   readonly #done: Cqe;
+  /**
+   * The async layer, made on first use of submit/completions.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  #async: AsyncQueue<CqeData> | undefined;
 
   /**
    * Wraps a runtime queue opened for io (see NvmeDevice.requestQueue).
@@ -375,6 +431,15 @@ export class IoQueue {
    */
   get inFlight(): number {
     return this.queue.inFlight;
+  }
+
+  /**
+   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  get async(): AsyncQueue<CqeData> {
+    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
   }
 
   /**
@@ -405,6 +470,23 @@ export class IoQueue {
     if (at < 0) return -1;
     try {
       Sqe.encode(q.view, at, init, q);
+    } catch (e) {
+      throw q.cancel(e);
+    }
+
+    return q.publish();
+  }
+
+  /**
+   * Queues any command of io given as a IoRequest (`{ command: "...", ...its params }`); returns its tag.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  sendCommand(r: IoRequest): number {
+    const q = this.queue;
+    const at = q.reserve();
+    try {
+      encodeIoRequest(q.view, at, r, q);
     } catch (e) {
       throw q.cancel(e);
     }
@@ -503,6 +585,24 @@ export class IoQueue {
     const q = this.queue;
     q.takeSync(timeoutMs);
     return this.#done.moveTo(q.completionOffset);
+  }
+
+  /**
+   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
+    return this.async.submit(Sqe.encode, init, options);
+  }
+
+  /**
+   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
+   *
+   * @generated from devices/nvme.yaml:894
+   */
+  completions(): AsyncIterableIterator<CqeData> {
+    return this.async.completions();
   }
 
   /**

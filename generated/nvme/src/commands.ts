@@ -2,7 +2,7 @@
 // sha256 4e79de9daae708327e295c3cdd9844e0d455d13f858053d56f669ee1f233da4f
 // Do not edit: change the description and run `bun run generate`.
 
-import { type DmaRef, type DmaResolver, badInt, badRequest, dmaAddress, isU64, packBits, setU64, zeroBytes } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, badCommand, badInt, badRequest, dmaAddress, isU64, packBits, setU64, zeroBytes } from "@warpdrive/runtime";
 import type { FeatureId, FeatureSelect, IdentifyCns, LogPageId, QueuePriority } from "./enums.ts";
 
 /**
@@ -1121,4 +1121,120 @@ export function encodeFlush(view: DataView, offset: number, p: FlushParams, _dma
   zeroBytes(view, offset + 8, 56);
   view.setUint8(offset, 0x0); // opcode
   view.setUint32(offset + 4, nsid ?? 0, true);
+}
+
+/**
+ * One request of queue admin: the fields of its command and no other. `command` selects the layout.
+ *
+ * @generated from devices/nvme.yaml:884 (queue admin)
+ */
+export type AdminRequest =
+  | ({ command: "identify" } & IdentifyParams)
+  | ({ command: "create_io_cq" } & CreateIoCqParams)
+  | ({ command: "create_io_sq" } & CreateIoSqParams)
+  | ({ command: "delete_io_sq" } & DeleteIoSqParams)
+  | ({ command: "delete_io_cq" } & DeleteIoCqParams)
+  | ({ command: "get_features" } & GetFeaturesParams)
+  | ({ command: "set_features" } & SetFeaturesParams)
+  | ({ command: "set_number_of_queues" } & SetNumberOfQueuesParams)
+  | ({ command: "get_log_page" } & GetLogPageParams)
+  | ({ command: "abort" } & AbortParams)
+  | ({ command: "async_event_request" } & AsyncEventRequestParams);
+
+/**
+ * Encodes a AdminRequest with its command's encoder; an unknown command is a RangeError naming the known ones.
+ *
+ * @generated from devices/nvme.yaml:884 (queue admin)
+ */
+export function encodeAdminRequest(view: DataView, offset: number, r: AdminRequest, dma?: DmaResolver): void {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("admin request", r);
+  const command = r.command;
+  switch (command) {
+    case "identify":
+      return encodeIdentify(view, offset, r, dma);
+    case "create_io_cq":
+      return encodeCreateIoCq(view, offset, r, dma);
+    case "create_io_sq":
+      return encodeCreateIoSq(view, offset, r, dma);
+    case "delete_io_sq":
+      return encodeDeleteIoSq(view, offset, r, dma);
+    case "delete_io_cq":
+      return encodeDeleteIoCq(view, offset, r, dma);
+    case "get_features":
+      return encodeGetFeatures(view, offset, r, dma);
+    case "set_features":
+      return encodeSetFeatures(view, offset, r, dma);
+    case "set_number_of_queues":
+      return encodeSetNumberOfQueues(view, offset, r, dma);
+    case "get_log_page":
+      return encodeGetLogPage(view, offset, r, dma);
+    case "abort":
+      return encodeAbort(view, offset, r, dma);
+    case "async_event_request":
+      return encodeAsyncEventRequest(view, offset, r, dma);
+    default:
+      throw badCommand("admin", command, ["identify","create_io_cq","create_io_sq","delete_io_sq","delete_io_cq","get_features","set_features","set_number_of_queues","get_log_page","abort","async_event_request"]);
+  }
+}
+
+/**
+ * The command whose fixed values (opcode, flags) the Sqe at `offset` carries, or undefined: read the entry in that command's terms.
+ *
+ * @generated from devices/nvme.yaml:884 (queue admin)
+ */
+export function adminRequestCommand(view: DataView, offset: number): AdminRequest["command"] | undefined {
+  if (view.getUint8(offset + 0) === 0x6) return "identify";
+  if (view.getUint8(offset + 0) === 0x5) return "create_io_cq";
+  if (view.getUint8(offset + 0) === 0x1) return "create_io_sq";
+  if (view.getUint8(offset + 0) === 0x0) return "delete_io_sq";
+  if (view.getUint8(offset + 0) === 0x4) return "delete_io_cq";
+  if (view.getUint8(offset + 0) === 0xa) return "get_features";
+  if (view.getUint8(offset + 0) === 0x9) return "set_features";
+  if (view.getUint8(offset + 0) === 0x9 && view.getUint32(offset + 40, true) === 0x7) return "set_number_of_queues";
+  if (view.getUint8(offset + 0) === 0x2) return "get_log_page";
+  if (view.getUint8(offset + 0) === 0x8) return "abort";
+  if (view.getUint8(offset + 0) === 0xc) return "async_event_request";
+  return undefined;
+}
+
+/**
+ * One request of queue io: the fields of its command and no other. `command` selects the layout.
+ *
+ * @generated from devices/nvme.yaml:894 (queue io)
+ */
+export type IoRequest =
+  | ({ command: "read" } & ReadParams)
+  | ({ command: "write" } & WriteParams)
+  | ({ command: "flush" } & FlushParams);
+
+/**
+ * Encodes a IoRequest with its command's encoder; an unknown command is a RangeError naming the known ones.
+ *
+ * @generated from devices/nvme.yaml:894 (queue io)
+ */
+export function encodeIoRequest(view: DataView, offset: number, r: IoRequest, dma?: DmaResolver): void {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw badRequest("io request", r);
+  const command = r.command;
+  switch (command) {
+    case "read":
+      return encodeRead(view, offset, r, dma);
+    case "write":
+      return encodeWrite(view, offset, r, dma);
+    case "flush":
+      return encodeFlush(view, offset, r, dma);
+    default:
+      throw badCommand("io", command, ["read","write","flush"]);
+  }
+}
+
+/**
+ * The command whose fixed values (opcode, flags) the Sqe at `offset` carries, or undefined: read the entry in that command's terms.
+ *
+ * @generated from devices/nvme.yaml:894 (queue io)
+ */
+export function ioRequestCommand(view: DataView, offset: number): IoRequest["command"] | undefined {
+  if (view.getUint8(offset + 0) === 0x2) return "read";
+  if (view.getUint8(offset + 0) === 0x1) return "write";
+  if (view.getUint8(offset + 0) === 0x0) return "flush";
+  return undefined;
 }

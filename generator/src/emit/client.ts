@@ -8,6 +8,7 @@
 import { StructureKind, type ClassDeclarationStructure, type MethodDeclarationStructure, type OptionalKind } from "ts-morph";
 import type { CommandModel, QueueModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
+import { encodeRequestName, requestTypeName } from "./requests.ts";
 import { regionClassName } from "./registers.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
@@ -15,7 +16,7 @@ import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 const RT = "@warpdrive/runtime";
 
 /** Members of a queue wrapper; a command with one of these names gets a `Command` suffix. */
-const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor"]);
+const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "sendCommand", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor", "async", "submit", "completions"]);
 
 /** Members of the device class; a region with one of these names is `<name>Registers` instead. */
 const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
@@ -38,7 +39,13 @@ export function commandMethodName(c: CommandModel): string {
 
 /** Entry struct sent and struct received, per queue kind. */
 function queueStructs(q: QueueModel): { send: string; recv: string } {
+  if (q.kind === "portal") return { send: q.descriptor, recv: q.completion.record };
   return q.kind === "index-ring" ? { send: q.entry, recv: q.entry } : { send: q.sq.entry, recv: q.cq.entry };
+}
+
+/** The runtime engine class behind a queue kind. */
+function runtimeQueueClass(q: QueueModel): string {
+  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : "SqCqQueue";
 }
 
 export function clientFile(ctx: EmitContext): TsFile {
@@ -49,6 +56,22 @@ export function clientFile(ctx: EmitContext): TsFile {
   for (const q of m.queues) f.add(queueClass(ctx, f, q));
   f.add(deviceClass(ctx, f));
   return f;
+}
+
+/** `sendCommand(r)`: any command of the queue as its discriminated union, one method for all. */
+function requestMethod(f: TsFile, q: QueueModel, commands: CommandModel[]): OptionalKind<MethodDeclarationStructure>[] {
+  if (commands.length === 0) return [];
+  f.use("./commands.ts", encodeRequestName(q));
+  f.use("./commands.ts", requestTypeName(q), true);
+  return [
+    {
+      name: "sendCommand",
+      docs: [docText(`Queues any command of ${q.name} given as a ${requestTypeName(q)} (\`{ command: "...", ...its params }\`); returns its tag.`, q.source)],
+      parameters: [{ name: "r", type: requestTypeName(q) }],
+      returnType: "number",
+      statements: sendBody(encodeRequestName(q), "r", false),
+    },
+  ];
 }
 
 /** The body of a send-like method: reserve (or try), encode into the slot, publish. */
@@ -62,7 +85,7 @@ function sendBody(encode: string, arg: string, tryOnly: boolean): string[] {
 }
 
 function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
-  const rtClass = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+  const rtClass = runtimeQueueClass(q);
   f.use(RT, rtClass, true);
   const { send, recv } = queueStructs(q);
   f.use("./structs.ts", send);
@@ -89,6 +112,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       returnType: "number",
       statements: sendBody(`${send}.encode`, "init", true),
     },
+    ...requestMethod(f, q, commands),
     ...commands.map((c) => ({
       name: commandMethodName(c),
       docs: [docText(`Queues the ${c.name} command (a ${c.struct}); returns its tag.${c.doc ? ` ${c.doc}` : ""}`, c.source, `command ${c.name}`)],
@@ -122,6 +146,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
       returnType: recv,
       statements: ["const q = this.queue;", "q.takeSync(timeoutMs);", "return this.#done.moveTo(q.completionOffset);"],
     },
+    ...asyncMethods(f, q, send, recv),
     {
       name: "flush",
       docs: [docText("Publishes pending sends and rings the doorbell once for the batch.", q.source)],
@@ -149,6 +174,7 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
     properties: [
       { name: "queue", isReadonly: true, type: rtClass, docs: [docText("The runtime queue underneath (depth, inFlight, ring buffers).", q.source)] },
       { name: "#done", isReadonly: true, type: recv, docs: [docText("The accessor reap() points at each completion.", q.source)] },
+      { name: "#async", type: `AsyncQueue<${recv}Data> | undefined`, docs: [docText("The async layer, made on first use of submit/completions.", q.source)] },
     ],
     ctors: [
       {
@@ -159,9 +185,39 @@ function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<Cl
     ],
     getAccessors: [
       { name: "inFlight", returnType: "number", docs: [docText("Requests sent and not yet received.", q.source)], statements: ["return this.queue.inFlight;"] },
+      {
+        name: "async",
+        returnType: `AsyncQueue<${recv}Data>`,
+        docs: [docText("The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.", q.source)],
+        statements: [`return (this.#async ??= new AsyncQueue<${recv}Data>(this.queue, { decode: (q) => ${recv}.decode(q.completionView, q.completionOffset) }));`],
+      },
     ],
     methods,
   };
+}
+
+/** The awaitable side (runtime AsyncQueue): submit one request, or read the stream of completions. */
+function asyncMethods(f: TsFile, q: QueueModel, send: string, recv: string): OptionalKind<MethodDeclarationStructure>[] {
+  f.use(RT, "AsyncQueue");
+  f.use(RT, "SubmitOptions", true);
+  return [
+    {
+      name: "submit",
+      docs: [docText(`Queues one ${send} and resolves with its ${recv}, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.`, q.source)],
+      parameters: [
+        { name: "init", type: `${send}Init` },
+        { name: "options", type: "SubmitOptions", hasQuestionToken: true },
+      ],
+      returnType: `Promise<${recv}Data>`,
+      statements: [`return this.async.submit(${send}.encode, init, options);`],
+    },
+    {
+      name: "completions",
+      docs: [docText(`Every ${recv} from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.`, q.source)],
+      returnType: `AsyncIterableIterator<${recv}Data>`,
+      statements: ["return this.async.completions();"],
+    },
+  ];
 }
 
 function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
@@ -202,7 +258,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
       methods.push({
         name: "requestQueue",
         kind: StructureKind.Method,
-        docs: [docText(`Opens queue ${q.name}${q.kind === "sq-cq" ? ` (ids ${q.instances.first}..${q.instances.last})` : ""}.`, q.source, `queue ${q.name}`)],
+        docs: [docText(`Opens queue ${q.name}${q.kind !== "index-ring" && q.instances.first !== q.instances.last ? ` (ids ${q.instances.first}..${q.instances.last})` : q.kind === "sq-cq" ? ` (ids ${q.instances.first}..${q.instances.last})` : ""}.`, q.source, `queue ${q.name}`)],
         parameters: [
           { name: "name", type: str(q.name) },
           { name: "options", type: "QueueOptions", hasQuestionToken: true },
@@ -214,7 +270,7 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
     const impl = methods.splice(methods.length - m.queues.length);
     const union = m.queues.map((q) => queueClassName(q)).join(" | ");
     const cases = m.queues.map((q) => {
-      const rt = q.kind === "index-ring" ? "IndexRingQueue" : "SqCqQueue";
+      const rt = runtimeQueueClass(q);
       return `case ${str(q.name)}:\n  return new ${queueClassName(q)}(this.device.requestQueue(name, options) as ${rt});`;
     });
     methods.push({

@@ -5,6 +5,7 @@ import { StructureKind } from "ts-morph";
 import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from "../model.ts";
 import { bitValueType, bitsConst, bitsTypeName, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
+import { addRequestUnions } from "./requests.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
 
@@ -52,6 +53,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
     f.use(RT, "DmaResolver", true);
     f.add(paramsInterface(c), encodeFunction(c, s, needs, ctx.model.constants));
   }
+  addRequestUnions(ctx, f); // per queue: its commands as one discriminated union (requests.ts)
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
   if (ctx.model.commands.length === 0) f.add("export {};");
   return f;

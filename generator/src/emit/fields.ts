@@ -260,6 +260,7 @@ export function encodeField(
         `if (${local} === undefined) ${block(zeroRange(base, off, 8))}`,
         `else {`,
         `  const a = dmaAddress(dma, ${local}, ${lbl}${extent !== undefined ? `, ${extent}` : ""});`,
+        ...alignCheck(f, lbl, needs).map((s) => `  ${s}`),
         ...writeAddress(f, (k) => at(base, off + k), "a").map((s) => `  ${s}`),
         `}`,
       ],
@@ -405,4 +406,12 @@ export function extentCode(f: StructFieldModel, constants: ConstantModel[], loca
     return c !== undefined ? String(c.value) : local(n);
   });
   return extentSubtracts(e) ? `(${code})` : code;
+}
+
+/** A dma-address whose device requires an alignment (`align:`): the encoder refuses a misaligned address. */
+function alignCheck(f: StructFieldModel, lbl: string, needs: EncodeNeeds): string[] {
+  const align = f.dma?.align;
+  if (align === undefined || align <= 1) return [];
+  needs.runtime.add("dmaMisaligned");
+  return [`if (a % ${align} !== 0) throw dmaMisaligned(${lbl}, a, ${align});`];
 }

@@ -26,6 +26,8 @@ function bytesOf(v: bigint, n: number, little: boolean): string {
 }
 
 const DMA_ADDR = 0x123456788n; // above 4 GiB: both halves of the address are checked
+/** For a dma-address the device requires aligned (`align:`, up to 4 KiB): still above 4 GiB. */
+const DMA_ADDR_ALIGNED = 0x123456000n;
 
 interface Probe {
   /** Init object literal text. */
@@ -36,6 +38,14 @@ interface Probe {
   decoded?: [string, string];
   /** The DMA label the resolver must have seen. */
   dmaLabel?: string;
+  /** The bus address the resolver hands out for this probe, when not DMA_ADDR. */
+  address?: bigint;
+}
+
+/** Lines around a probe's encode that make the resolver hand out the probe's address. */
+function withAddress(p: Probe, body: string[]): string[] {
+  if (p.address === undefined) return body;
+  return [`      dma.address = ${hex(Number(p.address))};`, ...body, `      dma.address = ${hex(Number(DMA_ADDR))};`];
 }
 
 /** The first field of a struct that a probe can set with a plain scalar (for nested structs). */
@@ -51,9 +61,12 @@ function probes(ctx: EmitContext, dmaLabel: string, fld: StructFieldModel, base:
   const out: Probe[] = [];
   if (fld.type.kind === "dma-address") {
     const label = dmaLabel;
-    const b = bytesOf(DMA_ADDR, 8, little);
-    if (fld.count > 1) out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ref } }`, expect: [[lastAt, b]], dmaLabel: label });
-    else out.push({ init: `{ ${name}: ref }`, expect: [[lastAt, b]], dmaLabel: label, decoded: [`.${name}`, `${hex(Number(DMA_ADDR))}n`] });
+    const aligned = (fld.dma?.align ?? 1) > 1;
+    const addr = aligned ? DMA_ADDR_ALIGNED : DMA_ADDR;
+    const b = bytesOf(addr, 8, little);
+    const at = aligned ? { address: addr } : {};
+    if (fld.count > 1) out.push({ init: `{ ${name}: { length: ${fld.count}, ${fld.count - 1}: ref } }`, expect: [[lastAt, b]], dmaLabel: label, ...at });
+    else out.push({ init: `{ ${name}: ref }`, expect: [[lastAt, b]], dmaLabel: label, decoded: [`.${name}`, `${hex(Number(addr))}n`], ...at });
     return out;
   }
   if (fld.type.kind === "struct") {
@@ -109,7 +122,7 @@ function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
     for (const p of ps) {
       lines.push(`    {`);
       if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
-      lines.push(`      ${p.decoded ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`);
+      lines.push(...withAddress(p, [`      ${p.decoded ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`]));
       if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
       if (p.decoded) lines.push(`      expect(dec(${s.name}.decode(view, GUARD))${p.decoded[0]}).toBe(${p.decoded[1]});`);
       lines.push(`    }`);
@@ -292,7 +305,7 @@ function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
       for (const [at, h] of pr.expect) putHex(bytes, at, h);
       lines.push(`    {`);
       if (pr.dmaLabel) lines.push(`      dma.fields.length = 0;`);
-      lines.push(`      entry(${s.size}, (view, offset) => ${fn}(view, offset, init<${paramsTypeName(c)}>(${pr.init}), dma), ${JSON.stringify(runs(bytes))});`);
+      lines.push(...withAddress(pr, [`      entry(${s.size}, (view, offset) => ${fn}(view, offset, init<${paramsTypeName(c)}>(${pr.init}), dma), ${JSON.stringify(runs(bytes))});`]));
       if (pr.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(pr.dmaLabel)}]);`);
       lines.push(`    }`);
     }

@@ -44,8 +44,8 @@ export function readme(ctx: EmitContext): string {
   if (q) {
     const cmd = m.commands.find((c) => c.queue === q.name);
     out.push(`using q = dev.requestQueue(${JSON.stringify(q.name)});`);
-    out.push(cmd ? `q.${commandMethodName(cmd)}({ /* ${cmd.params.map((p) => camel(p.name)).join(", ")} */ });` : `q.send({ /* fields of ${q.kind === "index-ring" ? q.entry : q.sq.entry} */ });`);
-    out.push(`const done = q.recvSync(1000); // decoded ${q.kind === "index-ring" ? q.entry : q.cq.entry}`);
+    out.push(cmd ? `q.${commandMethodName(cmd)}({ /* ${cmd.params.map((p) => camel(p.name)).join(", ")} */ });` : `q.send({ /* fields of ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.descriptor : q.sq.entry} */ });`);
+    out.push(`const done = q.recvSync(1000); // decoded ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.completion.record : q.cq.entry}`);
   }
   out.push("```");
   if (m.handFiles.includes("behavior.ts")) {
@@ -92,6 +92,8 @@ export function readme(ctx: EmitContext): string {
     for (const x of m.queues) {
       if (x.kind === "index-ring") {
         out.push(`| \`${x.name}\` | index-ring | ${x.entry} (done: \`${x.done.field}\` != ${x.done.pending}) | ${x.depth} | \`${x.doorbell.region}.${x.doorbell.register}\` | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
+      } else if (x.kind === "portal") {
+        out.push(`| \`${x.name}\` [${x.instances.first}..${x.instances.last}] | portal (${x.store}) | ${x.descriptor} / ${x.completion.record} (done: \`${x.completion.status}\` != ${x.completion.pending}) | ${x.depth} | portal \`${x.portal.region}\`+${hex(x.portal.offset)}, stride ${hex(x.portal.stride)} | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
       } else {
         out.push(`| \`${x.name}\` [${x.instances.first}..${x.instances.last}] | sq-cq | ${x.sq.entry} / ${x.cq.entry} | ${x.sq.depth} / ${x.cq.depth} | \`${x.sq.doorbell.region}.${x.sq.doorbell.register}\`, \`${x.cq.doorbell.region}.${x.cq.doorbell.register}\` | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
       }

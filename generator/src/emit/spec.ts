@@ -1,6 +1,6 @@
 // src/spec.ts: the runtime's DeviceSpec, with every queue resolved to offsets and register locations
 // (entry sizes, tag/phase/done offsets, doorbells with their array stride).
-import type { DeviceModel, RegisterRef, StructModel } from "../model.ts";
+import type { DeviceModel, PortalQueueModel, RegisterRef, StructModel } from "../model.ts";
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
 import { docText, hex, str, type EmitContext } from "./util.ts";
 
@@ -33,7 +33,33 @@ function irqIndex(m: DeviceModel, name: string | undefined): string[] {
   return [`interrupt: ${irq.index}, // ${name}`];
 }
 
+/** A portal queue: where its portals are, the store they take, where the completion record's status is. */
+function portalLiteral(m: DeviceModel, q: PortalQueueModel): string {
+  const address = fieldOf(m, q.descriptor, q.completion.address);
+  const status = fieldOf(m, q.completion.record, q.completion.status);
+  return objectLiteral([
+    `kind: "portal",`,
+    `name: ${str(q.name)},`,
+    `first: ${q.instances.first},`,
+    `last: ${q.instances.last},`,
+    `descriptorSize: ${struct(m, q.descriptor).size}, // ${q.descriptor}`,
+    `depth: ${q.depth},`,
+    `portal: { region: ${str(q.portal.region)}, offset: ${hex(q.portal.offset)}, stride: ${hex(q.portal.stride)} },`,
+    `store: ${str(q.store)},`,
+    `completion: ${objectLiteral([
+      `size: ${struct(m, q.completion.record).size}, // ${q.completion.record}`,
+      `align: ${q.completion.align},`,
+      `addressOffset: ${address.offset}, // ${q.descriptor}.${q.completion.address}`,
+      `statusOffset: ${status.offset}, // ${q.completion.record}.${q.completion.status}`,
+      `statusWidth: ${(status.size / status.count) * 8},`,
+      `pending: ${q.completion.pending},`,
+    ])},`,
+    ...irqIndex(m, q.interrupt),
+  ]);
+}
+
 function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string {
+  if (q.kind === "portal") return portalLiteral(m, q);
   if (q.kind === "index-ring") {
     const done = fieldOf(m, q.entry, q.done.field);
     const ring = q.ring.kind === "dma" ? `"dma"` : `{ region: ${str(q.ring.region)}, offset: ${hex(q.ring.offset)} }`;
@@ -79,6 +105,20 @@ function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string 
   ]);
 }
 
+/** `uacce: { api, regions (by index), dusAddress }` for the UACCE backend. */
+function uacceLiteral(m: DeviceModel): string {
+  const u = m.match.uacce!;
+  const index = (name: string) => m.regions.find((r) => r.name === name)!.index;
+  const regions = u.regions.map((r) => `  { index: ${index(r.region)}, qfr: ${str(r.qfr)} }, // ${r.region}`);
+  return [
+    "uacce: {",
+    `  api: [${u.api.map(str).join(", ")}],`,
+    `  regions: [${regions.length ? `\n${regions.map((l) => `  ${l}`).join("\n")}\n  ` : ""}],`,
+    `  dusAddress: ${hex(u.dusAddress)},`,
+    "},",
+  ].join("\n");
+}
+
 /** The tag field's width, and its byte order when big endian (the engine writes and reads it so). */
 function tagShape(f: { size: number; count: number; endian: string }): string[] {
   return [`tagWidth: ${(f.size / f.count) * 8},`, ...(f.endian === "big" && f.size > 1 ? ["tagBigEndian: true,"] : [])];
@@ -101,6 +141,7 @@ export function specFile(ctx: EmitContext): TsFile {
     `interrupts: [${irqs.length ? `\n${irqs.map((l) => `  ${l}`).join("\n")}\n` : ""}],`,
     `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
   ];
+  if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
   if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
   f.add(
     `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,

@@ -4,6 +4,7 @@
 // dispatches, and passes in the clients it knows from the device descriptions.
 import { join } from "node:path";
 import { bindToVfio, listPciDevices, unbindFromVfio, type PciDevice } from "../pci/sysfs.ts";
+import { printUacceTable, uacceRows } from "./uacce.ts";
 
 export interface AdminIo {
   out(line: string): void;
@@ -22,6 +23,8 @@ export interface PciMatch {
 export interface Client {
   pkg: string;
   match: readonly PciMatch[];
+  /** The UACCE api strings it drives (a description's match.uacce.api), listed after the PCI devices. */
+  uacceApi?: readonly string[];
 }
 
 export function clientFor(dev: PciDevice, clients: readonly Client[]): string | undefined {
@@ -54,12 +57,14 @@ export function devicesCommand(io: AdminIo, argv: string[], clients: readonly Cl
   const sysfs = takeOption(args, "--sysfs") ?? "/sys";
   const json = args.includes("--json");
   const rows = listPciDevices(sysfs).map((d) => ({ ...d, client: clientFor(d, clients) }));
+  const uacce = uacceRows(sysfs, clients);
   if (json) {
-    io.out(JSON.stringify(rows, null, 2));
+    io.out(JSON.stringify([...rows, ...uacce], null, 2));
     return 0;
   }
   if (rows.length === 0) {
     io.err(`no PCI devices under ${join(sysfs, "bus/pci/devices")}`);
+    printUacceTable(io, uacce);
     return 0;
   }
   const table = [
@@ -75,6 +80,7 @@ export function devicesCommand(io: AdminIo, argv: string[], clients: readonly Cl
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   for (const r of table) io.out(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  printUacceTable(io, uacce);
   return 0;
 }
 

@@ -107,14 +107,32 @@ export class DmaBuffer {
   #firstDomain: DmaDomain | undefined;
   #firstIova = 0;
   #pins = 0;
+  /** Memory this buffer does not own (device-provided): given back here instead of munmap. */
+  readonly #giveBack: (() => void) | undefined;
 
-  private constructor(sys: Sys, ptr: number, size: number, name: string, locked: boolean) {
+  private constructor(sys: Sys, ptr: number, size: number, name: string, locked: boolean, giveBack?: () => void) {
     this.#sys = sys;
     this.#ptr = ptr;
     this.size = size;
     this.name = name;
     this.locked = locked;
+    this.#giveBack = giveBack;
     this.#ab = toArrayBuffer(ptr as Pointer, 0, size);
+  }
+
+  /**
+   * A buffer over memory someone else provides (a device's pool: UACCE's DUS region). Everything
+   * else is as for alloc (views, sharing, free detaching every view first); free() calls `giveBack`
+   * instead of munmap. `ptr` must be page-aligned and `size` a page multiple.
+   */
+  static fromProvided(ptr: number, size: number, options: { name?: string; giveBack: () => void; sys?: Sys }): DmaBuffer {
+    const sys = options.sys ?? realSys;
+    const name = options.name ?? `dma#${++serial}`;
+    if (!Number.isInteger(ptr) || ptr <= 0 || ptr % sys.pageSize !== 0 || !Number.isInteger(size) || size <= 0 || size % sys.pageSize !== 0) {
+      throw new RangeError(`DmaBuffer.fromProvided (${name}): memory [${ptr}, +${size}) is not whole pages`);
+    }
+    live++;
+    return new DmaBuffer(sys, ptr, size, name, false, options.giveBack);
   }
 
   /** Page-aligned, zeroed, pinned where possible. `size` is rounded up to a page multiple. */
@@ -330,7 +348,8 @@ export class DmaBuffer {
     if (this.locked) this.#sys.munlock(this.#ptr, this.size);
     live--;
     try {
-      this.#sys.munmap(this.#ptr, this.size, `dma buffer ${this.name}`);
+      if (this.#giveBack !== undefined) this.#giveBack();
+      else this.#sys.munmap(this.#ptr, this.size, `dma buffer ${this.name}`);
     } catch (e) {
       first ??= e;
     }

@@ -22,9 +22,16 @@ function load(path: string) {
   wd_wr64: { args: ["ptr", "u64"], returns: "void" },
   wd_db32: { args: ["ptr", "u32"], returns: "void" },
   wd_wmb_export: { args: [], returns: "void" },
+  wd_cpu_movdir64b: { args: [], returns: "u32" },
+  wd_cpu_enqcmd: { args: [], returns: "u32" },
+  wd_movdir64b: { args: ["ptr", "ptr"], returns: "void" },
+  wd_enqcmd: { args: ["ptr", "ptr"], returns: "u32" },
   wd_mmio_abi: { args: [], returns: "u32" },
   });
 }
+
+/** The ABI of runtime/native/mmio.c this loader expects (wd_mmio_abi). 3: portal stores. */
+export const MMIO_ABI = 3;
 
 export type NativeMmio = ReturnType<typeof load>["symbols"];
 
@@ -82,7 +89,7 @@ export function nativeMmio(): NativeMmio | null {
   try {
     const path = process.env.WD_MMIO_LIB || buildMmioLibrary();
     const lib = load(path);
-    if (lib.symbols.wd_mmio_abi() !== 2) throw new Error(`${path} has an unexpected ABI version`);
+    if (lib.symbols.wd_mmio_abi() !== MMIO_ABI) throw new Error(`${path} has an unexpected ABI version`);
     loaded = lib.symbols;
   } catch (e) {
     whyNot = e instanceof Error ? e.message : String(e);

@@ -3,7 +3,7 @@
 import type { RegLoc } from "../backend.ts";
 import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
 import { describe } from "../mem/dma.ts";
-import { ConfigError, UseAfterReleaseError } from "../errors.ts";
+import { ConfigError, UseAfterReleaseError, WarpDriveError } from "../errors.ts";
 import { isRequestError } from "../codec.ts";
 import type { QueueHost } from "./types.ts";
 
@@ -64,22 +64,72 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-/** Released-state bookkeeping with messages that say why the queue is gone. */
+/** The async layer's key to a queue it drives (Queue.claimAsync): its own calls go through. */
+export interface AsyncGate {
+  /** Lets the queue's methods run (the async layer is calling them). */
+  enter(): void;
+  /** Refuses them again to everyone else. */
+  leave(): void;
+}
+
+/** Why a queue ended, for the async layer: released by its owner, or with its device. */
+export type EndKind = "released" | "reset" | "closed";
+
+const RELEASED = 1;
+const ASYNC = 2;
+
+/**
+ * Released-state bookkeeping with messages that say why the queue is gone, and the refusal of
+ * sync calls on a queue the async layer drives (one state word, so the hot path's check stays one
+ * comparison).
+ */
 export class Lifetime {
-  #released = false;
+  #state = 0;
   #why = "released";
+  #claimed = false;
+  #onEnd: ((why: string, kind: EndKind) => void) | undefined;
   constructor(readonly label: string) {}
   get released(): boolean {
-    return this.#released;
+    return (this.#state & RELEASED) !== 0;
   }
   check(): void {
-    if (this.#released) throw new UseAfterReleaseError(`queue ${this.label}`, this.#why);
+    if (this.#state !== 0) this.#refuse();
+  }
+  #refuse(): never {
+    if ((this.#state & RELEASED) !== 0) throw new UseAfterReleaseError(`queue ${this.label}`, this.#why);
+    throw new WarpDriveError(`queue ${this.label} is driven asynchronously (submit/completions): its sync methods cannot be used on it`, {
+      hint: "use submit() on this queue, or request another queue of the device for sync use",
+    });
   }
   /** Marks released; throws if it already was (release twice is a bug in the caller). */
-  end(why = "released"): void {
-    this.check();
-    this.#released = true;
+  end(why = "released", kind: EndKind = "released"): void {
+    if ((this.#state & RELEASED) !== 0) this.#refuse();
+    this.#state = RELEASED;
     this.#why = why;
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.(why, kind);
+  }
+  /** Hands the queue to the async layer; `inFlight`: requests sent through the sync methods. */
+  claim(inFlight: number, onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+    if ((this.#state & RELEASED) === 0 && this.#claimed) throw new WarpDriveError(`queue ${this.label} is already driven asynchronously`);
+    this.check();
+    if (inFlight > 0) {
+      throw new WarpDriveError(`queue ${this.label}: ${inFlight} request(s) sent with the sync methods are in flight; sync and async cannot be mixed on one queue`, {
+        hint: "receive them first, or request another queue of the device for async use",
+      });
+    }
+    this.#claimed = true;
+    this.#onEnd = onEnd;
+    this.#state = ASYNC;
+    return {
+      enter: () => {
+        this.#state &= ~ASYNC;
+      },
+      leave: () => {
+        if (this.#state === 0) this.#state = ASYNC;
+      },
+    };
   }
 }
 

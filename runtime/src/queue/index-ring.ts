@@ -16,7 +16,7 @@ import type { IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaRef, DmaResolver, RegisterIo } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { detach } from "../mem/detach.ts";
-import { bindReg, checkTimeout, isPowerOfTwo, Lifetime, readReg, refusal, ringReg, sameReg, SlotPins, type BoundReg } from "./common.ts";
+import { bindReg, checkTimeout, type AsyncGate, type EndKind, isPowerOfTwo, Lifetime, readReg, refusal, ringReg, sameReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -298,6 +298,17 @@ export class IndexRingQueue implements Queue {
     return { tag, view: this.#view, offset: this.completionOffset, status: this.completionStatus };
   }
 
+  /** The interrupt line completions raise, if the queue has one (the async layer sleeps on it). */
+  get interrupt(): IrqLine | undefined {
+    return this.#irq;
+  }
+
+  /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
+   *  the queue is released or dies with its device. Refused while sync requests are in flight. */
+  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+    return this.#life.claim(this.inFlight, onEnd);
+  }
+
   /** References to `buf` held by requests in flight on this queue. */
   pinsOf(buf: DmaBuffer): number {
     return this.#pins.countOf(buf);
@@ -310,13 +321,13 @@ export class IndexRingQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string): void {
+  releaseFor(why: string, kind: EndKind = "closed"): void {
     if (this.#life.released) return;
     // what was in flight will never complete: report each tag once, here
     const lost: number[] = [];
     for (let i = this.#next; i !== this.#head; i = this.#wrap(i + 1)) lost.push(i);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`);
+    this.#life.end(`released (${why})`, kind);
     this.#dispose();
     this.#host.onRelease(this);
   }

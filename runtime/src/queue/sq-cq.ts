@@ -20,7 +20,7 @@
 import type { IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaRef, DmaResolver } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
-import { bindReg, checkTimeout, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
+import { bindReg, checkTimeout, type AsyncGate, type EndKind, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
 
@@ -189,6 +189,12 @@ export class SqCqQueue implements Queue {
     return (this.#reservedAt = this.#sqTail * this.#sqEntry);
   }
 
+  /** The tag the request being encoded (between reserve and publish) will get, or -1: lets an
+   *  encoder keep per-request state by tag (a driver's PRP list page). */
+  get reservedTag(): number {
+    return this.#reserved;
+  }
+
   reserve(): number {
     const at = this.tryReserve();
     if (at < 0) throw new QueueFullError(this.label, this.inFlight);
@@ -343,6 +349,17 @@ export class SqCqQueue implements Queue {
     return { tag, view: this.#cqView, offset: this.completionOffset, status: this.completionStatus };
   }
 
+  /** The interrupt line completions raise, if the queue has one (the async layer sleeps on it). */
+  get interrupt(): IrqLine | undefined {
+    return this.#irq;
+  }
+
+  /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
+   *  the queue is released or dies with its device. Refused while sync requests are in flight. */
+  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+    return this.#life.claim(this.inFlight, onEnd);
+  }
+
   /** References to `buf` held by requests in flight on this queue. */
   pinsOf(buf: DmaBuffer): number {
     return this.#pins.countOf(buf);
@@ -354,13 +371,13 @@ export class SqCqQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string): void {
+  releaseFor(why: string, kind: EndKind = "closed"): void {
     if (this.#life.released) return;
     // what was in flight will never complete: report each tag once, here
     const lost: number[] = [];
     for (let t = 0; t < this.#out.length; t++) if (this.#out[t] === 1) lost.push(t);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`);
+    this.#life.end(`released (${why})`, kind);
     this.#dispose();
   }
 

@@ -1,8 +1,9 @@
 // Shapes shared by the queue engines and Device. The engines know nothing about backends: Device
 // hands each queue a QueueHost with the few things a ring needs (register files, an interrupt line,
 // DMA memory shared with the device, the device's DmaResolver).
-import type { IrqLine, MappedRegion } from "../backend.ts";
+import type { IrqLine, MappedRegion, PortalPort } from "../backend.ts";
 import type { DmaBuffer, DmaResolver } from "../mem/index.ts";
+import type { AsyncGate, EndKind } from "./common.ts";
 export type { DmaResolver };
 
 /** Writes one entry at `view[offset..offset+entrySize)`; the entry bytes are zero when it is called. */
@@ -74,6 +75,12 @@ export interface Queue extends DmaResolver {
   /** Tags of the requests that were in flight when the device forgot the queue (Device.reset or
    *  close): they will never complete. Empty until then, and for a plain release(). */
   readonly abandoned: readonly number[];
+  /** The interrupt line its completions raise, if any. */
+  readonly interrupt: IrqLine | undefined;
+  /** Hands the queue to the async layer (AsyncQueue): from then on its sync methods refuse, and
+   *  `onEnd` is told once when the queue is released or dies with its device (reset, close).
+   *  Refused while requests sent with the sync methods are in flight, and a second time. */
+  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate;
   [Symbol.dispose](): void;
 }
 
@@ -90,6 +97,8 @@ export interface QueueHost {
   /** Unshares and frees what allocShared returned. */
   freeShared(buf: DmaBuffer): void;
   readonly dma: DmaResolver;
+  /** The descriptor store into a portal in region `name` (ConfigError when it cannot be made here). */
+  portal(region: string, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
 }

@@ -14,7 +14,7 @@
 //   is outside poll or has left the call it was in. No view survives a poll call, so after that
 //   no model code can touch the memory.
 import { ConfigError, DmaError, TimeoutError, UseAfterReleaseError, WarpDriveError } from "../errors.ts";
-import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion } from "../backend.ts";
+import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort } from "../backend.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
@@ -23,6 +23,7 @@ import {
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
+import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
 import { acquireHost, discardHost, releaseHost, type Host } from "./pool.ts";
 import { isMainThread, threadId } from "node:worker_threads";
 
@@ -87,6 +88,8 @@ export class SimDevice implements BackendDevice {
   readonly #control: Int32Array;
   readonly #dma: Float64Array;
   readonly #irqs = new Map<number, SimIrq>();
+  /** Portal mailboxes by region name: one per region a portal queue of the spec names. */
+  readonly #portals = new Map<string, Int32Array>();
   #host: Host | undefined;
   #closed = false;
   #leaked = false;
@@ -112,6 +115,7 @@ export class SimDevice implements BackendDevice {
       openAddresses.delete(this.address);
       throw e;
     }
+    for (const q of spec.queues) if (q.kind === "portal" && !this.#portals.has(q.portal.region)) this.#portals.set(q.portal.region, newMailbox());
     this.ready = this.#start(spec.model);
     this.ready.catch(() => {}); // reported to whoever awaits it; never an unhandled rejection
   }
@@ -160,6 +164,7 @@ export class SimDevice implements BackendDevice {
       control: this.#control,
       dma: this.#dma,
       journals,
+      portals: Object.fromEntries(this.#portals),
     };
     host.worker.ref(); // the open awaits the host's answer: keep the process alive until it comes
     await new Promise<void>((resolve, reject) => {
@@ -193,6 +198,16 @@ export class SimDevice implements BackendDevice {
 
   #check(what: string): void {
     if (this.#closed) throw new UseAfterReleaseError(`${what} of sim device ${this.address}`, "closed");
+  }
+
+  /** The model's mailbox for the region's portals: every descriptor arrives whole (sim/portal-mailbox.ts). */
+  portal(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort {
+    this.#check(`portal in region ${index}`);
+    const r = this.#regions.find((x) => x.index === index);
+    const mailbox = r === undefined ? undefined : this.#portals.get(r.name);
+    if (r === undefined || mailbox === undefined) throw new ConfigError(`sim device ${this.address}: region ${index} holds no portal of a portal queue`);
+    if (!(size > 0 && size <= MAX_DESCRIPTOR)) throw new ConfigError(`sim device ${this.address}: a ${size}-byte descriptor does not fit a portal store (1..${MAX_DESCRIPTOR} bytes)`);
+    return new MailboxPort(mailbox, store === "enqcmd", () => this.#wake());
   }
 
   region(index: number): MappedRegion {

@@ -66,6 +66,8 @@ export interface StartMessage {
   dma: Float64Array;
   /** Write journals of the regions the model journals, by region name. */
   journals: Record<string, Int32Array>;
+  /** Portal mailboxes (sim/portal-mailbox.ts) of the regions portal queues name, by region name. */
+  portals: Record<string, Int32Array>;
 }
 
 /** What the host posts back. */

@@ -17,8 +17,9 @@ import {
   type HostMessage, type StartMessage,
 } from "./control.ts";
 import {
-  DmaFault, type DeviceModel, type ModelContext, type ModelDmaEngine, type ModelRegion, type RegisterWatch, type WriteHandler, type WriteLog,
+  DmaFault, type DeviceModel, type ModelContext, type ModelDmaEngine, type ModelRegion, type PortalLog, type RegisterWatch, type WriteHandler, type WriteLog,
 } from "./model.ts";
+import { MailboxReader } from "./portal-mailbox.ts";
 
 declare const self: Worker;
 
@@ -230,7 +231,7 @@ class Watch64 implements RegisterWatch<bigint> {
   }
 }
 
-function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map<string, Journal>): ModelContext {
+function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map<string, Journal>, portals: Map<string, MailboxReader>): ModelContext {
   const byName = new Map(regions.map((r) => [r.name, r]));
   const irqByName = new Map(m.spec.interrupts.map((i) => [i.name, i.index])); // raise("done") without a search per call
   const irqBuf = new Uint8Array(8);
@@ -272,6 +273,11 @@ function makeContext(m: StartMessage, regions: Region[], dma: Dma, journals: Map
       if (j === undefined) throw new Error(`model of ${m.address}: region "${name}" is not journaled (list it in the model's journal)`);
       return j;
     },
+    portal(name: string): PortalLog {
+      const p = portals.get(name);
+      if (p === undefined) throw new Error(`model of ${m.address}: region "${name}" holds no portal of a portal queue (portal regions: ${[...portals.keys()].join(", ") || "none"})`);
+      return p;
+    },
     now: () => performance.now(),
     fault(message: string): never {
       throw new Fault(message);
@@ -305,7 +311,8 @@ function run(m: StartMessage): void {
   const dma = new Dma(c, m.dma);
   const journals = new Map(Object.entries(m.journals).map(([name, j]) => [name, new Journal(j)]));
   const journalList = [...journals.values()];
-  const ctx = makeContext(m, regions, dma, journals);
+  const portals = new Map(Object.entries(m.portals).map(([name, p]) => [name, new MailboxReader(p)]));
+  const ctx = makeContext(m, regions, dma, journals, portals);
   let state: unknown;
   let faulted: string | undefined;
   const fail = (e: unknown) => {
@@ -328,6 +335,7 @@ function run(m: StartMessage): void {
       try {
         for (const r of regions) r.bytes.fill(0);
         for (const j of journals.values()) j.discard();
+        for (const p of portals.values()) p.discard();
         state = model!.reset ? model!.reset(ctx, state) : model!.init(ctx);
       } catch (e) {
         fail(e);
@@ -362,6 +370,7 @@ function run(m: StartMessage): void {
     const w = Atomics.load(c, WAKE);
     if (Atomics.load(c, CMD) !== Cmd.RUN) continue;
     if (journalList.some((j) => j.pending !== 0)) continue;
+    if (portals.size > 0 && [...portals.values()].some((p) => p.pending !== 0)) continue;
     // Sleep a sixteenth of the idle time so far (50 µs .. 1 ms): a doorbell after an idle gap G is
     // noticed at most ~G/16 late, where doubling sleeps could add up to G/2 (a client descheduled
     // for 2 ms paid ~1 ms); an idle device still settles at 1 ms sleeps, after ~16 ms.

@@ -123,6 +123,18 @@ export interface WriteLog {
   readonly pending: number;
 }
 
+/** One descriptor a client stored into a portal: its offset in the region, the bytes (a view valid
+ *  during the handler only) and their count. */
+export type PortalHandler = (offset: number, descriptor: DataView, size: number) => void;
+
+/** The descriptors stored into one portal region, whole and in order (see sim/portal-mailbox.ts). */
+export interface PortalLog {
+  /** Calls `fn` for up to `max` descriptors not yet seen, oldest first; returns how many. */
+  drain(fn: PortalHandler, max?: number): number;
+  /** Descriptors waiting. */
+  readonly pending: number;
+}
+
 export interface ModelContext {
   /** The device address the client sees, e.g. "sim:wd-dummy/3"; use it in log and fault messages. */
   readonly address: string;
@@ -140,6 +152,8 @@ export interface ModelContext {
   watch64(region: string, offset: number): RegisterWatch<bigint>;
   /** The write journal of a region the model listed in `journal`. */
   writes(region: string): WriteLog;
+  /** Descriptors stored into the portals of a region that a portal queue of the spec names. */
+  portal(region: string): PortalLog;
   /** Milliseconds, monotonic (performance.now of the model's thread). */
   now(): number;
   /** Stops the model as a hung device; the message reaches the client side (stderr and close()). */

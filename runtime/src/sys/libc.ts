@@ -26,6 +26,7 @@ function load(path: string) {
   memfd_create: { args: ["ptr", "u32"], returns: "i32" },
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   mlock: { args: ["ptr", "u64"], returns: "i32" },
+  mincore: { args: ["ptr", "u64", "ptr"], returns: "i32" },
   munlock: { args: ["ptr", "u64"], returns: "i32" },
   sysconf: { args: ["i32"], returns: FFIType.i64_fast },
   getpid: { args: [], returns: "i32" },
@@ -72,6 +73,7 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_FIXED = 0x10;
 export const MAP_POPULATE = 0x8000;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -140,6 +142,16 @@ export interface Sys {
   /** Best effort: false when the memlock limit refuses (the memory stays usable, just not pinned). */
   mlock(addr: number, length: number): boolean;
   munlock(addr: number, length: number): void;
+  /**
+   * Replaces the pages at [addr, addr + length) with zeroed anonymous memory (mmap MAP_FIXED), so a
+   * mapping whose device is gone reads zeros instead of raising SIGBUS. Optional: fakes may omit it.
+   */
+  remapAnonymous?(addr: number, length: number, object?: string): void;
+  /**
+   * mincore of the page at addr: whether it is mapped in right now (undefined when the call fails).
+   * A page the kernel zapped out of a driver's mapping reads false. Optional: fakes may omit it.
+   */
+  pageResident?(addr: number): boolean | undefined;
   readonly pageSize: number;
 }
 
@@ -297,6 +309,22 @@ class LibcSys implements Sys {
     const r = libc().munlock(addr as Pointer, length);
     const e = r < 0 ? errno() : 0;
     if (tracing) trace("munlock", [addr, length], r, e);
+  }
+
+  pageResident(addr: number): boolean | undefined {
+    const vec = new Uint8Array(1);
+    const r = libc().mincore(addr as Pointer, this.pageSize, vec);
+    const e = r < 0 ? errno() : 0;
+    if (tracing) trace("mincore", [addr], r, e);
+    return r < 0 ? undefined : (vec[0] & 1) === 1;
+  }
+
+  remapAnonymous(addr: number, length: number, object?: string): void {
+    const p = libc().mmap(addr as Pointer, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) as unknown;
+    const bad = p !== addr;
+    const e = bad ? errno() : 0;
+    if (tracing) trace("mmap[fixed]", [addr, length], p, e);
+    if (bad) fail("mmap(MAP_FIXED)", object ?? `mapping 0x${addr.toString(16)}`, e || 22);
   }
 }
 

@@ -108,6 +108,21 @@ mdev_wd_dummy() {
   say "mdev wd-dummy $u1 $u2 type=$t available=$(cat "$t/available_instances")"
 }
 mdev_wd_dummy
+
+# UACCE (test/vm/uacce-module.ts appends uacce.ko, built from the kernel's own source, and our
+# parents): loaded in the listed order. Never fatal: without them the uacce run finds no device.
+uacce_modules() {
+  [ -f /etc/wd-uacce-modules ] || { say "uacce: no modules in the image"; return 0; }
+  while read -r ko; do
+    [ -n "$ko" ] || continue
+    insmod "$ko" || { say "uacce: insmod $ko failed"; return 0; }
+  done < /etc/wd-uacce-modules
+  for d in /sys/class/uacce/*; do
+    [ -e "$d/api" ] && say "uacce ${d##*/} api=$(cat "$d/api") flags=$(cat "$d/flags") available=$(cat "$d/available_instances")"
+  done
+  return 0
+}
+uacce_modules
 say "ready uptime=$(cut -d' ' -f1 /proc/uptime) WD_BACKEND=$WD_BACKEND WD_EDU_DEVICE=$WD_EDU_DEVICE WD_NVME_DEVICE=$WD_NVME_DEVICE WD_MMIO_LIB=${WD_MMIO_LIB:-none}"
 
 cd /wd || setup_failed "cd /wd"
