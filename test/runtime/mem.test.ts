@@ -1,6 +1,6 @@
 // RegisterIo implementations: exact widths, 64-bit as one value, bounds and alignment errors that
-// name the region, released regions, a polling read that sees another thread's write (trap 1: the
-// JIT must not hoist it), the native helper build, and the bun:ffi fallback.
+// name the region, released regions, a polling read that sees another thread's write (the JIT hoists a
+// plain typed-array load out of a polling loop, so register reads must not be plain loads), the native helper build, and the bun:ffi fallback.
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

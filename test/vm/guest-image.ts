@@ -3,7 +3,7 @@
 // Built once per (kernel package version, Bun version, HARNESS_VERSION) under .cache/vm/; the repo's
 // code goes into a second archive per run (code-archive.ts).
 //
-// Steps (see /work/shared/notes/vfio-in-qemu.md for why each one is there):
+// Steps (each one is there for a reason measured in this guest; the reasons are in the comments below):
 //   apt-cache depends linux-image-amd64  -> the real image package (never a hard-coded ABI number);
 //                                           --kernel 6.12: the linux-image-amd64 of bookworm-backports
 //   apt-get download + dpkg-deb -x       -> the kernel is extracted, not installed on the host

@@ -52,7 +52,7 @@ const QEMU = "qemu-system-x86_64";
 const QBOOT = "/usr/share/qemu/qboot.rom";
 
 /**
- * The QEMU command line (see /work/shared/notes/vfio-in-qemu.md for why each part is there).
+ * The QEMU command line (why each part is there: the comments on the options below).
  * `nvmeDevice`: the NVMe controller's -drive/-device arguments (nvme-variants.ts), default one
  * controller with QEMU's default properties over `nvmeImage`.
  */

@@ -1,6 +1,8 @@
 // RegisterIo: width-exact access to a region's registers, and its three implementations:
 //   MmioIo     device memory (a mapped BAR) through the native helper: every access is one opaque FFI
-//              call doing one volatile load/store of the exact width. Never Atomics (trap 2).
+//              call doing one volatile load/store of the exact width. Never Atomics: on device memory
+//              Atomics.load is a locked read-modify-write and Atomics.store an xchg (both also
+//              read or write the register).
 //   FfiMmioIo  fallback when no C compiler is there: reads are bun:ffi `read.u*` calls (native calls
 //              the JIT cannot hoist, exact width); writes are typed-array stores (one mov of the exact
 //              width; a BigUint64Array store is one 64-bit store). Weaker: the doorbell has no store

@@ -205,7 +205,7 @@ class LibcSys implements Sys {
 
   mmap(length: number, prot: number, flags: number, fd: number, offset: number, object?: string): number {
     const p = libc().mmap(null, length, prot, flags, fd, offset) as unknown;
-    // MAP_FAILED ((void*)-1) comes back as the BigInt 2^64-1, not a number (see notes/bun-ffi.md).
+    // MAP_FAILED ((void*)-1) comes back from bun:ffi as the BigInt 2^64-1, not a number.
     const bad = typeof p !== "number" || p === 0;
     const e = bad ? errno() : 0;
     if (tracing) trace("mmap", [length, prot, flags, fd, offset], p, e);
