@@ -2,7 +2,7 @@
 // and the released/label bookkeeping.
 import type { RegLoc } from "../backend.ts";
 import type { DmaBuffer, RegisterIo } from "../mem/index.ts";
-import { describe } from "../mem/dma.ts";
+import { checkNumber } from "../args.ts";
 import { ConfigError, UseAfterReleaseError, WarpDriveError } from "../errors.ts";
 import { isRequestError } from "../codec.ts";
 import type { QueueHost } from "./types.ts";
@@ -202,7 +202,5 @@ export function refusal(label: string, e: unknown): unknown {
 
 /** recvSync's timeout: a number of milliseconds, read once, never coerced. */
 export function checkTimeout(label: string, timeoutMs: unknown): number {
-  if (typeof timeoutMs !== "number") throw new TypeError(`recvSync on queue ${label}: timeoutMs must be a number, got ${describe(timeoutMs)}`);
-  if (!(timeoutMs >= 0)) throw new RangeError(`recvSync on queue ${label}: timeoutMs must be >= 0, got ${timeoutMs}`);
-  return timeoutMs;
+  return checkNumber(timeoutMs, "timeoutMs", 0, Infinity, `recvSync on queue ${label}`);
 }
