@@ -24,6 +24,7 @@ import {
 } from "./control.ts";
 import { JournalIo } from "./journal-io.ts";
 import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
+import { resolveModelLocation } from "./model-location.ts";
 import { acquireHost, discardHost, releaseHost, type Host } from "./pool.ts";
 import { isMainThread, threadId } from "node:worker_threads";
 
@@ -137,7 +138,8 @@ export class SimDevice implements BackendDevice {
     }
   }
 
-  async #start(modelUrl: string): Promise<void> {
+  async #start(model: string): Promise<void> {
+    const modelUrl = resolveModelLocation(model, this.spec.name);
     const host = await acquireHost(modelUrl);
     if (this.#closed) {
       releaseHost(host);
