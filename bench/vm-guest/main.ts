@@ -11,8 +11,8 @@ import { QemuEduDevice } from "@warpdrive/qemu-edu";
 import { Nvme } from "@warpdrive/nvme";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
 import { listUacceDevices } from "@warpdrive/runtime";
-import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";
-import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
+import { bindKernel, bindVfio, run } from "../../test/vm/kernel-path.ts";
+import { GUEST_FIO } from "../../test/vm/guest-tools.ts";
 import type { BenchEntry } from "../report.ts";
 import { median } from "../stats.ts";
 

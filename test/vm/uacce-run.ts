@@ -2,7 +2,7 @@
 // our parents, see uacce-module.ts) running the unchanged wd-dummy suite with WD_BACKEND=uacce, so
 // the generated client that ran on sim, VFIO and VFIO-mdev runs on UACCE too. Reported by name with
 // its own pass/fail counts, then added to the run's total.
-import { peerToolsArchive } from "../peers/guest-tools.ts";
+import { peerToolsArchive } from "./guest-tools.ts";
 import { uacceModulesArchive } from "./uacce-module.ts";
 import { CACHE_ROOT, runVm, tail } from "./vm.ts";
 import type { Log } from "./guest-image.ts";
