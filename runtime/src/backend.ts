@@ -1,6 +1,7 @@
 // The seam between Device (device.ts) and the two backends (vfio/, sim/). See docs/design.md,
 // "Runtime: backend interface". A backend only maps, maps DMA and wires interrupts; queues, DMA buffer
 // bookkeeping and IOVA allocation live above it in Device.
+import type { RemovalEvent } from "./errors.ts";
 import type { RegisterIo } from "./mem/io.ts";
 
 /** Where a register (or a doorbell array, with stride) lives. */
@@ -156,6 +157,15 @@ export interface BackendDevice {
   portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
+  /** Present when the backend hears of the device leaving (vfio: the REQ/ERR interrupts). */
+  readonly removal?: RemovalSignal;
+  /**
+   * The device is gone (Device calls it once, after its queues are released): every mapping of the
+   * device becomes anonymous memory at the same address (a stale pointer reads zeros instead of
+   * faulting) and whatever holds the device in the kernel is let go, so the removal can finish.
+   * Afterwards DMA unmapping and reset do nothing; close() frees the rest.
+   */
+  revoke?(): void;
   /** Present when the device decides which memory it can reach (see DeviceMemory). */
   readonly deviceMemory?: DeviceMemory;
 }
@@ -179,6 +189,14 @@ export interface DeviceMemory {
   deviceAddress(ptr: number, size: number): number | undefined;
   /** For refusals: what the device can reach ("the 4 MiB DUS region of wd_dummy-0"). */
   readonly describe: string;
+}
+
+/** How a backend reports that its device is leaving (see BackendDevice.removal). */
+export interface RemovalSignal {
+  /** Files that become readable when it fires: a sleeping waiter polls them beside its interrupt. */
+  readonly fds: readonly number[];
+  /** Non-blocking: what fired since the device was opened, or undefined. */
+  poll(): RemovalEvent | undefined;
 }
 
 export interface Backend {
