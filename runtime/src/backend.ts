@@ -91,7 +91,8 @@ export interface DeviceSpec {
   regions: { name: string; kind: "mmio" | "ram"; index: number; size: number }[];
   interrupts: { name: string; index: number; kind: "intx" | "msi" | "msix" }[];
   queues: QueueSpec[];
-  /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
+  /** The sim model: a module URL, or a package specifier such as "@warpdrive/<dev>/model" (generated
+   *  specs name their driver package's model so), resolved by runtime/src/sim/model-location.ts. */
   model?: string;
   /** Sim backend only: settings the model reads as `ctx.spec.modelOptions` (plain data, copied to
    *  the model's thread), so one model module can present differently configured devices. */

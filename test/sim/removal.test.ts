@@ -4,7 +4,7 @@
 // in flight with DeviceRemovedError, revokes the device and lets it be opened again.
 import { describe, expect, test } from "bun:test";
 import { AsyncQueue, DeviceRemovedError, Device, DmaBuffer, IndexRingQueue, SimDevice, SqCqQueue, UseAfterReleaseError } from "@warpdrive/runtime";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
+import { Nvme } from "@warpdrive/nvme";
 import { RING, ringSpec, SQCQ, sqcqSpec } from "./models/specs.ts";
 import { ourFdCount, ourMapLines } from "../helpers/proc.ts";
 

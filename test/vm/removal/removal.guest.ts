@@ -11,8 +11,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fr
 import { DeviceRemovedError } from "@warpdrive/runtime";
 import { bindToVfio, listPciDevices } from "@warpdrive/runtime/pci/sysfs";
 import { createMdev, findMdevTypes } from "@warpdrive/runtime/vfio/mdev";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
-import { Edu } from "@warpdrive/qemu-edu/hand/behavior";
+import { Nvme } from "@warpdrive/nvme";
+import { Edu } from "@warpdrive/qemu-edu";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
 
 const CYCLES = Number(process.env.WD_REMOVAL_CYCLES ?? 20);
