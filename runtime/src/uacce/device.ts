@@ -21,8 +21,9 @@
 //           pages the driver inserted at mmap count, a PFN mapping always reads as absent), and the
 //           queue itself (START_Q on a started queue is EINVAL while it lives, ENXIO once released).
 //           Either one: the dead mappings are replaced in place by zeroed memory, then a UacceError
-//           is thrown, so stale views and the ring read zeros and the app gets a typed error. Still
-//           uncovered: a touch of the mapping between the zap and the next wait's check.
+//           is thrown, so stale views and the ring read zeros and the app gets a typed error. A touch
+//           between the zap and that check would be SIGBUS: both mappings are guarded
+//           (sigbus-guard.ts), so it reads zeros instead, and the guard's mark is a third sign.
 import type { BackendDevice, DeviceMemory, DeviceRings, DeviceSpec, IrqLine, MappedRegion, QueueSpec, UacceQueueSpec, UacceSpec } from "../backend.ts";
 import { ConfigError, SysError, UacceError } from "../errors.ts";
 import { toArrayBuffer, type Pointer } from "bun:ffi";
@@ -33,6 +34,7 @@ import {
 } from "../sys/uacce-abi.ts";
 import { DusPool, SvaMemory } from "./dus-pool.ts";
 import { QmDoorbell } from "./qm-doorbell.ts";
+import { guardMapping, type MappingGuard } from "./sigbus-guard.ts";
 import type { UacceDeviceInfo } from "./sysfs.ts";
 
 const ENXIO = 6;
@@ -51,6 +53,8 @@ type Qfr = "mmio" | "dus";
 interface Mapping {
   ptr: number;
   size: number;
+  /** Turns a SIGBUS in the mapping into zeros (real system calls only; a fake Sys maps plain memory). */
+  guard: MappingGuard | undefined;
 }
 
 interface Mapped extends MappedRegion {
@@ -155,7 +159,7 @@ export class UacceQueue implements BackendDevice {
       for (const [q, type] of [["mmio", UACCE_QFRT_MMIO], ["dus", UACCE_QFRT_DUS]] as const) {
         if (have[q] === 0) continue;
         const ptr = this.#sys.mmap(have[q], PROT_READ | PROT_WRITE, MAP_SHARED, this.#fd, qfrOffset(type, page), `${q.toUpperCase()} region of ${this.path}`);
-        this.#maps.set(q, { ptr, size: have[q] });
+        this.#maps.set(q, { ptr, size: have[q], guard: options.sys === undefined ? guardMapping(ptr, have[q]) : undefined });
       }
       if (info.sva) this.deviceMemory = new SvaMemory();
       else {
@@ -203,6 +207,7 @@ export class UacceQueue implements BackendDevice {
       }
     }
     if (this.#gone === undefined && this.#sentinels.some((p) => this.#sys.pageResident?.(p) === false)) this.#retire();
+    if (this.#gone === undefined && [...this.#maps.values()].some((m) => m.guard?.hit === true)) this.#retire();
     if (this.#gone !== undefined) throw this.#goneError(call);
   }
 
@@ -359,7 +364,10 @@ export class UacceQueue implements BackendDevice {
     for (const r of this.#regions.values()) r.io.release();
     this.#regions.clear();
     this.#lines.clear();
-    for (const [q, m] of this.#maps) step(() => this.#sys.munmap(m.ptr, m.size, `${q.toUpperCase()} region of ${this.path}`));
+    for (const [q, m] of this.#maps) {
+      m.guard?.remove();
+      step(() => this.#sys.munmap(m.ptr, m.size, `${q.toUpperCase()} region of ${this.path}`));
+    }
     this.#maps.clear();
     if (this.#fd >= 0) {
       const fd = this.#fd;
