@@ -1,7 +1,7 @@
 // Test data for hzip, shared by the backend-agnostic suite (hzip.test.ts) and the sim-only one:
 // deterministic bytes (text-like or noise, so failures reproduce) and node:zlib as the judge.
 import { deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateRawSync, inflateSync } from "node:zlib";
-import type { ZipFormat } from "@warpdrive/hzip/hand/behavior";
+import type { ZipFormat } from "@warpdrive/hzip";
 
 export const FORMATS: ZipFormat[] = ["deflate", "zlib", "gzip"];
 

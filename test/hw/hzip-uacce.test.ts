@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
 import { decodeQmDoorbellV2, listUacceDevices, UacceError, UacceQueue, sys } from "@warpdrive/runtime";
-import { Hzip } from "@warpdrive/hzip/hand/behavior";
-import { SQE_SIZE } from "@warpdrive/hzip/constants";
+import { Hzip } from "@warpdrive/hzip";
+import { SQE_SIZE } from "@warpdrive/hzip-generated/constants";
 import { same, sample } from "./hzip-samples.ts";
 
 const onUacce = process.env.WD_BACKEND === "uacce";

@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UacceQueue } from "@warpdrive/runtime";
-import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName, type ZipFormat } from "@warpdrive/hzip/hand/behavior";
-import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip/constants";
-import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
-import { Sqe } from "@warpdrive/hzip/structs";
+import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName, type ZipFormat } from "@warpdrive/hzip";
+import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip-generated/constants";
+import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip-generated/enums";
+import { Sqe } from "@warpdrive/hzip-generated/structs";
 import { FORMATS, same, sample, softDeflate, softInflate } from "./hzip-samples.ts";
 
 const onVfio = process.env.WD_BACKEND === "vfio";

@@ -9,12 +9,12 @@ import { RamIo } from "../../runtime/src/mem/io.ts";
 import { UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO } from "../../runtime/src/sys/uacce-abi.ts";
 import { UacceBackend } from "../../runtime/src/uacce/backend.ts";
 import { decodeQmDoorbellV2, QmDoorbell, qmDoorbellV2 } from "../../runtime/src/uacce/qm-doorbell.ts";
-import { Hzip } from "@warpdrive/hzip/hand/behavior";
-import { HzipDevice } from "@warpdrive/hzip/client";
-import { SQE_SIZE, CQE_SIZE } from "@warpdrive/hzip/constants";
-import { ZipStatus } from "@warpdrive/hzip/enums";
-import { Cqe, Sqe } from "@warpdrive/hzip/structs";
-import { spec } from "@warpdrive/hzip/spec";
+import { Hzip } from "@warpdrive/hzip";
+import { HzipDevice } from "@warpdrive/hzip-generated/client";
+import { SQE_SIZE, CQE_SIZE } from "@warpdrive/hzip-generated/constants";
+import { ZipStatus } from "@warpdrive/hzip-generated/enums";
+import { Cqe, Sqe } from "@warpdrive/hzip-generated/structs";
+import { spec } from "@warpdrive/hzip-generated/spec";
 import { FakeUacce } from "./fake-uacce.ts";
 
 const DEPTH = 1024;

@@ -4,11 +4,11 @@
 // (round trips, statuses) is test/hw/hzip.test.ts, which runs here too and on UACCE in the guest.
 import { describe, expect, test } from "bun:test";
 import { gunzipSync, inflateRawSync } from "node:zlib";
-import { Hzip, statusName } from "@warpdrive/hzip/hand/behavior";
-import { HzipDevice } from "@warpdrive/hzip/client";
-import { QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip/constants";
-import { ZipAlgorithm } from "@warpdrive/hzip/enums";
-import { Sqe } from "@warpdrive/hzip/structs";
+import { Hzip, statusName } from "@warpdrive/hzip";
+import { HzipDevice } from "@warpdrive/hzip-generated/client";
+import { QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip-generated/constants";
+import { ZipAlgorithm } from "@warpdrive/hzip-generated/enums";
+import { Sqe } from "@warpdrive/hzip-generated/structs";
 import { same, sample } from "../hw/hzip-samples.ts";
 
 describe("hzip on the sim: host-chosen depths", () => {

@@ -57,5 +57,5 @@ export const spec: DeviceSpec = {
       { queue: "qp", rings: "dus", depth: 1024, doorbell: { format: "qm-v2", region: 2, offset: 0x1000 } }, // doorbell in qm
     ],
   },
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/hzip/model",
 };
