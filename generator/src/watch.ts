@@ -66,7 +66,8 @@ export async function watchDescriptions(opts: WatchOptions): Promise<number> {
     }, settleMs);
   };
 
-  await runOnce([]);
+  // Watch first, then run: the first run's "watching ... for changes" line must mean that a change
+  // made after it is seen (an edit made while the watchers were still being set up was lost).
   const watchers: FSWatcher[] = [];
   for (const dir of dirs) {
     watchers.push(
@@ -80,6 +81,7 @@ export async function watchDescriptions(opts: WatchOptions): Promise<number> {
       }),
     );
   }
+  await runOnce([]);
   return new Promise<number>(() => {
     // Held open by the watchers until the process is stopped.
   });
