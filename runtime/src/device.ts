@@ -181,7 +181,7 @@ export class Device implements DmaDomain {
         const buf = DmaBuffer.fromProvided(m.ptr, m.size, { name: `${label} ${what}`, giveBack: () => {} });
         made.push(buf);
         this.#owned.add(buf);
-        this.#rings.set(buf, buf.claim(`queue memory "${label} ${what}"`));
+        this.#rings.claim(buf, `${label} ${what}`);
       }
     } catch (e) {
       for (const b of made) this.#host.freeShared(b);
