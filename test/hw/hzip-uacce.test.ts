@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, inflateRawSync } from "node:zlib";
 import { decodeQmDoorbellV2, listUacceDevices, UacceError, UacceQueue, sys } from "@warpdrive/runtime";
-import { Hzip } from "@warpdrive/hzip";
+import { Hzip, HzipPool } from "@warpdrive/hzip";
 import { SQE_SIZE } from "@warpdrive/hzip-generated/constants";
 import { same, sample } from "./hzip-samples.ts";
 
@@ -110,6 +110,17 @@ describe.skipIf(!onUacce)("hzip on UACCE", () => {
       got++;
     }
     expect(z.client.qm.completed.read()).toBe(1100);
+  });
+});
+
+describe.skipIf(!onUacce)("HzipPool on UACCE", () => {
+  test("one queue pair per open (the default there), awaitable requests woken through poll() on the queue file, every output checked", async () => {
+    using pool = await HzipPool.open({ backend: "uacce", buffers: 8, bufferSize: 32 * 1024 });
+    expect(pool.queues.length).toBe(1);
+    const inputs = Array.from({ length: 24 }, (_, i) => sample(4000 + i * 100, "text", 70 + i));
+    const outs = await Promise.all(inputs.map((d) => pool.compress(d, "gzip")));
+    outs.forEach((gz, i) => expect(same(gunzipSync(gz), inputs[i]!)).toBe(true));
+    expect(pool.inFlight).toBe(0);
   });
 });
 

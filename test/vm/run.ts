@@ -19,7 +19,7 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --smoke               only the harness's own smoke test (test/vm/fixtures/smoke.test.ts)
   --timeout <s>         hard limit per boot (default 300)
   --no-self-test        skip the harness self-check (boots that must fail)
-  --no-uacce            skip the uacce run (a second boot: wd-dummy with WD_BACKEND=uacce)
+  --no-uacce            skip the uacce run (a second boot: wd-dummy and hzip with WD_BACKEND=uacce)
   --uacce               only the uacce run
   --no-removal          skip the removal boot (edu/NVMe unplugged and plugged back over QMP mid-I/O)
   --removal             only the removal boot
