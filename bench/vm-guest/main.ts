@@ -12,8 +12,8 @@ import { Nvme } from "@warpdrive/nvme";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
 import { Hzip, compressBound, succeeded } from "@warpdrive/hzip";
 import { listUacceDevices } from "@warpdrive/runtime";
-import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";
-import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
+import { bindKernel, bindVfio, run } from "../../test/vm/kernel-path.ts";
+import { GUEST_FIO } from "../../test/vm/guest-tools.ts";
 import type { BenchEntry } from "../report.ts";
 import { median } from "../stats.ts";
 
