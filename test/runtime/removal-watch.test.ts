@@ -1,9 +1,9 @@
 // RemovalWatch (runtime/src/removal.ts) with a scripted removal signal: how often the hot path
 // reads the signal, the event-loop timer, and that the device is told exactly once.
 import { expect, test } from "bun:test";
-import type { RemovalSignal } from "../../runtime/src/backend.ts";
-import type { RemovalEvent } from "../../runtime/src/errors.ts";
-import { EVERY, RemovalWatch } from "../../runtime/src/removal.ts";
+import type { RemovalSignal } from "@warpdrive/runtime/backend";
+import type { RemovalEvent } from "@warpdrive/runtime/errors";
+import { EVERY, RemovalWatch } from "@warpdrive/runtime/removal";
 
 class Scripted implements RemovalSignal {
   polls = 0;
