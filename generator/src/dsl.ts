@@ -55,6 +55,21 @@ export interface RawStruct extends RawDoc {
   endian?: "little" | "big";
   packed?: boolean;
   fields: Record<string, RawStructField>;
+  variants?: RawVariants;
+}
+
+/** Layouts of a struct selected by an opcode field (see generator/src/variants.ts). */
+export interface RawVariants extends RawDoc {
+  /** `field` or `field.bitfield`. */
+  selector: string;
+  cases: Record<string, RawVariantCase>;
+}
+
+export interface RawVariantCase extends RawDoc {
+  /** A number, or a member of the selector's enum. */
+  value: number | string;
+  fields?: Record<string, RawStructField>;
+  omit?: string[];
 }
 
 export type RawRing = "dma" | { region: string; offset: number };
@@ -114,6 +129,8 @@ export interface RawParam extends RawDoc, RawDmaExtent {
 export interface RawCommand extends RawDoc {
   queue?: string;
   struct?: string;
+  /** A case of the struct's variants: its selector value is fixed, its fields are params' to name. */
+  variant?: string;
   fixed?: Record<string, number>;
   params?: Record<string, RawParam>;
 }

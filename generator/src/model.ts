@@ -151,6 +151,31 @@ export interface StructModel {
   packed: boolean;
   /** Sorted by offset. */
   fields: StructFieldModel[];
+  /** Layouts selected by an opcode field, when the struct has them. */
+  variants?: VariantsModel;
+  doc?: string;
+  source: SourcePos;
+}
+
+/** A struct's variants: which field selects the case, and each case's layout. */
+export interface VariantsModel {
+  /** The selecting field (a single integer of at most 32 bits) and, when the selector is one of its
+   *  bit fields, that bit field. */
+  selector: { field: string; bits?: FieldModel };
+  /** In declaration order. */
+  cases: VariantCaseModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface VariantCaseModel {
+  name: string;
+  /** The selector's value for this case. */
+  value: number;
+  /** The case's fields, sorted by offset: the struct's fields it keeps and its own. */
+  fields: StructFieldModel[];
+  /** Names of the fields that are the case's own (not the struct's). */
+  own: string[];
   doc?: string;
   source: SourcePos;
 }
@@ -250,6 +275,8 @@ export interface CommandParamModel {
 export interface CommandModel {
   name: string;
   struct: string;
+  /** The case of the struct's variants the command encodes (its fields are the params' fields). */
+  variant?: string;
   queue?: string;
   /** Field name -> value written before the params. Sorted by field offset. */
   fixed: { field: string; value: number }[];

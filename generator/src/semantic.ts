@@ -35,6 +35,7 @@ import {
 import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
+import { checkCommandVariant, checkVariants, type VariantRulesHost } from "./variant-rules.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 
@@ -363,6 +364,7 @@ class Rules {
         }
         placed.push(shape);
       }
+      if (s.variants !== undefined) checkVariants(this.variantRulesHost(), sname, s);
     }
     this.checkStructCycles();
   }
@@ -685,9 +687,16 @@ class Rules {
         }
       }
       const sname = this.commandStruct(c);
-      const struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
+      let struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
       if (!struct || !sname) continue;
       const written: { shape: FieldShape; what: string }[] = [];
+      if (c.variant !== undefined) {
+        // a command naming a case sees the case's fields; the case sets the selector
+        const v = checkCommandVariant(this.variantRulesHost(), cname, c as RawCommand, struct, sname);
+        if (!v) continue;
+        struct = v.view;
+        if (v.selector) written.push({ shape: v.selector, what: `the selector of variant "${String(c.variant)}"` });
+      }
       const fixedWords = new Map<string, string>(); // field -> how the first fixed entry on it wrote it
       for (const [fname, value] of entries(c.fixed)) {
         const path: Path = [...base, "fixed", fname];
@@ -814,7 +823,21 @@ class Rules {
     return checkFixedBits(this.portalRulesHost(), path, key, value, struct, sname, words);
   }
 
-  private portalRulesHost(): PortalRulesHost {
+  private variantRulesHost(): VariantRulesHost {
+    return {
+      data: this.data,
+      report: (p, c, m, k, sev) => this.report(p, c, m, k, sev),
+      fieldShape: (n, f) => this.fieldShape(n, f),
+      checkFieldOptions: (b, n, f) => this.checkFieldOptions(b, n, f),
+      checkPlacement: (b, sh, size, packed, label, type) => this.checkPlacement(b, sh, size, packed, label, type),
+      checkDmaExtent: (b, n, f, name) => this.checkDmaExtent(b, n, f, name),
+      extentFieldName: (st, n) => this.extentFieldName(st, n),
+      integer: (p) => this.loc.integer(p),
+      suggest: (w, c) => this.suggest(w, c),
+    };
+  }
+
+    private portalRulesHost(): PortalRulesHost {
     return {
       data: this.data,
       regions: this.regions,

@@ -326,7 +326,7 @@ describe("dsa-copy refusals leave the queue usable", () => {
       q.batch({ list: buf.ref(32, 128), count: 2 });
     } catch (e) {
       expect((e as Error).message).toContain("64-byte aligned");
-      expect((e as Error).message).toContain("batch.list");
+      expect((e as Error).message).toContain("desc_list_addr");
       expect((e as Error).message).toContain("/wq");
     }
     expect(buf.pins).toBe(0);

@@ -29,6 +29,7 @@ import {
   type EncodeNeeds,
 } from "./fields.ts";
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
+import { variantDecls } from "./variants.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
@@ -110,6 +111,7 @@ export function structsFile(ctx: EmitContext): TsFile {
     }
     f.use(RT, "DmaResolver", true);
     f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
+    variantDecls(f, s, needs, ctx.model.constants); // emit/variants.ts: nothing unless the struct has variants
   }
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
   if (ctx.model.structs.length === 0) f.add("export {};");
