@@ -68,6 +68,8 @@ class Rules {
   readonly queues = new Map<string, RawQueue>();
   readonly interrupts = new Set<string>();
   private readonly alignMemo = new Map<string, number>();
+  /** Structs whose variants have errors: commands naming their cases are not checked against them. */
+  private readonly badVariants = new Set<string>();
 
   constructor(
     private readonly file: string,
@@ -364,7 +366,7 @@ class Rules {
         }
         placed.push(shape);
       }
-      if (s.variants !== undefined) checkVariants(this.variantRulesHost(), sname, s);
+      if (s.variants !== undefined && !checkVariants(this.variantRulesHost(), sname, s)) this.badVariants.add(sname);
     }
     this.checkStructCycles();
   }
@@ -692,7 +694,7 @@ class Rules {
       const written: { shape: FieldShape; what: string }[] = [];
       if (c.variant !== undefined) {
         // a command naming a case sees the case's fields; the case sets the selector
-        const v = checkCommandVariant(this.variantRulesHost(), cname, c as RawCommand, struct, sname);
+        const v = checkCommandVariant(this.variantRulesHost(), cname, c as RawCommand, struct, sname, !this.badVariants.has(sname));
         if (!v) continue;
         struct = v.view;
         if (v.selector) written.push({ shape: v.selector, what: `the selector of variant "${String(c.variant)}"` });
@@ -833,11 +835,12 @@ class Rules {
       checkDmaExtent: (b, n, f, name) => this.checkDmaExtent(b, n, f, name),
       extentFieldName: (st, n) => this.extentFieldName(st, n),
       integer: (p) => this.loc.integer(p),
+      errorCount: () => this.out.filter((d) => d.severity === "error").length,
       suggest: (w, c) => this.suggest(w, c),
     };
   }
 
-    private portalRulesHost(): PortalRulesHost {
+  private portalRulesHost(): PortalRulesHost {
     return {
       data: this.data,
       regions: this.regions,

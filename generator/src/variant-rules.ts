@@ -4,7 +4,7 @@
 import type { PathSegment } from "./diagnostics.ts";
 import { camelCase, entries, fitsUnsigned, hex, parseBits, pascalCase, type RawCommand, type RawDevice, type RawDmaExtent, type RawStruct, type RawStructField } from "./dsl.ts";
 import type { ShapeLike } from "./portal-rules.ts";
-import { caseFields, caseStruct, caseValue, selectorEnum, splitSelector } from "./variants.ts";
+import { caseFields, caseStruct, caseValue, keptFields, selectorEnum, splitSelector } from "./variants.ts";
 
 type Path = PathSegment[];
 
@@ -20,6 +20,8 @@ export interface VariantRulesHost {
   /** Why a name in an extent is not a usable field of `s` (undefined: it is). */
   extentFieldName(s: RawStruct, n: string): string | undefined;
   integer(path: Path): bigint | undefined;
+  /** Errors reported so far (by any rule). */
+  errorCount(): number;
   suggest(word: string, candidates: string[]): string;
 }
 
@@ -78,9 +80,16 @@ function checkSelector(h: VariantRulesHost, sname: string, s: RawStruct, base: P
  * do not take the name of a struct field the case keeps; `omit` names struct fields other than the
  * selector; every extent in the case names a field the case has.
  */
-export function checkVariants(h: VariantRulesHost, sname: string, s: RawStruct): void {
+/** Returns whether the variants are free of errors. */
+export function checkVariants(host: VariantRulesHost, sname: string, s: RawStruct): boolean {
   const v = s.variants;
-  if (!isObj(v)) return;
+  if (!isObj(v)) return true;
+  const before = host.errorCount();
+  checkCases(host, sname, s, v);
+  return host.errorCount() === before;
+}
+
+function checkCases(h: VariantRulesHost, sname: string, s: RawStruct, v: NonNullable<RawStruct["variants"]>): void {
   const base: Path = ["structs", sname, "variants"];
   const sel = checkSelector(h, sname, s, base);
   const selField = isStr(v.selector) ? splitSelector(v.selector).field : undefined;
@@ -95,7 +104,7 @@ export function checkVariants(h: VariantRulesHost, sname: string, s: RawStruct):
     if (twin !== undefined) h.report(cpath, "name-collision", `cases "${twin}" and "${cname}" of ${sname} both become ${sname}${typeName} in the generated package; rename one`, true);
     else typeNames.set(typeName, cname);
     // the value
-    if (isStr(c.value)) {
+    if (isStr(c.value) && sel) {
       if (enumName === undefined) h.report([...cpath, "value"], "bad-variant-value", `case "${cname}" names "${c.value}", but the selector ${String(v.selector)} has no enum; give a number`);
       else if (caseValue(h.data, s, c) === undefined) {
         const members = Object.keys((isObj(h.data.enums) && isObj(h.data.enums[enumName]) ? h.data.enums[enumName]!.values : undefined) ?? {});
@@ -142,9 +151,9 @@ export function checkVariants(h: VariantRulesHost, sname: string, s: RawStruct):
     }
     const fields = caseFields(h.data, s, c);
     const view: RawStruct = { ...s, fields };
+    const kept = keptFields(h.data, s, c);
     for (const [fname] of own) {
-      const kept = isObj(s.fields) && isObj(s.fields[fname]) && Object.hasOwn(fields, fname) && fields[fname] === s.fields[fname];
-      if (kept) h.report([...cpath, "fields", fname], "duplicate-field", `case "${cname}" has its own field "${fname}" and keeps ${sname}'s field of that name; lay it over that field, omit that field or rename it`, true);
+      if (kept.includes(fname)) h.report([...cpath, "fields", fname], "duplicate-field", `case "${cname}" has its own field "${fname}" and keeps ${sname}'s field of that name; lay it over that field, omit that field or rename it`, true);
     }
     // names that differ in YAML but not in TypeScript
     const asCamel = new Map<string, string>();
@@ -176,15 +185,18 @@ function extentWords(extent: number | string): string[] {
 /**
  * A command naming a case: the struct has variants and that case; the command does not fix the
  * selector (the case does). Returns the struct as the command sees it (the case's fields) and the
- * selector's shape (written by the command), or undefined when the command cannot be checked further.
+ * selector's shape (written by the command), or undefined when the command cannot be checked further
+ * (also when the struct's variants have errors of their own).
  */
-export function checkCommandVariant(h: VariantRulesHost, cname: string, c: RawCommand, struct: RawStruct, sname: string): { view: RawStruct; selector?: ShapeLike } | undefined {
+export function checkCommandVariant(h: VariantRulesHost, cname: string, c: RawCommand, struct: RawStruct, sname: string, variantsValid: boolean): { view: RawStruct; selector?: ShapeLike } | undefined {
   const base: Path = ["commands", cname];
   if (!isStr(c.variant)) return undefined;
   if (!isObj(struct.variants) || !isObj(struct.variants.cases)) {
     h.report([...base, "variant"], "no-variants", `command "${cname}" names variant "${c.variant}", but struct ${sname} has no variants`);
     return undefined;
   }
+  // a case whose layout is wrong was reported at the struct: checking the command against it would only repeat that
+  if (!variantsValid) return undefined;
   const view = caseStruct(h.data, struct, c.variant);
   if (!view) {
     h.report([...base, "variant"], "unknown-variant", `struct ${sname} has no variant "${c.variant}"${h.suggest(c.variant, Object.keys(struct.variants.cases))}`);

@@ -32,18 +32,21 @@ function overlap(a: { offset: number; bytes: number }, b: { offset: number; byte
  * unless the case omits it or one of its own fields lies over it.
  */
 export function caseFields(d: RawDevice, struct: RawStruct, c: RawVariantCase): Record<string, RawStructField> {
-  const own = entries(c.fields).filter(([, f]) => isObj(f) && isInt(f.offset));
-  const ownSpans = own.map(([, f]) => ({ offset: f.offset, bytes: rawFieldBytes(d, f) ?? 0 }));
-  const omit = new Set(Array.isArray(c.omit) ? c.omit : []);
   const out: Record<string, RawStructField> = {};
-  for (const [name, f] of entries(struct.fields)) {
-    if (!isObj(f) || omit.has(name)) continue;
-    const span = { offset: isInt(f.offset) ? f.offset : 0, bytes: rawFieldBytes(d, f) ?? 0 };
-    if (ownSpans.some((o) => overlap(o, span))) continue;
-    out[name] = f;
-  }
-  for (const [name, f] of own) out[name] = f;
+  for (const name of keptFields(d, struct, c)) out[name] = struct.fields[name]!;
+  for (const [name, f] of entries(c.fields)) if (isObj(f) && isInt(f.offset)) out[name] = f;
   return out;
+}
+
+/** Names of the struct fields a case keeps: not omitted, and no field of its own lies over them. */
+export function keptFields(d: RawDevice, struct: RawStruct, c: RawVariantCase): string[] {
+  const ownSpans = entries(c.fields)
+    .filter(([, f]) => isObj(f) && isInt(f.offset))
+    .map(([, f]) => ({ offset: f.offset, bytes: rawFieldBytes(d, f) ?? 0 }));
+  const omit = new Set(Array.isArray(c.omit) ? c.omit : []);
+  return entries(struct.fields)
+    .filter(([name, f]) => isObj(f) && !omit.has(name) && !ownSpans.some((o) => overlap(o, { offset: isInt(f.offset) ? f.offset : 0, bytes: rawFieldBytes(d, f) ?? 0 })))
+    .map(([name]) => name);
 }
 
 /** The struct as a command naming case `name` sees it: the case's fields, no variants. */
