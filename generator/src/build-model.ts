@@ -225,11 +225,26 @@ class ModelBuilder {
       count,
       endian: f.endian ?? structEndian,
       ...(f.enum !== undefined && { enumName: f.enum }),
-      ...(t === "dma-address" && { dma: dmaModel(f) }),
+      ...(t === "dma-address" && { dma: this.dma(f) }),
       bitfields: this.bitfields([...path, "fields"], f.fields, "rw"),
       ...(f.doc !== undefined && { doc: f.doc }),
       source: this.source(path),
     };
+  }
+
+  /** What a dma-address says about its memory; a list's extent is its count field times the entry size. */
+  private dma(f: RawDmaExtent): DmaFieldModel {
+    const l = f.list;
+    if (l === undefined) return dmaModel(f);
+    const entrySize = this.structSizes.get(l.of)!;
+    const limit = (v: number | string | undefined, fallback: number) => (v === undefined ? fallback : typeof v === "number" ? v : this.constantValue(v));
+    const list = { of: l.of, entrySize, count: l.count, min: limit(l.min, 1), max: limit(l.max, 0), ...(l.doc !== undefined && { doc: l.doc }) };
+    return { ...dmaModel({ ...f, extent: `${l.count} * ${entrySize}` }), list };
+  }
+
+  private constantValue(name: string): number {
+    const c = this.data.constants![name]!;
+    return typeof c === "number" ? c : c.value;
   }
 
   private structs(): StructModel[] {
@@ -376,9 +391,11 @@ class ModelBuilder {
           const own = dmaModel(p);
           field = { ...field, dma: { ...(p.extent !== undefined || p.unbounded !== undefined ? own : field.dma), direction: own.direction ?? field.dma.direction } };
         }
+        const list = field.dma?.list;
         return {
           name: pname,
           field,
+          ...(list !== undefined && { listCount: this.structField(this.fieldPath(sname, c.variant, list.count), list.count, struct.fields[list.count]!, endian) }),
           ...(fromField !== undefined && { fromField }),
           ...(fromField !== undefined && (p.extent !== undefined || p.unbounded !== undefined) && { extentOwn: true }),
           ...(p.doc !== undefined && { doc: p.doc }),

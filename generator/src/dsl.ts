@@ -38,6 +38,18 @@ export interface RawDmaExtent {
   direction?: "to-device" | "from-device" | "both";
   /** Alignment (bytes, a power of two) the device requires of the address. */
   align?: number;
+  /** The address points at a list of entries (generator/src/list-rules.ts). */
+  list?: RawDmaList;
+}
+
+export interface RawDmaList extends RawDoc {
+  /** Struct of one entry. */
+  of: string;
+  /** Sibling field holding the number of entries. */
+  count: string;
+  /** Counts the device accepts: numbers or constant names. */
+  min?: number | string;
+  max: number | string;
 }
 
 export interface RawStructField extends RawDoc, RawDmaExtent {

@@ -67,6 +67,18 @@ export function exportedNames(d: RawDevice): ExportedName[] {
     const vItem = `the variants of struct ${sname}`;
     for (const n of [`${sname}VariantInit`, `${sname}VariantData`, `encode${sname}Variant`, `decode${sname}Variant`, `${camelCase(sname)}VariantOf`]) add(n, vItem, vpath);
   }
+  // descriptor lists (emit/lists.ts): one class per entry struct a list field names
+  const listed = new Set<string>();
+  for (const [sname, s] of entries(d.structs)) {
+    if (!isObj(s)) continue;
+    const fields: [string[], unknown][] = entries(s.fields).map(([n, f]) => [["structs", sname, "fields", n], f]);
+    if (isObj(s.variants)) for (const [cname, c] of entries(s.variants.cases)) if (isObj(c)) fields.push(...entries(c.fields).map(([n, f]): [string[], unknown] => [["structs", sname, "variants", "cases", cname, "fields", n], f]));
+    for (const [path, f] of fields) {
+      if (!isObj(f) || !isObj(f.list) || typeof f.list.of !== "string" || listed.has(f.list.of)) continue;
+      listed.add(f.list.of);
+      add(`${f.list.of}List`, `the list of ${f.list.of} at ${String(path[path.length - 1])}`, [...path, "list"]);
+    }
+  }
   for (const [cname, c] of entries(d.commands)) {
     const item = `command "${cname}"`;
     add(`${pascalCase(cname)}Params`, item, ["commands", cname]);

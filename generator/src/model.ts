@@ -124,6 +124,21 @@ export interface DmaFieldModel {
   direction?: "to-device" | "from-device" | "both";
   /** Alignment the device requires of the address (bytes, a power of two; absent: none). */
   align?: number;
+  /** The address points at a list of entries; `extent` is then `count * entrySize`. */
+  list?: DmaListModel;
+}
+
+/** A list of entries one descriptor points at (a batch): a generated `<Of>List` class fills it. */
+export interface DmaListModel {
+  /** Struct of one entry. */
+  of: string;
+  entrySize: number;
+  /** Sibling field the number of entries goes into. */
+  count: string;
+  /** Counts the device accepts, inclusive. */
+  min: number;
+  max: number;
+  doc?: string;
 }
 
 export interface StructFieldModel {
@@ -268,6 +283,8 @@ export interface CommandParamModel {
   /** A dma-address param that states its own extent (in param names); otherwise the field's extent
    *  applies, in struct field names. */
   extentOwn?: boolean;
+  /** A list param (its field has `dma.list`): the field the list's length goes into. */
+  listCount?: StructFieldModel;
   doc?: string;
   source: SourcePos;
 }

@@ -36,6 +36,7 @@ import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
 import { checkCommandVariant, checkVariants, type VariantRulesHost } from "./variant-rules.ts";
+import { checkDmaList, checkListParam, type ListRulesHost } from "./list-rules.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 
@@ -359,6 +360,7 @@ class Rules {
         if (!shape) continue;
         this.checkPlacement(base, shape, isInt(s.size) ? s.size : undefined, s.packed === true, `${s.size}-byte struct ${sname}`, f.type);
         if (shape.kind === "dma-address") this.checkDmaExtent(base, fname, f, (n) => this.extentFieldName(s, n));
+        if (shape.kind === "dma-address") checkDmaList(this.listRulesHost(), base, fname, f, s);
         for (const other of placed) {
           if (overlaps(shape, other)) {
             this.report([...base, "offset"], "struct-field-overlap", `field "${fname}" (${span(shape)}) overlaps field "${other.name}" (${span(other)})`);
@@ -397,7 +399,7 @@ class Rules {
     if (f.endian !== undefined && bytes === undefined) {
       this.report([...base, "endian"], "bad-option", `endian applies to integer and dma-address fields, not ${t}`, true);
     }
-    for (const k of ["extent", "unbounded", "direction", "align"] as const) {
+    for (const k of ["extent", "unbounded", "direction", "align", "list"] as const) {
       if (f[k] !== undefined && t !== "dma-address") this.report([...base, k], "bad-option", `${k} describes the memory a dma-address points at; "${fname}" is ${t}`, true);
     }
     this.checkDmaAlign(base, fname, f);
@@ -419,6 +421,7 @@ class Rules {
       if (!inherited) this.report([...base, "unbounded"], "dma-unbounded", `dma-address "${fname}" has no extent (${f.unbounded}): the SDK cannot check how far the device reaches from it`, true, "warning");
       return;
     }
+    if (f.extent === undefined && f.list !== undefined) return; // a list states its extent (list-rules.ts)
     if (f.extent === undefined) {
       if (inherited) return; // reported at the struct field
       this.report(base, "dma-extent-missing", `dma-address "${fname}" needs an extent (the bytes the device moves there: a number, a field or an expression) or unbounded: "<why not>"`, true);
@@ -729,6 +732,7 @@ class Rules {
         if (!isObj(p)) continue;
         const path: Path = [...base, "params", pname];
         const shape = this.checkParam(path, pname, p as RawParam, struct, sname);
+        if (isStr(p.field) && isObj(struct.fields)) checkListParam(this.listRulesHost(), cname, pname, c as RawCommand, struct.fields[p.field], p.extent !== undefined || p.unbounded !== undefined);
         if (!shape) continue;
         for (const w of written) {
           if (overlaps(shape, w.shape)) {
@@ -825,6 +829,15 @@ class Rules {
     return checkFixedBits(this.portalRulesHost(), path, key, value, struct, sname, words);
   }
 
+  private listRulesHost(): ListRulesHost {
+    return {
+      data: this.data,
+      report: (p, c, m, k) => this.report(p, c, m, k),
+      extentFieldName: (st, n) => this.extentFieldName(st, n),
+      suggest: (w, c) => this.suggest(w, c),
+    };
+  }
+
   private variantRulesHost(): VariantRulesHost {
     return {
       data: this.data,
@@ -833,6 +846,7 @@ class Rules {
       checkFieldOptions: (b, n, f) => this.checkFieldOptions(b, n, f),
       checkPlacement: (b, sh, size, packed, label, type) => this.checkPlacement(b, sh, size, packed, label, type),
       checkDmaExtent: (b, n, f, name) => this.checkDmaExtent(b, n, f, name),
+      checkDmaList: (b, n, f, owner) => checkDmaList(this.listRulesHost(), b, n, f, owner),
       extentFieldName: (st, n) => this.extentFieldName(st, n),
       integer: (p) => this.loc.integer(p),
       errorCount: () => this.out.filter((d) => d.severity === "error").length,

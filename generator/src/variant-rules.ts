@@ -17,6 +17,8 @@ export interface VariantRulesHost {
   /** Inside the struct and naturally aligned (semantic.ts's checkPlacement). */
   checkPlacement(base: Path, shape: ShapeLike, structSize: number | undefined, packed: boolean, structLabel: string, type: string): void;
   checkDmaExtent(base: Path, fname: string, f: RawDmaExtent, name: (n: string) => string | undefined): void;
+  /** `list:` on a dma-address (list-rules.ts), its count among `owner`'s fields. */
+  checkDmaList(base: Path, fname: string, f: RawDmaExtent, owner: RawStruct): void;
   /** Why a name in an extent is not a usable field of `s` (undefined: it is). */
   extentFieldName(s: RawStruct, n: string): string | undefined;
   integer(path: Path): bigint | undefined;
@@ -165,11 +167,14 @@ function checkCases(h: VariantRulesHost, sname: string, s: RawStruct, v: NonNull
     }
     // extents: own fields' name the case's fields; a kept struct field's must still be there
     for (const [fname, f] of own) {
-      if (isObj(f) && f.type === "dma-address") h.checkDmaExtent([...cpath, "fields", fname], fname, f, (n) => h.extentFieldName(view, n));
+      if (!isObj(f) || f.type !== "dma-address") continue;
+      h.checkDmaExtent([...cpath, "fields", fname], fname, f, (n) => h.extentFieldName(view, n));
+      h.checkDmaList([...cpath, "fields", fname], fname, f, view);
     }
     for (const [fname, f] of entries(fields)) {
-      if (own.some(([n]) => n === fname) || !isObj(f) || f.type !== "dma-address" || f.extent === undefined) continue;
-      for (const n of extentWords(f.extent)) {
+      if (own.some(([n]) => n === fname) || !isObj(f) || f.type !== "dma-address") continue;
+      const words = f.extent !== undefined ? extentWords(f.extent) : isObj(f.list) && isStr(f.list.count) ? [f.list.count] : [];
+      for (const n of words) {
         if (/^[A-Z]/.test(n) || Object.hasOwn(fields, n)) continue;
         h.report(cpath, "variant-extent-lost", `case "${cname}" keeps field "${fname}", whose extent uses "${n}", but the case omits or replaces "${n}": omit "${fname}" too or keep "${n}"`, true);
       }

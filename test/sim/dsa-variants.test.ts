@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaBuffer, DmaError, type DmaRef, type DmaResolver } from "@warpdrive/runtime";
 import {
-  CompletionRecord, DsaCopyDevice, DsaStatus, decodeDescriptorVariant, descriptorVariantOf, encodeDescriptorVariant, encodeWqRequest,
+  CompletionRecord, DescriptorList, DsaCopyDevice, DsaStatus, decodeDescriptorVariant, descriptorVariantOf, encodeDescriptorVariant, encodeWqRequest,
   type DescriptorVariantInit,
 } from "@warpdrive/dsa-copy";
 
@@ -162,7 +162,7 @@ describe("variants on the sim", () => {
 
   test("a batch of members written as variants runs each in its own terms", () => {
     using q = dev.requestQueue("wq");
-    using list = dev.alloc(4096, "list");
+    using memory = dev.alloc(4096, "list");
     using records = dev.alloc(4096, "records");
     for (let i = 0; i < 256; i++) data.bytes[i] = (i * 7 + 3) & 0xff;
     data.bytes.fill(0, 4096, 8192);
@@ -173,8 +173,9 @@ describe("variants on the sim", () => {
       { variant: "compare_pattern", opFlags: done, completionAddr: records.ref(64, 32), srcAddr: data.ref(4096 + 512, 64), compPattern: 0x5a5a5a5a5a5a5a5an, xferSize: 64 },
       { variant: "compare", opFlags: { ...done, checkResult: 1, fence: 1 }, completionAddr: records.ref(96, 32), srcAddr: data.ref(0, 256), src2Addr: data.ref(4096, 256), xferSize: 256, expectedRes: 0 },
     ];
-    members.forEach((m, i) => encodeDescriptorVariant(list.view, i * 64, m, dev.dma));
-    q.batch({ list: list.ref(0, members.length * 64), count: members.length });
+    const list = new DescriptorList(memory, dev.dma);
+    for (const m of members) list.push(m);
+    q.batch({ list });
     const r = q.recvSync(5000);
     expect([r.status.code, r.bytesCompleted]).toEqual([DsaStatus.SUCCESS, 4]);
     expect(data.bytes.subarray(4096, 4096 + 256)).toEqual(data.bytes.subarray(0, 256));

@@ -35,3 +35,4 @@ export {
 export { IovaAllocator, clipRanges, type IovaAllocatorOptions, type IovaRange } from "./iova.ts";
 export { copyBytes } from "./bytes.ts";
 export { mappedPortal, portalInstructions } from "./portal.ts";
+export { DmaList, type DmaListOptions, type ListEntryEncoder } from "./dma-list.ts";
