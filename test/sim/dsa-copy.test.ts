@@ -366,6 +366,8 @@ describe("dsa-copy refusals leave the queue usable", () => {
     expect(() => new DescriptorList(memory, dev.dma, { capacity: memory.size / 64 + 1 })).toThrow(/end past dma buffer/);
     expect(() => new DescriptorList(memory, dev.dma, { capacity: 0 })).toThrow(RangeError);
     expect(() => new DescriptorList(memory, dev.dma, null as never)).toThrow(TypeError);
+    expect(() => new DescriptorList(memory.ref(0, 64) as never, dev.dma)).toThrow(/expected a DmaBuffer/);
+    expect(() => new DescriptorList(memory, {} as never)).toThrow(/options.dma must be a DmaResolver/);
     stillWorks(q);
   });
 

@@ -3,7 +3,7 @@
 // generated encoder; the list remembers the DMA windows its entries name, so the request carrying
 // the list can pin those buffers for as long as it is in flight, exactly like the buffers it names
 // itself (the device reads the members while the batch runs).
-import type { DmaBuffer, DmaRef, DmaResolver } from "./dma.ts";
+import { DmaBuffer, describe, type DmaRef, type DmaResolver } from "./dma.ts";
 
 /** How a generated encoder writes one entry (the shape of every generated `encode...`). */
 export type ListEntryEncoder<A> = (view: DataView, offset: number, arg: A, dma: DmaResolver) => void;
@@ -37,10 +37,12 @@ export class DmaList {
 
   constructor(buffer: DmaBuffer, options: DmaListOptions) {
     if (typeof options !== "object" || options === null) throw new TypeError(`DmaList: options must be an object, got ${String(options)}`);
-    const entrySize = options.entrySize;
-    const capacity = options.capacity;
+    // each option read once
+    const { entrySize, capacity, dma } = options;
     const offset = options.offset ?? 0;
     const name = options.name ?? "dma list";
+    if (typeof buffer !== "object" || buffer === null || !DmaBuffer.isBuffer(buffer)) throw new TypeError(`${name}: expected a DmaBuffer, got ${describe(buffer)}`);
+    if (typeof dma !== "object" || dma === null || typeof dma.addressOf !== "function") throw new TypeError(`${name}: options.dma must be a DmaResolver (device.dma), got ${describe(dma)}`);
     for (const [k, v, min] of [["entrySize", entrySize, 1], ["capacity", capacity, 1], ["offset", offset, 0]] as const) {
       if (typeof v !== "number") throw new TypeError(`${name}: options.${k} must be a number, got ${typeof v}`);
       if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name}: options.${k} must be an integer >= ${min}, got ${v}`);
@@ -53,7 +55,7 @@ export class DmaList {
     this.capacity = capacity;
     this.offset = offset;
     this.name = name;
-    this.#dma = options.dma;
+    this.#dma = dma;
     this.#recorder = {
       addressOf: (ref, field, extent) => {
         const a = this.#dma.addressOf(ref, field, extent);
