@@ -1,6 +1,7 @@
 // The seam between Device (device.ts) and the two backends (vfio/, sim/). See docs/design.md,
 // "Runtime: backend interface". A backend only maps, maps DMA and wires interrupts; queues, DMA buffer
 // bookkeeping and IOVA allocation live above it in Device.
+import type { RemovalEvent } from "./errors.ts";
 import type { RegisterIo } from "./mem/io.ts";
 
 /** Where a register (or a doorbell array, with stride) lives. */
@@ -90,7 +91,8 @@ export interface DeviceSpec {
   regions: { name: string; kind: "mmio" | "ram"; index: number; size: number }[];
   interrupts: { name: string; index: number; kind: "intx" | "msi" | "msix" }[];
   queues: QueueSpec[];
-  /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
+  /** The sim model: a module URL, or a package specifier such as "@warpdrive/<dev>/model" (generated
+   *  specs name their driver package's model so), resolved by runtime/src/sim/model-location.ts. */
   model?: string;
   /** Sim backend only: settings the model reads as `ctx.spec.modelOptions` (plain data, copied to
    *  the model's thread), so one model module can present differently configured devices. */
@@ -107,6 +109,40 @@ export interface UacceSpec {
   regions: { index: number; qfr: "mmio" | "dus" }[];
   /** Bus address at which the device sees the first byte of the DUS region (no SVA). */
   dusAddress: number;
+  /** sq-cq queues whose rings the device keeps in DUS and whose doorbell is the QM's 64-bit word. */
+  queues?: UacceQueueSpec[];
+}
+
+/**
+ * An sq-cq queue on UACCE the way HiSilicon's queue manager (QM v2) shows it to user space: the SQ
+ * from DUS byte 0 (`depth` entries), the CQ right after it, both placed by the kernel, and one 64-bit
+ * doorbell for both rings at `offset` of region `region` (placed in MMIO).
+ */
+export interface UacceQueueSpec {
+  queue: string;
+  rings: "dus";
+  depth: number;
+  doorbell: { format: "qm-v2"; region: number; offset: number };
+}
+
+/**
+ * Rings a backend's device keeps in memory of its own (UACCE QM queues: the queue's DUS), with the
+ * doorbell writes that go with them. The queue engine uses them instead of allocating rings and
+ * ringing the description's doorbell registers.
+ */
+export interface DeviceRings {
+  /** Entries of each ring (the device's, not chosen by the host). */
+  readonly depth: number;
+  /** Process addresses of the rings (page-aligned, `depth * entry size` bytes each, zeroed). */
+  readonly sq: { ptr: number; size: number };
+  readonly cq: { ptr: number; size: number };
+  /** The number the device knows this queue by (the QM's sqn: doorbells and completions carry it). */
+  readonly queueNumber: number;
+  /** Publishes the SQ tail / CQ head. */
+  ringSq(tail: number): void;
+  ringCq(head: number): void;
+  /** The queue gives the rings back (released); the device's queue is restarted before the next use. */
+  release(): void;
 }
 
 /** A device region mapped into this process. Valid until the BackendDevice closes. */
@@ -149,8 +185,23 @@ export interface BackendDevice {
   portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
+  /** Present when the backend hears of the device leaving (vfio: the REQ/ERR interrupts). */
+  readonly removal?: RemovalSignal;
+  /**
+   * The device is gone (Device calls it once, after its queues are released): every mapping of the
+   * device becomes anonymous memory at the same address (a stale pointer reads zeros instead of
+   * faulting) and whatever holds the device in the kernel is let go, so the removal can finish.
+   * Afterwards DMA unmapping and reset do nothing; close() frees the rest.
+   */
+  revoke?(): void;
   /** Present when the device decides which memory it can reach (see DeviceMemory). */
   readonly deviceMemory?: DeviceMemory;
+  /**
+   * The rings of sq-cq queue `spec` (id `id`) when the device keeps them itself (DeviceRings), else
+   * undefined (the engine allocates them). `depth`: what the caller asked for; refused when it is
+   * not the device's.
+   */
+  sqCqRings?(spec: Extract<QueueSpec, { kind: "sq-cq" }>, id: number, depth: number | undefined): DeviceRings | undefined;
 }
 
 /**
@@ -172,6 +223,14 @@ export interface DeviceMemory {
   deviceAddress(ptr: number, size: number): number | undefined;
   /** For refusals: what the device can reach ("the 4 MiB DUS region of wd_dummy-0"). */
   readonly describe: string;
+}
+
+/** How a backend reports that its device is leaving (see BackendDevice.removal). */
+export interface RemovalSignal {
+  /** Files that become readable when it fires: a sleeping waiter polls them beside its interrupt. */
+  readonly fds: readonly number[];
+  /** Non-blocking: what fired since the device was opened, or undefined. */
+  poll(): RemovalEvent | undefined;
 }
 
 export interface Backend {

@@ -19,7 +19,7 @@ async function tscErrors(source: string): Promise<{ lines: number[]; out: string
         extends: join(ROOT, "tsconfig.json"),
         compilerOptions: {
           typeRoots: [join(ROOT, "node_modules/@types")],
-          paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/runtime/*": [join(ROOT, "runtime/src/*")], "@warpdrive/dsa-copy/*": [join(ROOT, "generated/dsa-copy/src/*")] },
+          paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/runtime/*": [join(ROOT, "runtime/src/*")], "@warpdrive/dsa-copy-generated/*": [join(ROOT, "generated/dsa-copy/src/*")] },
         },
         include: [file],
         exclude: [],

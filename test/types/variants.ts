@@ -3,7 +3,7 @@
 // and decoded data narrows by `variant`. Checked by test/types/variants.test.ts: each line after an
 // expect-error marker must fail tsc, and nothing else may.
 import type { DmaRef } from "@warpdrive/runtime";
-import { decodeDescriptorVariant, encodeDescriptorVariant, type DescriptorVariantInit } from "@warpdrive/dsa-copy/structs";
+import { decodeDescriptorVariant, encodeDescriptorVariant, type DescriptorVariantInit } from "@warpdrive/dsa-copy-generated/structs";
 
 declare const ref: DmaRef;
 declare const view: DataView;

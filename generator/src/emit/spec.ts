@@ -105,7 +105,7 @@ function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string 
   ]);
 }
 
-/** `uacce: { api, regions (by index), dusAddress }` for the UACCE backend. */
+/** `uacce: { api, regions (by index), dusAddress, queues? }` for the UACCE backend. */
 function uacceLiteral(m: DeviceModel): string {
   const u = m.match.uacce!;
   const index = (name: string) => m.regions.find((r) => r.name === name)!.index;
@@ -115,6 +115,12 @@ function uacceLiteral(m: DeviceModel): string {
     `  api: [${u.api.map(str).join(", ")}],`,
     `  regions: [${regions.length ? `\n${regions.map((l) => `  ${l}`).join("\n")}\n  ` : ""}],`,
     `  dusAddress: ${hex(u.dusAddress)},`,
+    ...(u.queues.length === 0 ? [] : [
+      "  queues: [",
+      ...u.queues.map((q) =>
+        `    { queue: ${str(q.queue)}, rings: ${str(q.rings)}, depth: ${q.depth}, doorbell: { format: ${str(q.doorbell.format)}, region: ${index(q.doorbell.region)}, offset: ${hex(q.doorbell.offset)} } }, // doorbell in ${q.doorbell.region}`),
+      "  ],",
+    ]),
     "},",
   ].join("\n");
 }
@@ -142,7 +148,9 @@ export function specFile(ctx: EmitContext): TsFile {
     `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
   ];
   if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
-  if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
+  // A package specifier, not a path: the model lives in the driver package, which depends on this
+  // one (never the other way round); the runtime resolves it when a sim device opens.
+  if (m.handFiles.includes("model.ts")) entries.push(`model: ${str(`@warpdrive/${m.name}/model`)},`);
   f.add(
     `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,
   );

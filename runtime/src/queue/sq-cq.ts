@@ -17,12 +17,17 @@
 //
 // Tags are written and read with the width and byte order the description declares (NVMe cid: 16
 // bits little endian; hzip's SQE tag: 32 bits); phase is read as the spec's width, SQ head as 16 bits.
-import type { IrqLine, QueueSpec } from "../backend.ts";
+//
+// Device-kept rings (QueueHost.deviceRings: UACCE queues of HiSilicon's queue manager): the device
+// placed the rings in its own memory and chose their depth, and the doorbells are its own writes
+// (the QM's 64-bit word) instead of the description's registers. Everything else is the same.
+import type { DeviceRings, IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaRef, DmaResolver } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { bindReg, checkTimeout, type AsyncGate, type EndKind, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 type SqCqSpec = Extract<QueueSpec, { kind: "sq-cq" }>;
 
@@ -46,6 +51,7 @@ export class SqCqQueue implements Queue {
 
   readonly #host: QueueHost;
   readonly #life: Lifetime;
+  readonly #removal: RemovalWatch | undefined;
   readonly #sqEntry: number;
   readonly #cqEntry: number;
   readonly #sqTagOff: number;
@@ -62,8 +68,12 @@ export class SqCqQueue implements Queue {
   readonly #phaseOff: number;
   readonly #phaseShift: number;
   readonly #phaseScale: number;
-  readonly #sqDb: BoundReg;
-  readonly #cqDb: BoundReg;
+  readonly #sqDb: BoundReg | undefined;
+  readonly #cqDb: BoundReg | undefined;
+  /** The device's rings and doorbell writes, when it keeps the rings itself. */
+  readonly #own: DeviceRings | undefined;
+  /** The number the device knows this queue by: its id, or the device's own (the QM's sqn on UACCE). */
+  readonly queueNumber: number;
   readonly #irq: IrqLine | undefined;
 
   // tag free list (a stack) and which tags are out
@@ -95,37 +105,51 @@ export class SqCqQueue implements Queue {
     this.id = id;
     this.label = spec.first === spec.last ? `${host.address}/${spec.name}` : `${host.address}/${spec.name}[${id}]`;
     this.#life = new Lifetime(this.label);
+    this.#removal = host.removal;
     this.#host = host;
-    this.sqDepth = options.depth ?? spec.sq.depth;
-    this.cqDepth = options.depth ?? spec.cq.depth;
-    for (const [what, d] of [["SQ", this.sqDepth], ["CQ", this.cqDepth]] as const) {
-      if (!Number.isInteger(d) || d < 2 || d > 65536) throw new ConfigError(`queue ${this.label}: ${what} depth ${d} must be 2..65536`);
-    }
-    this.#sqEntry = spec.sq.entrySize;
-    this.#cqEntry = spec.cq.entrySize;
-    this.#sqTagOff = spec.sq.tagOffset;
-    this.#cqTagOff = spec.cq.tagOffset;
-    this.#sqTagWidth = spec.sq.tagWidth ?? 16;
-    this.#cqTagWidth = spec.cq.tagWidth ?? 16;
-    this.#sqTagLittle = spec.sq.tagBigEndian !== true;
-    this.#cqTagLittle = spec.cq.tagBigEndian !== true;
-    this.#sqHeadOff = spec.cq.sqHeadOffset;
+    const own = host.deviceRings?.(spec, id, options.depth, this.label);
+    this.#own = own?.rings;
+    this.queueNumber = own?.rings.queueNumber ?? id;
+    this.sqDepth = own?.rings.depth ?? options.depth ?? spec.sq.depth;
+    this.cqDepth = own?.rings.depth ?? options.depth ?? spec.cq.depth;
     const ph = spec.cq.phase;
     const phBytes = ph.width / 8;
-    if (ph.offset % phBytes !== 0 || this.#cqEntry % phBytes !== 0) {
-      throw new ConfigError(`queue ${this.label}: phase field at +${ph.offset} (${ph.width} bits) is not aligned`);
-    }
-    this.#sqDb = bindReg(host, spec.sq.doorbell, id, `queue ${this.label} SQ tail doorbell`);
-    this.#cqDb = bindReg(host, spec.cq.doorbell, id, `queue ${this.label} CQ head doorbell`);
-    const irq = options.irq ?? spec.interrupt;
-    this.#irq = irq === undefined ? undefined : host.irq(irq);
-
-    this.sqBuffer = host.allocShared(this.sqDepth * this.#sqEntry, `${this.label} SQ`);
     try {
-      this.cqBuffer = host.allocShared(this.cqDepth * this.#cqEntry, `${this.label} CQ`);
+      for (const [what, d] of [["SQ", this.sqDepth], ["CQ", this.cqDepth]] as const) {
+        if (!Number.isInteger(d) || d < 2 || d > 65536) throw new ConfigError(`queue ${this.label}: ${what} depth ${d} must be 2..65536`);
+      }
+      this.#sqEntry = spec.sq.entrySize;
+      this.#cqEntry = spec.cq.entrySize;
+      this.#sqTagOff = spec.sq.tagOffset;
+      this.#cqTagOff = spec.cq.tagOffset;
+      this.#sqTagWidth = spec.sq.tagWidth ?? 16;
+      this.#cqTagWidth = spec.cq.tagWidth ?? 16;
+      this.#sqTagLittle = spec.sq.tagBigEndian !== true;
+      this.#cqTagLittle = spec.cq.tagBigEndian !== true;
+      this.#sqHeadOff = spec.cq.sqHeadOffset;
+      if (ph.offset % phBytes !== 0 || this.#cqEntry % phBytes !== 0) {
+        throw new ConfigError(`queue ${this.label}: phase field at +${ph.offset} (${ph.width} bits) is not aligned`);
+      }
+      this.#sqDb = own === undefined ? bindReg(host, spec.sq.doorbell, id, `queue ${this.label} SQ tail doorbell`) : undefined;
+      this.#cqDb = own === undefined ? bindReg(host, spec.cq.doorbell, id, `queue ${this.label} CQ head doorbell`) : undefined;
+      const irq = options.irq ?? spec.interrupt;
+      this.#irq = irq === undefined ? undefined : host.irq(irq);
     } catch (e) {
-      host.freeShared(this.sqBuffer);
+      if (own !== undefined) this.#giveBack(own);
       throw e;
+    }
+
+    if (own !== undefined) {
+      this.sqBuffer = own.sq;
+      this.cqBuffer = own.cq;
+    } else {
+      this.sqBuffer = host.allocShared(this.sqDepth * this.#sqEntry, `${this.label} SQ`);
+      try {
+        this.cqBuffer = host.allocShared(this.cqDepth * this.#cqEntry, `${this.label} CQ`);
+      } catch (e) {
+        host.freeShared(this.sqBuffer);
+        throw e;
+      }
     }
     this.#sqView = this.sqBuffer.view;
     this.#sqBytes = this.sqBuffer.bytes;
@@ -142,7 +166,14 @@ export class SqCqQueue implements Queue {
 
     const tags = Math.min(this.sqDepth, this.cqDepth) - 1;
     const tagBits = Math.min(this.#sqTagWidth, this.#cqTagWidth);
-    if (tags > 2 ** tagBits) throw new ConfigError(`queue ${this.label}: ${tags} requests in flight need tags wider than ${tagBits} bits; use a smaller depth`);
+    if (tags > 2 ** tagBits) {
+      if (own !== undefined) this.#giveBack(own);
+      else {
+        host.freeShared(this.sqBuffer);
+        host.freeShared(this.cqBuffer);
+      }
+      throw new ConfigError(`queue ${this.label}: ${tags} requests in flight need tags wider than ${tagBits} bits; use a smaller depth`);
+    }
     this.#free = new Uint16Array(tags);
     for (let i = 0; i < tags; i++) this.#free[i] = tags - 1 - i; // pop order 0, 1, 2, ...
     this.#freeTop = tags;
@@ -257,6 +288,7 @@ export class SqCqQueue implements Queue {
   }
 
   flush(): void {
+    this.#removal?.tick(); // may find the device gone and release this queue: checked next
     this.#life.check();
     this.#publishSq();
     this.#publishCq();
@@ -265,18 +297,35 @@ export class SqCqQueue implements Queue {
   #publishSq(): void {
     if (this.#sqTail !== this.#sqPublished) {
       this.#sqPublished = this.#sqTail;
-      ringReg(this.#sqDb, this.#sqTail);
+      if (this.#own !== undefined) this.#own.ringSq(this.#sqTail);
+      else ringReg(this.#sqDb!, this.#sqTail);
     }
   }
 
   #publishCq(): void {
     if (this.#cqHead !== this.#cqPublished) {
       this.#cqPublished = this.#cqHead;
-      ringReg(this.#cqDb, this.#cqHead);
+      if (this.#own !== undefined) this.#own.ringCq(this.#cqHead);
+      else ringReg(this.#cqDb!, this.#cqHead);
+    }
+  }
+
+  /** True when the device keeps the rings itself (nothing to program: no ring addresses, no depths). */
+  get deviceKeepsRings(): boolean {
+    return this.#own !== undefined;
+  }
+
+  #giveBack(own: { sq: DmaBuffer; cq: DmaBuffer; rings: DeviceRings }): void {
+    try {
+      this.#host.freeShared(own.sq);
+      this.#host.freeShared(own.cq);
+    } finally {
+      own.rings.release();
     }
   }
 
   take(): number {
+    this.#removal?.tick();
     this.#life.check();
     this.#publishSq();
     const head = this.#cqHead;
@@ -341,7 +390,7 @@ export class SqCqQueue implements Queue {
     if (this.inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, this.#take, this.#publishCqFn, this.#irq, ms);
+    return waitForCompletion(this.label, this.#take, this.#publishCqFn, this.#irq, ms, this.#removal);
   }
 
   recvSync(timeoutMs: number): Completion {
@@ -356,7 +405,7 @@ export class SqCqQueue implements Queue {
 
   /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
    *  the queue is released or dies with its device. Refused while sync requests are in flight. */
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     return this.#life.claim(this.inFlight, onEnd);
   }
 
@@ -371,21 +420,25 @@ export class SqCqQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string, kind: EndKind = "closed"): void {
+  releaseFor(why: string, kind: EndKind = "closed", error?: Error): void {
     if (this.#life.released) return;
     // what was in flight will never complete: report each tag once, here
     const lost: number[] = [];
     for (let t = 0; t < this.#out.length; t++) if (this.#out[t] === 1) lost.push(t);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`, kind);
+    this.#life.end(`released (${why})`, kind, error);
     this.#dispose();
   }
 
   #dispose(): void {
     if (this.#reserved >= 0) this.cancel();
     this.#pins.clear();
-    this.#host.freeShared(this.sqBuffer);
-    this.#host.freeShared(this.cqBuffer);
+    try {
+      this.#host.freeShared(this.sqBuffer);
+      this.#host.freeShared(this.cqBuffer);
+    } finally {
+      this.#own?.release();
+    }
     this.#host.onRelease(this);
   }
 
