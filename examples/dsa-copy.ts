@@ -7,7 +7,7 @@
 //   options: --size <bytes, default 1 MiB> --chunk <bytes per descriptor, default 64 KiB> --queue <0..3>
 import { parseArgs } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { CompletionRecord, Descriptor, DsaCopyDevice, DsaOpcode, DsaStatus, MAX_TRANSFER_SIZE } from "@warpdrive/dsa-copy";
+import { CompletionRecord, DescriptorList, DsaCopyDevice, DsaStatus, MAX_TRANSFER_SIZE } from "@warpdrive/dsa-copy";
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   using q = dev.requestQueue("wq", { id: Number(opt.queue) });
   using src = dev.alloc(size, "source");
   using dst = dev.alloc(size, "destination");
-  using list = dev.alloc(4096, "batch list");
+  using listMemory = dev.alloc(4096, "batch list");
   using records = dev.alloc(4096, "batch member records");
   crypto.getRandomValues(src.bytes.subarray(0, Math.min(size, 65536)));
   for (let i = 65536; i < size; i += 65536) src.bytes.copyWithin(i, 0, Math.min(65536, size - i));
@@ -61,9 +61,12 @@ async function main(): Promise<void> {
 
   // 2. one batch: crc-gen of the last chunk of the destination and a compare of src and dst
   const last = (chunks - 1) * chunk;
-  Descriptor.encode(list.view, 0, { opFlags: { opcode: DsaOpcode.CRCGEN, completionAddrValid: 1, requestCompletion: 1 }, completionAddr: records.ref(0, 32), srcAddr: dst.ref(last, size - last), xferSize: size - last }, dev.dma);
-  Descriptor.encode(list.view, 64, { opFlags: { opcode: DsaOpcode.COMPARE, completionAddrValid: 1, requestCompletion: 1 }, completionAddr: records.ref(32, 32), srcAddr: src.ref(0, size), dstAddr: dst.ref(0, size), xferSize: size }, dev.dma);
-  q.batch({ list: list.ref(0, 128), count: 2 });
+  // each member in its operation's terms (the variant sets the opcode); the batch pins their buffers while it runs
+  const list = new DescriptorList(listMemory, dev.dma);
+  const record = { completionAddrValid: 1, requestCompletion: 1 } as const;
+  list.push({ variant: "crc_gen", opFlags: record, completionAddr: records.ref(0, 32), srcAddr: dst.ref(last, size - last), xferSize: size - last });
+  list.push({ variant: "compare", opFlags: record, completionAddr: records.ref(32, 32), srcAddr: src.ref(0, size), src2Addr: dst.ref(0, size), xferSize: size });
+  q.batch({ list });
   check("batch", q.reapSync(5000));
   const crcRecord = CompletionRecord.decode(records.view, 0);
   const cmpRecord = CompletionRecord.decode(records.view, 32);

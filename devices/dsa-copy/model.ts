@@ -35,7 +35,7 @@ const SRC = D.srcAddr.offset; // also pattern (fill) and desc_list_addr (batch)
 const DST = D.dstAddr.offset; // also src2 (compare) and comp_pattern (compare-pattern)
 const SIZE = D.xferSize.offset; // also desc_count (batch)
 const RSVD1 = 38;
-const OP_SPECIFIC = D.opSpecific.offset; // expected_res (u8), dest2 (u64), crc_seed (u32)
+const OP_SPECIFIC = 40; // expected_res (u8), dest2 (u64), crc_seed (u32): the variants' fields at 40
 const STATUS_WRITE_BIT = 1 << R.status.bits.faultWrite.lsb;
 const PORTALS_PER_DEVICE = 4;
 

@@ -25,6 +25,7 @@ import {
   type RawStructField,
   type RawDmaExtent,
   type RawUacceMatch,
+  type RawStruct,
 } from "./dsl.ts";
 import type {
   Access,
@@ -48,9 +49,11 @@ import type {
   StructFieldType,
   StructModel,
   UacceMatch,
+  VariantsModel,
 } from "./model.ts";
 import type { ParsedFile } from "./parse.ts";
 import { parseExtent } from "./extent.ts";
+import { caseFields, caseStruct, caseValue, splitSelector } from "./variants.ts";
 
 const byNumber = <T>(key: (t: T) => number) => (a: T, b: T) => key(a) - key(b);
 
@@ -232,11 +235,26 @@ class ModelBuilder {
       count,
       endian: f.endian ?? structEndian,
       ...(f.enum !== undefined && { enumName: f.enum }),
-      ...(t === "dma-address" && { dma: dmaModel(f) }),
+      ...(t === "dma-address" && { dma: this.dma(f) }),
       bitfields: this.bitfields([...path, "fields"], f.fields, "rw"),
       ...(f.doc !== undefined && { doc: f.doc }),
       source: this.source(path),
     };
+  }
+
+  /** What a dma-address says about its memory; a list's extent is its count field times the entry size. */
+  private dma(f: RawDmaExtent): DmaFieldModel {
+    const l = f.list;
+    if (l === undefined) return dmaModel(f);
+    const entrySize = this.structSizes.get(l.of)!;
+    const limit = (v: number | string | undefined, fallback: number) => (v === undefined ? fallback : typeof v === "number" ? v : this.constantValue(v));
+    const list = { of: l.of, entrySize, count: l.count, min: limit(l.min, 1), max: limit(l.max, 0), ...(l.doc !== undefined && { doc: l.doc }) };
+    return { ...dmaModel({ ...f, extent: `${l.count} * ${entrySize}` }), list };
+  }
+
+  private constantValue(name: string): number {
+    const c = this.data.constants![name]!;
+    return typeof c === "number" ? c : c.value;
   }
 
   private structs(): StructModel[] {
@@ -250,10 +268,40 @@ class ModelBuilder {
         fields: entries(s.fields)
           .map(([fname, f]) => this.structField(["structs", sname, "fields", fname], fname, f, endian))
           .sort(byNumber((f) => f.offset)),
+        ...(s.variants !== undefined && { variants: this.variants(sname, s) }),
         ...(s.doc !== undefined && { doc: s.doc }),
         source: this.source(["structs", sname]),
       };
     });
+  }
+
+  /** A struct's variants: each case's fields resolved (the struct's it keeps, then its own, by offset). */
+  private variants(sname: string, s: RawStruct): VariantsModel {
+    const v = s.variants!;
+    const endian = s.endian ?? "little";
+    const sel = splitSelector(v.selector);
+    const selField = this.structField(["structs", sname, "fields", sel.field], sel.field, s.fields[sel.field]!, endian);
+    const bits = sel.bits === undefined ? undefined : selField.bitfields.find((b) => b.name === sel.bits);
+    return {
+      selector: { field: sel.field, ...(bits !== undefined && { bits }) },
+      cases: entries(v.cases).map(([cname, c]) => {
+        const path = ["structs", sname, "variants", "cases", cname];
+        const fields = caseFields(this.data, s, c);
+        const own = entries(c.fields).map(([n]) => n);
+        return {
+          name: cname,
+          value: caseValue(this.data, s, c)!,
+          fields: entries(fields)
+            .map(([fname, f]) => this.structField(own.includes(fname) ? [...path, "fields", fname] : ["structs", sname, "fields", fname], fname, f, endian))
+            .sort(byNumber((f) => f.offset)),
+          own,
+          ...(c.doc !== undefined && { doc: c.doc }),
+          source: this.source(path),
+        };
+      }),
+      ...(v.doc !== undefined && { doc: v.doc }),
+      source: this.source(["structs", sname, "variants"]),
+    };
   }
 
   private ring(r: RawRing): RingPlacement {
@@ -335,14 +383,17 @@ class ModelBuilder {
   private commands(): CommandModel[] {
     return entries(this.data.commands).map(([cname, c]) => {
       const sname = this.commandStruct(c);
-      const struct = this.data.structs![sname]!;
+      const whole = this.data.structs![sname]!;
+      // A command naming a case sees the case's fields, and the case's selector value is fixed.
+      const struct = c.variant !== undefined ? caseStruct(this.data, whole, c.variant)! : whole;
+      const fixedRaw = c.variant !== undefined ? { ...c.fixed, [whole.variants!.selector]: caseValue(this.data, whole, whole.variants!.cases[c.variant]!)! } : c.fixed;
       const endian = struct.endian ?? "little";
       const fieldOffset = (f: string) => struct.fields[f]!.offset;
       const params: CommandParamModel[] = entries(c.params).map(([pname, p]) => {
         const path = ["commands", cname, "params", pname];
         const fromField = p.field;
         let field = fromField !== undefined
-          ? this.structField(["structs", sname, "fields", fromField], fromField, struct.fields[fromField]!, endian)
+          ? this.structField(this.fieldPath(sname, c.variant, fromField), fromField, struct.fields[fromField]!, endian)
           : this.structField(path, pname, p, endian);
         // A param's own extent replaces the struct field's; an inherited one names struct fields,
         // which emitters map to the params and fixed values that write them.
@@ -350,9 +401,11 @@ class ModelBuilder {
           const own = dmaModel(p);
           field = { ...field, dma: { ...(p.extent !== undefined || p.unbounded !== undefined ? own : field.dma), direction: own.direction ?? field.dma.direction } };
         }
+        const list = field.dma?.list;
         return {
           name: pname,
           field,
+          ...(list !== undefined && { listCount: this.structField(this.fieldPath(sname, c.variant, list.count), list.count, struct.fields[list.count]!, endian) }),
           ...(fromField !== undefined && { fromField }),
           ...(fromField !== undefined && (p.extent !== undefined || p.unbounded !== undefined) && { extentOwn: true }),
           ...(p.doc !== undefined && { doc: p.doc }),
@@ -363,13 +416,20 @@ class ModelBuilder {
         name: cname,
         struct: sname,
         ...(c.queue !== undefined && { queue: c.queue }),
+        ...(c.variant !== undefined && { variant: c.variant }),
         // `field.bits` entries fold into one value per field (generator/src/portal-rules.ts)
-        fixed: foldFixed(c.fixed, struct).sort(byNumber((f) => fieldOffset(f.field))),
+        fixed: foldFixed(fixedRaw, struct).sort(byNumber((f) => fieldOffset(f.field))),
         params,
         ...(c.doc !== undefined && { doc: c.doc }),
         source: this.source(["commands", cname]),
       };
     });
+  }
+
+  /** Where a field a command names is declared: the struct, or the case of its variants. */
+  private fieldPath(sname: string, variant: string | undefined, field: string): PathSegment[] {
+    const own = variant !== undefined ? this.data.structs![sname]!.variants!.cases[variant]!.fields : undefined;
+    return own !== undefined && Object.hasOwn(own, field) ? ["structs", sname, "variants", "cases", variant!, "fields", field] : ["structs", sname, "fields", field];
   }
 
   private interrupts(): InterruptModel[] {

@@ -38,6 +38,18 @@ export interface RawDmaExtent {
   direction?: "to-device" | "from-device" | "both";
   /** Alignment (bytes, a power of two) the device requires of the address. */
   align?: number;
+  /** The address points at a list of entries (generator/src/list-rules.ts). */
+  list?: RawDmaList;
+}
+
+export interface RawDmaList extends RawDoc {
+  /** Struct of one entry. */
+  of: string;
+  /** Sibling field holding the number of entries. */
+  count: string;
+  /** Counts the device accepts: numbers or constant names. */
+  min?: number | string;
+  max: number | string;
 }
 
 export interface RawStructField extends RawDoc, RawDmaExtent {
@@ -55,6 +67,21 @@ export interface RawStruct extends RawDoc {
   endian?: "little" | "big";
   packed?: boolean;
   fields: Record<string, RawStructField>;
+  variants?: RawVariants;
+}
+
+/** Layouts of a struct selected by an opcode field (see generator/src/variants.ts). */
+export interface RawVariants extends RawDoc {
+  /** `field` or `field.bitfield`. */
+  selector: string;
+  cases: Record<string, RawVariantCase>;
+}
+
+export interface RawVariantCase extends RawDoc {
+  /** A number, or a member of the selector's enum. */
+  value: number | string;
+  fields?: Record<string, RawStructField>;
+  omit?: string[];
 }
 
 export type RawRing = "dma" | { region: string; offset: number };
@@ -114,6 +141,8 @@ export interface RawParam extends RawDoc, RawDmaExtent {
 export interface RawCommand extends RawDoc {
   queue?: string;
   struct?: string;
+  /** A case of the struct's variants: its selector value is fixed, its fields are params' to name. */
+  variant?: string;
   fixed?: Record<string, number>;
   params?: Record<string, RawParam>;
 }

@@ -51,6 +51,33 @@ export function exportedNames(d: RawDevice): ExportedName[] {
       if (!isObj(f) || typeof f.type !== "string" || !isScalarType(f.type) || entries(f.fields).length === 0) continue;
       add(`${pascalCase(sname)}${pascalCase(fname)}Fields`, `bit fields of ${sname}.${fname}`, ["structs", sname, "fields", fname]);
     }
+    // variants (emit/variants.ts): per case its Init and Data, the case's own bit-field words, the unions and functions
+    if (!isObj(s.variants)) continue;
+    const vpath = ["structs", sname, "variants"];
+    for (const [cname, c] of entries(s.variants.cases)) {
+      const cpath = [...vpath, "cases", cname];
+      const t = `${pascalCase(sname)}${pascalCase(cname)}`;
+      for (const suffix of ["Init", "Data"]) add(t + suffix, `variant "${cname}" of struct ${sname}`, cpath);
+      if (!isObj(c)) continue;
+      for (const [fname, f] of entries(c.fields)) {
+        if (!isObj(f) || typeof f.type !== "string" || !isScalarType(f.type) || entries(f.fields).length === 0) continue;
+        add(`${t}${pascalCase(fname)}Fields`, `bit fields of ${sname}.${cname}.${fname}`, [...cpath, "fields", fname]);
+      }
+    }
+    const vItem = `the variants of struct ${sname}`;
+    for (const n of [`${sname}VariantInit`, `${sname}VariantData`, `encode${sname}Variant`, `decode${sname}Variant`, `${camelCase(sname)}VariantOf`]) add(n, vItem, vpath);
+  }
+  // descriptor lists (emit/lists.ts): one class per entry struct a list field names
+  const listed = new Set<string>();
+  for (const [sname, s] of entries(d.structs)) {
+    if (!isObj(s)) continue;
+    const fields: [string[], unknown][] = entries(s.fields).map(([n, f]) => [["structs", sname, "fields", n], f]);
+    if (isObj(s.variants)) for (const [cname, c] of entries(s.variants.cases)) if (isObj(c)) fields.push(...entries(c.fields).map(([n, f]): [string[], unknown] => [["structs", sname, "variants", "cases", cname, "fields", n], f]));
+    for (const [path, f] of fields) {
+      if (!isObj(f) || !isObj(f.list) || typeof f.list.of !== "string" || listed.has(f.list.of)) continue;
+      listed.add(f.list.of);
+      add(`${f.list.of}List`, `the list of ${f.list.of} at ${String(path[path.length - 1])}`, [...path, "list"]);
+    }
   }
   for (const [cname, c] of entries(d.commands)) {
     const item = `command "${cname}"`;
@@ -86,7 +113,9 @@ function paramHasBits(d: RawDevice, c: Record<string, unknown>, p: Record<string
     if (isObj(q)) sname = q.kind === "index-ring" ? (q.entry as string) : q.kind === "portal" ? (q.descriptor as string) : isObj(q.sq) ? (q.sq.entry as string) : undefined;
   }
   const s = sname !== undefined && isObj(d.structs) ? (d.structs[sname] as unknown) : undefined;
-  const f = isObj(s) && isObj(s.fields) ? s.fields[p.field] : undefined;
+  // a command naming a variant may take the case's own fields
+  const own = typeof c.variant === "string" && isObj(s) && isObj(s.variants) && isObj(s.variants.cases) && isObj(s.variants.cases[c.variant]) ? (s.variants.cases[c.variant] as Record<string, unknown>).fields : undefined;
+  const f = isObj(own) && isObj(own[p.field]) ? own[p.field] : isObj(s) && isObj(s.fields) ? s.fields[p.field] : undefined;
   return isObj(f) && typeof f.type === "string" && isScalarType(f.type) && entries(f.fields).length > 0;
 }
 

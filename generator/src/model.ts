@@ -135,6 +135,21 @@ export interface DmaFieldModel {
   direction?: "to-device" | "from-device" | "both";
   /** Alignment the device requires of the address (bytes, a power of two; absent: none). */
   align?: number;
+  /** The address points at a list of entries; `extent` is then `count * entrySize`. */
+  list?: DmaListModel;
+}
+
+/** A list of entries one descriptor points at (a batch): a generated `<Of>List` class fills it. */
+export interface DmaListModel {
+  /** Struct of one entry. */
+  of: string;
+  entrySize: number;
+  /** Sibling field the number of entries goes into. */
+  count: string;
+  /** Counts the device accepts, inclusive. */
+  min: number;
+  max: number;
+  doc?: string;
 }
 
 export interface StructFieldModel {
@@ -162,6 +177,31 @@ export interface StructModel {
   packed: boolean;
   /** Sorted by offset. */
   fields: StructFieldModel[];
+  /** Layouts selected by an opcode field, when the struct has them. */
+  variants?: VariantsModel;
+  doc?: string;
+  source: SourcePos;
+}
+
+/** A struct's variants: which field selects the case, and each case's layout. */
+export interface VariantsModel {
+  /** The selecting field (a single integer of at most 32 bits) and, when the selector is one of its
+   *  bit fields, that bit field. */
+  selector: { field: string; bits?: FieldModel };
+  /** In declaration order. */
+  cases: VariantCaseModel[];
+  doc?: string;
+  source: SourcePos;
+}
+
+export interface VariantCaseModel {
+  name: string;
+  /** The selector's value for this case. */
+  value: number;
+  /** The case's fields, sorted by offset: the struct's fields it keeps and its own. */
+  fields: StructFieldModel[];
+  /** Names of the fields that are the case's own (not the struct's). */
+  own: string[];
   doc?: string;
   source: SourcePos;
 }
@@ -254,6 +294,8 @@ export interface CommandParamModel {
   /** A dma-address param that states its own extent (in param names); otherwise the field's extent
    *  applies, in struct field names. */
   extentOwn?: boolean;
+  /** A list param (its field has `dma.list`): the field the list's length goes into. */
+  listCount?: StructFieldModel;
   doc?: string;
   source: SourcePos;
 }
@@ -261,6 +303,8 @@ export interface CommandParamModel {
 export interface CommandModel {
   name: string;
   struct: string;
+  /** The case of the struct's variants the command encodes (its fields are the params' fields). */
+  variant?: string;
   queue?: string;
   /** Field name -> value written before the params. Sorted by field offset. */
   fixed: { field: string; value: number }[];

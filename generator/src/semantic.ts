@@ -35,6 +35,8 @@ import {
 import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
+import { checkCommandVariant, checkVariants, type VariantRulesHost } from "./variant-rules.ts";
+import { checkDmaList, checkListParam, type ListRulesHost } from "./list-rules.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 
@@ -67,6 +69,8 @@ class Rules {
   readonly queues = new Map<string, RawQueue>();
   readonly interrupts = new Set<string>();
   private readonly alignMemo = new Map<string, number>();
+  /** Structs whose variants have errors: commands naming their cases are not checked against them. */
+  private readonly badVariants = new Set<string>();
 
   constructor(
     private readonly file: string,
@@ -356,6 +360,7 @@ class Rules {
         if (!shape) continue;
         this.checkPlacement(base, shape, isInt(s.size) ? s.size : undefined, s.packed === true, `${s.size}-byte struct ${sname}`, f.type);
         if (shape.kind === "dma-address") this.checkDmaExtent(base, fname, f, (n) => this.extentFieldName(s, n));
+        if (shape.kind === "dma-address") checkDmaList(this.listRulesHost(), base, fname, f, s);
         for (const other of placed) {
           if (overlaps(shape, other)) {
             this.report([...base, "offset"], "struct-field-overlap", `field "${fname}" (${span(shape)}) overlaps field "${other.name}" (${span(other)})`);
@@ -363,6 +368,7 @@ class Rules {
         }
         placed.push(shape);
       }
+      if (s.variants !== undefined && !checkVariants(this.variantRulesHost(), sname, s)) this.badVariants.add(sname);
     }
     this.checkStructCycles();
   }
@@ -393,7 +399,7 @@ class Rules {
     if (f.endian !== undefined && bytes === undefined) {
       this.report([...base, "endian"], "bad-option", `endian applies to integer and dma-address fields, not ${t}`, true);
     }
-    for (const k of ["extent", "unbounded", "direction", "align"] as const) {
+    for (const k of ["extent", "unbounded", "direction", "align", "list"] as const) {
       if (f[k] !== undefined && t !== "dma-address") this.report([...base, k], "bad-option", `${k} describes the memory a dma-address points at; "${fname}" is ${t}`, true);
     }
     this.checkDmaAlign(base, fname, f);
@@ -415,6 +421,7 @@ class Rules {
       if (!inherited) this.report([...base, "unbounded"], "dma-unbounded", `dma-address "${fname}" has no extent (${f.unbounded}): the SDK cannot check how far the device reaches from it`, true, "warning");
       return;
     }
+    if (f.extent === undefined && f.list !== undefined) return; // a list states its extent (list-rules.ts)
     if (f.extent === undefined) {
       if (inherited) return; // reported at the struct field
       this.report(base, "dma-extent-missing", `dma-address "${fname}" needs an extent (the bytes the device moves there: a number, a field or an expression) or unbounded: "<why not>"`, true);
@@ -685,9 +692,16 @@ class Rules {
         }
       }
       const sname = this.commandStruct(c);
-      const struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
+      let struct = isStr(c.struct) ? this.structRef([...base, "struct"], c.struct) : sname ? this.structs.get(sname) : undefined;
       if (!struct || !sname) continue;
       const written: { shape: FieldShape; what: string }[] = [];
+      if (c.variant !== undefined) {
+        // a command naming a case sees the case's fields; the case sets the selector
+        const v = checkCommandVariant(this.variantRulesHost(), cname, c as RawCommand, struct, sname, !this.badVariants.has(sname));
+        if (!v) continue;
+        struct = v.view;
+        if (v.selector) written.push({ shape: v.selector, what: `the selector of variant "${String(c.variant)}"` });
+      }
       const fixedWords = new Map<string, string>(); // field -> how the first fixed entry on it wrote it
       for (const [fname, value] of entries(c.fixed)) {
         const path: Path = [...base, "fixed", fname];
@@ -718,6 +732,7 @@ class Rules {
         if (!isObj(p)) continue;
         const path: Path = [...base, "params", pname];
         const shape = this.checkParam(path, pname, p as RawParam, struct, sname);
+        if (isStr(p.field) && isObj(struct.fields)) checkListParam(this.listRulesHost(), cname, pname, c as RawCommand, struct.fields[p.field], p.extent !== undefined || p.unbounded !== undefined);
         if (!shape) continue;
         for (const w of written) {
           if (overlaps(shape, w.shape)) {
@@ -812,6 +827,31 @@ class Rules {
 
   private checkFixedBits(path: Path, key: string, value: unknown, struct: RawStruct, sname: string, words: Map<string, string>): FieldShape | undefined {
     return checkFixedBits(this.portalRulesHost(), path, key, value, struct, sname, words);
+  }
+
+  private listRulesHost(): ListRulesHost {
+    return {
+      data: this.data,
+      report: (p, c, m, k) => this.report(p, c, m, k),
+      extentFieldName: (st, n) => this.extentFieldName(st, n),
+      suggest: (w, c) => this.suggest(w, c),
+    };
+  }
+
+  private variantRulesHost(): VariantRulesHost {
+    return {
+      data: this.data,
+      report: (p, c, m, k, sev) => this.report(p, c, m, k, sev),
+      fieldShape: (n, f) => this.fieldShape(n, f),
+      checkFieldOptions: (b, n, f) => this.checkFieldOptions(b, n, f),
+      checkPlacement: (b, sh, size, packed, label, type) => this.checkPlacement(b, sh, size, packed, label, type),
+      checkDmaExtent: (b, n, f, name) => this.checkDmaExtent(b, n, f, name),
+      checkDmaList: (b, n, f, owner) => checkDmaList(this.listRulesHost(), b, n, f, owner),
+      extentFieldName: (st, n) => this.extentFieldName(st, n),
+      integer: (p) => this.loc.integer(p),
+      errorCount: () => this.out.filter((d) => d.severity === "error").length,
+      suggest: (w, c) => this.suggest(w, c),
+    };
   }
 
   private portalRulesHost(): PortalRulesHost {

@@ -43,6 +43,21 @@ export function badCommand(queue: string, command: unknown, known: readonly stri
   return mark(new RangeError(`${queue} request: command ${describe(command)} is not one of ${known.join(", ")}`));
 }
 
+/** A struct-variant request whose `variant` is none of the struct's cases. */
+export function badVariant(struct: string, variant: unknown, known: readonly string[]): Error {
+  return mark(new RangeError(`${struct}: variant ${describe(variant)} is not one of ${known.join(", ")}`));
+}
+
+/** A list param given something other than the generated list class it takes. */
+export function badList(field: string, value: unknown, type: string): Error {
+  return mark(new TypeError(`${field}: expected a ${type}, got ${describe(value)}`));
+}
+
+/** A list with fewer or more entries than the device accepts. */
+export function badListLength(field: string, length: number, min: number, max: number): Error {
+  return mark(new RangeError(`${field}: the list holds ${length} entries; the device takes ${min}..${max}`));
+}
+
 /** A bit-field word given as neither a number nor an object of its fields. */
 export function badWord(field: string, value: unknown): Error {
   return mark(new TypeError(`${field}: expected a number or an object of its bit fields, got ${describe(value)}`));

@@ -2,7 +2,7 @@
 export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
 export type { Backend, BackendDevice, DeviceMemory, DeviceRings, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc, RemovalSignal, UacceQueueSpec, UacceSpec } from "./backend.ts";
 export * from "./errors.ts";
-export { badArray, badCommand, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
+export { badArray, badCommand, badInt, badList, badListLength, badRequest, badVariant, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
 export { mappedPortal, portalInstructions } from "./vfio/portal.ts";
 export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type QueueHost, type SqCqOptions } from "./queue/index.ts";

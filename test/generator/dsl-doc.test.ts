@@ -65,6 +65,6 @@ test("the YAML examples of docs/dsl.md validate", () => {
   // JSON is YAML: the merged document goes through the whole loader.
   const r = loadDeviceSource("dsl-examples.yaml", JSON.stringify(doc, null, 2));
   expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
-  expect(r.model?.commands.map((c) => c.name)).toEqual(["copy", "identify"]); // in the order of the examples
+  expect(r.model?.commands.map((c) => c.name)).toEqual(["copy", "fill", "identify"]); // in the order of the examples
   expect(r.model?.queues.map((q) => q.kind)).toContain("portal");
 });

@@ -7,13 +7,13 @@ import {
   ConfigError, DmaBuffer, DmaError, QueueFullError, UseAfterReleaseError, WarpDriveError, type DmaRef, type DmaResolver,
 } from "@warpdrive/runtime";
 import {
-  CompletionRecord, Descriptor, DsaCopyDevice, DsaOpcode, DsaStatus,
+  CompletionRecord, Descriptor, DescriptorList, DsaCopyDevice, DsaOpcode, DsaStatus, encodeDescriptorVariant,
   encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove,
   encodeWqRequest, wqRequestCommand,
 } from "@warpdrive/dsa-copy";
 
 // ---- the public format, as facts (struct dsa_hw_desc / dsa_completion_record) ----
-const OFF = { flags: 4, completion: 8, src: 16, dst: 24, size: 32, intHandle: 36, opSpecific: 40 } as const;
+const OFF = { flags: 4, completion: 8, src: 16, dst: 24, size: 32, intHandle: 36, dest2: 40, crcSeed: 40 } as const;
 const OPCODE = { BATCH: 0x01, DRAIN: 0x02, MEMMOVE: 0x03, MEMFILL: 0x04, COMPARE: 0x05, COMPVAL: 0x06, DUALCAST: 0x09, CRCGEN: 0x10, COPY_CRC: 0x11 } as const;
 const FLAG = { CRAV: 0x04, RCR: 0x08, RCI: 0x10 } as const;
 const STATUS = { SUCCESS: 0x01, SUCCESS_PRED: 0x02, PAGE_FAULT_NOBOF: 0x03, BATCH_FAIL: 0x05, BAD_OPCODE: 0x10, XFER_ERANGE: 0x13, DESC_CNT_ERANGE: 0x14, DCAST_ERR: 0x17 } as const;
@@ -70,16 +70,18 @@ describe("dsa-copy descriptors are the public format, byte for byte", () => {
   });
   test("crc-gen and copy-with-crc: the seed at 40", () => {
     const crc = encode((v, o) => encodeCrcGen(v, o, { src: buf.ref(0, 32), size: 32, seed: 0xdeadbeef }, dma));
-    expect(crc).toEqual(expected(OPCODE.CRCGEN, (v) => { u64(v, OFF.src, BASE); v.setUint32(OFF.size, 32, true); v.setUint32(OFF.opSpecific, 0xdeadbeef, true); }));
+    expect(crc).toEqual(expected(OPCODE.CRCGEN, (v) => { u64(v, OFF.src, BASE); v.setUint32(OFF.size, 32, true); v.setUint32(OFF.crcSeed, 0xdeadbeef, true); }));
     const cc = encode((v, o) => encodeCopyCrc(v, o, { src: buf.ref(0, 32), dst: buf.ref(4096, 32), size: 32, seed: 7 }, dma));
-    expect(cc).toEqual(expected(OPCODE.COPY_CRC, (v) => { u64(v, OFF.src, BASE); u64(v, OFF.dst, BASE + 4096); v.setUint32(OFF.size, 32, true); v.setUint32(OFF.opSpecific, 7, true); }));
+    expect(cc).toEqual(expected(OPCODE.COPY_CRC, (v) => { u64(v, OFF.src, BASE); u64(v, OFF.dst, BASE + 4096); v.setUint32(OFF.size, 32, true); v.setUint32(OFF.crcSeed, 7, true); }));
   });
   test("dualcast: the second destination at 40", () => {
     const got = encode((v, o) => encodeDualcast(v, o, { src: buf.ref(0, 64), dst: buf.ref(4096, 64), dst2: buf.ref(8192, 64), size: 64 }, dma));
-    expect(got).toEqual(expected(OPCODE.DUALCAST, (v) => { u64(v, OFF.src, BASE); u64(v, OFF.dst, BASE + 4096); u64(v, OFF.opSpecific, BASE + 8192); v.setUint32(OFF.size, 64, true); }));
+    expect(got).toEqual(expected(OPCODE.DUALCAST, (v) => { u64(v, OFF.src, BASE); u64(v, OFF.dst, BASE + 4096); u64(v, OFF.dest2, BASE + 8192); v.setUint32(OFF.size, 64, true); }));
   });
-  test("batch: the list over the source, the count over the size", () => {
-    const got = encode((v, o) => encodeBatch(v, o, { list: buf.ref(128, 192), count: 3 }, dma));
+  test("batch: the list over the source, its length over the size", () => {
+    const list = new DescriptorList(buf, dma, { offset: 128 });
+    for (let i = 0; i < 3; i++) list.push({ variant: "noop" });
+    const got = encode((v, o) => encodeBatch(v, o, { list }, dma));
     expect(got).toEqual(expected(OPCODE.BATCH, (v) => { u64(v, OFF.src, BASE + 128); v.setUint32(OFF.size, 3, true); }));
   });
   test("drain: the opcode and flags only", () => {
@@ -212,20 +214,16 @@ describe("dsa-copy operations on the sim", () => {
 
   test("batch runs the list in order, each member with its own record; the batch counts them", () => {
     using q = dev.requestQueue("wq");
-    using list = dev.alloc(4096, "batch list");
+    using memory = dev.alloc(4096, "batch list");
     using records = dev.alloc(4096, "member records");
     fillRandom(0, 512, 6);
     buf.bytes.fill(0, 4096, 8192);
-    const member = (i: number, opcode: DsaOpcode, init: Parameters<typeof Descriptor.encode>[2]) =>
-      Descriptor.encode(list.view, i * 64, {
-        ...init,
-        opFlags: { opcode, completionAddrValid: 1, requestCompletion: 1 },
-        completionAddr: records.ref(i * 32, 32),
-      }, dev.dma);
-    member(0, DsaOpcode.MEMMOVE, { srcAddr: buf.ref(0, 256), dstAddr: buf.ref(4096, 256), xferSize: 256 });
-    member(1, DsaOpcode.MEMMOVE, { srcAddr: buf.ref(256, 256), dstAddr: buf.ref(4096 + 256, 256), xferSize: 256 });
-    member(2, DsaOpcode.CRCGEN, { srcAddr: buf.ref(0, 512), xferSize: 512 });
-    q.batch({ list: list.ref(0, 3 * 64), count: 3 });
+    const done = (i: number) => ({ opFlags: { completionAddrValid: 1, requestCompletion: 1 }, completionAddr: records.ref(i * 32, 32) }) as const;
+    const list = new DescriptorList(memory, dev.dma);
+    list.push({ variant: "memmove", ...done(0), srcAddr: buf.ref(0, 256), dstAddr: buf.ref(4096, 256), xferSize: 256 });
+    list.push({ variant: "memmove", ...done(1), srcAddr: buf.ref(256, 256), dstAddr: buf.ref(4096 + 256, 256), xferSize: 256 });
+    list.push({ variant: "crc_gen", ...done(2), srcAddr: buf.ref(0, 512), xferSize: 512 });
+    q.batch({ list });
     const r = q.recvSync(5000);
     expect([r.status.code, r.bytesCompleted]).toEqual([STATUS.SUCCESS, 3]);
     expect(buf.bytes.subarray(4096, 4608)).toEqual(buf.bytes.subarray(0, 512));
@@ -234,12 +232,21 @@ describe("dsa-copy operations on the sim", () => {
 
     // a batch inside a batch is refused for that member, and the batch reports the failure
     records.bytes.fill(0);
-    member(1, DsaOpcode.BATCH, { srcAddr: list.ref(0, 128), xferSize: 2 });
-    q.batch({ list: list.ref(0, 2 * 64), count: 2 });
+    list.clear();
+    list.push({ variant: "memmove", ...done(0), srcAddr: buf.ref(0, 8), dstAddr: buf.ref(4096, 8), xferSize: 8 });
+    list.push({ variant: "batch", ...done(1), descListAddr: memory.ref(0, 128), descCount: 2 });
+    q.batch({ list });
     expect(q.recvSync(5000).status.code).toBe(STATUS.BATCH_FAIL);
     expect(CompletionRecord.decode(records.view, 32).status.code).toBe(STATUS.BAD_OPCODE);
 
-    q.batch({ list: list.ref(0, 64), count: 1 });
+    // the encoder refuses a one-descriptor batch (min 2); the device does too, for a raw descriptor
+    list.clear();
+    list.push({ variant: "noop" });
+    expect(() => q.batch({ list })).toThrow(/the list holds 1 entries; the device takes 2\.\.32/);
+    q.queue.send((v, o) => {
+      encodeDescriptorVariant(v, o, { variant: "batch", opFlags: { completionAddrValid: 1, requestCompletion: 1 }, descCount: 1 });
+      v.setBigUint64(o + OFF.src, BigInt(memory.iovaIn(dev.device)!), true);
+    });
     expect(q.recvSync(5000).status.code).toBe(STATUS.DESC_CNT_ERANGE);
   });
 
@@ -321,15 +328,71 @@ describe("dsa-copy refusals leave the queue usable", () => {
 
   test("a batch list that is not 64-byte aligned is refused by the encoder (align: 64)", () => {
     using q = dev.requestQueue("wq");
-    expect(() => q.batch({ list: buf.ref(32, 128), count: 2 })).toThrow(DmaError);
+    const list = new DescriptorList(buf, dev.dma, { offset: 32, capacity: 2 });
+    list.push({ variant: "noop" });
+    list.push({ variant: "noop" });
+    expect(() => q.batch({ list })).toThrow(DmaError);
     try {
-      q.batch({ list: buf.ref(32, 128), count: 2 });
+      q.batch({ list });
     } catch (e) {
       expect((e as Error).message).toContain("64-byte aligned");
-      expect((e as Error).message).toContain("batch.list");
+      expect((e as Error).message).toContain("desc_list_addr");
       expect((e as Error).message).toContain("/wq");
     }
     expect(buf.pins).toBe(0);
+    stillWorks(q);
+  });
+
+  test("a batch takes only a DescriptorList of 2..MAX_BATCH_SIZE entries; a full list and a refused entry change nothing", () => {
+    using q = dev.requestQueue("wq");
+    using memory = dev.alloc(64 * 40, "list memory");
+    expect(() => q.batch({ list: memory.ref(0, 128) as never })).toThrow(TypeError);
+    expect(() => q.batch({ list: memory.ref(0, 128) as never })).toThrow(/expected a DescriptorList/);
+    const list = new DescriptorList(memory, dev.dma, { capacity: 40 });
+    for (let i = 0; i < 33; i++) list.push({ variant: "noop" });
+    expect(() => q.batch({ list })).toThrow(RangeError);
+    expect(memory.pins).toBe(0);
+    const small = new DescriptorList(memory, dev.dma);
+    for (let i = 0; i < 32; i++) small.push({ variant: "noop" });
+    expect(() => small.push({ variant: "noop" })).toThrow(/is full: it holds 32 entries/);
+    small.clear();
+    small.push({ variant: "noop" });
+    memory.bytes.fill(0xee, 64, 128);
+    expect(() => small.push({ variant: "memmove", srcAddr: buf.ref(0, 8), dstAddr: buf.ref(0, 8), xferSize: 9 })).toThrow(DmaError);
+    expect(() => small.push({ variant: "fill", pattern: -1 })).toThrow(RangeError);
+    expect(small.length).toBe(1);
+    expect(small.entries.members.length).toBe(0);
+    expect(memory.bytes.subarray(64, 128).every((b) => b === 0)).toBe(true); // the refused entry's bytes are zeroed
+    expect(() => new DescriptorList(memory, dev.dma, { capacity: memory.size / 64 + 1 })).toThrow(/end past dma buffer/);
+    expect(() => new DescriptorList(memory, dev.dma, { capacity: 0 })).toThrow(RangeError);
+    expect(() => new DescriptorList(memory, dev.dma, null as never)).toThrow(TypeError);
+    expect(() => new DescriptorList(memory.ref(0, 64) as never, dev.dma)).toThrow(/expected a DmaBuffer/);
+    expect(() => new DescriptorList(memory, {} as never)).toThrow(/options.dma must be a DmaResolver/);
+    stillWorks(q);
+  });
+
+  test("buffers the members of a batch name stay pinned while the batch is in flight", () => {
+    using q = dev.requestQueue("wq");
+    using memory = dev.alloc(4096, "list memory");
+    const a = dev.alloc(4096, "member a");
+    const list = new DescriptorList(memory, dev.dma);
+    list.push({ variant: "memmove", srcAddr: a.ref(0, 64), dstAddr: buf.ref(0, 64), xferSize: 64 });
+    list.push({ variant: "crc_gen", srcAddr: a.ref(64, 64), xferSize: 64 });
+    expect(a.pins).toBe(0); // a list alone pins nothing
+    q.batch({ list });
+    expect([memory.pins, a.pins]).toEqual([1, 2]);
+    expect(() => a.free()).toThrow(/in flight/);
+    expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect([memory.pins, a.pins, buf.pins]).toEqual([0, 0, 0]);
+    a.free();
+    // a member whose buffer was freed since it was pushed is refused when the batch is sent
+    const b = dev.alloc(4096, "member b");
+    list.clear();
+    list.push({ variant: "memmove", srcAddr: b.ref(0, 8), dstAddr: buf.ref(0, 8), xferSize: 8 });
+    list.push({ variant: "noop" });
+    b.free();
+    expect(() => q.batch({ list })).toThrow(/was freed/);
+    expect([memory.pins, buf.pins]).toEqual([0, 0]);
     stillWorks(q);
   });
 

@@ -6,6 +6,7 @@ import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from 
 import { bitValueType, bitsConst, bitsTypeName, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { addRequestUnions } from "./requests.ts";
+import { listClassName, listParamCode, listParamDoc } from "./lists.ts";
 import { TsFile } from "./ts.ts";
 import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
 
@@ -51,7 +52,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
       }
     }
     f.use(RT, "DmaResolver", true);
-    f.add(paramsInterface(c), encodeFunction(c, s, needs, ctx.model.constants));
+    f.add(paramsInterface(c, f), encodeFunction(c, s, needs, ctx.model.constants, f));
   }
   addRequestUnions(ctx, f); // per queue: its commands as one discriminated union (requests.ts)
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
@@ -59,7 +60,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
   return f;
 }
 
-function paramsInterface(c: CommandModel) {
+function paramsInterface(c: CommandModel, f: TsFile) {
   return {
     kind: StructureKind.Interface as const,
     isExported: true,
@@ -68,8 +69,10 @@ function paramsInterface(c: CommandModel) {
     properties: c.params.map((p) => {
       const fld = paramField(p);
       const from = p.fromField ? ` ${c.struct}.${p.fromField}.` : "";
-      const doc = `${placeText(fld)}.${from}${p.doc ?? p.field.doc ? ` ${p.doc ?? p.field.doc}` : ""}`;
-      return { name: camel(p.name), hasQuestionToken: true, type: initType(c.name, fld), docs: [docText(doc, p.source, `${c.name}.${p.name}`)] };
+      const doc = `${placeText(fld)}.${from}${p.doc ?? p.field.doc ? ` ${p.doc ?? p.field.doc}` : ""}${p.listCount ? ` ${listParamDoc(p)}` : ""}`;
+      // a list param takes the generated list class (emit/lists.ts), not a bare address
+      const type = p.listCount ? f.use("./structs.ts", listClassName(p.field.dma!.list!.of)) : initType(c.name, fld);
+      return { name: camel(p.name), hasQuestionToken: true, type, docs: [docText(doc, p.source, `${c.name}.${p.name}`)] };
     }),
   };
 }
@@ -89,12 +92,12 @@ function fixedWrite(s: StructModel, name: string, value: number): string {
   return `view.set${acc}(${at("offset", fld.offset)}, ${hex(value)}${endian}); // ${name}`;
 }
 
-function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>, constants: ConstantModel[]) {
+function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>, constants: ConstantModel[], f: TsFile) {
   const fixed = c.fixed.map((x) => {
     const fld = s.fields.find((y) => y.name === x.field)!;
     return { ...x, fld };
   });
-  const covered = [...fixed.map((x) => x.fld), ...c.params.map((p) => p.field)];
+  const covered = [...fixed.map((x) => x.fld), ...c.params.flatMap((p) => (p.listCount ? [p.field, p.listCount] : [p.field]))];
   const writes: string[] = [];
   for (const [a, b] of gaps(s.size, covered)) {
     if (b - a > 32) needs.runtime.add("zeroBytes");
@@ -116,7 +119,9 @@ function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeo
     const fld = paramField(p);
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
     const own = p.fromField === undefined || p.extentOwn === true;
-    const code = encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name), c.name, extentCode(fld, constants, name(own)));
+    const code = p.listCount
+      ? listParamCode(p, `p.${camel(p.name)}`, localName(p.name), label, needs, f)
+      : encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name), c.name, extentCode(fld, constants, name(own)));
     reads.push(...code.read);
     // A param laid over a fixed value only replaces it when given.
     if (fixed.some((x) => overlaps(x.fld, p.field))) {

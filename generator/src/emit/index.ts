@@ -9,6 +9,9 @@
 //   regions                     `<Region>Registers` class, `<Region>Offsets` const; device member camelCase
 //                               (`<region>Registers` when it would shadow device/dma/open/alloc/close)
 //   structs                     `X` class, `XInit`, `XData`; bit words `<X><Field>Fields`
+//   struct variants             per case `<X><Case>Init`, `<X><Case>Data`; `XVariantInit`, `XVariantData`,
+//                               `encodeXVariant`, `decodeXVariant`, `xVariantOf` (emit/variants.ts)
+//   descriptor lists            `<Of>List` per struct a `list:` names (emit/lists.ts)
 //   commands                    `<Cmd>Params`, `encode<Cmd>`; queue method camelCase, with a
 //                               `Command` suffix when it would shadow send/recv/flush/release...
 //   queues                      `<Queue>Queue` wrapper; client `<Device>Device`; `spec`

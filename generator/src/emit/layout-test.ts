@@ -5,6 +5,7 @@
 // RegisterIo: every access must hit the described offset with the described width and bits.
 import type { CommandModel, FieldModel, RegionModel, RegisterModel, StructFieldModel, StructModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
+import { listClassName } from "./lists.ts";
 import { isWide } from "./fields.ts";
 import { fieldValueType, isReadable, isWritable, regionClassName, registerClass } from "./registers.ts";
 import { named } from "./structs.ts";
@@ -295,6 +296,10 @@ function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
   for (const p of c.params) {
     const fld = { ...p.field, name: p.name };
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
+    if (p.listCount) {
+      lines.push(...listParamTest(f, c, p, fixed, label, s.size));
+      continue;
+    }
     const ps = probes(ctx, label, fld, 0);
     if (ps.length === 0) continue;
     f.use("../src/commands.ts", paramsTypeName(c), true);
@@ -313,6 +318,34 @@ function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
   }
   lines.push(`});`);
   return lines.join("\n");
+}
+
+/**
+ * A param taking a descriptor list (emit/lists.ts): a list of `min` entries (the generated class's
+ * prototype over a stand-in for its DmaList, so no memory is needed) puts its address at the field
+ * and its length into the count field.
+ */
+function listParamTest(f: TsFile, c: CommandModel, p: CommandModel["params"][number], fixed: Uint8Array, label: string, size: number): string[] {
+  const list = p.field.dma!.list!;
+  const count = p.listCount!;
+  const cls = f.use("../src/structs.ts", listClassName(list.of));
+  f.use("../src/commands.ts", paramsTypeName(c), true);
+  const aligned = (p.field.dma?.align ?? 1) > 1;
+  const addr = aligned ? DMA_ADDR_ALIGNED : DMA_ADDR;
+  const bytes = fixed.slice();
+  putHex(bytes, p.field.offset, bytesOf(addr, 8, p.field.endian === "little"));
+  putHex(bytes, count.offset, bytesOf(BigInt(list.min), count.size, count.endian === "little"));
+  const fn = commandFunctionName(c);
+  return [
+    `  test(${str(`${p.name} at ${p.field.offset}, a ${cls} of ${list.min} (${label}, its length in ${count.name})`)}, () => {`,
+    `    dma.fields.length = 0;`,
+    `    dma.address = ${hex(Number(addr))};`,
+    `    const list = Object.assign(Object.create(${cls}.prototype), { entries: { length: ${list.min}, ref: () => ref, members: [] } });`,
+    `    entry(${size}, (view, offset) => ${fn}(view, offset, init<${paramsTypeName(c)}>({ ${camel(p.name)}: list }), dma), ${JSON.stringify(runs(bytes))});`,
+    `    dma.address = ${hex(Number(DMA_ADDR))};`,
+    `    expect(dma.fields).toEqual([${str(label)}]);`,
+    `  });`,
+  ];
 }
 
 export function layoutTestFile(ctx: EmitContext): TsFile {

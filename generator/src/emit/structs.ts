@@ -29,6 +29,8 @@ import {
   type EncodeNeeds,
 } from "./fields.ts";
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
+import { variantDecls } from "./variants.ts";
+import { listDecls } from "./lists.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
@@ -110,7 +112,9 @@ export function structsFile(ctx: EmitContext): TsFile {
     }
     f.use(RT, "DmaResolver", true);
     f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
+    variantDecls(f, s, needs, ctx.model.constants); // emit/variants.ts: nothing unless the struct has variants
   }
+  listDecls(f, ctx.model); // emit/lists.ts: nothing unless a field points at a list
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
   if (ctx.model.structs.length === 0) f.add("export {};");
   return f;

@@ -34,3 +34,4 @@ export {
 } from "./dma.ts";
 export { IovaAllocator, clipRanges, type IovaAllocatorOptions, type IovaRange } from "./iova.ts";
 export { copyBytes } from "./bytes.ts";
+export { DmaList, type DmaListOptions, type ListEntryEncoder } from "./dma-list.ts";
