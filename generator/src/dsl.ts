@@ -54,6 +54,7 @@ export interface RawStruct extends RawDoc {
   size: number;
   endian?: "little" | "big";
   packed?: boolean;
+  direction?: "to-device" | "from-device" | "both";
   fields: Record<string, RawStructField>;
 }
 

@@ -2,7 +2,7 @@
 export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
 export type { Backend, BackendDevice, DeviceMemory, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc, UacceSpec } from "./backend.ts";
 export * from "./errors.ts";
-export { badArray, badCommand, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
+export { badArray, badCommand, badInt, bitOf, bitsOf, bitsOf64, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
 export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type QueueHost, type SqCqOptions } from "./queue/index.ts";
 export { simBackend, SimDevice } from "./sim/backend.ts";
@@ -13,4 +13,5 @@ export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
 export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";
+export { StructView } from "./client/index.ts";
 export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, type UacceDeviceInfo } from "./uacce/index.ts";

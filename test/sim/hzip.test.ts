@@ -11,7 +11,8 @@ import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName,
 import { HzipDevice } from "@warpdrive/hzip/client";
 import { MAX_REQUEST_LENGTH, QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip/constants";
 import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
-import { Sqe } from "@warpdrive/hzip/structs";
+import { Sqe, SqeDw3Fields } from "@warpdrive/hzip/structs";
+import { bitsOf } from "@warpdrive/runtime";
 
 const FORMATS: ZipFormat[] = ["deflate", "zlib", "gzip"];
 
@@ -157,7 +158,7 @@ describe("hzip statuses", () => {
     expect(c.cmdId).toBe(tag);
     expect(c.sqNum).toBe(0);
     const e = Sqe.decode(z.qp.queue.sqBuffer.view, c.sqHead * Sqe.SIZE);
-    expect(e.dw3.status).toBe(ZipStatus.OK);
+    expect(bitsOf(e.dw3, SqeDw3Fields.status)).toBe(ZipStatus.OK);
     expect(e.consumed).toBe(data.length);
     expect(e.compDataLength).toBe(e.produced);
     expect(same(inflateSync(buf.bytes.subarray(data.length, data.length + e.produced)), data)).toBe(true);
@@ -353,7 +354,7 @@ describe("hzip registers and queue pairs", () => {
       const c = q.recvSync(10_000);
       expect(c.sqNum).toBe(id);
       const e = Sqe.decode(q.queue.sqBuffer.view, c.sqHead * Sqe.SIZE);
-      expect(statusName(e.dw3.status)).toBe("OK");
+      expect(statusName(bitsOf(e.dw3, SqeDw3Fields.status))).toBe("OK");
       const out = buf.bytes.subarray(262_144 + id * 65_536, 262_144 + id * 65_536 + e.produced);
       expect(same(gunzipSync(out), inputs[id]!)).toBe(true);
     });

@@ -10,23 +10,11 @@ import { type DmaRef, type DmaResolver, badCommand, badInt, badRequest, dmaAddre
  * @generated from devices/dsa-copy.yaml:148 (command memmove)
  */
 export interface MemmoveParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:153 (memmove.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:154 (memmove.dst)
-   */
+  /** Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination. */
   dst?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:155 (memmove.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
 }
 
@@ -79,23 +67,11 @@ export function encodeMemmove(view: DataView, offset: number, p: MemmoveParams, 
  * @generated from devices/dsa-copy.yaml:156 (command fill)
  */
 export interface FillParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. The pattern (over src_addr).
-   *
-   * @generated from devices/dsa-copy.yaml:161 (fill.pattern)
-   */
+  /** Offset 16 (0x10), 8 bytes. The pattern (over src_addr). */
   pattern?: number | bigint;
-  /**
-   * Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:162 (fill.dst)
-   */
+  /** Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination. */
   dst?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:163 (fill.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
 }
 
@@ -145,23 +121,11 @@ export function encodeFill(view: DataView, offset: number, p: FillParams, dma?: 
  * @generated from devices/dsa-copy.yaml:164 (command compare)
  */
 export interface CompareParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:169 (compare.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. Second source (over dst_addr).
-   *
-   * @generated from devices/dsa-copy.yaml:170 (compare.src2)
-   */
+  /** Offset 24 (0x18), 8 bytes. Second source (over dst_addr). */
   src2?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:171 (compare.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
 }
 
@@ -214,23 +178,11 @@ export function encodeCompare(view: DataView, offset: number, p: CompareParams, 
  * @generated from devices/dsa-copy.yaml:172 (command compare_pattern)
  */
 export interface ComparePatternParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:177 (compare_pattern.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. The pattern (over dst_addr).
-   *
-   * @generated from devices/dsa-copy.yaml:178 (compare_pattern.pattern)
-   */
+  /** Offset 24 (0x18), 8 bytes. The pattern (over dst_addr). */
   pattern?: number | bigint;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:179 (compare_pattern.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
 }
 
@@ -280,23 +232,11 @@ export function encodeComparePattern(view: DataView, offset: number, p: CompareP
  * @generated from devices/dsa-copy.yaml:180 (command crc_gen)
  */
 export interface CrcGenParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:185 (crc_gen.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:186 (crc_gen.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
-  /**
-   * Offset 40 (0x28), 4 bytes. CRC seed (crc_seed).
-   *
-   * @generated from devices/dsa-copy.yaml:187 (crc_gen.seed)
-   */
+  /** Offset 40 (0x28), 4 bytes. CRC seed (crc_seed). */
   seed?: number;
 }
 
@@ -343,29 +283,13 @@ export function encodeCrcGen(view: DataView, offset: number, p: CrcGenParams, dm
  * @generated from devices/dsa-copy.yaml:188 (command copy_crc)
  */
 export interface CopyCrcParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:193 (copy_crc.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:194 (copy_crc.dst)
-   */
+  /** Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination. */
   dst?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:195 (copy_crc.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
-  /**
-   * Offset 40 (0x28), 4 bytes. CRC seed (crc_seed).
-   *
-   * @generated from devices/dsa-copy.yaml:196 (copy_crc.seed)
-   */
+  /** Offset 40 (0x28), 4 bytes. CRC seed (crc_seed). */
   seed?: number;
 }
 
@@ -420,29 +344,13 @@ export function encodeCopyCrc(view: DataView, offset: number, p: CopyCrcParams, 
  * @generated from devices/dsa-copy.yaml:197 (command dualcast)
  */
 export interface DualcastParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:202 (dualcast.src)
-   */
+  /** Offset 16 (0x10), 8 bytes. Descriptor.src_addr. Source. */
   src?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:203 (dualcast.dst)
-   */
+  /** Offset 24 (0x18), 8 bytes. Descriptor.dst_addr. Destination. */
   dst?: DmaRef;
-  /**
-   * Offset 40 (0x28), 8 bytes. Second destination (dest2).
-   *
-   * @generated from devices/dsa-copy.yaml:204 (dualcast.dst2)
-   */
+  /** Offset 40 (0x28), 8 bytes. Second destination (dest2). */
   dst2?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:205 (dualcast.size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptor.xfer_size. Bytes to process. */
   size?: number;
 }
 
@@ -503,17 +411,9 @@ export function encodeDualcast(view: DataView, offset: number, p: DualcastParams
  * @generated from devices/dsa-copy.yaml:206 (command batch)
  */
 export interface BatchParams {
-  /**
-   * Offset 16 (0x10), 8 bytes. The descriptor list (desc_list_addr).
-   *
-   * @generated from devices/dsa-copy.yaml:211 (batch.list)
-   */
+  /** Offset 16 (0x10), 8 bytes. The descriptor list (desc_list_addr). */
   list?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Descriptors in the list, 2..MAX_BATCH_SIZE (desc_count).
-   *
-   * @generated from devices/dsa-copy.yaml:212 (batch.count)
-   */
+  /** Offset 32 (0x20), 4 bytes. Descriptors in the list, 2..MAX_BATCH_SIZE (desc_count). */
   count?: number;
 }
 

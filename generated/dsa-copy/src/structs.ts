@@ -2,116 +2,79 @@
 // sha256 ba6a81d82860ef8fa08364100849fee7f707cdca06fcfce4d8d2a603d50090cb
 // Do not edit: change the description and run `bun run generate`.
 
-import { type DmaRef, type DmaResolver, badArray, badInt, badRequest, copyBytes, dmaAddress, dmaMisaligned, isU64, packBits, setU64, zeroBytes } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, StructView, badArray, badInt, badRequest, copyBytes, dmaAddress, dmaMisaligned, packBits, zeroBytes } from "@warpdrive/runtime";
 import type { DsaOpcode, DsaStatus } from "./enums.ts";
-const DescriptorPasidWord_BITS = { pasid: { lsb: 0, width: 20 }, priv: { lsb: 31, width: 1 } } as const;
 
 /**
- * Bit fields of Descriptor.pasid_word.
+ * Where the bit fields of Descriptor.pasid_word sit in the word: `bitsOf(word, DescriptorPasidWordFields.pasid)` reads one.
+ *
+ * @generated from devices/dsa-copy.yaml:89 (Descriptor.pasid_word)
+ */
+export const DescriptorPasidWordFields = {
+  /** Bits 19:0. */
+  pasid: { lsb: 0, width: 20 },
+  /** Bit 31. Privileged (supervisor) request. */
+  priv: { lsb: 31, width: 1 },
+} as const;
+
+/**
+ * The bit fields of Descriptor.pasid_word as an object (an Init may give the word this way; absent fields are zero).
  *
  * @generated from devices/dsa-copy.yaml:89 (Descriptor.pasid_word)
  */
 export interface DescriptorPasidWordFields {
-  /**
-   * Bits 19:0.
-   *
-   * @generated from devices/dsa-copy.yaml:94 (Descriptor.pasid_word.pasid)
-   */
+  /** Bits 19:0. */
   pasid: number;
-  /**
-   * Bit 31. Privileged (supervisor) request.
-   *
-   * @generated from devices/dsa-copy.yaml:95 (Descriptor.pasid_word.priv)
-   */
+  /** Bit 31. Privileged (supervisor) request. */
   priv: number;
 }
 
 /**
- * Splits a Descriptor.pasid_word word into its bit fields.
+ * Where the bit fields of Descriptor.op_flags sit in the word: `bitsOf(word, DescriptorOpFlagsFields.fence)` reads one.
  *
- * @generated from devices/dsa-copy.yaml:89
+ * @generated from devices/dsa-copy.yaml:96 (Descriptor.op_flags)
  */
-function unpackDescriptorPasidWord(w: number): DescriptorPasidWordFields {
-  return {
-    pasid: (w & 0xfffff),
-    priv: (w >>> 31),
-  };
-}
-
-const DescriptorOpFlags_BITS = { fence: { lsb: 0, width: 1 }, blockOnFault: { lsb: 1, width: 1 }, completionAddrValid: { lsb: 2, width: 1 }, requestCompletion: { lsb: 3, width: 1 }, requestInterrupt: { lsb: 4, width: 1 }, checkResult: { lsb: 7, width: 1 }, cacheControl: { lsb: 8, width: 1 }, opcode: { lsb: 24, width: 8 } } as const;
+export const DescriptorOpFlagsFields = {
+  /** Bit 0. In a batch: wait for the earlier descriptors of the batch to finish. */
+  fence: { lsb: 0, width: 1 },
+  /** Bit 1. */
+  blockOnFault: { lsb: 1, width: 1 },
+  /** Bit 2. completion_addr holds a record address (CRAV). */
+  completionAddrValid: { lsb: 2, width: 1 },
+  /** Bit 3. Write the completion record also on success (RCR). */
+  requestCompletion: { lsb: 3, width: 1 },
+  /** Bit 4. Raise the completion interrupt (RCI). */
+  requestInterrupt: { lsb: 4, width: 1 },
+  /** Bit 7. Compare ops: a result other than expected_res gives SUCCESS_PRED (CR). */
+  checkResult: { lsb: 7, width: 1 },
+  /** Bit 8. Write the destination into the cache (CC). */
+  cacheControl: { lsb: 8, width: 1 },
+  /** Bits 31:24. */
+  opcode: { lsb: 24, width: 8 },
+} as const;
 
 /**
- * Bit fields of Descriptor.op_flags.
+ * The bit fields of Descriptor.op_flags as an object (an Init may give the word this way; absent fields are zero).
  *
  * @generated from devices/dsa-copy.yaml:96 (Descriptor.op_flags)
  */
 export interface DescriptorOpFlagsFields {
-  /**
-   * Bit 0. In a batch: wait for the earlier descriptors of the batch to finish.
-   *
-   * @generated from devices/dsa-copy.yaml:101 (Descriptor.op_flags.fence)
-   */
+  /** Bit 0. In a batch: wait for the earlier descriptors of the batch to finish. */
   fence: number;
-  /**
-   * Bit 1.
-   *
-   * @generated from devices/dsa-copy.yaml:102 (Descriptor.op_flags.block_on_fault)
-   */
+  /** Bit 1. */
   blockOnFault: number;
-  /**
-   * Bit 2. completion_addr holds a record address (CRAV).
-   *
-   * @generated from devices/dsa-copy.yaml:103 (Descriptor.op_flags.completion_addr_valid)
-   */
+  /** Bit 2. completion_addr holds a record address (CRAV). */
   completionAddrValid: number;
-  /**
-   * Bit 3. Write the completion record also on success (RCR).
-   *
-   * @generated from devices/dsa-copy.yaml:104 (Descriptor.op_flags.request_completion)
-   */
+  /** Bit 3. Write the completion record also on success (RCR). */
   requestCompletion: number;
-  /**
-   * Bit 4. Raise the completion interrupt (RCI).
-   *
-   * @generated from devices/dsa-copy.yaml:105 (Descriptor.op_flags.request_interrupt)
-   */
+  /** Bit 4. Raise the completion interrupt (RCI). */
   requestInterrupt: number;
-  /**
-   * Bit 7. Compare ops: a result other than expected_res gives SUCCESS_PRED (CR).
-   *
-   * @generated from devices/dsa-copy.yaml:106 (Descriptor.op_flags.check_result)
-   */
+  /** Bit 7. Compare ops: a result other than expected_res gives SUCCESS_PRED (CR). */
   checkResult: number;
-  /**
-   * Bit 8. Write the destination into the cache (CC).
-   *
-   * @generated from devices/dsa-copy.yaml:107 (Descriptor.op_flags.cache_control)
-   */
+  /** Bit 8. Write the destination into the cache (CC). */
   cacheControl: number;
-  /**
-   * Bits 31:24.
-   *
-   * @generated from devices/dsa-copy.yaml:108 (Descriptor.op_flags.opcode)
-   */
+  /** Bits 31:24. */
   opcode: DsaOpcode;
-}
-
-/**
- * Splits a Descriptor.op_flags word into its bit fields.
- *
- * @generated from devices/dsa-copy.yaml:96
- */
-function unpackDescriptorOpFlags(w: number): DescriptorOpFlagsFields {
-  return {
-    fence: (w & 0x1),
-    blockOnFault: ((w >>> 1) & 0x1),
-    completionAddrValid: ((w >>> 2) & 0x1),
-    requestCompletion: ((w >>> 3) & 0x1),
-    requestInterrupt: ((w >>> 4) & 0x1),
-    checkResult: ((w >>> 7) & 0x1),
-    cacheControl: ((w >>> 8) & 0x1),
-    opcode: (w >>> 24) as DsaOpcode,
-  };
 }
 
 /**
@@ -120,53 +83,21 @@ function unpackDescriptorOpFlags(w: number): DescriptorOpFlagsFields {
  * @generated from devices/dsa-copy.yaml:85 (struct Descriptor)
  */
 export interface DescriptorInit {
-  /**
-   * Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0.
-   *
-   * @generated from devices/dsa-copy.yaml:89 (Descriptor.pasid_word)
-   */
+  /** Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0. */
   pasidWord?: number | Partial<DescriptorPasidWordFields>;
-  /**
-   * Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24).
-   *
-   * @generated from devices/dsa-copy.yaml:96 (Descriptor.op_flags)
-   */
+  /** Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24). */
   opFlags?: number | Partial<DescriptorOpFlagsFields>;
-  /**
-   * Offset 8 (0x8), 8 bytes. Where the device writes the completion record.
-   *
-   * @generated from devices/dsa-copy.yaml:109 (Descriptor.completion_addr)
-   */
+  /** Offset 8 (0x8), 8 bytes. Where the device writes the completion record. */
   completionAddr?: DmaRef;
-  /**
-   * Offset 16 (0x10), 8 bytes. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:110 (Descriptor.src_addr)
-   */
+  /** Offset 16 (0x10), 8 bytes. Source. */
   srcAddr?: DmaRef;
-  /**
-   * Offset 24 (0x18), 8 bytes. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:111 (Descriptor.dst_addr)
-   */
+  /** Offset 24 (0x18), 8 bytes. Destination. */
   dstAddr?: DmaRef;
-  /**
-   * Offset 32 (0x20), 4 bytes. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:112 (Descriptor.xfer_size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Bytes to process. */
   xferSize?: number;
-  /**
-   * Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt.
-   *
-   * @generated from devices/dsa-copy.yaml:113 (Descriptor.int_handle)
-   */
+  /** Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt. */
   intHandle?: number;
-  /**
-   * Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands).
-   *
-   * @generated from devices/dsa-copy.yaml:115 (Descriptor.op_specific)
-   */
+  /** Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands). */
   opSpecific?: ArrayLike<number>;
 }
 
@@ -176,61 +107,25 @@ export interface DescriptorInit {
  * @generated from devices/dsa-copy.yaml:85 (struct Descriptor)
  */
 export interface DescriptorData {
-  /**
-   * Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0.
-   *
-   * @generated from devices/dsa-copy.yaml:89 (Descriptor.pasid_word)
-   */
-  pasidWord: DescriptorPasidWordFields;
-  /**
-   * Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24).
-   *
-   * @generated from devices/dsa-copy.yaml:96 (Descriptor.op_flags)
-   */
-  opFlags: DescriptorOpFlagsFields;
-  /**
-   * Offset 8 (0x8), 8 bytes. Where the device writes the completion record.
-   *
-   * @generated from devices/dsa-copy.yaml:109 (Descriptor.completion_addr)
-   */
+  /** Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0. */
+  pasidWord: number;
+  /** Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24). */
+  opFlags: number;
+  /** Offset 8 (0x8), 8 bytes. Where the device writes the completion record. */
   completionAddr: bigint;
-  /**
-   * Offset 16 (0x10), 8 bytes. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:110 (Descriptor.src_addr)
-   */
+  /** Offset 16 (0x10), 8 bytes. Source. */
   srcAddr: bigint;
-  /**
-   * Offset 24 (0x18), 8 bytes. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:111 (Descriptor.dst_addr)
-   */
+  /** Offset 24 (0x18), 8 bytes. Destination. */
   dstAddr: bigint;
-  /**
-   * Offset 32 (0x20), 4 bytes. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:112 (Descriptor.xfer_size)
-   */
+  /** Offset 32 (0x20), 4 bytes. Bytes to process. */
   xferSize: number;
-  /**
-   * Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt.
-   *
-   * @generated from devices/dsa-copy.yaml:113 (Descriptor.int_handle)
-   */
+  /** Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt. */
   intHandle: number;
-  /**
-   * Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands).
-   *
-   * @generated from devices/dsa-copy.yaml:115 (Descriptor.op_specific)
-   */
+  /** Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands). */
   opSpecific: Uint8Array;
 }
 
-/**
- * Offsets, sizes and bit positions of Descriptor's fields (Descriptor.LAYOUT).
- *
- * @generated from devices/dsa-copy.yaml:85
- */
+/** Offsets, sizes and bit positions of Descriptor's fields (Descriptor.LAYOUT). */
 const Descriptor_LAYOUT = {
   pasidWord: { offset: 0, size: 4, count: 1, type: "u32", bits: { pasid: { lsb: 0, width: 20 }, priv: { lsb: 31, width: 1 } } },
   opFlags: { offset: 4, size: 4, count: 1, type: "u32", bits: { fence: { lsb: 0, width: 1 }, blockOnFault: { lsb: 1, width: 1 }, completionAddrValid: { lsb: 2, width: 1 }, requestCompletion: { lsb: 3, width: 1 }, requestInterrupt: { lsb: 4, width: 1 }, checkResult: { lsb: 7, width: 1 }, cacheControl: { lsb: 8, width: 1 }, opcode: { lsb: 24, width: 8 } } },
@@ -249,327 +144,21 @@ const Descriptor_LAYOUT = {
  *
  * @generated from devices/dsa-copy.yaml:85 (struct Descriptor)
  */
-export class Descriptor {
-  /**
-   * Bytes in one Descriptor.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
+export class Descriptor extends StructView {
+  /** Bytes in one Descriptor. */
   static readonly SIZE = 64;
-  /**
-   * Offsets, sizes and bit positions of Descriptor's fields.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
+
+  /** Offsets, sizes and bit positions of Descriptor's fields. */
   static readonly LAYOUT = Descriptor_LAYOUT;
-  /**
-   * The memory holding the entry.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
-  readonly #view: DataView;
-  /**
-   * Byte offset of the entry in the view.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
-  #offset: number;
-  /**
-   * Resolves DmaRefs written through the setters.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
-  readonly #dma: DmaResolver | undefined;
 
-  /**
-   * A Descriptor at byte `offset` of `view`; `dma` resolves bus-address fields.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
-  constructor(view: DataView, offset = 0, dma?: DmaResolver) {
-    this.#view = view;
-    this.#offset = offset;
-    this.#dma = dma;
-  }
-
-  /**
-   * Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0.
-   *
-   * @generated from devices/dsa-copy.yaml:89 (Descriptor.pasid_word)
-   */
-  get pasidWord(): number {
-    return this.#view.getUint32(this.#offset, true);
-  }
-
-  set pasidWord(v: number) {
-    this.#view.setUint32(this.#offset, v, true);
-  }
-
-  /**
-   * Bits 19:0 of pasid_word.
-   *
-   * @generated from devices/dsa-copy.yaml:94 (Descriptor.pasid_word.pasid)
-   */
-  get pasidWordPasid(): number {
-    const w = this.#view.getUint32(this.#offset, true);
-    return (w & 0xfffff);
-  }
-
-  set pasidWordPasid(v: number) {
-    const w = this.#view.getUint32(this.#offset, true);
-    const o = { pasid: v };
-    this.#view.setUint32(this.#offset, (w & ~0xfffff) | ((o.pasid ?? 0) & 0xfffff), true);
-  }
-
-  /**
-   * Bit 31 of pasid_word. Privileged (supervisor) request.
-   *
-   * @generated from devices/dsa-copy.yaml:95 (Descriptor.pasid_word.priv)
-   */
-  get pasidWordPriv(): number {
-    const w = this.#view.getUint32(this.#offset, true);
-    return (w >>> 31);
-  }
-
-  set pasidWordPriv(v: number) {
-    const w = this.#view.getUint32(this.#offset, true);
-    const o = { priv: v };
-    this.#view.setUint32(this.#offset, (w & ~0x80000000) | (((o.priv ?? 0) & 0x1) << 31), true);
-  }
-
-  /**
-   * Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24).
-   *
-   * @generated from devices/dsa-copy.yaml:96 (Descriptor.op_flags)
-   */
-  get opFlags(): number {
-    return this.#view.getUint32(this.#offset + 4, true);
-  }
-
-  set opFlags(v: number) {
-    this.#view.setUint32(this.#offset + 4, v, true);
-  }
-
-  /**
-   * Bit 0 of op_flags. In a batch: wait for the earlier descriptors of the batch to finish.
-   *
-   * @generated from devices/dsa-copy.yaml:101 (Descriptor.op_flags.fence)
-   */
-  get opFlagsFence(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return (w & 0x1);
-  }
-
-  set opFlagsFence(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { fence: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x1) | ((o.fence ?? 0) & 0x1), true);
-  }
-
-  /**
-   * Bit 1 of op_flags.
-   *
-   * @generated from devices/dsa-copy.yaml:102 (Descriptor.op_flags.block_on_fault)
-   */
-  get opFlagsBlockOnFault(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 1) & 0x1);
-  }
-
-  set opFlagsBlockOnFault(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { blockOnFault: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x2) | (((o.blockOnFault ?? 0) & 0x1) << 1), true);
-  }
-
-  /**
-   * Bit 2 of op_flags. completion_addr holds a record address (CRAV).
-   *
-   * @generated from devices/dsa-copy.yaml:103 (Descriptor.op_flags.completion_addr_valid)
-   */
-  get opFlagsCompletionAddrValid(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 2) & 0x1);
-  }
-
-  set opFlagsCompletionAddrValid(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { completionAddrValid: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x4) | (((o.completionAddrValid ?? 0) & 0x1) << 2), true);
-  }
-
-  /**
-   * Bit 3 of op_flags. Write the completion record also on success (RCR).
-   *
-   * @generated from devices/dsa-copy.yaml:104 (Descriptor.op_flags.request_completion)
-   */
-  get opFlagsRequestCompletion(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 3) & 0x1);
-  }
-
-  set opFlagsRequestCompletion(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { requestCompletion: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x8) | (((o.requestCompletion ?? 0) & 0x1) << 3), true);
-  }
-
-  /**
-   * Bit 4 of op_flags. Raise the completion interrupt (RCI).
-   *
-   * @generated from devices/dsa-copy.yaml:105 (Descriptor.op_flags.request_interrupt)
-   */
-  get opFlagsRequestInterrupt(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 4) & 0x1);
-  }
-
-  set opFlagsRequestInterrupt(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { requestInterrupt: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x10) | (((o.requestInterrupt ?? 0) & 0x1) << 4), true);
-  }
-
-  /**
-   * Bit 7 of op_flags. Compare ops: a result other than expected_res gives SUCCESS_PRED (CR).
-   *
-   * @generated from devices/dsa-copy.yaml:106 (Descriptor.op_flags.check_result)
-   */
-  get opFlagsCheckResult(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 7) & 0x1);
-  }
-
-  set opFlagsCheckResult(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { checkResult: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x80) | (((o.checkResult ?? 0) & 0x1) << 7), true);
-  }
-
-  /**
-   * Bit 8 of op_flags. Write the destination into the cache (CC).
-   *
-   * @generated from devices/dsa-copy.yaml:107 (Descriptor.op_flags.cache_control)
-   */
-  get opFlagsCacheControl(): number {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return ((w >>> 8) & 0x1);
-  }
-
-  set opFlagsCacheControl(v: number) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { cacheControl: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0x100) | (((o.cacheControl ?? 0) & 0x1) << 8), true);
-  }
-
-  /**
-   * Bits 31:24 of op_flags.
-   *
-   * @generated from devices/dsa-copy.yaml:108 (Descriptor.op_flags.opcode)
-   */
-  get opFlagsOpcode(): DsaOpcode {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    return (w >>> 24) as DsaOpcode;
-  }
-
-  set opFlagsOpcode(v: DsaOpcode) {
-    const w = this.#view.getUint32(this.#offset + 4, true);
-    const o = { opcode: v };
-    this.#view.setUint32(this.#offset + 4, (w & ~0xff000000) | (((o.opcode ?? 0) & 0xff) << 24), true);
-  }
-
-  /**
-   * Offset 8 (0x8), 8 bytes. Where the device writes the completion record.
-   *
-   * @generated from devices/dsa-copy.yaml:109 (Descriptor.completion_addr)
-   */
-  get completionAddr(): bigint {
-    return this.#view.getBigUint64(this.#offset + 8, true);
-  }
-
-  set completionAddr(ref: DmaRef) {
-    const a = dmaAddress(this.#dma, ref, "Descriptor.completion_addr");
-    this.#view.setUint32(this.#offset + 8, a >>> 0, true);
-    this.#view.setUint32(this.#offset + 12, (a / 0x100000000) >>> 0, true);
-  }
-
-  /**
-   * Offset 16 (0x10), 8 bytes. Source.
-   *
-   * @generated from devices/dsa-copy.yaml:110 (Descriptor.src_addr)
-   */
-  get srcAddr(): bigint {
-    return this.#view.getBigUint64(this.#offset + 16, true);
-  }
-
-  set srcAddr(ref: DmaRef) {
-    const a = dmaAddress(this.#dma, ref, "Descriptor.src_addr");
-    this.#view.setUint32(this.#offset + 16, a >>> 0, true);
-    this.#view.setUint32(this.#offset + 20, (a / 0x100000000) >>> 0, true);
-  }
-
-  /**
-   * Offset 24 (0x18), 8 bytes. Destination.
-   *
-   * @generated from devices/dsa-copy.yaml:111 (Descriptor.dst_addr)
-   */
-  get dstAddr(): bigint {
-    return this.#view.getBigUint64(this.#offset + 24, true);
-  }
-
-  set dstAddr(ref: DmaRef) {
-    const a = dmaAddress(this.#dma, ref, "Descriptor.dst_addr");
-    this.#view.setUint32(this.#offset + 24, a >>> 0, true);
-    this.#view.setUint32(this.#offset + 28, (a / 0x100000000) >>> 0, true);
-  }
-
-  /**
-   * Offset 32 (0x20), 4 bytes. Bytes to process.
-   *
-   * @generated from devices/dsa-copy.yaml:112 (Descriptor.xfer_size)
-   */
-  get xferSize(): number {
-    return this.#view.getUint32(this.#offset + 32, true);
-  }
-
-  set xferSize(v: number) {
-    this.#view.setUint32(this.#offset + 32, v, true);
-  }
-
-  /**
-   * Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt.
-   *
-   * @generated from devices/dsa-copy.yaml:113 (Descriptor.int_handle)
-   */
-  get intHandle(): number {
-    return this.#view.getUint16(this.#offset + 36, true);
-  }
-
-  set intHandle(v: number) {
-    this.#view.setUint16(this.#offset + 36, v, true);
-  }
-
-  /**
-   * Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands). A live view of the bytes.
-   *
-   * @generated from devices/dsa-copy.yaml:115 (Descriptor.op_specific)
-   */
-  get opSpecific(): Uint8Array {
-    return new Uint8Array(this.#view.buffer, this.#view.byteOffset + this.#offset + 40, 24);
-  }
-
-  /**
-   * Writes all 64 bytes of a Descriptor at `offset`: the given fields, zero everywhere else.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
+  /** Writes all 64 bytes of a Descriptor at `offset`: the given fields, zero everywhere else. */
   static encode(view: DataView, offset: number, init: DescriptorInit, dma?: DmaResolver): void {
     if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Descriptor", init);
     const pasidWord = init.pasidWord;
-    const pasidWord_w = pasidWord === undefined ? 0 : typeof pasidWord === "number" ? pasidWord : packBits(pasidWord, DescriptorPasidWord_BITS, "Descriptor.pasid_word");
+    const pasidWord_w = pasidWord === undefined ? 0 : typeof pasidWord === "number" ? pasidWord : packBits(pasidWord, DescriptorPasidWordFields, "Descriptor.pasid_word");
     if (typeof pasidWord_w !== "number" || pasidWord_w >>> 0 !== pasidWord_w) throw badInt("Descriptor.pasid_word", pasidWord_w, 32, false);
     const opFlags = init.opFlags;
-    const opFlags_w = opFlags === undefined ? 0 : typeof opFlags === "number" ? opFlags : packBits(opFlags, DescriptorOpFlags_BITS, "Descriptor.op_flags");
+    const opFlags_w = opFlags === undefined ? 0 : typeof opFlags === "number" ? opFlags : packBits(opFlags, DescriptorOpFlagsFields, "Descriptor.op_flags");
     if (typeof opFlags_w !== "number" || opFlags_w >>> 0 !== opFlags_w) throw badInt("Descriptor.op_flags", opFlags_w, 32, false);
     const completionAddr = init.completionAddr;
     const srcAddr = init.srcAddr;
@@ -625,15 +214,11 @@ export class Descriptor {
     }
   }
 
-  /**
-   * Reads a Descriptor at `offset` into a plain object.
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
+  /** Reads a Descriptor at `offset` into a plain object (a copy). */
   static decode(view: DataView, offset: number): DescriptorData {
     return {
-      pasidWord: unpackDescriptorPasidWord(view.getUint32(offset, true)),
-      opFlags: unpackDescriptorOpFlags(view.getUint32(offset + 4, true)),
+      pasidWord: view.getUint32(offset, true),
+      opFlags: view.getUint32(offset + 4, true),
       completionAddr: view.getBigUint64(offset + 8, true),
       srcAddr: view.getBigUint64(offset + 16, true),
       dstAddr: view.getBigUint64(offset + 24, true),
@@ -643,94 +228,101 @@ export class Descriptor {
     };
   }
 
-  /**
-   * Points this accessor at the Descriptor at `offset` of the same view (a queue reuses one accessor for every completion).
-   *
-   * @generated from devices/dsa-copy.yaml:85
-   */
-  moveTo(offset: number): this {
-    this.#offset = offset;
-    return this;
+  /** Offset 0 (0x0), 4 bytes. Ignored for dedicated queues written with MOVDIR64B (the queue's configured PASID applies); 0. */
+  get pasidWord(): number { return this.view.getUint32(this.offset, true); }
+  set pasidWord(v: number) { this.view.setUint32(this.offset, v, true); }
+
+  /** Bits 19:0 of pasid_word. */
+  get pasidWordPasid(): number { return (this.view.getUint32(this.offset, true) & 0xfffff); }
+  set pasidWordPasid(v: number) { this.view.setUint32(this.offset, (this.view.getUint32(this.offset, true) & ~0xfffff) | (v & 0xfffff), true); }
+
+  /** Bit 31 of pasid_word. Privileged (supervisor) request. */
+  get pasidWordPriv(): number { return (this.view.getUint32(this.offset, true) >>> 31); }
+  set pasidWordPriv(v: number) { this.view.setUint32(this.offset, (this.view.getUint32(this.offset, true) & ~0x80000000) | ((v & 0x1) << 31), true); }
+
+  /** Offset 4 (0x4), 4 bytes. Flags (bits 23:0) and opcode (bits 31:24). */
+  get opFlags(): number { return this.view.getUint32(this.offset + 4, true); }
+  set opFlags(v: number) { this.view.setUint32(this.offset + 4, v, true); }
+
+  /** Bit 0 of op_flags. In a batch: wait for the earlier descriptors of the batch to finish. */
+  get opFlagsFence(): number { return (this.view.getUint32(this.offset + 4, true) & 0x1); }
+  set opFlagsFence(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x1) | (v & 0x1), true); }
+
+  /** Bit 1 of op_flags. */
+  get opFlagsBlockOnFault(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 1) & 0x1); }
+  set opFlagsBlockOnFault(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x2) | ((v & 0x1) << 1), true); }
+
+  /** Bit 2 of op_flags. completion_addr holds a record address (CRAV). */
+  get opFlagsCompletionAddrValid(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 2) & 0x1); }
+  set opFlagsCompletionAddrValid(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x4) | ((v & 0x1) << 2), true); }
+
+  /** Bit 3 of op_flags. Write the completion record also on success (RCR). */
+  get opFlagsRequestCompletion(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 3) & 0x1); }
+  set opFlagsRequestCompletion(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x8) | ((v & 0x1) << 3), true); }
+
+  /** Bit 4 of op_flags. Raise the completion interrupt (RCI). */
+  get opFlagsRequestInterrupt(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 4) & 0x1); }
+  set opFlagsRequestInterrupt(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x10) | ((v & 0x1) << 4), true); }
+
+  /** Bit 7 of op_flags. Compare ops: a result other than expected_res gives SUCCESS_PRED (CR). */
+  get opFlagsCheckResult(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 7) & 0x1); }
+  set opFlagsCheckResult(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x80) | ((v & 0x1) << 7), true); }
+
+  /** Bit 8 of op_flags. Write the destination into the cache (CC). */
+  get opFlagsCacheControl(): number { return ((this.view.getUint32(this.offset + 4, true) >>> 8) & 0x1); }
+  set opFlagsCacheControl(v: number) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0x100) | ((v & 0x1) << 8), true); }
+
+  /** Bits 31:24 of op_flags. */
+  get opFlagsOpcode(): DsaOpcode { return (this.view.getUint32(this.offset + 4, true) >>> 24) as DsaOpcode; }
+  set opFlagsOpcode(v: DsaOpcode) { this.view.setUint32(this.offset + 4, (this.view.getUint32(this.offset + 4, true) & ~0xff000000) | ((v & 0xff) << 24), true); }
+
+  /** Offset 8 (0x8), 8 bytes. Where the device writes the completion record. */
+  get completionAddr(): bigint { return this.view.getBigUint64(this.offset + 8, true); }
+  set completionAddr(ref: DmaRef) {
+    const a = dmaAddress(this.dma, ref, "Descriptor.completion_addr");
+    this.view.setUint32(this.offset + 8, a >>> 0, true);
+    this.view.setUint32(this.offset + 12, (a / 0x100000000) >>> 0, true);
   }
+
+  /** Offset 16 (0x10), 8 bytes. Source. */
+  get srcAddr(): bigint { return this.view.getBigUint64(this.offset + 16, true); }
+  set srcAddr(ref: DmaRef) {
+    const a = dmaAddress(this.dma, ref, "Descriptor.src_addr");
+    this.view.setUint32(this.offset + 16, a >>> 0, true);
+    this.view.setUint32(this.offset + 20, (a / 0x100000000) >>> 0, true);
+  }
+
+  /** Offset 24 (0x18), 8 bytes. Destination. */
+  get dstAddr(): bigint { return this.view.getBigUint64(this.offset + 24, true); }
+  set dstAddr(ref: DmaRef) {
+    const a = dmaAddress(this.dma, ref, "Descriptor.dst_addr");
+    this.view.setUint32(this.offset + 24, a >>> 0, true);
+    this.view.setUint32(this.offset + 28, (a / 0x100000000) >>> 0, true);
+  }
+
+  /** Offset 32 (0x20), 4 bytes. Bytes to process. */
+  get xferSize(): number { return this.view.getUint32(this.offset + 32, true); }
+  set xferSize(v: number) { this.view.setUint32(this.offset + 32, v, true); }
+
+  /** Offset 36 (0x24), 2 bytes. Interrupt handle used with request_interrupt. */
+  get intHandle(): number { return this.view.getUint16(this.offset + 36, true); }
+  set intHandle(v: number) { this.view.setUint16(this.offset + 36, v, true); }
+
+  /** Offset 40 (0x28), 24 bytes, 24 x 1. Operation-specific bytes: expected_res, dest2, crc_seed (see the commands). A live view of the bytes. */
+  get opSpecific(): Uint8Array { return new Uint8Array(this.view.buffer, this.view.byteOffset + this.offset + 40, 24); }
 }
 
-const CompletionRecordStatus_BITS = { code: { lsb: 0, width: 7 }, faultWrite: { lsb: 7, width: 1 } } as const;
-
 /**
- * Bit fields of CompletionRecord.status.
+ * Where the bit fields of CompletionRecord.status sit in the word: `bitsOf(word, CompletionRecordStatusFields.code)` reads one.
  *
  * @generated from devices/dsa-copy.yaml:120 (CompletionRecord.status)
  */
-export interface CompletionRecordStatusFields {
-  /**
-   * Bits 6:0.
-   *
-   * @generated from devices/dsa-copy.yaml:125 (CompletionRecord.status.code)
-   */
-  code: DsaStatus;
-  /**
-   * Bit 7. With PAGE_FAULT_NOBOF: the faulting access was a write.
-   *
-   * @generated from devices/dsa-copy.yaml:126 (CompletionRecord.status.fault_write)
-   */
-  faultWrite: number;
-}
-
-/**
- * Splits a CompletionRecord.status word into its bit fields.
- *
- * @generated from devices/dsa-copy.yaml:120
- */
-function unpackCompletionRecordStatus(w: number): CompletionRecordStatusFields {
-  return {
-    code: (w & 0x7f) as DsaStatus,
-    faultWrite: ((w >>> 7) & 0x1),
-  };
-}
-
-/**
- * Values to encode into a CompletionRecord; absent fields are written as zero.
- *
- * @generated from devices/dsa-copy.yaml:116 (struct CompletionRecord)
- */
-export interface CompletionRecordInit {
-  /**
-   * Offset 0 (0x0), 1 byte. Written last by the device; 0 while the operation runs.
-   *
-   * @generated from devices/dsa-copy.yaml:120 (CompletionRecord.status)
-   */
-  status?: number | Partial<CompletionRecordStatusFields>;
-  /**
-   * Offset 1 (0x1), 1 byte. Compare ops: 0 equal, 1 different.
-   *
-   * @generated from devices/dsa-copy.yaml:127 (CompletionRecord.result)
-   */
-  result?: number;
-  /**
-   * Offset 2 (0x2), 1 byte.
-   *
-   * @generated from devices/dsa-copy.yaml:128 (CompletionRecord.fault_info)
-   */
-  faultInfo?: number;
-  /**
-   * Offset 4 (0x4), 4 bytes. Bytes processed before a fault or difference (batch: descriptors completed).
-   *
-   * @generated from devices/dsa-copy.yaml:130 (CompletionRecord.bytes_completed)
-   */
-  bytesCompleted?: number;
-  /**
-   * Offset 8 (0x8), 8 bytes. The address that faulted.
-   *
-   * @generated from devices/dsa-copy.yaml:131 (CompletionRecord.fault_addr)
-   */
-  faultAddr?: number | bigint;
-  /**
-   * Offset 16 (0x10), 8 bytes. CRC ops: the CRC-32C (low 32 bits).
-   *
-   * @generated from devices/dsa-copy.yaml:132 (CompletionRecord.crc_val)
-   */
-  crcVal?: number | bigint;
-}
+export const CompletionRecordStatusFields = {
+  /** Bits 6:0. */
+  code: { lsb: 0, width: 7 },
+  /** Bit 7. With PAGE_FAULT_NOBOF: the faulting access was a write. */
+  faultWrite: { lsb: 7, width: 1 },
+} as const;
 
 /**
  * A decoded CompletionRecord (a copy; bus addresses and 64-bit values as bigint).
@@ -738,49 +330,21 @@ export interface CompletionRecordInit {
  * @generated from devices/dsa-copy.yaml:116 (struct CompletionRecord)
  */
 export interface CompletionRecordData {
-  /**
-   * Offset 0 (0x0), 1 byte. Written last by the device; 0 while the operation runs.
-   *
-   * @generated from devices/dsa-copy.yaml:120 (CompletionRecord.status)
-   */
-  status: CompletionRecordStatusFields;
-  /**
-   * Offset 1 (0x1), 1 byte. Compare ops: 0 equal, 1 different.
-   *
-   * @generated from devices/dsa-copy.yaml:127 (CompletionRecord.result)
-   */
+  /** Offset 0 (0x0), 1 byte. Written last by the device; 0 while the operation runs. */
+  status: number;
+  /** Offset 1 (0x1), 1 byte. Compare ops: 0 equal, 1 different. */
   result: number;
-  /**
-   * Offset 2 (0x2), 1 byte.
-   *
-   * @generated from devices/dsa-copy.yaml:128 (CompletionRecord.fault_info)
-   */
+  /** Offset 2 (0x2), 1 byte. */
   faultInfo: number;
-  /**
-   * Offset 4 (0x4), 4 bytes. Bytes processed before a fault or difference (batch: descriptors completed).
-   *
-   * @generated from devices/dsa-copy.yaml:130 (CompletionRecord.bytes_completed)
-   */
+  /** Offset 4 (0x4), 4 bytes. Bytes processed before a fault or difference (batch: descriptors completed). */
   bytesCompleted: number;
-  /**
-   * Offset 8 (0x8), 8 bytes. The address that faulted.
-   *
-   * @generated from devices/dsa-copy.yaml:131 (CompletionRecord.fault_addr)
-   */
+  /** Offset 8 (0x8), 8 bytes. The address that faulted. */
   faultAddr: bigint;
-  /**
-   * Offset 16 (0x10), 8 bytes. CRC ops: the CRC-32C (low 32 bits).
-   *
-   * @generated from devices/dsa-copy.yaml:132 (CompletionRecord.crc_val)
-   */
+  /** Offset 16 (0x10), 8 bytes. CRC ops: the CRC-32C (low 32 bits). */
   crcVal: bigint;
 }
 
-/**
- * Offsets, sizes and bit positions of CompletionRecord's fields (CompletionRecord.LAYOUT).
- *
- * @generated from devices/dsa-copy.yaml:116
- */
+/** Offsets, sizes and bit positions of CompletionRecord's fields (CompletionRecord.LAYOUT). */
 const CompletionRecord_LAYOUT = {
   status: { offset: 0, size: 1, count: 1, type: "u8", bits: { code: { lsb: 0, width: 7 }, faultWrite: { lsb: 7, width: 1 } } },
   result: { offset: 1, size: 1, count: 1, type: "u8" },
@@ -793,203 +357,21 @@ const CompletionRecord_LAYOUT = {
 /**
  * The completion record (struct dsa_completion_record); 32-byte aligned.
  *
- * 32 bytes, little endian. Accessors read and write the entry in place.
+ * 32 bytes, little endian. Written by the device: getters read the entry in place.
  *
  * @generated from devices/dsa-copy.yaml:116 (struct CompletionRecord)
  */
-export class CompletionRecord {
-  /**
-   * Bytes in one CompletionRecord.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
+export class CompletionRecord extends StructView {
+  /** Bytes in one CompletionRecord. */
   static readonly SIZE = 32;
-  /**
-   * Offsets, sizes and bit positions of CompletionRecord's fields.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
+
+  /** Offsets, sizes and bit positions of CompletionRecord's fields. */
   static readonly LAYOUT = CompletionRecord_LAYOUT;
-  /**
-   * The memory holding the entry.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
-  readonly #view: DataView;
-  /**
-   * Byte offset of the entry in the view.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
-  #offset: number;
 
-  /**
-   * A CompletionRecord at byte `offset` of `view`; `dma` resolves bus-address fields.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
-  constructor(view: DataView, offset = 0, _dma?: DmaResolver) {
-    this.#view = view;
-    this.#offset = offset;
-  }
-
-  /**
-   * Offset 0 (0x0), 1 byte. Written last by the device; 0 while the operation runs.
-   *
-   * @generated from devices/dsa-copy.yaml:120 (CompletionRecord.status)
-   */
-  get status(): number {
-    return this.#view.getUint8(this.#offset);
-  }
-
-  set status(v: number) {
-    this.#view.setUint8(this.#offset, v);
-  }
-
-  /**
-   * Bits 6:0 of status.
-   *
-   * @generated from devices/dsa-copy.yaml:125 (CompletionRecord.status.code)
-   */
-  get statusCode(): DsaStatus {
-    const w = this.#view.getUint8(this.#offset);
-    return (w & 0x7f) as DsaStatus;
-  }
-
-  set statusCode(v: DsaStatus) {
-    const w = this.#view.getUint8(this.#offset);
-    const o = { code: v };
-    this.#view.setUint8(this.#offset, (w & ~0x7f) | ((o.code ?? 0) & 0x7f));
-  }
-
-  /**
-   * Bit 7 of status. With PAGE_FAULT_NOBOF: the faulting access was a write.
-   *
-   * @generated from devices/dsa-copy.yaml:126 (CompletionRecord.status.fault_write)
-   */
-  get statusFaultWrite(): number {
-    const w = this.#view.getUint8(this.#offset);
-    return ((w >>> 7) & 0x1);
-  }
-
-  set statusFaultWrite(v: number) {
-    const w = this.#view.getUint8(this.#offset);
-    const o = { faultWrite: v };
-    this.#view.setUint8(this.#offset, (w & ~0x80) | (((o.faultWrite ?? 0) & 0x1) << 7));
-  }
-
-  /**
-   * Offset 1 (0x1), 1 byte. Compare ops: 0 equal, 1 different.
-   *
-   * @generated from devices/dsa-copy.yaml:127 (CompletionRecord.result)
-   */
-  get result(): number {
-    return this.#view.getUint8(this.#offset + 1);
-  }
-
-  set result(v: number) {
-    this.#view.setUint8(this.#offset + 1, v);
-  }
-
-  /**
-   * Offset 2 (0x2), 1 byte.
-   *
-   * @generated from devices/dsa-copy.yaml:128 (CompletionRecord.fault_info)
-   */
-  get faultInfo(): number {
-    return this.#view.getUint8(this.#offset + 2);
-  }
-
-  set faultInfo(v: number) {
-    this.#view.setUint8(this.#offset + 2, v);
-  }
-
-  /**
-   * Offset 4 (0x4), 4 bytes. Bytes processed before a fault or difference (batch: descriptors completed).
-   *
-   * @generated from devices/dsa-copy.yaml:130 (CompletionRecord.bytes_completed)
-   */
-  get bytesCompleted(): number {
-    return this.#view.getUint32(this.#offset + 4, true);
-  }
-
-  set bytesCompleted(v: number) {
-    this.#view.setUint32(this.#offset + 4, v, true);
-  }
-
-  /**
-   * Offset 8 (0x8), 8 bytes. The address that faulted.
-   *
-   * @generated from devices/dsa-copy.yaml:131 (CompletionRecord.fault_addr)
-   */
-  get faultAddr(): bigint {
-    return this.#view.getBigUint64(this.#offset + 8, true);
-  }
-
-  set faultAddr(v: bigint) {
-    this.#view.setBigUint64(this.#offset + 8, v, true);
-  }
-
-  /**
-   * Offset 16 (0x10), 8 bytes. CRC ops: the CRC-32C (low 32 bits).
-   *
-   * @generated from devices/dsa-copy.yaml:132 (CompletionRecord.crc_val)
-   */
-  get crcVal(): bigint {
-    return this.#view.getBigUint64(this.#offset + 16, true);
-  }
-
-  set crcVal(v: bigint) {
-    this.#view.setBigUint64(this.#offset + 16, v, true);
-  }
-
-  /**
-   * Writes all 32 bytes of a CompletionRecord at `offset`: the given fields, zero everywhere else.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
-  static encode(view: DataView, offset: number, init: CompletionRecordInit, _dma?: DmaResolver): void {
-    if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("CompletionRecord", init);
-    const status = init.status;
-    const status_w = status === undefined ? 0 : typeof status === "number" ? status : packBits(status, CompletionRecordStatus_BITS, "CompletionRecord.status");
-    if (typeof status_w !== "number" || (status_w & 0xff) !== status_w) throw badInt("CompletionRecord.status", status_w, 8, false);
-    const result = init.result;
-    if (result !== undefined && (typeof result !== "number" || (result & 0xff) !== result)) throw badInt("CompletionRecord.result", result, 8, false);
-    const faultInfo = init.faultInfo;
-    if (faultInfo !== undefined && (typeof faultInfo !== "number" || (faultInfo & 0xff) !== faultInfo)) throw badInt("CompletionRecord.fault_info", faultInfo, 8, false);
-    const bytesCompleted = init.bytesCompleted;
-    if (bytesCompleted !== undefined && (typeof bytesCompleted !== "number" || bytesCompleted >>> 0 !== bytesCompleted)) throw badInt("CompletionRecord.bytes_completed", bytesCompleted, 32, false);
-    const faultAddr = init.faultAddr;
-    if (faultAddr !== undefined && !isU64(faultAddr)) throw badInt("CompletionRecord.fault_addr", faultAddr, 64, false);
-    const crcVal = init.crcVal;
-    if (crcVal !== undefined && !isU64(crcVal)) throw badInt("CompletionRecord.crc_val", crcVal, 64, false);
-    view.setUint8(offset, status_w);
-    view.setUint8(offset + 1, result ?? 0);
-    view.setUint8(offset + 2, faultInfo ?? 0);
-    view.setUint8(offset + 3, 0);
-    view.setUint32(offset + 4, bytesCompleted ?? 0, true);
-    if (faultAddr === undefined) {
-      view.setUint32(offset + 8, 0);
-      view.setUint32(offset + 12, 0);
-    }
-    else setU64(view, offset + 8, faultAddr, true);
-    if (crcVal === undefined) {
-      view.setUint32(offset + 16, 0);
-      view.setUint32(offset + 20, 0);
-    }
-    else setU64(view, offset + 16, crcVal, true);
-    view.setUint32(offset + 24, 0);
-    view.setUint32(offset + 28, 0);
-  }
-
-  /**
-   * Reads a CompletionRecord at `offset` into a plain object.
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
+  /** Reads a CompletionRecord at `offset` into a plain object (a copy). */
   static decode(view: DataView, offset: number): CompletionRecordData {
     return {
-      status: unpackCompletionRecordStatus(view.getUint8(offset)),
+      status: view.getUint8(offset),
       result: view.getUint8(offset + 1),
       faultInfo: view.getUint8(offset + 2),
       bytesCompleted: view.getUint32(offset + 4, true),
@@ -998,13 +380,27 @@ export class CompletionRecord {
     };
   }
 
-  /**
-   * Points this accessor at the CompletionRecord at `offset` of the same view (a queue reuses one accessor for every completion).
-   *
-   * @generated from devices/dsa-copy.yaml:116
-   */
-  moveTo(offset: number): this {
-    this.#offset = offset;
-    return this;
-  }
+  /** Offset 0 (0x0), 1 byte. Written last by the device; 0 while the operation runs. */
+  get status(): number { return this.view.getUint8(this.offset); }
+
+  /** Bits 6:0 of status. */
+  get statusCode(): DsaStatus { return (this.view.getUint8(this.offset) & 0x7f) as DsaStatus; }
+
+  /** Bit 7 of status. With PAGE_FAULT_NOBOF: the faulting access was a write. */
+  get statusFaultWrite(): number { return ((this.view.getUint8(this.offset) >>> 7) & 0x1); }
+
+  /** Offset 1 (0x1), 1 byte. Compare ops: 0 equal, 1 different. */
+  get result(): number { return this.view.getUint8(this.offset + 1); }
+
+  /** Offset 2 (0x2), 1 byte. */
+  get faultInfo(): number { return this.view.getUint8(this.offset + 2); }
+
+  /** Offset 4 (0x4), 4 bytes. Bytes processed before a fault or difference (batch: descriptors completed). */
+  get bytesCompleted(): number { return this.view.getUint32(this.offset + 4, true); }
+
+  /** Offset 8 (0x8), 8 bytes. The address that faulted. */
+  get faultAddr(): bigint { return this.view.getBigUint64(this.offset + 8, true); }
+
+  /** Offset 16 (0x10), 8 bytes. CRC ops: the CRC-32C (low 32 bits). */
+  get crcVal(): bigint { return this.view.getBigUint64(this.offset + 16, true); }
 }

@@ -2,7 +2,7 @@
 // sha256 36af4b16b2774860eafab18eccf83901072e943523e37c7e94ac47ecccdbdc45
 // Do not edit: change the description and run `bun run generate`.
 
-import { type DmaRef, type DmaResolver, badInt, badRequest, dmaAddress } from "@warpdrive/runtime";
+import { type DmaRef, type DmaResolver, StructView, badInt, badRequest, dmaAddress } from "@warpdrive/runtime";
 import type { DescStatus } from "./enums.ts";
 
 /**
@@ -11,35 +11,15 @@ import type { DescStatus } from "./enums.ts";
  * @generated from devices/wd-dummy.yaml:77 (struct Descriptor)
  */
 export interface DescriptorInit {
-  /**
-   * Offset 0 (0x0), 8 bytes. Bus address to copy from.
-   *
-   * @generated from devices/wd-dummy.yaml:81 (Descriptor.src)
-   */
+  /** Offset 0 (0x0), 8 bytes. Bus address to copy from. */
   src?: DmaRef;
-  /**
-   * Offset 8 (0x8), 8 bytes. Bus address to copy to.
-   *
-   * @generated from devices/wd-dummy.yaml:82 (Descriptor.dst)
-   */
+  /** Offset 8 (0x8), 8 bytes. Bus address to copy to. */
   dst?: DmaRef;
-  /**
-   * Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE.
-   *
-   * @generated from devices/wd-dummy.yaml:83 (Descriptor.size)
-   */
+  /** Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE. */
   size?: number;
-  /**
-   * Offset 20 (0x14), 4 bytes. Written by the device when done.
-   *
-   * @generated from devices/wd-dummy.yaml:84 (Descriptor.status)
-   */
+  /** Offset 20 (0x14), 4 bytes. Written by the device when done. */
   status?: DescStatus;
-  /**
-   * Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone.
-   *
-   * @generated from devices/wd-dummy.yaml:85 (Descriptor.cookie)
-   */
+  /** Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone. */
   cookie?: number;
 }
 
@@ -49,43 +29,19 @@ export interface DescriptorInit {
  * @generated from devices/wd-dummy.yaml:77 (struct Descriptor)
  */
 export interface DescriptorData {
-  /**
-   * Offset 0 (0x0), 8 bytes. Bus address to copy from.
-   *
-   * @generated from devices/wd-dummy.yaml:81 (Descriptor.src)
-   */
+  /** Offset 0 (0x0), 8 bytes. Bus address to copy from. */
   src: bigint;
-  /**
-   * Offset 8 (0x8), 8 bytes. Bus address to copy to.
-   *
-   * @generated from devices/wd-dummy.yaml:82 (Descriptor.dst)
-   */
+  /** Offset 8 (0x8), 8 bytes. Bus address to copy to. */
   dst: bigint;
-  /**
-   * Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE.
-   *
-   * @generated from devices/wd-dummy.yaml:83 (Descriptor.size)
-   */
+  /** Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE. */
   size: number;
-  /**
-   * Offset 20 (0x14), 4 bytes. Written by the device when done.
-   *
-   * @generated from devices/wd-dummy.yaml:84 (Descriptor.status)
-   */
+  /** Offset 20 (0x14), 4 bytes. Written by the device when done. */
   status: DescStatus;
-  /**
-   * Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone.
-   *
-   * @generated from devices/wd-dummy.yaml:85 (Descriptor.cookie)
-   */
+  /** Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone. */
   cookie: number;
 }
 
-/**
- * Offsets, sizes and bit positions of Descriptor's fields (Descriptor.LAYOUT).
- *
- * @generated from devices/wd-dummy.yaml:77
- */
+/** Offsets, sizes and bit positions of Descriptor's fields (Descriptor.LAYOUT). */
 const Descriptor_LAYOUT = {
   src: { offset: 0, size: 8, count: 1, type: "dma-address" },
   dst: { offset: 8, size: 8, count: 1, type: "dma-address" },
@@ -101,123 +57,14 @@ const Descriptor_LAYOUT = {
  *
  * @generated from devices/wd-dummy.yaml:77 (struct Descriptor)
  */
-export class Descriptor {
-  /**
-   * Bytes in one Descriptor.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
+export class Descriptor extends StructView {
+  /** Bytes in one Descriptor. */
   static readonly SIZE = 32;
-  /**
-   * Offsets, sizes and bit positions of Descriptor's fields.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
+
+  /** Offsets, sizes and bit positions of Descriptor's fields. */
   static readonly LAYOUT = Descriptor_LAYOUT;
-  /**
-   * The memory holding the entry.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
-  readonly #view: DataView;
-  /**
-   * Byte offset of the entry in the view.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
-  #offset: number;
-  /**
-   * Resolves DmaRefs written through the setters.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
-  readonly #dma: DmaResolver | undefined;
 
-  /**
-   * A Descriptor at byte `offset` of `view`; `dma` resolves bus-address fields.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
-  constructor(view: DataView, offset = 0, dma?: DmaResolver) {
-    this.#view = view;
-    this.#offset = offset;
-    this.#dma = dma;
-  }
-
-  /**
-   * Offset 0 (0x0), 8 bytes. Bus address to copy from.
-   *
-   * @generated from devices/wd-dummy.yaml:81 (Descriptor.src)
-   */
-  get src(): bigint {
-    return this.#view.getBigUint64(this.#offset, true);
-  }
-
-  set src(ref: DmaRef) {
-    const a = dmaAddress(this.#dma, ref, "Descriptor.src");
-    this.#view.setUint32(this.#offset, a >>> 0, true);
-    this.#view.setUint32(this.#offset + 4, (a / 0x100000000) >>> 0, true);
-  }
-
-  /**
-   * Offset 8 (0x8), 8 bytes. Bus address to copy to.
-   *
-   * @generated from devices/wd-dummy.yaml:82 (Descriptor.dst)
-   */
-  get dst(): bigint {
-    return this.#view.getBigUint64(this.#offset + 8, true);
-  }
-
-  set dst(ref: DmaRef) {
-    const a = dmaAddress(this.#dma, ref, "Descriptor.dst");
-    this.#view.setUint32(this.#offset + 8, a >>> 0, true);
-    this.#view.setUint32(this.#offset + 12, (a / 0x100000000) >>> 0, true);
-  }
-
-  /**
-   * Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE.
-   *
-   * @generated from devices/wd-dummy.yaml:83 (Descriptor.size)
-   */
-  get size(): number {
-    return this.#view.getUint32(this.#offset + 16, true);
-  }
-
-  set size(v: number) {
-    this.#view.setUint32(this.#offset + 16, v, true);
-  }
-
-  /**
-   * Offset 20 (0x14), 4 bytes. Written by the device when done.
-   *
-   * @generated from devices/wd-dummy.yaml:84 (Descriptor.status)
-   */
-  get status(): DescStatus {
-    return this.#view.getUint32(this.#offset + 20, true) as DescStatus;
-  }
-
-  set status(v: DescStatus) {
-    this.#view.setUint32(this.#offset + 20, v, true);
-  }
-
-  /**
-   * Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone.
-   *
-   * @generated from devices/wd-dummy.yaml:85 (Descriptor.cookie)
-   */
-  get cookie(): number {
-    return this.#view.getUint32(this.#offset + 24, true);
-  }
-
-  set cookie(v: number) {
-    this.#view.setUint32(this.#offset + 24, v, true);
-  }
-
-  /**
-   * Writes all 32 bytes of a Descriptor at `offset`: the given fields, zero everywhere else.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
+  /** Writes all 32 bytes of a Descriptor at `offset`: the given fields, zero everywhere else. */
   static encode(view: DataView, offset: number, init: DescriptorInit, dma?: DmaResolver): void {
     if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest("Descriptor", init);
     const src = init.src;
@@ -252,11 +99,7 @@ export class Descriptor {
     view.setUint32(offset + 28, 0);
   }
 
-  /**
-   * Reads a Descriptor at `offset` into a plain object.
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
+  /** Reads a Descriptor at `offset` into a plain object (a copy). */
   static decode(view: DataView, offset: number): DescriptorData {
     return {
       src: view.getBigUint64(offset, true),
@@ -267,13 +110,31 @@ export class Descriptor {
     };
   }
 
-  /**
-   * Points this accessor at the Descriptor at `offset` of the same view (a queue reuses one accessor for every completion).
-   *
-   * @generated from devices/wd-dummy.yaml:77
-   */
-  moveTo(offset: number): this {
-    this.#offset = offset;
-    return this;
+  /** Offset 0 (0x0), 8 bytes. Bus address to copy from. */
+  get src(): bigint { return this.view.getBigUint64(this.offset, true); }
+  set src(ref: DmaRef) {
+    const a = dmaAddress(this.dma, ref, "Descriptor.src");
+    this.view.setUint32(this.offset, a >>> 0, true);
+    this.view.setUint32(this.offset + 4, (a / 0x100000000) >>> 0, true);
   }
+
+  /** Offset 8 (0x8), 8 bytes. Bus address to copy to. */
+  get dst(): bigint { return this.view.getBigUint64(this.offset + 8, true); }
+  set dst(ref: DmaRef) {
+    const a = dmaAddress(this.dma, ref, "Descriptor.dst");
+    this.view.setUint32(this.offset + 8, a >>> 0, true);
+    this.view.setUint32(this.offset + 12, (a / 0x100000000) >>> 0, true);
+  }
+
+  /** Offset 16 (0x10), 4 bytes. Bytes to copy: 1 to MAX_COPY_SIZE. */
+  get size(): number { return this.view.getUint32(this.offset + 16, true); }
+  set size(v: number) { this.view.setUint32(this.offset + 16, v, true); }
+
+  /** Offset 20 (0x14), 4 bytes. Written by the device when done. */
+  get status(): DescStatus { return this.view.getUint32(this.offset + 20, true) as DescStatus; }
+  set status(v: DescStatus) { this.view.setUint32(this.offset + 20, v, true); }
+
+  /** Offset 24 (0x18), 4 bytes. Free for the host; the device leaves it alone. */
+  get cookie(): number { return this.view.getUint32(this.offset + 24, true); }
+  set cookie(v: number) { this.view.setUint32(this.offset + 24, v, true); }
 }

@@ -3,11 +3,11 @@
 // in every other byte, each byte once.
 import { StructureKind } from "ts-morph";
 import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from "../model.ts";
-import { bitValueType, bitsConst, bitsTypeName, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
+import { bitWordDecls, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { addRequestUnions } from "./requests.ts";
 import { TsFile } from "./ts.ts";
-import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
+import { camel, docText, hex, memberDoc, pascal, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
 
@@ -36,18 +36,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
       if (fld.type.kind === "struct") f.use("./structs.ts", fld.type.struct);
       if (fld.bitfields.length > 0) {
         for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
-        f.add(bitsConst(c.name, fld));
-        f.add({
-          kind: StructureKind.Interface,
-          isExported: true,
-          name: bitsTypeName(c.name, fld),
-          docs: [docText(`Bit fields of ${c.name}'s ${p.name}.`, p.source, `${c.name}.${p.name}`)],
-          properties: fld.bitfields.map((b) => ({
-            name: camel(b.name),
-            type: bitValueType(b),
-            docs: [docText(`${b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`}.${b.doc ? ` ${b.doc}` : ""}`, b.source, `${c.name}.${p.name}.${b.name}`)],
-          })),
-        });
+        f.add(...bitWordDecls(c.name, { ...fld, source: p.source }, `${c.name}'s ${p.name}`, true));
       }
     }
     f.use(RT, "DmaResolver", true);
@@ -69,7 +58,7 @@ function paramsInterface(c: CommandModel) {
       const fld = paramField(p);
       const from = p.fromField ? ` ${c.struct}.${p.fromField}.` : "";
       const doc = `${placeText(fld)}.${from}${p.doc ?? p.field.doc ? ` ${p.doc ?? p.field.doc}` : ""}`;
-      return { name: camel(p.name), hasQuestionToken: true, type: initType(c.name, fld), docs: [docText(doc, p.source, `${c.name}.${p.name}`)] };
+      return { name: camel(p.name), hasQuestionToken: true, type: initType(c.name, fld), docs: [memberDoc(doc)] };
     }),
   };
 }

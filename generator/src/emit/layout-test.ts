@@ -9,6 +9,7 @@ import { isWide } from "./fields.ts";
 import { fieldValueType, isReadable, isWritable, regionClassName, registerClass } from "./registers.ts";
 import { named } from "./structs.ts";
 import { TsFile } from "./ts.ts";
+import { hostWrites } from "../struct-use.ts";
 import { camel, hex, num, str, type EmitContext } from "./util.ts";
 
 /** Bytes 01 02 03 ... n as the field's value (big-endian reading), and its bytes as stored. */
@@ -36,6 +37,8 @@ interface Probe {
   expect: [number, string][];
   /** Decode check: accessor expression on the decoded data, expected literal. */
   decoded?: [string, string];
+  /** Getter check: accessor expression on the struct class over the entry, expected literal. */
+  getter?: [string, string];
   /** The DMA label the resolver must have seen. */
   dmaLabel?: string;
   /** The bus address the resolver hands out for this probe, when not DMA_ADDR. */
@@ -90,15 +93,22 @@ function probes(ctx: EmitContext, dmaLabel: string, fld: StructFieldModel, base:
     out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}`, p.value] });
     return out;
   }
-  // Whole word, then each bit field at its maximum value.
-  out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]] });
+  // Whole word, then each bit field at its maximum value: the decoded word is raw, the getter
+  // reads the field.
+  out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}`, p.value] });
   for (const b of fld.bitfields) {
     const max = (1n << BigInt(b.width)) - 1n;
     const lit = isWide(fld) && b.width > 32 ? `0x${max.toString(16)}n` : hex(Number(max));
+    const word = max << BigInt(b.lsb);
+    const signed = fld.type.type.startsWith("i");
+    const bits = BigInt(es * 8);
+    const raw = signed && word >= 1n << (bits - 1n) ? word - (1n << bits) : word;
+    const rawLit = isWide(fld) ? `${raw < 0n ? "-" : ""}0x${(raw < 0n ? -raw : raw).toString(16)}n` : `${raw < 0n ? "-" : ""}${hex(Number(raw < 0n ? -raw : raw))}`;
     out.push({
       init: `{ ${name}: { ${camel(b.name)}: ${lit} } }`,
-      expect: [[lastAt, bytesOf(max << BigInt(b.lsb), es, little)]],
-      decoded: [`.${name}.${camel(b.name)}`, lit],
+      expect: [[lastAt, bytesOf(word, es, little)]],
+      decoded: [`.${name}`, rawLit],
+      getter: [`.${camel(`${fld.name}_${b.name}`)}`, lit],
     });
   }
   return out;
@@ -111,20 +121,28 @@ function describeField(f: StructFieldModel): string {
 
 function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
   f.use("../src/structs.ts", s.name);
-  f.use("../src/structs.ts", `${s.name}Init`, true);
+  const writes = hostWrites(s.direction);
+  if (writes) f.use("../src/structs.ts", `${s.name}Init`, true);
   const lines: string[] = [`describe(${str(`struct ${s.name}`)}, () => {`];
   lines.push(`  test("is ${s.size} bytes", () => {`, `    expect(${s.name}.SIZE).toBe(${s.size});`, `  });`);
-  lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
+  if (writes) lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
   for (const fld of named(s)) {
     const ps = probes(ctx, `${s.name}.${fld.name}`, fld, 0);
     if (ps.length === 0) continue;
     lines.push(`  test(${str(describeField(fld))}, () => {`);
     for (const p of ps) {
+      // written by the device: only what reads back is checked (the bytes laid out as described)
+      if (!writes && !p.decoded && !p.getter) continue;
       lines.push(`    {`);
-      if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
-      lines.push(...withAddress(p, [`      ${p.decoded ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`]));
-      if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
+      if (writes) {
+        if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
+        lines.push(...withAddress(p, [`      ${p.decoded || p.getter ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`]));
+        if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
+      } else {
+        lines.push(`      const view = laid(${s.size}, ${JSON.stringify(p.expect)});`);
+      }
       if (p.decoded) lines.push(`      expect(dec(${s.name}.decode(view, GUARD))${p.decoded[0]}).toBe(${p.decoded[1]});`);
+      if (p.getter) lines.push(`      expect(dec(new ${s.name}(view, GUARD)${p.getter[0]})).toBe(${p.getter[1]});`);
       lines.push(`    }`);
     }
     lines.push(`  });`);
@@ -185,6 +203,16 @@ function registerTests(f: TsFile, region: RegionModel): string {
   lines.push(`});`);
   return lines.join("\n");
 }
+
+/** Only for a from-device struct: there is no encoder to lay the bytes out. */
+const LAID = `
+/** An entry holding the [offset, hex] runs (zero elsewhere) at offset GUARD, guards filled: what a device wrote. */
+function laid(size: number, want: [number, string][]): DataView {
+  const buf = new Uint8Array(size + 2 * GUARD).fill(FILL);
+  buf.fill(0, GUARD, GUARD + size);
+  for (const [at, hex] of want) for (let i = 0; i < hex.length / 2; i++) buf[GUARD + at + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return new DataView(buf.buffer);
+}`.trim();
 
 const PRELUDE = `
 /** Guard bytes around every encoded entry: a write outside the entry changes them. */
@@ -325,6 +353,7 @@ export function layoutTestFile(ctx: EmitContext): TsFile {
   f.use("@warpdrive/runtime", "DmaResolver", true);
   f.use("@warpdrive/runtime", "RegisterIo", true);
   f.add(PRELUDE);
+  if (m.structs.some((s) => !hostWrites(s.direction))) f.add(LAID);
   if (m.constants.length > 0) {
     for (const c of m.constants) f.use("../src/constants.ts", c.name);
     f.add(

@@ -53,6 +53,14 @@ export function docText(doc: string | undefined, pos: SourcePos, what?: string):
   return body === "" ? tag : `${body}\n\n${tag}`;
 }
 
+/**
+ * The doc of a member (a field, a bit field): one line, no provenance tag. The declaration it
+ * belongs to carries the tag; the file is read top to bottom, not member by member.
+ */
+export function memberDoc(doc: string): string {
+  return escapeDoc(doc).replace(/\s*\n\s*/g, " ");
+}
+
 /** A `/** ... *\/` block as text, for places where ts-morph structures do not reach (object members). */
 export function docBlock(text: string, indent = ""): string {
   const lines = text.split("\n");

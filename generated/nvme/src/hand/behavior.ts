@@ -8,12 +8,12 @@
 // completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
 // also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
 import {
-  AsyncQueue, ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
+  AsyncQueue, ConfigError, TimeoutError, WarpDriveError, bitsOf, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
 } from "@warpdrive/runtime";
 import type { Device, DeviceOptions } from "@warpdrive/runtime";
 import { NvmeDevice } from "@warpdrive/nvme/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
-import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme/structs";
+import { Cqe, IdentifyController, IdentifyNamespace, IdentifyNamespaceFlbasFields, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme/structs";
 import {
   Arbitration,
   CommandSet,
@@ -262,14 +262,7 @@ export interface Completion {
 
 function readCompletion(view: DataView, offset: number): Completion {
   const c = Cqe.decode(view, offset);
-  return { dw0: c.dw0, dw1: c.dw1, sqhd: c.sqhd, sqid: c.sqid, cid: c.cid, status: statusWord(c.status) };
-}
-
-/** The CQE status as a raw 16-bit word, whichever way the generated decoder shows a bitfield word. */
-function statusWord(s: unknown): number {
-  if (typeof s === "number") return s;
-  const f = s as { p: number; sc: number; sct: number; crd: number; m: number; dnr: number };
-  return f.p | (f.sc << 1) | (f.sct << 9) | (f.crd << 12) | (f.m << 14) | (f.dnr << 15);
+  return { dw0: c.dw0, dw1: c.dw1, sqhd: c.sqhd, sqid: c.sqid, cid: c.cid, status: c.status };
 }
 
 /** Text of a space-padded ASCII identify field (SN, MN, FR). */
@@ -406,7 +399,7 @@ export class Nvme {
     const nsid = this.#nsidWanted ?? this.activeNamespaces()[0];
     if (nsid === undefined) throw new NvmeControllerError(`${this.label}: the controller has no active namespace`);
     this.namespace = this.identifyNamespace(nsid);
-    const flbas = fieldOf(this.namespace.flbas, "format", 0xf);
+    const flbas = bitsOf(this.namespace.flbas, IdentifyNamespaceFlbasFields.format);
     const lbaf = this.namespace.lbaf[flbas]!;
     const blocks = BigInt(this.namespace.nsze);
     if (blocks === 0n || lbaf.lbads < 9) {
@@ -1025,9 +1018,4 @@ export class NvmeAsyncIo {
   }
 }
 
-/** A bitfield of a decoded struct field, whether the decoder gives the word or its fields. */
-function fieldOf(value: unknown, field: string, mask: number): number {
-  if (typeof value === "number") return value & mask;
-  return (value as Record<string, number>)[field]!;
-}
 
