@@ -8,8 +8,8 @@
 // counters in decimal, EUI64/NGUID in hex, FGUID as a UUID). Only fields both sides name are
 // compared; the caller also names fields that must be present on both.
 import { bitsOf64 } from "@warpdrive/runtime";
-import { IdentifyController, IdentifyNamespace, LbaFormat, PowerStateDescriptor } from "@warpdrive/nvme/structs";
-import type { IdentifyControllerData, IdentifyNamespaceData } from "@warpdrive/nvme/structs";
+import { IdentifyController, IdentifyNamespace, LbaFormat, PowerStateDescriptor } from "@warpdrive/nvme-generated/structs";
+import type { IdentifyControllerData, IdentifyNamespaceData } from "@warpdrive/nvme-generated/structs";
 
 export type CliValue = bigint | string | CliRecord[];
 export interface CliRecord {

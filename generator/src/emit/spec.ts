@@ -142,7 +142,9 @@ export function specFile(ctx: EmitContext): TsFile {
     `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
   ];
   if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
-  if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
+  // A package specifier, not a path: the model lives in the driver package, which depends on this
+  // one (never the other way round); the runtime resolves it when a sim device opens.
+  if (m.handFiles.includes("model.ts")) entries.push(`model: ${str(`@warpdrive/${m.name}/model`)},`);
   f.add(
     `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,
   );
