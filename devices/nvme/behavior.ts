@@ -10,7 +10,7 @@ import {
   AsyncQueue, ConfigError, TimeoutError, WarpDriveError, bitsOf, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
 } from "@warpdrive/runtime";
 import type { Device, DeviceOptions } from "@warpdrive/runtime";
-import { NvmeDevice } from "@warpdrive/nvme-generated/client";
+import { NvmeDevice, type AdminQueue, type IoQueue } from "@warpdrive/nvme-generated/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme-generated/registers";
 import { Cqe, IdentifyController, IdentifyNamespace, IdentifyNamespaceFlbasFields, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme-generated/structs";
 import {
@@ -156,6 +156,8 @@ interface IoParams {
  */
 export class NvmeIoQueue {
   readonly id: number;
+  /** The generated IoQueue (typed commands) and its engine, which the hot path drives directly. */
+  readonly io: IoQueue;
   readonly queue: SqCqQueue;
   /** One page per in-flight command: PRP lists for transfers spanning more than two pages. */
   readonly prpLists: DmaBuffer;
@@ -171,8 +173,10 @@ export class NvmeIoQueue {
   #freeTop = 0;
   #count = 0;
 
-  constructor(id: number, queue: SqCqQueue, prpLists: DmaBuffer, pageSize: number) {
+  constructor(id: number, io: IoQueue, prpLists: DmaBuffer, pageSize: number) {
+    const queue = io.queue;
     this.id = id;
+    this.io = io;
     this.queue = queue;
     this.prpLists = prpLists;
     this.cqe = new Cqe(queue.completionView);
@@ -284,7 +288,8 @@ export class Nvme {
   readonly cap: CapFields;
   /** Controller memory page size chosen (CC.MPS): the PRP page size. */
   readonly pageSize: number;
-  admin!: SqCqQueue;
+  /** The admin queue pair (the generated AdminQueue; its engine is `admin.queue`). */
+  admin!: AdminQueue;
   readonly io: NvmeIoQueue[] = [];
   controller!: IdentifyControllerData;
   namespace!: IdentifyNamespaceData;
@@ -363,8 +368,8 @@ export class Nvme {
       if (!q.queue.released) q.queue.release();
       q.prpLists.free();
     }
-    if (this.admin !== undefined && !this.admin.released) this.admin.release();
-    this.admin = this.device.requestQueue("admin", { depth: this.options.adminDepth }) as SqCqQueue;
+    if (this.admin !== undefined && !this.admin.queue.released) this.admin.release();
+    this.admin = this.client.requestQueue("admin", { depth: this.options.adminDepth });
     this.enable();
     this.controller = this.identifyController();
     this.#useNamespace();
@@ -477,10 +482,11 @@ export class Nvme {
 
   /** Programs the admin queue and CC, sets CC.EN = 1 and waits for CSTS.RDY (or CSTS.CFS). */
   enable(): void {
-    const depth = this.admin.sqDepth;
-    this.regs.aqa.writeFields({ asqs: depth - 1, acqs: this.admin.cqDepth - 1 });
-    this.regs.asq.write(this.admin.sqBuffer.ref());
-    this.regs.acq.write(this.admin.cqBuffer.ref());
+    const admin = this.admin.queue;
+    const depth = admin.sqDepth;
+    this.regs.aqa.writeFields({ asqs: depth - 1, acqs: admin.cqDepth - 1 });
+    this.regs.asq.write(admin.sqBuffer.ref());
+    this.regs.acq.write(admin.cqBuffer.ref());
     const config = {
       css: CommandSet.NVM,
       mps: Math.log2(this.pageSize) - MPS_BASE_SHIFT,
@@ -506,7 +512,8 @@ export class Nvme {
   // ---- admin commands ----
 
   /** Sends one command on `q`, waits for its completion, throws NvmeStatusError on failure. */
-  command(q: SqCqQueue, name: string, encode: Encoder): Completion {
+  command(queue: AdminQueue | IoQueue, name: string, encode: Encoder): Completion {
+    const q = queue.queue;
     // The encoder gets the queue's own resolver: the buffers it names stay pinned (cannot be
     // unshared or freed) until this command's completion is taken.
     const tag = q.send(encode);
@@ -595,7 +602,8 @@ export class Nvme {
       throw new ConfigError(`${this.label}: I/O queue depth ${depth} exceeds CAP.MQES + 1 = ${this.cap.mqes + 1}`);
     }
     const vector = this.ioVector;
-    const q = this.device.requestQueue("io", { id, depth, irq: vector }) as SqCqQueue;
+    const io = this.client.requestQueue("io", { id, depth, irq: vector });
+    const q = io.queue;
     let lists: DmaBuffer | undefined;
     try {
       this.command(this.admin, `create I/O CQ ${id}`, (v, o, dma) =>
@@ -610,7 +618,7 @@ export class Nvme {
         throw e;
       }
       lists = this.device.alloc(q.sqDepth * this.pageSize, `nvme io[${id}] PRP lists`);
-      return new NvmeIoQueue(id, q, lists, this.pageSize);
+      return new NvmeIoQueue(id, io, lists, this.pageSize);
     } catch (e) {
       q.release();
       throw e;
@@ -904,7 +912,7 @@ export class Nvme {
     try {
       // A controller in fatal status (CFS) will not complete a shutdown: just close.
       const csts = this.regs.csts.fields();
-      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && csts.rdy === 1 && csts.cfs === 0) this.shutdown();
+      if (!this.#shutDown && this.admin !== undefined && !this.admin.queue.released && csts.rdy === 1 && csts.cfs === 0) this.shutdown();
     } catch (e) {
       first = e;
     }

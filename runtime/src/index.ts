@@ -13,5 +13,5 @@ export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
 export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";
-export { StructView } from "./client/index.ts";
+export { StructView, TypedDevice, TypedQueue, type RecvStruct, type SendStruct } from "./client/index.ts";
 export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, type UacceDeviceInfo } from "./uacce/index.ts";

@@ -272,7 +272,7 @@ function nvmeSuite(config: NvmeConfig) {
 
   describe("errors", () => {
     test("an unknown I/O opcode completes with INVALID_OPCODE", () => {
-      const q = nvme.io[0]!.queue;
+      const q = nvme.io[0]!.io;
       expectStatus(() => nvme.command(q, "opcode 0x7e", (v, o) => {
         v.setUint8(o, 0x7e);
         v.setUint32(o + 4, nvme.nsid, true);
@@ -282,7 +282,7 @@ function nvmeSuite(config: NvmeConfig) {
     });
 
     test("a read naming an inactive namespace is INVALID_FIELD; an id past every namespace INVALID_NAMESPACE_OR_FORMAT", () => {
-      const q = nvme.io[0]!.queue;
+      const q = nvme.io[0]!.io;
       const read = (nsid: number) => () =>
         nvme.command(q, `read on namespace ${nsid}`, (v, o, dma) =>
           encodeRead(v, o, { nsid, buffer: back.ref(0, nvme.blockSize), prp2: 0n, slba: 0n, nlb: 0 }, dma));

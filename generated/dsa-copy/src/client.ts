@@ -3,7 +3,7 @@
 // Do not edit: change devices/dsa-copy.yaml and run `bunx wd generate devices/dsa-copy.yaml`.
 
 import "./version.ts";
-import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type PortalQueue, type QueueOptions, type SubmitOptions } from "@warpdrive/runtime";
+import { Device, type DeviceOptions, type PortalQueue, type QueueOptions, TypedDevice, TypedQueue } from "@warpdrive/runtime";
 import { type BatchParams, type CompareParams, type ComparePatternParams, type CopyCrcParams, type CrcGenParams, type DrainParams, type DualcastParams, type FillParams, type MemmoveParams, type WqRequest, encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove, encodeWqRequest } from "./commands.ts";
 import { PortalsRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
@@ -14,344 +14,60 @@ import { CompletionRecord, type CompletionRecordData, Descriptor, type Descripto
  *
  * @generated from devices/dsa-copy.yaml:136 (queue wq)
  */
-export class WqQueue {
-  /**
-   * The runtime queue underneath (depth, inFlight, ring buffers).
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  readonly queue: PortalQueue;
-  /**
-   * The accessor reap() points at each completion.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  readonly #done: CompletionRecord;
-  /**
-   * The async layer, made on first use of submit/completions.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  #async: AsyncQueue<CompletionRecordData> | undefined;
-
-  /**
-   * Wraps a runtime queue opened for wq (see DsaCopyDevice.requestQueue).
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
+export class WqQueue extends TypedQueue<PortalQueue, DescriptorInit, CompletionRecordData, CompletionRecord> {
+  /** Wraps a runtime queue opened for wq (see DsaCopyDevice.requestQueue). */
   constructor(queue: PortalQueue) {
-    this.queue = queue;
-    this.#done = new CompletionRecord(queue.completionView);
+    super(queue, Descriptor, CompletionRecord);
   }
 
-  /**
-   * Requests sent and not yet received.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  get inFlight(): number {
-    return this.queue.inFlight;
-  }
-
-  /**
-   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  get async(): AsyncQueue<CompletionRecordData> {
-    return (this.#async ??= new AsyncQueue<CompletionRecordData>(this.queue, { decode: (q) => CompletionRecord.decode(q.completionView, q.completionOffset) }));
-  }
-
-  /**
-   * Queues one Descriptor; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  send(init: DescriptorInit): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      Descriptor.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Like send, but returns -1 when the queue is full.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  trySend(init: DescriptorInit): number {
-    const q = this.queue;
-    const at = q.tryReserve();
-    if (at < 0) return -1;
-    try {
-      Descriptor.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Queues any command of wq given as a WqRequest (`{ command: "...", ...its params }`); returns its tag.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
+  /** Queues any command of wq given as a WqRequest (`{ command: "...", ...its params }`); returns its tag. */
   sendCommand(r: WqRequest): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeWqRequest(q.view, at, r, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeWqRequest, r);
   }
 
-  /**
-   * Queues the memmove command (a Descriptor); returns its tag. Copies size bytes from src to dst.
-   *
-   * @generated from devices/dsa-copy.yaml:148 (command memmove)
-   */
+  /** Queues the memmove command (a Descriptor); returns its tag. Copies size bytes from src to dst. */
   memmove(p: MemmoveParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeMemmove(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeMemmove, p);
   }
 
-  /**
-   * Queues the fill command (a Descriptor); returns its tag. Fills size bytes at dst with the 8-byte pattern (little endian, repeated).
-   *
-   * @generated from devices/dsa-copy.yaml:156 (command fill)
-   */
+  /** Queues the fill command (a Descriptor); returns its tag. Fills size bytes at dst with the 8-byte pattern (little endian, repeated). */
   fill(p: FillParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeFill(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeFill, p);
   }
 
-  /**
-   * Queues the compare command (a Descriptor); returns its tag. Compares size bytes at src and src2; the record's result is 0 when equal, bytes_completed the first differing offset.
-   *
-   * @generated from devices/dsa-copy.yaml:164 (command compare)
-   */
+  /** Queues the compare command (a Descriptor); returns its tag. Compares size bytes at src and src2; the record's result is 0 when equal, bytes_completed the first differing offset. */
   compare(p: CompareParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCompare(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCompare, p);
   }
 
-  /**
-   * Queues the compare_pattern command (a Descriptor); returns its tag. Compares size bytes at src with the 8-byte pattern repeated.
-   *
-   * @generated from devices/dsa-copy.yaml:172 (command compare_pattern)
-   */
+  /** Queues the compare_pattern command (a Descriptor); returns its tag. Compares size bytes at src with the 8-byte pattern repeated. */
   comparePattern(p: ComparePatternParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeComparePattern(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeComparePattern, p);
   }
 
-  /**
-   * Queues the crc_gen command (a Descriptor); returns its tag. Computes the CRC-32C of size bytes at src, starting from seed; the record's crc_val holds it.
-   *
-   * @generated from devices/dsa-copy.yaml:180 (command crc_gen)
-   */
+  /** Queues the crc_gen command (a Descriptor); returns its tag. Computes the CRC-32C of size bytes at src, starting from seed; the record's crc_val holds it. */
   crcGen(p: CrcGenParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCrcGen(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCrcGen, p);
   }
 
-  /**
-   * Queues the copy_crc command (a Descriptor); returns its tag. Copies size bytes from src to dst and computes their CRC-32C, starting from seed.
-   *
-   * @generated from devices/dsa-copy.yaml:188 (command copy_crc)
-   */
+  /** Queues the copy_crc command (a Descriptor); returns its tag. Copies size bytes from src to dst and computes their CRC-32C, starting from seed. */
   copyCrc(p: CopyCrcParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCopyCrc(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCopyCrc, p);
   }
 
-  /**
-   * Queues the dualcast command (a Descriptor); returns its tag. Copies size bytes from src to both dst and dst2 (bits 11:0 of dst and dst2 must be equal).
-   *
-   * @generated from devices/dsa-copy.yaml:197 (command dualcast)
-   */
+  /** Queues the dualcast command (a Descriptor); returns its tag. Copies size bytes from src to both dst and dst2 (bits 11:0 of dst and dst2 must be equal). */
   dualcast(p: DualcastParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeDualcast(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeDualcast, p);
   }
 
-  /**
-   * Queues the batch command (a Descriptor); returns its tag. Runs count descriptors from the 64-byte aligned list; the record's bytes_completed counts the descriptors completed.
-   *
-   * @generated from devices/dsa-copy.yaml:206 (command batch)
-   */
+  /** Queues the batch command (a Descriptor); returns its tag. Runs count descriptors from the 64-byte aligned list; the record's bytes_completed counts the descriptors completed. */
   batch(p: BatchParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeBatch(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeBatch, p);
   }
 
-  /**
-   * Queues the drain command (a Descriptor); returns its tag. Completes once every descriptor submitted to the queue before it has completed.
-   *
-   * @generated from devices/dsa-copy.yaml:213 (command drain)
-   */
+  /** Queues the drain command (a Descriptor); returns its tag. Completes once every descriptor submitted to the queue before it has completed. */
   drain(p: DrainParams = {}): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeDrain(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * The next finished CompletionRecord, decoded into a new object, or null; never blocks. Publishes pending sends first.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  recv(): CompletionRecordData | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : CompletionRecord.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * The next finished CompletionRecord as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  reap(): CompletionRecord | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Waits up to `timeoutMs` for the next finished CompletionRecord, decoded; throws TimeoutError.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  recvSync(timeoutMs: number): CompletionRecordData {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return CompletionRecord.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * Like recvSync, but returns the reused accessor (see reap).
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  reapSync(timeoutMs: number): CompletionRecord {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Queues one Descriptor and resolves with its CompletionRecord, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  submit(init: DescriptorInit, options?: SubmitOptions): Promise<CompletionRecordData> {
-    return this.async.submit(Descriptor.encode, init, options);
-  }
-
-  /**
-   * Every CompletionRecord from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  completions(): AsyncIterableIterator<CompletionRecordData> {
-    return this.async.completions();
-  }
-
-  /**
-   * Publishes pending sends and rings the doorbell once for the batch.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  flush(): void {
-    this.queue.flush();
-  }
-
-  /**
-   * Gives the queue back to the device; later use throws.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  release(): void {
-    this.queue.release();
-  }
-
-  /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
-   *
-   * @generated from devices/dsa-copy.yaml:136
-   */
-  [Symbol.dispose](): void {
-    if (!this.queue.released) this.release();
+    return this.sendWith(encodeDrain, p);
   }
 }
 
@@ -360,87 +76,28 @@ export class WqQueue {
  *
  * @generated from devices/dsa-copy.yaml:26 (device dsa-copy)
  */
-export class DsaCopyDevice {
-  /**
-   * The runtime device (regions, IRQs, DMA, reset).
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
-  readonly device: Device;
-  /**
-   * Registers of portals.
-   *
-   * @generated from devices/dsa-copy.yaml:78 (region portals)
-   */
+export class DsaCopyDevice extends TypedDevice {
+  /** Registers of portals. */
   readonly portals: PortalsRegisters;
 
-  /**
-   * Wraps an opened Device whose spec is this package's spec.
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
+  /** Wraps an opened Device whose spec is this package's spec. */
   constructor(device: Device) {
-    this.device = device;
+    super(device);
     this.portals = new PortalsRegisters(device.region("portals").io, device.dma);
   }
 
-  /**
-   * Checks and translates DmaRefs for this device.
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
-  get dma(): DmaResolver {
-    return this.device.dma;
-  }
-
-  /**
-   * Opens a dsa-copy on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
+  /** Opens a dsa-copy on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE). */
   static async open(options?: DeviceOptions): Promise<DsaCopyDevice> {
     return new DsaCopyDevice(await Device.open(spec, options));
   }
 
-  /**
-   * Page-aligned zeroed DMA memory shared with the device.
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
-  alloc(size: number, name?: string): DmaBuffer {
-    return this.device.alloc(size, name);
-  }
-
-  /**
-   * Opens one of the device's queues, typed by name.
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
+  /** Opens queue wq (ids 0..3). */
   requestQueue(name: "wq", options?: QueueOptions): WqQueue {
     switch (name) {
       case "wq":
         return new WqQueue(this.device.requestQueue(name, options) as PortalQueue);
     }
-
     // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
     return this.device.requestQueue(name, options) as never;
-  }
-
-  /**
-   * Releases queues, frees shared memory and closes the device. Idempotent.
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
-  close(): void {
-    this.device.close();
-  }
-
-  /**
-   * close() on scope exit (`using dev = await ...open()`).
-   *
-   * @generated from devices/dsa-copy.yaml:26
-   */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -3,7 +3,7 @@
 // Do not edit: change devices/hzip.yaml and run `bunx wd generate devices/hzip.yaml`.
 
 import "./version.ts";
-import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue, type SubmitOptions } from "@warpdrive/runtime";
+import { Device, type DeviceOptions, type QueueOptions, type SqCqQueue, TypedDevice, TypedQueue } from "@warpdrive/runtime";
 import { type CompressParams, type DecompressParams, type QpRequest, encodeCompress, encodeDecompress, encodeQpRequest } from "./commands.ts";
 import { QmRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
@@ -14,225 +14,25 @@ import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
  *
  * @generated from devices/hzip.yaml:210 (queue qp)
  */
-export class QpQueue {
-  /**
-   * The runtime queue underneath (depth, inFlight, ring buffers).
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  readonly queue: SqCqQueue;
-  /**
-   * The accessor reap() points at each completion.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  readonly #done: Cqe;
-  /**
-   * The async layer, made on first use of submit/completions.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  #async: AsyncQueue<CqeData> | undefined;
-
-  /**
-   * Wraps a runtime queue opened for qp (see HzipDevice.requestQueue).
-   *
-   * @generated from devices/hzip.yaml:210
-   */
+export class QpQueue extends TypedQueue<SqCqQueue, SqeInit, CqeData, Cqe> {
+  /** Wraps a runtime queue opened for qp (see HzipDevice.requestQueue). */
   constructor(queue: SqCqQueue) {
-    this.queue = queue;
-    this.#done = new Cqe(queue.completionView);
+    super(queue, Sqe, Cqe);
   }
 
-  /**
-   * Requests sent and not yet received.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  get inFlight(): number {
-    return this.queue.inFlight;
-  }
-
-  /**
-   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  get async(): AsyncQueue<CqeData> {
-    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
-  }
-
-  /**
-   * Queues one Sqe; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  send(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Like send, but returns -1 when the queue is full.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  trySend(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.tryReserve();
-    if (at < 0) return -1;
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Queues any command of qp given as a QpRequest (`{ command: "...", ...its params }`); returns its tag.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
+  /** Queues any command of qp given as a QpRequest (`{ command: "...", ...its params }`); returns its tag. */
   sendCommand(r: QpRequest): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeQpRequest(q.view, at, r, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeQpRequest, r);
   }
 
-  /**
-   * Queues the compress command (a Sqe); returns its tag. Compresses input_data_length bytes at src into dst (at most dst_len bytes) in the given format.
-   *
-   * @generated from devices/hzip.yaml:222 (command compress)
-   */
+  /** Queues the compress command (a Sqe); returns its tag. Compresses input_data_length bytes at src into dst (at most dst_len bytes) in the given format. */
   compress(p: CompressParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCompress(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCompress, p);
   }
 
-  /**
-   * Queues the decompress command (a Sqe); returns its tag. Decompresses a complete stream of the given format at src into dst (at most dst_len bytes).
-   *
-   * @generated from devices/hzip.yaml:233 (command decompress)
-   */
+  /** Queues the decompress command (a Sqe); returns its tag. Decompresses a complete stream of the given format at src into dst (at most dst_len bytes). */
   decompress(p: DecompressParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeDecompress(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * The next finished Cqe, decoded into a new object, or null; never blocks. Publishes pending sends first.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  recv(): CqeData | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * The next finished Cqe as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  reap(): Cqe | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Waits up to `timeoutMs` for the next finished Cqe, decoded; throws TimeoutError.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  recvSync(timeoutMs: number): CqeData {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * Like recvSync, but returns the reused accessor (see reap).
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  reapSync(timeoutMs: number): Cqe {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
-    return this.async.submit(Sqe.encode, init, options);
-  }
-
-  /**
-   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  completions(): AsyncIterableIterator<CqeData> {
-    return this.async.completions();
-  }
-
-  /**
-   * Publishes pending sends and rings the doorbell once for the batch.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  flush(): void {
-    this.queue.flush();
-  }
-
-  /**
-   * Gives the queue back to the device; later use throws.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  release(): void {
-    this.queue.release();
-  }
-
-  /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
-   *
-   * @generated from devices/hzip.yaml:210
-   */
-  [Symbol.dispose](): void {
-    if (!this.queue.released) this.release();
+    return this.sendWith(encodeDecompress, p);
   }
 }
 
@@ -241,87 +41,28 @@ export class QpQueue {
  *
  * @generated from devices/hzip.yaml:27 (device hzip)
  */
-export class HzipDevice {
-  /**
-   * The runtime device (regions, IRQs, DMA, reset).
-   *
-   * @generated from devices/hzip.yaml:27
-   */
-  readonly device: Device;
-  /**
-   * Registers of qm.
-   *
-   * @generated from devices/hzip.yaml:76 (region qm)
-   */
+export class HzipDevice extends TypedDevice {
+  /** Registers of qm. */
   readonly qm: QmRegisters;
 
-  /**
-   * Wraps an opened Device whose spec is this package's spec.
-   *
-   * @generated from devices/hzip.yaml:27
-   */
+  /** Wraps an opened Device whose spec is this package's spec. */
   constructor(device: Device) {
-    this.device = device;
+    super(device);
     this.qm = new QmRegisters(device.region("qm").io, device.dma);
   }
 
-  /**
-   * Checks and translates DmaRefs for this device.
-   *
-   * @generated from devices/hzip.yaml:27
-   */
-  get dma(): DmaResolver {
-    return this.device.dma;
-  }
-
-  /**
-   * Opens a hzip on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).
-   *
-   * @generated from devices/hzip.yaml:27
-   */
+  /** Opens a hzip on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE). */
   static async open(options?: DeviceOptions): Promise<HzipDevice> {
     return new HzipDevice(await Device.open(spec, options));
   }
 
-  /**
-   * Page-aligned zeroed DMA memory shared with the device.
-   *
-   * @generated from devices/hzip.yaml:27
-   */
-  alloc(size: number, name?: string): DmaBuffer {
-    return this.device.alloc(size, name);
-  }
-
-  /**
-   * Opens one of the device's queues, typed by name.
-   *
-   * @generated from devices/hzip.yaml:27
-   */
+  /** Opens queue qp (ids 0..3). */
   requestQueue(name: "qp", options?: QueueOptions): QpQueue {
     switch (name) {
       case "qp":
         return new QpQueue(this.device.requestQueue(name, options) as SqCqQueue);
     }
-
     // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
     return this.device.requestQueue(name, options) as never;
-  }
-
-  /**
-   * Releases queues, frees shared memory and closes the device. Idempotent.
-   *
-   * @generated from devices/hzip.yaml:27
-   */
-  close(): void {
-    this.device.close();
-  }
-
-  /**
-   * close() on scope exit (`using dev = await ...open()`).
-   *
-   * @generated from devices/hzip.yaml:27
-   */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

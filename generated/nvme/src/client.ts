@@ -3,7 +3,7 @@
 // Do not edit: change devices/nvme.yaml and run `bunx wd generate devices/nvme.yaml`.
 
 import "./version.ts";
-import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type QueueOptions, type SqCqQueue, type SubmitOptions } from "@warpdrive/runtime";
+import { Device, type DeviceOptions, type QueueOptions, type SqCqQueue, TypedDevice, TypedQueue } from "@warpdrive/runtime";
 import { type AbortParams, type AdminRequest, type AsyncEventRequestParams, type CreateIoCqParams, type CreateIoSqParams, type DeleteIoCqParams, type DeleteIoSqParams, type FlushParams, type GetFeaturesParams, type GetLogPageParams, type IdentifyParams, type IoRequest, type ReadParams, type SetFeaturesParams, type SetNumberOfQueuesParams, type WriteParams, encodeAbort, encodeAdminRequest, encodeAsyncEventRequest, encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoCq, encodeDeleteIoSq, encodeFlush, encodeGetFeatures, encodeGetLogPage, encodeIdentify, encodeIoRequest, encodeRead, encodeSetFeatures, encodeSetNumberOfQueues, encodeWrite } from "./commands.ts";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";
@@ -14,378 +14,70 @@ import { Cqe, type CqeData, Sqe, type SqeInit } from "./structs.ts";
  *
  * @generated from devices/nvme.yaml:887 (queue admin)
  */
-export class AdminQueue {
-  /**
-   * The runtime queue underneath (depth, inFlight, ring buffers).
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  readonly queue: SqCqQueue;
-  /**
-   * The accessor reap() points at each completion.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  readonly #done: Cqe;
-  /**
-   * The async layer, made on first use of submit/completions.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  #async: AsyncQueue<CqeData> | undefined;
-
-  /**
-   * Wraps a runtime queue opened for admin (see NvmeDevice.requestQueue).
-   *
-   * @generated from devices/nvme.yaml:887
-   */
+export class AdminQueue extends TypedQueue<SqCqQueue, SqeInit, CqeData, Cqe> {
+  /** Wraps a runtime queue opened for admin (see NvmeDevice.requestQueue). */
   constructor(queue: SqCqQueue) {
-    this.queue = queue;
-    this.#done = new Cqe(queue.completionView);
+    super(queue, Sqe, Cqe);
   }
 
-  /**
-   * Requests sent and not yet received.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  get inFlight(): number {
-    return this.queue.inFlight;
-  }
-
-  /**
-   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  get async(): AsyncQueue<CqeData> {
-    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
-  }
-
-  /**
-   * Queues one Sqe; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  send(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Like send, but returns -1 when the queue is full.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  trySend(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.tryReserve();
-    if (at < 0) return -1;
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Queues any command of admin given as a AdminRequest (`{ command: "...", ...its params }`); returns its tag.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
+  /** Queues any command of admin given as a AdminRequest (`{ command: "...", ...its params }`); returns its tag. */
   sendCommand(r: AdminRequest): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeAdminRequest(q.view, at, r, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeAdminRequest, r);
   }
 
-  /**
-   * Queues the identify command (a Sqe); returns its tag. Returns a 4096-byte identify data structure into buffer.
-   *
-   * @generated from devices/nvme.yaml:909 (command identify)
-   */
+  /** Queues the identify command (a Sqe); returns its tag. Returns a 4096-byte identify data structure into buffer. */
   identify(p: IdentifyParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeIdentify(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeIdentify, p);
   }
 
-  /**
-   * Queues the create_io_cq command (a Sqe); returns its tag. Creates an I/O completion queue over physically contiguous host memory (PC = 1).
-   *
-   * @generated from devices/nvme.yaml:918 (command create_io_cq)
-   */
+  /** Queues the create_io_cq command (a Sqe); returns its tag. Creates an I/O completion queue over physically contiguous host memory (PC = 1). */
   createIoCq(p: CreateIoCqParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCreateIoCq(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCreateIoCq, p);
   }
 
-  /**
-   * Queues the create_io_sq command (a Sqe); returns its tag. Creates an I/O submission queue bound to an existing completion queue.
-   *
-   * @generated from devices/nvme.yaml:933 (command create_io_sq)
-   */
+  /** Queues the create_io_sq command (a Sqe); returns its tag. Creates an I/O submission queue bound to an existing completion queue. */
   createIoSq(p: CreateIoSqParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeCreateIoSq(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeCreateIoSq, p);
   }
 
-  /**
-   * Queues the delete_io_sq command (a Sqe); returns its tag. Deletes an I/O submission queue; its outstanding commands complete as aborted.
-   *
-   * @generated from devices/nvme.yaml:949 (command delete_io_sq)
-   */
+  /** Queues the delete_io_sq command (a Sqe); returns its tag. Deletes an I/O submission queue; its outstanding commands complete as aborted. */
   deleteIoSq(p: DeleteIoSqParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeDeleteIoSq(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeDeleteIoSq, p);
   }
 
-  /**
-   * Queues the delete_io_cq command (a Sqe); returns its tag. Deletes an I/O completion queue; every SQ bound to it must be deleted first.
-   *
-   * @generated from devices/nvme.yaml:955 (command delete_io_cq)
-   */
+  /** Queues the delete_io_cq command (a Sqe); returns its tag. Deletes an I/O completion queue; every SQ bound to it must be deleted first. */
   deleteIoCq(p: DeleteIoCqParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeDeleteIoCq(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeDeleteIoCq, p);
   }
 
-  /**
-   * Queues the get_features command (a Sqe); returns its tag. Reads a feature's value into the completion's DW0 (and a buffer for some features).
-   *
-   * @generated from devices/nvme.yaml:961 (command get_features)
-   */
+  /** Queues the get_features command (a Sqe); returns its tag. Reads a feature's value into the completion's DW0 (and a buffer for some features). */
   getFeatures(p: GetFeaturesParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeGetFeatures(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeGetFeatures, p);
   }
 
-  /**
-   * Queues the set_features command (a Sqe); returns its tag. Sets a feature from CDW11 (and a buffer for some features).
-   *
-   * @generated from devices/nvme.yaml:971 (command set_features)
-   */
+  /** Queues the set_features command (a Sqe); returns its tag. Sets a feature from CDW11 (and a buffer for some features). */
   setFeatures(p: SetFeaturesParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeSetFeatures(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeSetFeatures, p);
   }
 
-  /**
-   * Queues the set_number_of_queues command (a Sqe); returns its tag. Set Features / NUMBER_OF_QUEUES: asks for I/O queues (zero-based counts); the completion's DW0 gives the numbers allocated (NSQA 15:0, NCQA 31:16, zero-based).
-   *
-   * @generated from devices/nvme.yaml:985 (command set_number_of_queues)
-   */
+  /** Queues the set_number_of_queues command (a Sqe); returns its tag. Set Features / NUMBER_OF_QUEUES: asks for I/O queues (zero-based counts); the completion's DW0 gives the numbers allocated (NSQA 15:0, NCQA 31:16, zero-based). */
   setNumberOfQueues(p: SetNumberOfQueuesParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeSetNumberOfQueues(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeSetNumberOfQueues, p);
   }
 
-  /**
-   * Queues the get_log_page command (a Sqe); returns its tag. Copies (part of) a log page into buffer; NUMD (NUMDU:NUMDL) dwords, zero-based, from byte offset LPO.
-   *
-   * @generated from devices/nvme.yaml:994 (command get_log_page)
-   */
+  /** Queues the get_log_page command (a Sqe); returns its tag. Copies (part of) a log page into buffer; NUMD (NUMDU:NUMDL) dwords, zero-based, from byte offset LPO. */
   getLogPage(p: GetLogPageParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeGetLogPage(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeGetLogPage, p);
   }
 
-  /**
-   * Queues the abort command (a Sqe); returns its tag. Asks the controller to abort command CID of SQ SQID; DW0 bit 0 set means it was not aborted.
-   *
-   * @generated from devices/nvme.yaml:1014 (command abort)
-   */
+  /** Queues the abort command (a Sqe); returns its tag. Asks the controller to abort command CID of SQ SQID; DW0 bit 0 set means it was not aborted. */
   abort(p: AbortParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeAbort(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeAbort, p);
   }
 
-  /**
-   * Queues the async_event_request command (a Sqe); returns its tag. Held by the controller until an asynchronous event occurs (at most AERL + 1 outstanding).
-   *
-   * @generated from devices/nvme.yaml:1021 (command async_event_request)
-   */
+  /** Queues the async_event_request command (a Sqe); returns its tag. Held by the controller until an asynchronous event occurs (at most AERL + 1 outstanding). */
   asyncEventRequest(p: AsyncEventRequestParams = {}): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeAsyncEventRequest(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * The next finished Cqe, decoded into a new object, or null; never blocks. Publishes pending sends first.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  recv(): CqeData | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * The next finished Cqe as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  reap(): Cqe | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Waits up to `timeoutMs` for the next finished Cqe, decoded; throws TimeoutError.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  recvSync(timeoutMs: number): CqeData {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * Like recvSync, but returns the reused accessor (see reap).
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  reapSync(timeoutMs: number): Cqe {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
-    return this.async.submit(Sqe.encode, init, options);
-  }
-
-  /**
-   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  completions(): AsyncIterableIterator<CqeData> {
-    return this.async.completions();
-  }
-
-  /**
-   * Publishes pending sends and rings the doorbell once for the batch.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  flush(): void {
-    this.queue.flush();
-  }
-
-  /**
-   * Gives the queue back to the device; later use throws.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  release(): void {
-    this.queue.release();
-  }
-
-  /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
-   *
-   * @generated from devices/nvme.yaml:887
-   */
-  [Symbol.dispose](): void {
-    if (!this.queue.released) this.release();
+    return this.sendWith(encodeAsyncEventRequest, p);
   }
 }
 
@@ -394,242 +86,30 @@ export class AdminQueue {
  *
  * @generated from devices/nvme.yaml:897 (queue io)
  */
-export class IoQueue {
-  /**
-   * The runtime queue underneath (depth, inFlight, ring buffers).
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  readonly queue: SqCqQueue;
-  /**
-   * The accessor reap() points at each completion.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  readonly #done: Cqe;
-  /**
-   * The async layer, made on first use of submit/completions.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  #async: AsyncQueue<CqeData> | undefined;
-
-  /**
-   * Wraps a runtime queue opened for io (see NvmeDevice.requestQueue).
-   *
-   * @generated from devices/nvme.yaml:897
-   */
+export class IoQueue extends TypedQueue<SqCqQueue, SqeInit, CqeData, Cqe> {
+  /** Wraps a runtime queue opened for io (see NvmeDevice.requestQueue). */
   constructor(queue: SqCqQueue) {
-    this.queue = queue;
-    this.#done = new Cqe(queue.completionView);
+    super(queue, Sqe, Cqe);
   }
 
-  /**
-   * Requests sent and not yet received.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  get inFlight(): number {
-    return this.queue.inFlight;
-  }
-
-  /**
-   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  get async(): AsyncQueue<CqeData> {
-    return (this.#async ??= new AsyncQueue<CqeData>(this.queue, { decode: (q) => Cqe.decode(q.completionView, q.completionOffset) }));
-  }
-
-  /**
-   * Queues one Sqe; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  send(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Like send, but returns -1 when the queue is full.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  trySend(init: SqeInit): number {
-    const q = this.queue;
-    const at = q.tryReserve();
-    if (at < 0) return -1;
-    try {
-      Sqe.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Queues any command of io given as a IoRequest (`{ command: "...", ...its params }`); returns its tag.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
+  /** Queues any command of io given as a IoRequest (`{ command: "...", ...its params }`); returns its tag. */
   sendCommand(r: IoRequest): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeIoRequest(q.view, at, r, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeIoRequest, r);
   }
 
-  /**
-   * Queues the read command (a Sqe); returns its tag. Reads NLB + 1 logical blocks starting at SLBA into the PRP-described buffer.
-   *
-   * @generated from devices/nvme.yaml:1026 (command read)
-   */
+  /** Queues the read command (a Sqe); returns its tag. Reads NLB + 1 logical blocks starting at SLBA into the PRP-described buffer. */
   read(p: ReadParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeRead(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeRead, p);
   }
 
-  /**
-   * Queues the write command (a Sqe); returns its tag. Writes NLB + 1 logical blocks starting at SLBA from the PRP-described buffer.
-   *
-   * @generated from devices/nvme.yaml:1048 (command write)
-   */
+  /** Queues the write command (a Sqe); returns its tag. Writes NLB + 1 logical blocks starting at SLBA from the PRP-described buffer. */
   write(p: WriteParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeWrite(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
+    return this.sendWith(encodeWrite, p);
   }
 
-  /**
-   * Queues the flush command (a Sqe); returns its tag. Commits volatile write cache contents of the namespace to media.
-   *
-   * @generated from devices/nvme.yaml:1072 (command flush)
-   */
+  /** Queues the flush command (a Sqe); returns its tag. Commits volatile write cache contents of the namespace to media. */
   flushCommand(p: FlushParams): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      encodeFlush(q.view, at, p, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * The next finished Cqe, decoded into a new object, or null; never blocks. Publishes pending sends first.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  recv(): CqeData | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * The next finished Cqe as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  reap(): Cqe | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Waits up to `timeoutMs` for the next finished Cqe, decoded; throws TimeoutError.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  recvSync(timeoutMs: number): CqeData {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return Cqe.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * Like recvSync, but returns the reused accessor (see reap).
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  reapSync(timeoutMs: number): Cqe {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Queues one Sqe and resolves with its Cqe, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  submit(init: SqeInit, options?: SubmitOptions): Promise<CqeData> {
-    return this.async.submit(Sqe.encode, init, options);
-  }
-
-  /**
-   * Every Cqe from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  completions(): AsyncIterableIterator<CqeData> {
-    return this.async.completions();
-  }
-
-  /**
-   * Publishes pending sends and rings the doorbell once for the batch.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  flush(): void {
-    this.queue.flush();
-  }
-
-  /**
-   * Gives the queue back to the device; later use throws.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  release(): void {
-    this.queue.release();
-  }
-
-  /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
-   *
-   * @generated from devices/nvme.yaml:897
-   */
-  [Symbol.dispose](): void {
-    if (!this.queue.released) this.release();
+    return this.sendWith(encodeFlush, p);
   }
 }
 
@@ -638,74 +118,26 @@ export class IoQueue {
  *
  * @generated from devices/nvme.yaml:8 (device nvme)
  */
-export class NvmeDevice {
-  /**
-   * The runtime device (regions, IRQs, DMA, reset).
-   *
-   * @generated from devices/nvme.yaml:8
-   */
-  readonly device: Device;
-  /**
-   * Registers of bar0.
-   *
-   * @generated from devices/nvme.yaml:323 (region bar0)
-   */
+export class NvmeDevice extends TypedDevice {
+  /** Registers of bar0. */
   readonly bar0: Bar0Registers;
 
-  /**
-   * Wraps an opened Device whose spec is this package's spec.
-   *
-   * @generated from devices/nvme.yaml:8
-   */
+  /** Wraps an opened Device whose spec is this package's spec. */
   constructor(device: Device) {
-    this.device = device;
+    super(device);
     this.bar0 = new Bar0Registers(device.region("bar0").io, device.dma);
   }
 
-  /**
-   * Checks and translates DmaRefs for this device.
-   *
-   * @generated from devices/nvme.yaml:8
-   */
-  get dma(): DmaResolver {
-    return this.device.dma;
-  }
-
-  /**
-   * Opens a nvme on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).
-   *
-   * @generated from devices/nvme.yaml:8
-   */
+  /** Opens a nvme on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE). */
   static async open(options?: DeviceOptions): Promise<NvmeDevice> {
     return new NvmeDevice(await Device.open(spec, options));
   }
 
-  /**
-   * Page-aligned zeroed DMA memory shared with the device.
-   *
-   * @generated from devices/nvme.yaml:8
-   */
-  alloc(size: number, name?: string): DmaBuffer {
-    return this.device.alloc(size, name);
-  }
-
-  /**
-   * Opens queue admin (ids 0..0).
-   *
-   * @generated from devices/nvme.yaml:887 (queue admin)
-   */
+  /** Opens queue admin (ids 0..0). */
   requestQueue(name: "admin", options?: QueueOptions): AdminQueue;
-  /**
-   * Opens queue io (ids 1..64).
-   *
-   * @generated from devices/nvme.yaml:897 (queue io)
-   */
+  /** Opens queue io (ids 1..64). */
   requestQueue(name: "io", options?: QueueOptions): IoQueue;
-  /**
-   * Opens one of the device's queues, typed by name.
-   *
-   * @generated from devices/nvme.yaml:8
-   */
+  /** Opens one of the device's queues, typed by name. */
   requestQueue(name: "admin" | "io", options?: QueueOptions): AdminQueue | IoQueue {
     switch (name) {
       case "admin":
@@ -713,26 +145,7 @@ export class NvmeDevice {
       case "io":
         return new IoQueue(this.device.requestQueue(name, options) as SqCqQueue);
     }
-
     // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
     return this.device.requestQueue(name, options) as never;
-  }
-
-  /**
-   * Releases queues, frees shared memory and closes the device. Idempotent.
-   *
-   * @generated from devices/nvme.yaml:8
-   */
-  close(): void {
-    this.device.close();
-  }
-
-  /**
-   * close() on scope exit (`using dev = await ...open()`).
-   *
-   * @generated from devices/nvme.yaml:8
-   */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

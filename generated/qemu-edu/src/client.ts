@@ -3,7 +3,7 @@
 // Do not edit: change devices/qemu-edu.yaml and run `bunx wd generate devices/qemu-edu.yaml`.
 
 import "./version.ts";
-import { Device, type DeviceOptions, type DmaBuffer, type DmaResolver } from "@warpdrive/runtime";
+import { Device, type DeviceOptions, TypedDevice } from "@warpdrive/runtime";
 import { Bar0Registers } from "./registers.ts";
 import { spec } from "./spec.ts";
 
@@ -12,72 +12,18 @@ import { spec } from "./spec.ts";
  *
  * @generated from devices/qemu-edu.yaml:5 (device qemu-edu)
  */
-export class QemuEduDevice {
-  /**
-   * The runtime device (regions, IRQs, DMA, reset).
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
-  readonly device: Device;
-  /**
-   * Registers of bar0.
-   *
-   * @generated from devices/qemu-edu.yaml:30 (region bar0)
-   */
+export class QemuEduDevice extends TypedDevice {
+  /** Registers of bar0. */
   readonly bar0: Bar0Registers;
 
-  /**
-   * Wraps an opened Device whose spec is this package's spec.
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
+  /** Wraps an opened Device whose spec is this package's spec. */
   constructor(device: Device) {
-    this.device = device;
+    super(device);
     this.bar0 = new Bar0Registers(device.region("bar0").io, device.dma);
   }
 
-  /**
-   * Checks and translates DmaRefs for this device.
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
-  get dma(): DmaResolver {
-    return this.device.dma;
-  }
-
-  /**
-   * Opens a qemu-edu on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
+  /** Opens a qemu-edu on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE). */
   static async open(options?: DeviceOptions): Promise<QemuEduDevice> {
     return new QemuEduDevice(await Device.open(spec, options));
-  }
-
-  /**
-   * Page-aligned zeroed DMA memory shared with the device.
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
-  alloc(size: number, name?: string): DmaBuffer {
-    return this.device.alloc(size, name);
-  }
-
-  /**
-   * Releases queues, frees shared memory and closes the device. Idempotent.
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
-  close(): void {
-    this.device.close();
-  }
-
-  /**
-   * close() on scope exit (`using dev = await ...open()`).
-   *
-   * @generated from devices/qemu-edu.yaml:5
-   */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

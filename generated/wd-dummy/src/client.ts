@@ -3,7 +3,7 @@
 // Do not edit: change devices/wd-dummy.yaml and run `bunx wd generate devices/wd-dummy.yaml`.
 
 import "./version.ts";
-import { AsyncQueue, Device, type DeviceOptions, type DmaBuffer, type DmaResolver, type IndexRingQueue, type QueueOptions, type SubmitOptions } from "@warpdrive/runtime";
+import { Device, type DeviceOptions, type IndexRingQueue, type QueueOptions, TypedDevice, TypedQueue } from "@warpdrive/runtime";
 import { QueueRegisters } from "./registers.ts";
 import { spec } from "./spec.ts";
 import { Descriptor, type DescriptorData, type DescriptorInit } from "./structs.ts";
@@ -13,174 +13,10 @@ import { Descriptor, type DescriptorData, type DescriptorInit } from "./structs.
  *
  * @generated from devices/wd-dummy.yaml:89 (queue cmd)
  */
-export class CmdQueue {
-  /**
-   * The runtime queue underneath (depth, inFlight, ring buffers).
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  readonly queue: IndexRingQueue;
-  /**
-   * The accessor reap() points at each completion.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  readonly #done: Descriptor;
-  /**
-   * The async layer, made on first use of submit/completions.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  #async: AsyncQueue<DescriptorData> | undefined;
-
-  /**
-   * Wraps a runtime queue opened for cmd (see WdDummyDevice.requestQueue).
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
+export class CmdQueue extends TypedQueue<IndexRingQueue, DescriptorInit, DescriptorData, Descriptor> {
+  /** Wraps a runtime queue opened for cmd (see WdDummyDevice.requestQueue). */
   constructor(queue: IndexRingQueue) {
-    this.queue = queue;
-    this.#done = new Descriptor(queue.completionView);
-  }
-
-  /**
-   * Requests sent and not yet received.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  get inFlight(): number {
-    return this.queue.inFlight;
-  }
-
-  /**
-   * The queue's async layer (made on first use): from then on the queue is async only, its sync methods refuse. Other queues of the device stay free for sync use.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  get async(): AsyncQueue<DescriptorData> {
-    return (this.#async ??= new AsyncQueue<DescriptorData>(this.queue, { decode: (q) => Descriptor.decode(q.completionView, q.completionOffset) }));
-  }
-
-  /**
-   * Queues one Descriptor; returns its tag. Not visible to the device until flush/recv. Throws QueueFullError when full; a refused request leaves the queue as it was.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  send(init: DescriptorInit): number {
-    const q = this.queue;
-    const at = q.reserve();
-    try {
-      Descriptor.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * Like send, but returns -1 when the queue is full.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  trySend(init: DescriptorInit): number {
-    const q = this.queue;
-    const at = q.tryReserve();
-    if (at < 0) return -1;
-    try {
-      Descriptor.encode(q.view, at, init, q);
-    } catch (e) {
-      throw q.cancel(e);
-    }
-
-    return q.publish();
-  }
-
-  /**
-   * The next finished Descriptor, decoded into a new object, or null; never blocks. Publishes pending sends first.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  recv(): DescriptorData | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : Descriptor.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * The next finished Descriptor as a live accessor over its slot, or null; allocates nothing. The accessor is reused: read what you need before the next call on this queue.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  reap(): Descriptor | null {
-    const q = this.queue;
-    return q.take() < 0 ? null : this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Waits up to `timeoutMs` for the next finished Descriptor, decoded; throws TimeoutError.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  recvSync(timeoutMs: number): DescriptorData {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return Descriptor.decode(q.completionView, q.completionOffset);
-  }
-
-  /**
-   * Like recvSync, but returns the reused accessor (see reap).
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  reapSync(timeoutMs: number): Descriptor {
-    const q = this.queue;
-    q.takeSync(timeoutMs);
-    return this.#done.moveTo(q.completionOffset);
-  }
-
-  /**
-   * Queues one Descriptor and resolves with its Descriptor, decoded. Submissions of one tick share one doorbell; a full ring makes it wait for room (BackpressureError past async.maxWaiters). Rejects with the encoder's refusal, TimeoutError, the signal's reason, or QueueClosedError on release/reset/close.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  submit(init: DescriptorInit, options?: SubmitOptions): Promise<DescriptorData> {
-    return this.async.submit(Descriptor.encode, init, options);
-  }
-
-  /**
-   * Every Descriptor from now on, decoded, in completion order; ends when the queue is released or its device reset or closed.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  completions(): AsyncIterableIterator<DescriptorData> {
-    return this.async.completions();
-  }
-
-  /**
-   * Publishes pending sends and rings the doorbell once for the batch.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  flush(): void {
-    this.queue.flush();
-  }
-
-  /**
-   * Gives the queue back to the device; later use throws.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  release(): void {
-    this.queue.release();
-  }
-
-  /**
-   * release() on scope exit (`using q = dev.requestQueue(...)`), unless release(), reset() or close() already did.
-   *
-   * @generated from devices/wd-dummy.yaml:89
-   */
-  [Symbol.dispose](): void {
-    if (!this.queue.released) this.release();
+    super(queue, Descriptor, Descriptor);
   }
 }
 
@@ -189,87 +25,28 @@ export class CmdQueue {
  *
  * @generated from devices/wd-dummy.yaml:6 (device wd-dummy)
  */
-export class WdDummyDevice {
-  /**
-   * The runtime device (regions, IRQs, DMA, reset).
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
-  readonly device: Device;
-  /**
-   * Registers of queue.
-   *
-   * @generated from devices/wd-dummy.yaml:40 (region queue)
-   */
+export class WdDummyDevice extends TypedDevice {
+  /** Registers of queue. */
   readonly queue: QueueRegisters;
 
-  /**
-   * Wraps an opened Device whose spec is this package's spec.
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
+  /** Wraps an opened Device whose spec is this package's spec. */
   constructor(device: Device) {
-    this.device = device;
+    super(device);
     this.queue = new QueueRegisters(device.region("queue").io, device.dma);
   }
 
-  /**
-   * Checks and translates DmaRefs for this device.
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
-  get dma(): DmaResolver {
-    return this.device.dma;
-  }
-
-  /**
-   * Opens a wd-dummy on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE).
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
+  /** Opens a wd-dummy on the sim or vfio backend (default from WD_BACKEND / WD_DEVICE). */
   static async open(options?: DeviceOptions): Promise<WdDummyDevice> {
     return new WdDummyDevice(await Device.open(spec, options));
   }
 
-  /**
-   * Page-aligned zeroed DMA memory shared with the device.
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
-  alloc(size: number, name?: string): DmaBuffer {
-    return this.device.alloc(size, name);
-  }
-
-  /**
-   * Opens one of the device's queues, typed by name.
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
+  /** Opens queue cmd. */
   requestQueue(name: "cmd", options?: QueueOptions): CmdQueue {
     switch (name) {
       case "cmd":
         return new CmdQueue(this.device.requestQueue(name, options) as IndexRingQueue);
     }
-
     // Any other name (plain JavaScript): the runtime refuses it, naming the queues there are.
     return this.device.requestQueue(name, options) as never;
-  }
-
-  /**
-   * Releases queues, frees shared memory and closes the device. Idempotent.
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
-  close(): void {
-    this.device.close();
-  }
-
-  /**
-   * close() on scope exit (`using dev = await ...open()`).
-   *
-   * @generated from devices/wd-dummy.yaml:6
-   */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
