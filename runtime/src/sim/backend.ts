@@ -27,6 +27,7 @@ import {
   Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, EPOCH_WAITERS, HOST_TID, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
   State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
+import { describe } from "../args.ts";
 import { JournalIo } from "./journal-io.ts";
 import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
 import { resolveModelLocation } from "./model-location.ts";
@@ -318,7 +319,7 @@ export class SimDevice implements BackendDevice {
    * vfio backend's REQ/ERR interrupt (within one look: a timer, a waiter's sleep, a queue's tick).
    */
   requestRemoval(event: RemovalEvent = "removed"): void {
-    if (event !== "removed" && event !== "error") throw new TypeError(`requestRemoval on sim device ${this.address}: event must be "removed" or "error", got ${String(event)}`);
+    if (event !== "removed" && event !== "error") throw new TypeError(`requestRemoval on sim device ${this.address}: event must be "removed" or "error", got ${describe(event)}`);
     this.#check("requestRemoval");
     this.#removal ??= event;
   }
