@@ -6,8 +6,8 @@
 //   bun examples/dsa-copy.ts                  # the sim device (default)
 //   options: --size <bytes, default 1 MiB> --chunk <bytes per descriptor, default 64 KiB> --queue <0..3>
 import { parseArgs } from "node:util";
-import { formatError } from "@warpdrive/runtime";
-import { CompletionRecord, DescriptorList, DsaCopyDevice, DsaStatus, MAX_TRANSFER_SIZE } from "@warpdrive/dsa-copy";
+import { bitsOf, formatError } from "@warpdrive/runtime";
+import { CompletionRecord, CompletionRecordStatusFields, DescriptorList, DsaCopyDevice, DsaStatus, MAX_TRANSFER_SIZE } from "@warpdrive/dsa-copy";
 
 const { values: opt } = parseArgs({
   options: {
@@ -20,7 +20,7 @@ const { values: opt } = parseArgs({
 });
 
 function check(what: string, r: CompletionRecord | ReturnType<typeof CompletionRecord.decode>): void {
-  const code = typeof r.status === "number" ? r.status & 0x7f : r.status.code;
+  const code = bitsOf(r.status, CompletionRecordStatusFields.code);
   if (code !== DsaStatus.SUCCESS) throw new Error(`${what}: completion status 0x${code.toString(16)}`);
 }
 

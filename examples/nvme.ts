@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   console.log(`${nvme.device.address}: ${asciiField(id.mn)} (serial ${asciiField(id.sn)}, firmware ${asciiField(id.fr)})`);
   console.log(`  NVMe ${vs.mjr}.${vs.mnr}.${vs.ter}, vendor 0x${id.vid.toString(16)}, ${id.nn} namespace(s), MDTS ${id.mdts}`);
   console.log(`  namespace 1: ${nvme.blocks} blocks of ${nvme.blockSize} bytes (${(Number(nvme.blocks) * nvme.blockSize) / 2 ** 20} MiB)`);
-  console.log(`  queues: admin depth ${nvme.admin.sqDepth}, ${nvme.io.length} I/O pair(s) depth ${nvme.io[0]?.queue.sqDepth}, max transfer ${nvme.maxTransferBytes} bytes`);
+  console.log(`  queues: admin depth ${nvme.admin.queue.sqDepth}, ${nvme.io.length} I/O pair(s) depth ${nvme.io[0]?.queue.sqDepth}, max transfer ${nvme.maxTransferBytes} bytes`);
 
   const lba = BigInt(args.lba!);
   const blocks = Number(args.blocks);

@@ -15,12 +15,12 @@
 // - `HzipPool`: the awaitable side for apps on the event loop: every queue pair driven by the
 //   runtime's AsyncQueue, requests spread round robin, `await pool.compress(bytes)`.
 import {
-  AsyncQueue, ConfigError, RoundRobin, WarpDriveError, type DeviceOptions, type DmaBuffer, type DmaRef, type Queue, type SubmitOptions,
+  AsyncQueue, ConfigError, RoundRobin, WarpDriveError, bitsOf, type DeviceOptions, type DmaBuffer, type DmaRef, type Queue, type SubmitOptions,
 } from "@warpdrive/runtime";
 import { HzipDevice, type QpQueue } from "@warpdrive/hzip-generated/client";
 import { MAX_QUEUE_DEPTH, MAX_REQUEST_LENGTH, QUEUE_PAIRS, SQE_SIZE } from "@warpdrive/hzip-generated/constants";
 import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip-generated/enums";
-import { Cqe, Sqe } from "@warpdrive/hzip-generated/structs";
+import { Cqe, Sqe, SqeDw3Fields } from "@warpdrive/hzip-generated/structs";
 import { encodeCompress, encodeDecompress, type CompressParams } from "@warpdrive/hzip-generated/commands";
 
 export type ZipFormat = "deflate" | "zlib" | "gzip";
@@ -165,7 +165,8 @@ export class Hzip {
     // The results live in the submission entry the completion names. The SDK keeps that slot
     // unwritten until a later completion moves the head past it, so reading it now is safe.
     const e = Sqe.decode(this.qp.queue.sqBuffer.view, c.sqHead * SQE_SIZE);
-    return { tag: c.cmdId, status: e.dw3.status, statusName: statusName(e.dw3.status), consumed: e.consumed, produced: e.produced };
+    const status = bitsOf(e.dw3, SqeDw3Fields.status);
+    return { tag: c.cmdId, status, statusName: statusName(status), consumed: e.consumed, produced: e.produced };
   }
 
   /** One request, waited for; throws HzipStatusError unless it succeeded. */

@@ -7,12 +7,12 @@
 // completion awaited with recvSync (spin, then sleep on the queue's MSI-X eventfd). For I/O there is
 // also a pipelined level (trySubmit / reap) that keeps a queue full without waiting per command.
 import {
-  AsyncQueue, ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
+  AsyncQueue, ConfigError, TimeoutError, WarpDriveError, bitsOf, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
 } from "@warpdrive/runtime";
 import type { Device, DeviceOptions } from "@warpdrive/runtime";
-import { NvmeDevice } from "@warpdrive/nvme-generated/client";
+import { NvmeDevice, type AdminQueue, type IoQueue } from "@warpdrive/nvme-generated/client";
 import type { Bar0Registers, CapFields } from "@warpdrive/nvme-generated/registers";
-import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme-generated/structs";
+import { Cqe, IdentifyController, IdentifyNamespace, IdentifyNamespaceFlbasFields, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme-generated/structs";
 import {
   Arbitration,
   CommandSet,
@@ -156,6 +156,8 @@ interface IoParams {
  */
 export class NvmeIoQueue {
   readonly id: number;
+  /** The generated IoQueue (typed commands) and its engine, which the hot path drives directly. */
+  readonly io: IoQueue;
   readonly queue: SqCqQueue;
   /** One page per in-flight command: PRP lists for transfers spanning more than two pages. */
   readonly prpLists: DmaBuffer;
@@ -171,8 +173,10 @@ export class NvmeIoQueue {
   #freeTop = 0;
   #count = 0;
 
-  constructor(id: number, queue: SqCqQueue, prpLists: DmaBuffer, pageSize: number) {
+  constructor(id: number, io: IoQueue, prpLists: DmaBuffer, pageSize: number) {
+    const queue = io.queue;
     this.id = id;
+    this.io = io;
     this.queue = queue;
     this.prpLists = prpLists;
     this.cqe = new Cqe(queue.completionView);
@@ -261,14 +265,7 @@ export interface Completion {
 
 function readCompletion(view: DataView, offset: number): Completion {
   const c = Cqe.decode(view, offset);
-  return { dw0: c.dw0, dw1: c.dw1, sqhd: c.sqhd, sqid: c.sqid, cid: c.cid, status: statusWord(c.status) };
-}
-
-/** The CQE status as a raw 16-bit word, whichever way the generated decoder shows a bitfield word. */
-function statusWord(s: unknown): number {
-  if (typeof s === "number") return s;
-  const f = s as { p: number; sc: number; sct: number; crd: number; m: number; dnr: number };
-  return f.p | (f.sc << 1) | (f.sct << 9) | (f.crd << 12) | (f.m << 14) | (f.dnr << 15);
+  return { dw0: c.dw0, dw1: c.dw1, sqhd: c.sqhd, sqid: c.sqid, cid: c.cid, status: c.status };
 }
 
 /** Text of a space-padded ASCII identify field (SN, MN, FR). */
@@ -291,7 +288,8 @@ export class Nvme {
   readonly cap: CapFields;
   /** Controller memory page size chosen (CC.MPS): the PRP page size. */
   readonly pageSize: number;
-  admin!: SqCqQueue;
+  /** The admin queue pair (the generated AdminQueue; its engine is `admin.queue`). */
+  admin!: AdminQueue;
   readonly io: NvmeIoQueue[] = [];
   controller!: IdentifyControllerData;
   namespace!: IdentifyNamespaceData;
@@ -370,8 +368,8 @@ export class Nvme {
       if (!q.queue.released) q.queue.release();
       q.prpLists.free();
     }
-    if (this.admin !== undefined && !this.admin.released) this.admin.release();
-    this.admin = this.device.requestQueue("admin", { depth: this.options.adminDepth }) as SqCqQueue;
+    if (this.admin !== undefined && !this.admin.queue.released) this.admin.release();
+    this.admin = this.client.requestQueue("admin", { depth: this.options.adminDepth });
     this.enable();
     this.controller = this.identifyController();
     this.#useNamespace();
@@ -405,7 +403,7 @@ export class Nvme {
     const nsid = this.#nsidWanted ?? this.activeNamespaces()[0];
     if (nsid === undefined) throw new NvmeControllerError(`${this.label}: the controller has no active namespace`);
     this.namespace = this.identifyNamespace(nsid);
-    const flbas = fieldOf(this.namespace.flbas, "format", 0xf);
+    const flbas = bitsOf(this.namespace.flbas, IdentifyNamespaceFlbasFields.format);
     const lbaf = this.namespace.lbaf[flbas]!;
     const blocks = BigInt(this.namespace.nsze);
     if (blocks === 0n || lbaf.lbads < 9) {
@@ -484,10 +482,11 @@ export class Nvme {
 
   /** Programs the admin queue and CC, sets CC.EN = 1 and waits for CSTS.RDY (or CSTS.CFS). */
   enable(): void {
-    const depth = this.admin.sqDepth;
-    this.regs.aqa.writeFields({ asqs: depth - 1, acqs: this.admin.cqDepth - 1 });
-    this.regs.asq.write(this.admin.sqBuffer.ref());
-    this.regs.acq.write(this.admin.cqBuffer.ref());
+    const admin = this.admin.queue;
+    const depth = admin.sqDepth;
+    this.regs.aqa.writeFields({ asqs: depth - 1, acqs: admin.cqDepth - 1 });
+    this.regs.asq.write(admin.sqBuffer.ref());
+    this.regs.acq.write(admin.cqBuffer.ref());
     const config = {
       css: CommandSet.NVM,
       mps: Math.log2(this.pageSize) - MPS_BASE_SHIFT,
@@ -513,7 +512,8 @@ export class Nvme {
   // ---- admin commands ----
 
   /** Sends one command on `q`, waits for its completion, throws NvmeStatusError on failure. */
-  command(q: SqCqQueue, name: string, encode: Encoder): Completion {
+  command(queue: AdminQueue | IoQueue, name: string, encode: Encoder): Completion {
+    const q = queue.queue;
     // The encoder gets the queue's own resolver: the buffers it names stay pinned (cannot be
     // unshared or freed) until this command's completion is taken.
     const tag = q.send(encode);
@@ -602,7 +602,8 @@ export class Nvme {
       throw new ConfigError(`${this.label}: I/O queue depth ${depth} exceeds CAP.MQES + 1 = ${this.cap.mqes + 1}`);
     }
     const vector = this.ioVector;
-    const q = this.device.requestQueue("io", { id, depth, irq: vector }) as SqCqQueue;
+    const io = this.client.requestQueue("io", { id, depth, irq: vector });
+    const q = io.queue;
     let lists: DmaBuffer | undefined;
     try {
       this.command(this.admin, `create I/O CQ ${id}`, (v, o, dma) =>
@@ -617,7 +618,7 @@ export class Nvme {
         throw e;
       }
       lists = this.device.alloc(q.sqDepth * this.pageSize, `nvme io[${id}] PRP lists`);
-      return new NvmeIoQueue(id, q, lists, this.pageSize);
+      return new NvmeIoQueue(id, io, lists, this.pageSize);
     } catch (e) {
       q.release();
       throw e;
@@ -914,7 +915,7 @@ export class Nvme {
     try {
       // A controller in fatal status (CFS) will not complete a shutdown: just close.
       const csts = this.regs.csts.fields();
-      if (!this.#shutDown && this.admin !== undefined && !this.admin.released && csts.rdy === 1 && csts.cfs === 0) this.shutdown();
+      if (!this.#shutDown && this.admin !== undefined && !this.admin.queue.released && csts.rdy === 1 && csts.cfs === 0) this.shutdown();
     } catch (e) {
       first = e;
     }
@@ -1027,9 +1028,4 @@ export class NvmeAsyncIo {
   }
 }
 
-/** A bitfield of a decoded struct field, whether the decoder gives the word or its fields. */
-function fieldOf(value: unknown, field: string, mask: number): number {
-  if (typeof value === "number") return value & mask;
-  return (value as Record<string, number>)[field]!;
-}
 

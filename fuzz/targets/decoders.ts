@@ -105,10 +105,8 @@ function expectedStruct(model: DeviceModel, s: StructModel, bytes: Uint8Array, b
     if (f.count > 1) {
       const xs = Array.from({ length: f.count }, (_, i) => one(base + f.offset + i * es));
       v = elementType(f) === "u8" ? new Uint8Array(xs as number[]) : xs;
-    } else if (f.bitfields.length > 0) {
-      const raw = readRaw(bytes, base + f.offset, es, little);
-      v = bitfields(raw, f.bitfields);
     } else {
+      // a bit-field word decodes to its raw value (the fields are read with bitsOf or the getters)
       v = one(base + f.offset);
     }
     out[camel(f.name)] = v;
@@ -230,11 +228,19 @@ export function checkDecoder(devices: DecoderDevice[], input: DecoderInput): str
   try {
     const live = new cls(view, input.offset);
     for (const f of s.fields) {
-      // scalars only: arrays, nested structs and bit words have accessors of their own shapes
-      if (f.type.kind === "reserved" || f.type.kind === "struct" || f.count > 1 || f.bitfields.length > 0) continue;
+      // scalars only: arrays and nested structs have accessors of their own shapes
+      if (f.type.kind === "reserved" || f.type.kind === "struct" || f.count > 1) continue;
       const name = camel(f.name);
       const dl = sameValue(live[name], want[name], `${s.name}#${name}`);
       if (dl) return `${dev.name} accessor disagrees: ${dl}`;
+      if (f.bitfields.length === 0) continue;
+      // each bit field's getter reads its bits of the same word
+      const bits = bitfields(readRaw(all, input.viewStart + input.offset + f.offset, f.size, f.endian === "little"), f.bitfields);
+      for (const b of f.bitfields) {
+        const bn = camel(`${f.name}_${b.name}`);
+        const db = sameValue(live[bn], bits[camel(b.name)], `${s.name}#${bn}`);
+        if (db) return `${dev.name} bit-field accessor disagrees: ${db}`;
+      }
     }
   } catch (e) {
     if (e instanceof WarpDriveError) return null;

@@ -54,6 +54,7 @@ import type {
 import type { ParsedFile } from "./parse.ts";
 import { parseExtent } from "./extent.ts";
 import { caseFields, caseStruct, caseValue, splitSelector } from "./variants.ts";
+import { commandStruct, structDirections } from "./struct-use.ts";
 
 const byNumber = <T>(key: (t: T) => number) => (a: T, b: T) => key(a) - key(b);
 
@@ -258,6 +259,7 @@ class ModelBuilder {
   }
 
   private structs(): StructModel[] {
+    const directions = structDirections(this.data);
     return entries(this.data.structs).map(([sname, s]) => {
       const endian = s.endian ?? "little";
       return {
@@ -265,6 +267,7 @@ class ModelBuilder {
         size: s.size,
         endian,
         packed: s.packed ?? false,
+        direction: directions.get(sname)!,
         fields: entries(s.fields)
           .map(([fname, f]) => this.structField(["structs", sname, "fields", fname], fname, f, endian))
           .sort(byNumber((f) => f.offset)),
@@ -354,9 +357,7 @@ class ModelBuilder {
   }
 
   private commandStruct(c: RawCommand): string {
-    if (c.struct !== undefined) return c.struct;
-    const q = this.data.queues![c.queue!]!;
-    return q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.descriptor : q.sq.entry;
+    return commandStruct(this.data, c)!;
   }
 
   private portalQueue(q: RawPortalQueue, common: { name: string; interrupt?: string; doc?: string; source: SourcePos }): PortalQueueModel {

@@ -66,6 +66,7 @@ export interface RawStruct extends RawDoc {
   size: number;
   endian?: "little" | "big";
   packed?: boolean;
+  direction?: "to-device" | "from-device" | "both";
   fields: Record<string, RawStructField>;
   variants?: RawVariants;
 }

@@ -5,6 +5,7 @@
 // holds this module to it by comparing with what the emitters really export for every device.
 import type { PathSegment } from "./diagnostics.ts";
 import { camelCase, entries, isScalarType, pascalCase, type RawDevice } from "./dsl.ts";
+import { hostWrites, structDirections } from "./struct-use.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -43,9 +44,12 @@ export function exportedNames(d: RawDevice): ExportedName[] {
       if (regAccess !== "ro" && regAccess !== "rc" && readOnly > 0 && readOnly < fieldAccess.length) add(`${t}WritableFields`, gItem, ["regions", rname, "registers", gname]);
     }
   }
+  const directions = structDirections(d);
   for (const [sname, s] of entries(d.structs)) {
     const item = `struct "${sname}"`;
-    for (const suffix of ["", "Init", "Data"]) add(sname + suffix, item, ["structs", sname]);
+    // a struct only the device writes has no Init (struct-use.ts)
+    const suffixes = hostWrites(directions.get(sname) ?? "both") ? ["", "Init", "Data"] : ["", "Data"];
+    for (const suffix of suffixes) add(sname + suffix, item, ["structs", sname]);
     if (!isObj(s)) continue;
     for (const [fname, f] of entries(s.fields)) {
       if (!isObj(f) || typeof f.type !== "string" || !isScalarType(f.type) || entries(f.fields).length === 0) continue;
@@ -154,6 +158,9 @@ export const OBJECT_MEMBERS: ReadonlySet<string> = new Set([
   "constructor", "__proto__", "valueOf", "toString", "toLocaleString", "hasOwnProperty", "isPrototypeOf",
   "propertyIsEnumerable", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
 ]);
+
+/** Members every generated struct class inherits from the runtime's StructView: a field getter of that name would replace them. */
+export const STRUCT_VIEW_MEMBERS: ReadonlySet<string> = new Set(["view", "offset", "dma", "moveTo"]);
 
 /** One property name an item becomes (accessor, interface property, class member, method). */
 export interface MemberName {

@@ -175,6 +175,8 @@ export interface StructModel {
   size: number;
   endian: Endian;
   packed: boolean;
+  /** Declared, or inferred from the queues and commands that use it (generator/src/struct-use.ts). */
+  direction: "to-device" | "from-device" | "both";
   /** Sorted by offset. */
   fields: StructFieldModel[];
   /** Layouts selected by an opcode field, when the struct has them. */

@@ -33,12 +33,13 @@ import {
   type RawStructField,
 } from "./dsl.ts";
 import { extentNames, parseExtent } from "./extent.ts";
-import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "./generated-names.ts";
+import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS, STRUCT_VIEW_MEMBERS } from "./generated-names.ts";
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
 import { checkCommandVariant, checkVariants, type VariantRulesHost } from "./variant-rules.ts";
 import { checkDmaList, checkListParam, type ListRulesHost } from "./list-rules.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
+import { commandStruct, contradicts, structDirections, structUses, type StructDirection } from "./struct-use.ts";
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
@@ -95,6 +96,7 @@ class Rules {
     this.checkQueues();
     this.checkDoorbellWidths();
     this.checkCommands();
+    this.checkStructDirections();
     this.checkInterrupts();
     checkUacceMatch(this.data, this.regions, (p, c, m, k) => this.report(p, c, m, k));
     this.checkNames();
@@ -664,14 +666,33 @@ class Rules {
 
   /** The struct a command fills: its own `struct`, or its queue's (submission) entry. */
   commandStruct(c: RawCommand): string | undefined {
-    if (isStr(c.struct)) return c.struct;
-    if (!isStr(c.queue)) return undefined;
-    const q = this.queues.get(c.queue);
-    if (!q) return undefined;
-    if (q.kind === "index-ring") return isStr(q.entry) ? q.entry : undefined;
-    if (q.kind === "sq-cq" && isObj(q.sq)) return isStr(q.sq.entry) ? q.sq.entry : undefined;
-    if (q.kind === "portal") return isStr(q.descriptor) ? q.descriptor : undefined;
-    return undefined;
+    return commandStruct(this.data, c);
+  }
+
+  /** A declared struct direction must hold for every use: a command's struct is written by the host, a completion by the device. */
+  private checkStructDirections(): void {
+    const declared = new Map<string, StructDirection>();
+    for (const [sname, s] of this.structs) if (isStr(s.direction)) declared.set(sname, s.direction as StructDirection);
+    if (declared.size === 0) return;
+    const flow = (d: StructDirection) => (d === "to-device" ? "written by the host (to-device)" : d === "from-device" ? "written by the device (from-device)" : "written by both");
+    for (const u of structUses(this.data)) {
+      const d = declared.get(u.struct);
+      if (d !== undefined && contradicts(d, u.direction)) {
+        this.report(["structs", u.struct, "direction"], "struct-direction", `struct ${u.struct} is declared ${d}, but as ${u.by} it is ${flow(u.direction)}; change its direction (or remove it: it is inferred)`);
+      }
+    }
+    // a struct nested in another travels with it
+    const directions = structDirections(this.data);
+    for (const [sname, s] of this.structs) {
+      const outer = directions.get(sname)!;
+      for (const [fname, f] of entries(s.fields)) {
+        if (!isObj(f) || !isStr(f.type)) continue;
+        const d = declared.get(f.type);
+        if (d !== undefined && contradicts(d, outer)) {
+          this.report(["structs", f.type, "direction"], "struct-direction", `struct ${f.type} is declared ${d}, but it is field ${fname} of struct ${sname}, which is ${flow(outer)}; change one of the directions`);
+        }
+      }
+    }
   }
 
   private checkCommands(): void {
@@ -961,6 +982,8 @@ class Rules {
     for (const m of memberNames(this.data)) {
       if (OBJECT_MEMBERS.has(m.as)) {
         this.report(m.path, "builtin-name", `${m.item} becomes ${m.as} in the generated package, a member every JavaScript object has (Object.prototype.${m.as}); rename it`, true);
+      } else if (m.path[0] === "structs" && m.path.length === 4 && STRUCT_VIEW_MEMBERS.has(m.as)) {
+        this.report(m.path, "builtin-name", `${m.item} becomes the accessor ${m.as}, which every struct class has already (the runtime's StructView.${m.as}); rename it`, true);
       }
     }
   }

@@ -110,6 +110,24 @@ export interface BitLayout {
   readonly width: number;
 }
 
+/** Bit `lsb` of a word of up to 32 bits: 0 or 1. */
+export function bitOf(word: number, lsb: number): number {
+  return (word >>> lsb) & 1;
+}
+
+/**
+ * Bit field `f` of a word of up to 32 bits, as an unsigned number: `bitsOf(cqe.status,
+ * CqeStatusFields.sc)`. Generated packages describe each bit-field word's fields as such a table.
+ */
+export function bitsOf(word: number, f: BitLayout): number {
+  return f.width >= 32 ? word >>> 0 : (word >>> f.lsb) & (2 ** f.width - 1);
+}
+
+/** Bit field `f` of a 64-bit word (a decoded u64 or dma-address), as a bigint. */
+export function bitsOf64(word: bigint, f: BitLayout): bigint {
+  return (word >> BigInt(f.lsb)) & ((1n << BigInt(f.width)) - 1n);
+}
+
 /**
  * Packs a bit-field word given as an object of its fields (`{ fuse: 0, psdt: 1 }`) into a number:
  * each field read once, absent ones zero, every value checked against its width (never masked).

@@ -2,7 +2,7 @@
 export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
 export type { Backend, BackendDevice, DeviceMemory, DeviceRings, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc, RemovalSignal, UacceQueueSpec, UacceSpec } from "./backend.ts";
 export * from "./errors.ts";
-export { badArray, badCommand, badInt, badList, badListLength, badRequest, badVariant, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
+export { badArray, badCommand, badInt, badList, badListLength, badRequest, badVariant, badWord, bitOf, bitsOf, bitsOf64, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
 export { mappedPortal, portalInstructions } from "./vfio/portal.ts";
 export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type QueueHost, type SqCqOptions } from "./queue/index.ts";
@@ -14,4 +14,5 @@ export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
 export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";
+export { StructView, TypedDevice, TypedQueue, type RecvStruct, type SendStruct } from "./client/index.ts";
 export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, qmDoorbellV2, decodeQmDoorbellV2, type UacceDeviceInfo } from "./uacce/index.ts";

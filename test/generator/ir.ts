@@ -49,7 +49,7 @@ export function field(name: string, offset: number, type: ScalarType | "dma-addr
 }
 
 export function struct(name: string, size: number, fields: StructFieldModel[], extra: Partial<StructModel> = {}): StructModel {
-  return { name, size, endian: "little", packed: false, fields, source: at(F), ...extra };
+  return { name, size, endian: "little", packed: false, direction: "both", fields, source: at(F), ...extra };
 }
 
 export function device(name: string, extra: Partial<DeviceModel> = {}): DeviceModel {

@@ -10,11 +10,11 @@ import { deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateSync } from "
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UacceQueue } from "@warpdrive/runtime";
+import { UacceQueue, bitsOf } from "@warpdrive/runtime";
 import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName, type ZipFormat } from "@warpdrive/hzip";
 import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip-generated/constants";
 import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip-generated/enums";
-import { Sqe } from "@warpdrive/hzip-generated/structs";
+import { Sqe, SqeDw3Fields } from "@warpdrive/hzip-generated/structs";
 import { FORMATS, same, sample, softDeflate, softInflate } from "./hzip-samples.ts";
 
 const onVfio = process.env.WD_BACKEND === "vfio";
@@ -122,7 +122,7 @@ describe.skipIf(!haveDevice)("hzip statuses", () => {
     expect(c.cmdId).toBe(tag);
     expect(c.sqNum).toBe(z.queueNumber);
     const e = Sqe.decode(z.qp.queue.sqBuffer.view, c.sqHead * Sqe.SIZE);
-    expect(e.dw3.status).toBe(ZipStatus.OK);
+    expect(bitsOf(e.dw3, SqeDw3Fields.status)).toBe(ZipStatus.OK);
     expect(e.consumed).toBe(data.length);
     expect(e.compDataLength).toBe(e.produced);
     expect(same(inflateSync(buf.bytes.subarray(data.length, data.length + e.produced)), data)).toBe(true);

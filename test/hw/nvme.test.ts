@@ -8,9 +8,10 @@
 // every configuration the model presents (or the one WD_NVME_CONFIG names); on vfio, against the
 // one the VM harness gave QEMU for this boot (WD_NVME_CONFIG, default "default").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
+import { DmaBuffer, bitsOf, simBackend, type Backend } from "@warpdrive/runtime";
 import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq, encodeRead } from "@warpdrive/nvme-generated/commands";
 import { FeatureId, ShutdownStatus } from "@warpdrive/nvme-generated/enums";
+import { IdentifyControllerCqesFields, IdentifyControllerSqesFields, IdentifyNamespaceFlbasFields } from "@warpdrive/nvme-generated/structs";
 import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme";
 import { ASKED, NVME_CONFIG_ENV, NVME_CONFIGS, nvmeConfig, type NvmeConfig } from "../vm/nvme-configs.ts";
 
@@ -114,8 +115,8 @@ function nvmeSuite(config: NvmeConfig) {
       const vs = nvme.regs.vs.read();
       expect(vs >>> 16).toBe(1);
       if (id.ver !== 0) expect(id.ver).toBe(vs);
-      const sqes = typeof id.sqes === "number" ? { min: id.sqes & 0xf, max: id.sqes >> 4 } : id.sqes;
-      const cqes = typeof id.cqes === "number" ? { min: id.cqes & 0xf, max: id.cqes >> 4 } : id.cqes;
+      const sqes = { min: bitsOf(id.sqes, IdentifyControllerSqesFields.min), max: bitsOf(id.sqes, IdentifyControllerSqesFields.max) };
+      const cqes = { min: bitsOf(id.cqes, IdentifyControllerCqesFields.min), max: bitsOf(id.cqes, IdentifyControllerCqesFields.max) };
       expect(sqes.min).toBeLessThanOrEqual(6);
       expect(sqes.max).toBeGreaterThanOrEqual(6);
       expect(cqes.min).toBeLessThanOrEqual(4);
@@ -143,7 +144,7 @@ function nvmeSuite(config: NvmeConfig) {
     test("every active namespace reports the configured block size", () => {
       for (const want of config.expect.namespaces) {
         const ns = nvme.identifyNamespace(want.nsid);
-        const format = typeof ns.flbas === "number" ? ns.flbas & 0xf : (ns.flbas as { format: number }).format;
+        const format = bitsOf(ns.flbas, IdentifyNamespaceFlbasFields.format);
         expect({ nsid: want.nsid, blockSize: 2 ** ns.lbaf[format]!.lbads }).toEqual(want);
         expect(BigInt(ns.nsze)).toBeGreaterThan(0n);
       }
@@ -271,7 +272,7 @@ function nvmeSuite(config: NvmeConfig) {
 
   describe("errors", () => {
     test("an unknown I/O opcode completes with INVALID_OPCODE", () => {
-      const q = nvme.io[0]!.queue;
+      const q = nvme.io[0]!.io;
       expectStatus(() => nvme.command(q, "opcode 0x7e", (v, o) => {
         v.setUint8(o, 0x7e);
         v.setUint32(o + 4, nvme.nsid, true);
@@ -281,7 +282,7 @@ function nvmeSuite(config: NvmeConfig) {
     });
 
     test("a read naming an inactive namespace is INVALID_FIELD; an id past every namespace INVALID_NAMESPACE_OR_FORMAT", () => {
-      const q = nvme.io[0]!.queue;
+      const q = nvme.io[0]!.io;
       const read = (nsid: number) => () =>
         nvme.command(q, `read on namespace ${nsid}`, (v, o, dma) =>
           encodeRead(v, o, { nsid, buffer: back.ref(0, nvme.blockSize), prp2: 0n, slba: 0n, nlb: 0 }, dma));

@@ -3,10 +3,11 @@
 // self-consistency rules can be applied to either side (and to the sim model on the host).
 //
 // Our decoded structs are rendered into nvme-cli's JSON shape from the generated LAYOUT tables:
-// numbers become bigints, bit-field objects are packed back into their byte, byte arrays become what
+// numbers become bigints (a bit-field word is its raw number), byte arrays become what
 // nvme-cli prints for that field (text up to the first NUL, the IEEE OUI as one number, 128-bit
 // counters in decimal, EUI64/NGUID in hex, FGUID as a UUID). Only fields both sides name are
 // compared; the caller also names fields that must be present on both.
+import { bitsOf64 } from "@warpdrive/runtime";
 import { IdentifyController, IdentifyNamespace, LbaFormat, PowerStateDescriptor } from "@warpdrive/nvme-generated/structs";
 import type { IdentifyControllerData, IdentifyNamespaceData } from "@warpdrive/nvme-generated/structs";
 
@@ -46,16 +47,10 @@ const PSD_FIELDS: [string, string, string?][] = [
   ["apw", "active_scale", "aps"],
 ];
 
-/** A bit-field object (or plain number) back to its integer, using the layout's bit positions. */
-function pack(value: unknown, f: FieldLayout): bigint {
+/** A decoded number as nvme-cli prints it (a bigint). */
+function pack(value: unknown, _f: FieldLayout): bigint {
   if (typeof value === "number" || typeof value === "bigint") return BigInt(value);
-  if (f.bits === undefined || value === null || typeof value !== "object") throw new Error(`cannot pack ${String(value)}`);
-  let v = 0n;
-  for (const [name, b] of Object.entries(f.bits)) {
-    const x = BigInt((value as Record<string, number>)[name] ?? 0) & ((1n << BigInt(b.width)) - 1n);
-    v |= x << BigInt(b.lsb);
-  }
-  return v;
+  throw new Error(`cannot read ${String(value)} as a number`);
 }
 
 /** Text up to the first NUL, every byte kept (nvme-cli prints space padding as it is). */
@@ -130,7 +125,7 @@ export function controllerAsCli(id: IdentifyControllerData): CliRecord {
     const ps = p as unknown as Record<string, unknown>;
     for (const [ours, cli, bit] of PSD_FIELDS) {
       const v = ps[ours];
-      r[cli] = bit === undefined ? pack(v, psdLayout[ours]!) : BigInt((v as Record<string, number>)[bit]!);
+      r[cli] = bit === undefined ? pack(v, psdLayout[ours]!) : bitsOf64(pack(v, psdLayout[ours]!), psdLayout[ours]!.bits![bit]!);
     }
     return r;
   });

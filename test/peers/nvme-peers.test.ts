@@ -82,7 +82,7 @@ const ERROR_CASES: ErrorCase[] = [
     ours: (n) => ({
       command: "raw SQE opcode 0x7c NSID 1 on I/O queue 1",
       run: () =>
-        n.command(n.io[0]!.queue, "opcode 0x7c", (v, o) => {
+        n.command(n.io[0]!.io, "opcode 0x7c", (v, o) => {
           v.setUint8(o, 0x7c);
           v.setUint32(o + 4, 1, true);
         }),

@@ -11,14 +11,14 @@
 import { describe, expect, test } from "bun:test";
 import { fdCount, mapsCount, ourFdCount, ourMapLines } from "../helpers/proc.ts";
 import { inflateRawSync } from "node:zlib";
-import { Device, DmaBuffer, QueueFullError, type Queue } from "@warpdrive/runtime";
+import { Device, DmaBuffer, QueueFullError, bitsOf, type Queue } from "@warpdrive/runtime";
 import { WdDummyDevice } from "@warpdrive/wd-dummy";
 import { Nvme } from "@warpdrive/nvme";
 import { HzipDevice } from "@warpdrive/hzip-generated/client";
 import { succeeded } from "@warpdrive/hzip";
 import { QUEUE_PAIRS } from "@warpdrive/hzip-generated/constants";
 import { ZipAlgorithm } from "@warpdrive/hzip-generated/enums";
-import { Sqe as HzipSqe } from "@warpdrive/hzip-generated/structs";
+import { Sqe as HzipSqe, SqeDw3Fields as HzipSqeDw3Fields } from "@warpdrive/hzip-generated/structs";
 import { faultySpec } from "./models/specs.ts";
 import { echo, openSqCq, result, ringEntry } from "./helpers.ts";
 
@@ -153,7 +153,8 @@ async function hzip(): Promise<Load> {
           const w = p.what.get(c.cmdId) ?? fail(`hzip: completion for tag ${c.cmdId}, not submitted`);
           p.what.delete(c.cmdId);
           const e = HzipSqe.decode(p.qp.queue.sqBuffer.view, c.sqHead * HzipSqe.SIZE);
-          if (!succeeded(e.dw3.status)) fail(`hzip pair ${p.qp.queue.id}: status ${e.dw3.status}`);
+          const status = bitsOf(e.dw3, HzipSqeDw3Fields.status);
+          if (!succeeded(status)) fail(`hzip pair ${p.qp.queue.id}: status ${status}`);
           const out = inflateRawSync(p.dst.bytes.subarray(w.slot * CHUNK * 2, w.slot * CHUNK * 2 + e.produced));
           const want = text.subarray(w.seed, w.seed + w.len);
           if (!Buffer.from(want).equals(out)) fail(`hzip pair ${p.qp.queue.id}: round trip of request ${w.seed} differs`);

@@ -4,10 +4,10 @@
 // against an independent bitwise implementation), and every refusal leaving the queue usable.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  ConfigError, DmaBuffer, DmaError, QueueFullError, UseAfterReleaseError, WarpDriveError, type DmaRef, type DmaResolver,
+  ConfigError, DmaBuffer, DmaError, QueueFullError, UseAfterReleaseError, WarpDriveError, bitsOf, type DmaRef, type DmaResolver,
 } from "@warpdrive/runtime";
 import {
-  CompletionRecord, Descriptor, DescriptorList, DsaCopyDevice, DsaOpcode, DsaStatus, encodeDescriptorVariant,
+  CompletionRecord, CompletionRecordStatusFields, Descriptor, DescriptorList, DsaCopyDevice, DsaOpcode, DsaStatus, encodeDescriptorVariant,
   encodeBatch, encodeCompare, encodeComparePattern, encodeCopyCrc, encodeCrcGen, encodeDrain, encodeDualcast, encodeFill, encodeMemmove,
   encodeWqRequest, wqRequestCommand,
 } from "@warpdrive/dsa-copy";
@@ -16,6 +16,8 @@ import {
 const OFF = { flags: 4, completion: 8, src: 16, dst: 24, size: 32, intHandle: 36, dest2: 40, crcSeed: 40 } as const;
 const OPCODE = { BATCH: 0x01, DRAIN: 0x02, MEMMOVE: 0x03, MEMFILL: 0x04, COMPARE: 0x05, COMPVAL: 0x06, DUALCAST: 0x09, CRCGEN: 0x10, COPY_CRC: 0x11 } as const;
 const FLAG = { CRAV: 0x04, RCR: 0x08, RCI: 0x10 } as const;
+/** The status code of a completion record (its status word, bits 6:0). */
+const statusCode = (r: { status: number }) => bitsOf(r.status, CompletionRecordStatusFields.code);
 const STATUS = { SUCCESS: 0x01, SUCCESS_PRED: 0x02, PAGE_FAULT_NOBOF: 0x03, BATCH_FAIL: 0x05, BAD_OPCODE: 0x10, XFER_ERANGE: 0x13, DESC_CNT_ERANGE: 0x14, DCAST_ERR: 0x17 } as const;
 
 /** CRC-32C computed bit by bit, MSB first with the normal polynomial 0x1EDC6F41 on bit-reversed
@@ -134,7 +136,7 @@ describe("dsa-copy operations on the sim", () => {
     const tag = q.memmove({ src: buf.ref(0, 5000), dst: buf.ref(8192, 5000), size: 5000 });
     const r = q.recvSync(5000);
     expect(q.queue.completionOffset).toBe(tag * q.queue.recordStride);
-    expect(r.status).toEqual({ code: DsaStatus.SUCCESS, faultWrite: 0 });
+    expect([statusCode(r), bitsOf(r.status, CompletionRecordStatusFields.faultWrite)]).toEqual([DsaStatus.SUCCESS, 0]);
     expect(r.bytesCompleted).toBe(5000);
     expect(buf.bytes.subarray(8192, 13192)).toEqual(buf.bytes.subarray(0, 5000));
     expect(buf.bytes[13192]).toBe(0);
@@ -144,7 +146,7 @@ describe("dsa-copy operations on the sim", () => {
     using q = dev.requestQueue("wq");
     buf.bytes.fill(0xff, 0, 64);
     q.fill({ pattern: 0x0807060504030201n, dst: buf.ref(1, 21), size: 21 });
-    expect(q.recvSync(5000).status.code).toBe(DsaStatus.SUCCESS);
+    expect(statusCode(q.recvSync(5000))).toBe(DsaStatus.SUCCESS);
     expect([...buf.bytes.subarray(0, 23)]).toEqual([0xff, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 0xff]);
   });
 
@@ -154,11 +156,11 @@ describe("dsa-copy operations on the sim", () => {
     buf.bytes.copyWithin(4096, 0, 300);
     q.compare({ src: buf.ref(0, 300), src2: buf.ref(4096, 300), size: 300 });
     let r = q.recvSync(5000);
-    expect([r.status.code, r.result]).toEqual([STATUS.SUCCESS, 0]);
+    expect([statusCode(r), r.result]).toEqual([STATUS.SUCCESS, 0]);
     buf.bytes[4096 + 211] ^= 0x40;
     q.compare({ src: buf.ref(0, 300), src2: buf.ref(4096, 300), size: 300 });
     r = q.recvSync(5000);
-    expect([r.status.code, r.result, r.bytesCompleted]).toEqual([STATUS.SUCCESS, 1, 211]);
+    expect([statusCode(r), r.result, r.bytesCompleted]).toEqual([STATUS.SUCCESS, 1, 211]);
   });
 
   test("compare-pattern against the repeated 8-byte pattern", () => {
@@ -203,12 +205,12 @@ describe("dsa-copy operations on the sim", () => {
     fillRandom(0, 100, 5);
     buf.bytes.fill(0, 4096, 16384);
     q.dualcast({ src: buf.ref(0, 100), dst: buf.ref(4096 + 10, 100), dst2: buf.ref(8192 + 10, 100), size: 100 });
-    expect(q.recvSync(5000).status.code).toBe(DsaStatus.SUCCESS);
+    expect(statusCode(q.recvSync(5000))).toBe(DsaStatus.SUCCESS);
     expect(buf.bytes.subarray(4106, 4206)).toEqual(buf.bytes.subarray(0, 100));
     expect(buf.bytes.subarray(8202, 8302)).toEqual(buf.bytes.subarray(0, 100));
     buf.bytes.fill(0, 4096, 16384);
     q.dualcast({ src: buf.ref(0, 100), dst: buf.ref(4096, 100), dst2: buf.ref(8192 + 8, 100), size: 100 });
-    expect(q.recvSync(5000).status.code).toBe(DsaStatus.DCAST_ERR);
+    expect(statusCode(q.recvSync(5000))).toBe(DsaStatus.DCAST_ERR);
     expect(buf.bytes.subarray(4096, 16384).every((b) => b === 0)).toBe(true);
   });
 
@@ -225,9 +227,9 @@ describe("dsa-copy operations on the sim", () => {
     list.push({ variant: "crc_gen", ...done(2), srcAddr: buf.ref(0, 512), xferSize: 512 });
     q.batch({ list });
     const r = q.recvSync(5000);
-    expect([r.status.code, r.bytesCompleted]).toEqual([STATUS.SUCCESS, 3]);
+    expect([statusCode(r), r.bytesCompleted]).toEqual([STATUS.SUCCESS, 3]);
     expect(buf.bytes.subarray(4096, 4608)).toEqual(buf.bytes.subarray(0, 512));
-    for (let i = 0; i < 3; i++) expect(CompletionRecord.decode(records.view, i * 32).status.code).toBe(DsaStatus.SUCCESS);
+    for (let i = 0; i < 3; i++) expect(statusCode(CompletionRecord.decode(records.view, i * 32))).toBe(DsaStatus.SUCCESS);
     expect(Number(CompletionRecord.decode(records.view, 64).crcVal)).toBe(crc32cBitwise(buf.bytes.subarray(0, 512)));
 
     // a batch inside a batch is refused for that member, and the batch reports the failure
@@ -236,8 +238,8 @@ describe("dsa-copy operations on the sim", () => {
     list.push({ variant: "memmove", ...done(0), srcAddr: buf.ref(0, 8), dstAddr: buf.ref(4096, 8), xferSize: 8 });
     list.push({ variant: "batch", ...done(1), descListAddr: memory.ref(0, 128), descCount: 2 });
     q.batch({ list });
-    expect(q.recvSync(5000).status.code).toBe(STATUS.BATCH_FAIL);
-    expect(CompletionRecord.decode(records.view, 32).status.code).toBe(STATUS.BAD_OPCODE);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.BATCH_FAIL);
+    expect(statusCode(CompletionRecord.decode(records.view, 32))).toBe(STATUS.BAD_OPCODE);
 
     // the encoder refuses a one-descriptor batch (min 2); the device does too, for a raw descriptor
     list.clear();
@@ -247,7 +249,7 @@ describe("dsa-copy operations on the sim", () => {
       encodeDescriptorVariant(v, o, { variant: "batch", opFlags: { completionAddrValid: 1, requestCompletion: 1 }, descCount: 1 });
       v.setBigUint64(o + OFF.src, BigInt(memory.iovaIn(dev.device)!), true);
     });
-    expect(q.recvSync(5000).status.code).toBe(STATUS.DESC_CNT_ERANGE);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.DESC_CNT_ERANGE);
   });
 
   test("drain completes after what was sent before it", () => {
@@ -255,13 +257,13 @@ describe("dsa-copy operations on the sim", () => {
     const tags = [q.memmove({ src: buf.ref(0, 64), dst: buf.ref(4096, 64), size: 64 }), q.drain()];
     const seen = [q.queue.takeSync(5000), q.queue.takeSync(5000)];
     expect(seen).toEqual(tags);
-    expect(CompletionRecord.decode(q.queue.completionView, q.queue.completionOffset).status.code).toBe(STATUS.SUCCESS);
+    expect(statusCode(CompletionRecord.decode(q.queue.completionView, q.queue.completionOffset))).toBe(STATUS.SUCCESS);
   });
 
   test("a transfer size of 0 is XFER_ERANGE", () => {
     using q = dev.requestQueue("wq");
     q.memmove({ src: buf.ref(0, 1), dst: buf.ref(4096, 1), size: 0 });
-    expect(q.recvSync(5000).status.code).toBe(STATUS.XFER_ERANGE);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.XFER_ERANGE);
   });
 
   test("an address the device was not given is a page fault that names it and writes nothing", () => {
@@ -275,7 +277,7 @@ describe("dsa-copy operations on the sim", () => {
       v.setBigUint64(o + OFF.dst, BigInt(bogus), true);
     });
     const r = q.recvSync(5000);
-    expect(r.status).toEqual({ code: DsaStatus.PAGE_FAULT_NOBOF, faultWrite: 1 });
+    expect([statusCode(r), bitsOf(r.status, CompletionRecordStatusFields.faultWrite)]).toEqual([DsaStatus.PAGE_FAULT_NOBOF, 1]);
     expect(Number(r.faultAddr)).toBe(bogus);
   });
 
@@ -285,8 +287,8 @@ describe("dsa-copy operations on the sim", () => {
     fillRandom(0, 128, 7);
     q3.memmove({ src: buf.ref(0, 64), dst: buf.ref(4096, 64), size: 64 });
     q0.memmove({ src: buf.ref(64, 64), dst: buf.ref(4096 + 64, 64), size: 64 });
-    expect(q3.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
-    expect(q0.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect(statusCode(q3.recvSync(5000))).toBe(STATUS.SUCCESS);
+    expect(statusCode(q0.recvSync(5000))).toBe(STATUS.SUCCESS);
     expect(buf.bytes.subarray(4096, 4096 + 128)).toEqual(buf.bytes.subarray(0, 128));
   });
 
@@ -294,7 +296,7 @@ describe("dsa-copy operations on the sim", () => {
     using q = dev.requestQueue("wq");
     buf.bytes.fill(0, 4096, 4096 + 40);
     q.sendCommand({ command: "fill", pattern: 0x7777777777777777n, dst: buf.ref(4096, 40), size: 40 });
-    expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.SUCCESS);
     expect(buf.bytes.subarray(4096, 4136).every((b) => b === 0x77)).toBe(true);
     expect(() => q.sendCommand({ command: "nope" } as never)).toThrow(RangeError);
     expect(q.inFlight).toBe(0);
@@ -322,7 +324,7 @@ describe("dsa-copy refusals leave the queue usable", () => {
 
   const stillWorks = (q: ReturnType<DsaCopyDevice["requestQueue"]>) => {
     q.memmove({ src: buf.ref(0, 8), dst: buf.ref(4096, 8), size: 8 });
-    expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.SUCCESS);
     expect(q.inFlight).toBe(0);
   };
 
@@ -382,7 +384,7 @@ describe("dsa-copy refusals leave the queue usable", () => {
     q.batch({ list });
     expect([memory.pins, a.pins]).toEqual([1, 2]);
     expect(() => a.free()).toThrow(/in flight/);
-    expect(q.recvSync(5000).status.code).toBe(STATUS.SUCCESS);
+    expect(statusCode(q.recvSync(5000))).toBe(STATUS.SUCCESS);
     expect([memory.pins, a.pins, buf.pins]).toEqual([0, 0, 0]);
     a.free();
     // a member whose buffer was freed since it was pushed is refused when the batch is sent

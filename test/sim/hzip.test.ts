@@ -8,7 +8,8 @@ import { Hzip, statusName } from "@warpdrive/hzip";
 import { HzipDevice } from "@warpdrive/hzip-generated/client";
 import { QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip-generated/constants";
 import { ZipAlgorithm } from "@warpdrive/hzip-generated/enums";
-import { Sqe } from "@warpdrive/hzip-generated/structs";
+import { Sqe, SqeDw3Fields } from "@warpdrive/hzip-generated/structs";
+import { bitsOf } from "@warpdrive/runtime";
 import { same, sample } from "../hw/hzip-samples.ts";
 
 describe("hzip on the sim: host-chosen depths", () => {
@@ -78,7 +79,7 @@ describe("hzip registers and queue pairs", () => {
       const c = q.recvSync(10_000);
       expect(c.sqNum).toBe(id);
       const e = Sqe.decode(q.queue.sqBuffer.view, c.sqHead * Sqe.SIZE);
-      expect(statusName(e.dw3.status)).toBe("OK");
+      expect(statusName(bitsOf(e.dw3, SqeDw3Fields.status))).toBe("OK");
       const out = buf.bytes.subarray(262_144 + id * 65_536, 262_144 + id * 65_536 + e.produced);
       expect(same(gunzipSync(out), inputs[id]!)).toBe(true);
     });

@@ -684,10 +684,10 @@ describe("the model and devices/nvme.yaml agree", () => {
     const id = IdentifyController.decode(h.dma.dv(buf, 4096), 0);
     expect(new TextDecoder().decode(id.sn).trim()).toBe("WDSIM0001");
     expect(new TextDecoder().decode(id.fr).trim()).toBe("1.0");
-    expect(id).toMatchObject({ vid: 0x1b36, ssvid: 0x1af4, mdts: 7, ver: 0x10400, nn: 1, sqes: { min: 6, max: 6 }, cqes: { min: 4, max: 4 }, aerl: 3, vwc: 1 });
+    expect(id).toMatchObject({ vid: 0x1b36, ssvid: 0x1af4, mdts: 7, ver: 0x10400, nn: 1, sqes: 0x66, cqes: 0x44, aerl: 3, vwc: 1 });
     expect(id.psd[0]!.mp).toBe(2500);
     const ns = IdentifyNamespace.decode(h.dma.dv(buf + PAGE, 4096), 0);
-    expect(ns).toMatchObject({ nsze: 131072n, ncap: 131072n, nuse: 131072n, nlbaf: 0, flbas: { format: 0, extended: 0 } });
+    expect(ns).toMatchObject({ nsze: 131072n, ncap: 131072n, nuse: 131072n, nlbaf: 0, flbas: 0 });
     expect(ns.lbaf[0]).toMatchObject({ ms: 0, lbads: 9 });
   });
 });

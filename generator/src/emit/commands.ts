@@ -3,12 +3,12 @@
 // in every other byte, each byte once.
 import { StructureKind } from "ts-morph";
 import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from "../model.ts";
-import { bitValueType, bitsConst, bitsTypeName, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
+import { bitWordDecls, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { addRequestUnions } from "./requests.ts";
 import { listClassName, listParamCode, listParamDoc } from "./lists.ts";
 import { TsFile } from "./ts.ts";
-import { camel, docText, hex, pascal, type EmitContext } from "./util.ts";
+import { camel, docText, hex, memberDoc, pascal, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
 
@@ -37,18 +37,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
       if (fld.type.kind === "struct") f.use("./structs.ts", fld.type.struct);
       if (fld.bitfields.length > 0) {
         for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
-        f.add(bitsConst(c.name, fld));
-        f.add({
-          kind: StructureKind.Interface,
-          isExported: true,
-          name: bitsTypeName(c.name, fld),
-          docs: [docText(`Bit fields of ${c.name}'s ${p.name}.`, p.source, `${c.name}.${p.name}`)],
-          properties: fld.bitfields.map((b) => ({
-            name: camel(b.name),
-            type: bitValueType(b),
-            docs: [docText(`${b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`}.${b.doc ? ` ${b.doc}` : ""}`, b.source, `${c.name}.${p.name}.${b.name}`)],
-          })),
-        });
+        f.add(...bitWordDecls(c.name, { ...fld, source: p.source }, `${c.name}'s ${p.name}`, true));
       }
     }
     f.use(RT, "DmaResolver", true);
@@ -72,7 +61,7 @@ function paramsInterface(c: CommandModel, f: TsFile) {
       const doc = `${placeText(fld)}.${from}${p.doc ?? p.field.doc ? ` ${p.doc ?? p.field.doc}` : ""}${p.listCount ? ` ${listParamDoc(p)}` : ""}`;
       // a list param takes the generated list class (emit/lists.ts), not a bare address
       const type = p.listCount ? f.use("./structs.ts", listClassName(p.field.dma!.list!.of)) : initType(c.name, fld);
-      return { name: camel(p.name), hasQuestionToken: true, type, docs: [docText(doc, p.source, `${c.name}.${p.name}`)] };
+      return { name: camel(p.name), hasQuestionToken: true, type, docs: [memberDoc(doc)] };
     }),
   };
 }

@@ -3,7 +3,9 @@
 // a struct field or an overlay, which is a synthesized field of the same shape).
 import type { ConstantModel, FieldModel, ScalarType, StructFieldModel } from "../model.ts";
 import { emitExtent, extentSubtracts } from "../extent.ts";
-import { camel, hex, pascal } from "./util.ts";
+import { StructureKind } from "ts-morph";
+import { constStatement, objectLiteral, type Statement } from "./ts.ts";
+import { camel, docBlock, docText, hex, memberDoc, pascal } from "./util.ts";
 
 /** Whether encoding these fields needs the DmaResolver (bus addresses, or nested structs that may). */
 export function usesDma(fields: StructFieldModel[]): boolean {
@@ -79,7 +81,7 @@ export function dataType(owner: string, f: StructFieldModel): string {
     return `${scalarType(f)}[]`;
   }
   if (f.type.kind === "struct") return `${f.type.struct}Data`;
-  if (f.bitfields.length > 0) return bitsTypeName(owner, f);
+  // a bit-field word is its raw value everywhere (Data, accessors, completions); bitsOf reads a field
   return scalarType(f);
 }
 
@@ -178,15 +180,31 @@ export function unpackExpr(f: StructFieldModel, b: FieldModel, w: string): strin
   return `(${shifted} & ${hex(2 ** b.width - 1)})${cast}`;
 }
 
-/** Name of the module const holding a bit-field word's layout (what packBits reads). */
-export function bitsConstName(owner: string, f: StructFieldModel): string {
-  return `${pascal(owner)}${pascal(f.name)}_BITS`;
+/** What a bit range is called in docs: `Bit 3` or `Bits 7:4`. */
+export function bitsText(b: FieldModel): string {
+  return b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`;
 }
 
-/** The module const with a word's bit layout: `{ fuse: { lsb: 0, width: 2 }, ... }`. */
-export function bitsConst(owner: string, f: StructFieldModel): string {
-  const entries = f.bitfields.map((b) => `${camel(b.name)}: { lsb: ${b.lsb}, width: ${b.width} }`).join(", ");
-  return `const ${bitsConstName(owner, f)} = { ${entries} } as const;`;
+/**
+ * A bit-field word's declarations, under one name (`SqeFlagsFields`): the exported table of where
+ * each field sits (what packBits reads and `bitsOf(word, SqeFlagsFields.fuse)` takes), and, when
+ * the host writes the word (`writable`), the interface of the object form an Init accepts.
+ */
+export function bitWordDecls(owner: string, f: StructFieldModel, what: string, writable: boolean): Statement[] {
+  const name = bitsTypeName(owner, f);
+  const entries = f.bitfields.map((b) => `${docBlock(memberDoc(`${bitsText(b)}.${b.doc ? ` ${b.doc}` : ""}`))}\n${camel(b.name)}: { lsb: ${b.lsb}, width: ${b.width} },`);
+  const table = constStatement(docText(`Where the bit fields of ${what} sit in the word: \`bitsOf(word, ${name}.${camel(f.bitfields[0]!.name)})\` reads one.`, f.source, what), name, `${objectLiteral(entries)} as const`);
+  if (!writable) return [table];
+  return [
+    table,
+    {
+      kind: StructureKind.Interface,
+      isExported: true,
+      name,
+      docs: [docText(`The bit fields of ${what} as an object (an Init may give the word this way; absent fields are zero).`, f.source, what)],
+      properties: f.bitfields.map((b) => ({ name: camel(b.name), type: bitValueType(b), docs: [memberDoc(`${bitsText(b)}.${b.doc ? ` ${b.doc}` : ""}`)] })),
+    },
+  ];
 }
 
 /**
@@ -279,7 +297,7 @@ export function encodeField(
     if (f.bitfields.length > 0) {
       needs.runtime.add("packBits64");
       word = `${local}_w`;
-      const packed = `packBits64(${local}, ${bitsConstName(owner, f)}, ${lbl})`;
+      const packed = `packBits64(${local}, ${bitsTypeName(owner, f)}, ${lbl})`;
       read.push(`const ${word} = ${local} === undefined || typeof ${local} === "number" || typeof ${local} === "bigint" ? ${local} : ${signed ? `BigInt.asIntN(64, ${packed})` : packed};`);
     }
     read.push(`if (${word} !== undefined && !${ok}(${word})) throw badInt(${lbl}, ${word}, 64, ${signed});`);
@@ -298,7 +316,7 @@ export function encodeField(
         `const ${local} = ${src};`,
         // packBits gives the word's bits as an unsigned number; a signed word takes them as its
         // two's complement value (bit 31 of an i32 is its sign).
-        `const ${word} = ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : ${signed ? signedOf(bits, `packBits(${local}, ${bitsConstName(owner, f)}, ${lbl})`) : `packBits(${local}, ${bitsConstName(owner, f)}, ${lbl})`};`,
+        `const ${word} = ${local} === undefined ? 0 : typeof ${local} === "number" ? ${local} : ${signed ? signedOf(bits, `packBits(${local}, ${bitsTypeName(owner, f)}, ${lbl})`) : `packBits(${local}, ${bitsTypeName(owner, f)}, ${lbl})`};`,
         `if (typeof ${word} !== "number" || ${misfits(t, word)}) throw badInt(${lbl}, ${word}, ${bits}, ${signed});`,
       ],
       write: [`view.set${acc}(${at(base, off)}, ${word}${e});`],
@@ -381,7 +399,6 @@ export function decodeExpr(owner: string, f: StructFieldModel, base: string): st
   }
   if (f.type.kind === "struct") return `${f.type.struct}.decode(view, ${at(base, f.offset)})`;
   const raw = `view.get${accessor(f)}(${at(base, f.offset)}${le(f, es)})`;
-  if (f.bitfields.length > 0) return `unpack${pascal(owner)}${pascal(f.name)}(${raw})`;
   return f.enumName ? `${raw} as ${f.enumName}` : raw;
 }
 

@@ -1,4 +1,5 @@
-// test/layout.test.ts: a generated self-test (PeakRDL's habit). Expected bytes are computed here from
+// test/layout.test.ts: a generated self-test (PeakRDL's habit); the harness it calls is the runtime's
+// @warpdrive/runtime/testing, so the file holds only this device's data. Expected bytes are computed here from
 // the description, independently of the emitted encoders, and the test checks them byte for byte:
 // each field is encoded alone at an offset inside a guard-filled buffer, so a wrong offset, size,
 // byte order, bit position or a missed zero-fill all show. Registers are checked through a recording
@@ -10,6 +11,7 @@ import { isWide } from "./fields.ts";
 import { fieldValueType, isReadable, isWritable, regionClassName, registerClass } from "./registers.ts";
 import { named } from "./structs.ts";
 import { TsFile } from "./ts.ts";
+import { hostWrites } from "../struct-use.ts";
 import { camel, hex, num, str, type EmitContext } from "./util.ts";
 
 /** Bytes 01 02 03 ... n as the field's value (big-endian reading), and its bytes as stored. */
@@ -37,6 +39,8 @@ interface Probe {
   expect: [number, string][];
   /** Decode check: accessor expression on the decoded data, expected literal. */
   decoded?: [string, string];
+  /** Getter check: accessor expression on the struct class over the entry, expected literal. */
+  getter?: [string, string];
   /** The DMA label the resolver must have seen. */
   dmaLabel?: string;
   /** The bus address the resolver hands out for this probe, when not DMA_ADDR. */
@@ -91,15 +95,22 @@ function probes(ctx: EmitContext, dmaLabel: string, fld: StructFieldModel, base:
     out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}`, p.value] });
     return out;
   }
-  // Whole word, then each bit field at its maximum value.
-  out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]] });
+  // Whole word, then each bit field at its maximum value: the decoded word is raw, the getter
+  // reads the field.
+  out.push({ init: `{ ${name}: ${p.value} }`, expect: [[lastAt, p.bytes]], decoded: [`.${name}`, p.value] });
   for (const b of fld.bitfields) {
     const max = (1n << BigInt(b.width)) - 1n;
     const lit = isWide(fld) && b.width > 32 ? `0x${max.toString(16)}n` : hex(Number(max));
+    const word = max << BigInt(b.lsb);
+    const signed = fld.type.type.startsWith("i");
+    const bits = BigInt(es * 8);
+    const raw = signed && word >= 1n << (bits - 1n) ? word - (1n << bits) : word;
+    const rawLit = isWide(fld) ? `${raw < 0n ? "-" : ""}0x${(raw < 0n ? -raw : raw).toString(16)}n` : `${raw < 0n ? "-" : ""}${hex(Number(raw < 0n ? -raw : raw))}`;
     out.push({
       init: `{ ${name}: { ${camel(b.name)}: ${lit} } }`,
-      expect: [[lastAt, bytesOf(max << BigInt(b.lsb), es, little)]],
-      decoded: [`.${name}.${camel(b.name)}`, lit],
+      expect: [[lastAt, bytesOf(word, es, little)]],
+      decoded: [`.${name}`, rawLit],
+      getter: [`.${camel(`${fld.name}_${b.name}`)}`, lit],
     });
   }
   return out;
@@ -112,20 +123,28 @@ function describeField(f: StructFieldModel): string {
 
 function structTests(ctx: EmitContext, f: TsFile, s: StructModel): string {
   f.use("../src/structs.ts", s.name);
-  f.use("../src/structs.ts", `${s.name}Init`, true);
+  const writes = hostWrites(s.direction);
+  if (writes) f.use("../src/structs.ts", `${s.name}Init`, true);
   const lines: string[] = [`describe(${str(`struct ${s.name}`)}, () => {`];
   lines.push(`  test("is ${s.size} bytes", () => {`, `    expect(${s.name}.SIZE).toBe(${s.size});`, `  });`);
-  lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
+  if (writes) lines.push(`  test("an empty init encodes all zeros", () => {`, `    entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, {}, dma), []);`, `  });`);
   for (const fld of named(s)) {
     const ps = probes(ctx, `${s.name}.${fld.name}`, fld, 0);
     if (ps.length === 0) continue;
     lines.push(`  test(${str(describeField(fld))}, () => {`);
     for (const p of ps) {
+      // written by the device: only what reads back is checked (the bytes laid out as described)
+      if (!writes && !p.decoded && !p.getter) continue;
       lines.push(`    {`);
-      if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
-      lines.push(...withAddress(p, [`      ${p.decoded ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`]));
-      if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
+      if (writes) {
+        if (p.dmaLabel) lines.push(`      dma.fields.length = 0;`);
+        lines.push(...withAddress(p, [`      ${p.decoded || p.getter ? "const view = " : ""}entry(${s.size}, (view, offset) => ${s.name}.encode(view, offset, init<${s.name}Init>(${p.init}), dma), ${JSON.stringify(p.expect)});`]));
+        if (p.dmaLabel) lines.push(`      expect(dma.fields).toEqual([${str(p.dmaLabel)}]);`);
+      } else {
+        lines.push(`      const view = laid(${s.size}, ${JSON.stringify(p.expect)});`);
+      }
       if (p.decoded) lines.push(`      expect(dec(${s.name}.decode(view, GUARD))${p.decoded[0]}).toBe(${p.decoded[1]});`);
+      if (p.getter) lines.push(`      expect(dec(new ${s.name}(view, GUARD)${p.getter[0]})).toBe(${p.getter[1]});`);
       lines.push(`    }`);
     }
     lines.push(`  });`);
@@ -186,76 +205,6 @@ function registerTests(f: TsFile, region: RegionModel): string {
   lines.push(`});`);
   return lines.join("\n");
 }
-
-const PRELUDE = `
-/** Guard bytes around every encoded entry: a write outside the entry changes them. */
-const GUARD = 8;
-const FILL = 0xa5;
-
-function toHex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Encodes one entry at offset GUARD of a buffer filled with FILL and checks every byte: the
- * expected [offset, hex] runs, zero elsewhere in the entry, the guards untouched.
- */
-function entry(size: number, encode: (view: DataView, offset: number) => void, want: [number, string][]): DataView {
-  const buf = new Uint8Array(size + 2 * GUARD).fill(FILL);
-  const view = new DataView(buf.buffer);
-  encode(view, GUARD);
-  const expected = new Uint8Array(size);
-  for (const [at, hex] of want) for (let i = 0; i < hex.length / 2; i++) expected[at + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  const bad: string[] = [];
-  for (let i = 0; i < size; i++) {
-    const got = buf[GUARD + i]!;
-    if (got !== expected[i]) bad.push(\`byte \${i}: \${got.toString(16)} (want \${expected[i]!.toString(16)})\`);
-  }
-  expect(bad.slice(0, 8)).toEqual([]);
-  expect(toHex(buf.subarray(0, GUARD))).toBe("a5".repeat(GUARD));
-  expect(toHex(buf.subarray(GUARD + size))).toBe("a5".repeat(GUARD));
-  return view;
-}
-
-/** Test values are written as plain numbers; this lets them reach enum-typed fields. */
-function init<T>(o: object): T {
-  return o as unknown as T;
-}
-function bits(o: Record<string, number | bigint>): never {
-  return o as never;
-}
-/** Decoded values compared loosely typed (field access by generated path). */
-function dec(v: unknown): any {
-  return v;
-}
-
-/** A resolver that hands out one fixed bus address and records which field asked. */
-class RecordingDma implements DmaResolver {
-  fields: string[] = [];
-  address = ${hex(Number(DMA_ADDR))};
-  addressOf(_ref: DmaRef, field: string): number {
-    this.fields.push(field);
-    return this.address;
-  }
-}
-const dma = new RecordingDma();
-const ref = { buffer: {}, offset: 0, length: 8 } as unknown as DmaRef;
-
-/** A RegisterIo that logs "r32 0x24" / "w32 0x24 0x1" and reads back \`value\`. */
-class RecordingIo implements RegisterIo {
-  readonly name = "recording";
-  log: string[] = [];
-  value = 0n;
-  read8(off: number): number { this.log.push(\`r8 0x\${off.toString(16)}\`); return Number(this.value & 0xffn); }
-  read16(off: number): number { this.log.push(\`r16 0x\${off.toString(16)}\`); return Number(this.value & 0xffffn); }
-  read32(off: number): number { this.log.push(\`r32 0x\${off.toString(16)}\`); return Number(this.value & 0xffffffffn); }
-  read64(off: number): bigint { this.log.push(\`r64 0x\${off.toString(16)}\`); return this.value; }
-  write8(off: number, v: number): void { this.log.push(\`w8 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
-  write16(off: number, v: number): void { this.log.push(\`w16 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
-  write32(off: number, v: number): void { this.log.push(\`w32 0x\${off.toString(16)} 0x\${(v >>> 0).toString(16)}\`); }
-  write64(off: number, v: bigint): void { this.log.push(\`w64 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
-  doorbell(off: number, v: number): void { this.log.push(\`db 0x\${off.toString(16)} 0x\${v.toString(16)}\`); }
-}`.trim();
 
 /** Non-zero bytes of `bytes` as [offset, hex] runs, the shape `entry` expects. */
 function runs(bytes: Uint8Array): [number, string][] {
@@ -354,24 +303,28 @@ export function layoutTestFile(ctx: EmitContext): TsFile {
   f.use("bun:test", "describe");
   f.use("bun:test", "expect");
   f.use("bun:test", "test");
-  f.use("@warpdrive/runtime", "DmaRef", true);
-  f.use("@warpdrive/runtime", "DmaResolver", true);
-  f.use("@warpdrive/runtime", "RegisterIo", true);
-  f.add(PRELUDE);
+  const parts: string[] = [];
   if (m.constants.length > 0) {
     for (const c of m.constants) f.use("../src/constants.ts", c.name);
-    f.add(
-      [`test("constants", () => {`, ...m.constants.map((c) => `  expect(${c.name}).toBe(${num(c.value)});`), `});`].join("\n"),
-    );
+    parts.push([`test("constants", () => {`, ...m.constants.map((c) => `  expect(${c.name}).toBe(${num(c.value)});`), `});`].join("\n"));
   }
   if (m.enums.length > 0) {
     for (const e of m.enums) f.use("../src/enums.ts", e.name);
-    f.add(
-      [`test("enums", () => {`, ...m.enums.flatMap((e) => e.members.map((x) => `  expect(${e.name}.${x.name}).toBe(${hex(x.value)});`)), `});`].join("\n"),
-    );
+    parts.push([`test("enums", () => {`, ...m.enums.flatMap((e) => e.members.map((x) => `  expect(${e.name}.${x.name}).toBe(${hex(x.value)});`)), `});`].join("\n"));
   }
-  for (const r of m.regions) f.add(registerTests(f, r));
-  for (const s of m.structs) f.add(structTests(ctx, f, s));
-  for (const c of m.commands) f.add(commandTests(ctx, f, c));
+  for (const r of m.regions) parts.push(registerTests(f, r));
+  for (const s of m.structs) parts.push(structTests(ctx, f, s));
+  for (const c of m.commands) parts.push(commandTests(ctx, f, c));
+  // the harness (entry checks, recording resolver and register file) lives once in the runtime:
+  // imported as far as this device's tests use it
+  const body = parts.join("\n");
+  const T = "@warpdrive/runtime/testing";
+  for (const name of ["GUARD", "bits", "dec", "entry", "init", "laid"]) if (new RegExp(`\\b${name}\\b`).test(body)) f.use(T, name);
+  const shared: string[] = [];
+  if (/\bdma\b/.test(body)) shared.push(`const dma = new ${f.use(T, "RecordingDma")}(${hex(Number(DMA_ADDR))});`);
+  if (/\bref\b/.test(body)) shared.push(`const ref = ${f.use(T, "testRef")}();`);
+  if (/\bnew RecordingIo\b/.test(body)) f.use(T, "RecordingIo");
+  if (shared.length > 0) f.add(shared.join("\n"));
+  f.add(...parts);
   return f;
 }

@@ -1,26 +1,27 @@
-// src/structs.ts: per struct an `XInit` (what encode takes, every field optional), an `XData` (what
-// decode returns) and a class `X` with SIZE, LAYOUT, static encode/decode and live accessors over a
-// DataView. Encoders are straight-line DataView calls at constant offsets: each byte of the entry is
-// written exactly once (the value, or zero for absent fields, reserved bytes and gaps), which is the
+// src/structs.ts: per struct an `XData` (what decode returns) and a class `X` with SIZE, LAYOUT,
+// static decode and live getters over a DataView. A struct the host writes (direction to-device or
+// both, generator/src/struct-use.ts) also gets an `XInit` (what encode takes, every field optional),
+// static encode and setters; a from-device struct (a completion, an identify page) has none of them.
+// Encoders are straight-line DataView calls at constant offsets: each byte of the entry is written
+// exactly once (the value, or zero for absent fields, reserved bytes and gaps), which is the
 // zero-fill-then-write the contract asks for without touching memory twice.
-import { StructureKind, type ClassDeclarationStructure, type OptionalKind, type GetAccessorDeclarationStructure, type SetAccessorDeclarationStructure, type MethodDeclarationStructure } from "ts-morph";
+import { StructureKind } from "ts-morph";
 import type { ConstantModel, StructFieldModel, StructModel } from "../model.ts";
 import {
   accessor,
   bitValueType,
-  bitsTypeName,
+  bitWordDecls,
+  bitsText,
   dataType,
   decodeExpr,
   decodesBytes,
   elementSize,
-  bitsConst,
   encodeField,
   extentCode,
   initType,
   isWide,
   le,
   newNeeds,
-  packExpr,
   placeText,
   unpackExpr,
   zeroRange,
@@ -31,7 +32,8 @@ import {
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
 import { variantDecls } from "./variants.ts";
 import { listDecls } from "./lists.ts";
-import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
+import { hostWrites } from "../struct-use.ts";
+import { camel, docBlock, docText, memberDoc, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
 
@@ -70,48 +72,21 @@ export function gaps(size: number, covered: { offset: number; size: number }[]):
   return out;
 }
 
-/** Emits interfaces and pack/unpack helpers for one bitfield word. */
-export function bitfieldDecls(f: TsFile, owner: string, fld: StructFieldModel, where: string): void {
-  for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
-  const type = bitsTypeName(owner, fld);
-  f.add(bitsConst(owner, fld));
-  f.add({
-    kind: StructureKind.Interface,
-    isExported: true,
-    name: type,
-    docs: [docText(`Bit fields of ${where}.`, fld.source, `${where}`)],
-    properties: fld.bitfields.map((b) => ({
-      name: camel(b.name),
-      type: bitValueType(b),
-      docs: [docText(`${b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`}.${b.doc ? ` ${b.doc}` : ""}`, b.source, `${where}.${b.name}`)],
-    })),
-  });
-  const wordType = isWide(fld) ? "bigint" : "number";
-  f.add({
-    kind: StructureKind.Function,
-    name: `unpack${type.replace(/Fields$/, "")}`,
-    docs: [docText(`Splits a ${where} word into its bit fields.`, fld.source)],
-    parameters: [{ name: "w", type: wordType }],
-    returnType: type,
-    statements: [
-      `return {\n${fld.bitfields.map((b) => `  ${camel(b.name)}: ${unpackExpr(fld, b, "w")},`).join("\n")}\n};`,
-    ],
-  });
-}
-
 export function structsFile(ctx: EmitContext): TsFile {
   const f = new TsFile();
   const needs = newNeeds();
   for (const s of ctx.model.structs) {
+    const writes = hostWrites(s.direction);
     for (const fld of named(s)) {
       if (fld.enumName) f.use("./enums.ts", fld.enumName, true);
-      if (fld.bitfields.length > 0) bitfieldDecls(f, s.name, fld, `${s.name}.${fld.name}`);
-      if (fld.type.kind === "dma-address") {
-        f.use(RT, "DmaRef", true);
+      if (fld.bitfields.length > 0) {
+        for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
+        f.add(...bitWordDecls(s.name, fld, `${s.name}.${fld.name}`, writes));
       }
+      if (fld.type.kind === "dma-address" && writes) f.use(RT, "DmaRef", true);
     }
-    f.use(RT, "DmaResolver", true);
-    f.add(initInterface(s), dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
+    if (writes) f.add(initInterface(s));
+    f.add(dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
     variantDecls(f, s, needs, ctx.model.constants); // emit/variants.ts: nothing unless the struct has variants
   }
   listDecls(f, ctx.model); // emit/lists.ts: nothing unless a field points at a list
@@ -135,7 +110,7 @@ function initInterface(s: StructModel) {
       name: camel(fld.name),
       hasQuestionToken: true,
       type: initType(s.name, fld),
-      docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)],
+      docs: [memberDoc(fieldDoc(fld))],
     })),
   };
 }
@@ -149,7 +124,7 @@ function dataInterface(s: StructModel) {
     properties: named(s).map((fld) => ({
       name: camel(fld.name),
       type: dataType(s.name, fld),
-      docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)],
+      docs: [memberDoc(fieldDoc(fld))],
     })),
   };
 }
@@ -177,17 +152,38 @@ export function encodeBody(s: StructModel, needs: EncodeNeeds, constants: Consta
   return [[...reads, ...ops.flatMap((o) => o.code)].join("\n")];
 }
 
-function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: ConstantModel[]): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
-  const getters: OptionalKind<GetAccessorDeclarationStructure>[] = [];
-  const setters: OptionalKind<SetAccessorDeclarationStructure>[] = [];
-  const methods: OptionalKind<MethodDeclarationStructure>[] = [];
-  const V = "this.#view";
-  const O = "this.#offset";
-  // Structs without bus addresses (directly or nested) never touch the resolver: no unused members.
-  const dmaUsed = usesDma(s.fields);
+/** One class member as text: its one-line doc (if any) and its code, indented one level. */
+function member(doc: string | undefined, code: string[]): string {
+  return [...(doc === undefined ? [] : [docBlock(memberDoc(doc))]), ...code].map((l) => (l === "" ? l : `  ${l}`)).join("\n");
+}
+
+/** A method over several lines: the signature, the body indented, the closing brace. */
+function method(signature: string, body: string[]): string[] {
+  return [`${signature} {`, ...body.flatMap((l) => l.split("\n")).map((l) => (l === "" ? l : `  ${l}`)), "}"];
+}
+
+/**
+ * The struct class, as text: one line per getter and setter reads as the table of fields it is
+ * (ts-morph would spread each over four). It extends the runtime's StructView (view, offset,
+ * resolver, moveTo), so only the fields are here.
+ */
+function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: ConstantModel[]): string {
+  const members: string[] = [];
+  const V = "this.view";
+  const O = "this.offset";
+  const writes = hostWrites(s.direction);
+  f.use(RT, "StructView");
+  members.push(member(`Bytes in one ${s.name}.`, [`static readonly SIZE = ${s.size};`]));
+  members.push(member(`Offsets, sizes and bit positions of ${s.name}'s fields.`, [`static readonly LAYOUT = ${layoutName(s)};`]));
+  if (writes) {
+    f.use(RT, "DmaResolver", true);
+    members.push(member(`Writes all ${s.size} bytes of a ${s.name} at \`offset\`: the given fields, zero everywhere else.`, method(`static encode(view: DataView, offset: number, init: ${s.name}Init, ${usesDma(s.fields) ? "dma" : "_dma"}?: DmaResolver): void`, encodeBody(s, needs, constants))));
+  }
+  if (named(s).some(decodesBytes)) f.use(RT, "copyBytes");
+  members.push(member(`Reads a ${s.name} at \`offset\` into a plain object (a copy).`, method(`static decode(view: DataView, offset: number): ${s.name}Data`, [`return {\n${named(s).map((fld) => `  ${camel(fld.name)}: ${decodeExpr(s.name, fld, "offset")},`).join("\n")}\n};`])));
   for (const fld of named(s)) {
     const name = camel(fld.name);
-    const doc = [docText(fieldDoc(fld), fld.source, `${s.name}.${fld.name}`)];
+    const doc = fieldDoc(fld);
     const es = elementSize(fld);
     const here = at(O, fld.offset);
     const label = str(`${s.name}.${fld.name}`);
@@ -195,126 +191,69 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: C
       const elem = `${here} + i${es === 1 ? "" : ` * ${es}`}`;
       const check = `if (!(i >= 0 && i < ${fld.count})) throw new RangeError(\`${s.name}.${fld.name}[\${i}] is outside 0..${fld.count - 1}\`);`;
       if (fld.type.kind === "scalar" && fld.type.type === "u8") {
-        getters.push({ name, returnType: "Uint8Array", docs: [docText(`${fieldDoc(fld)} A live view of the bytes.`, fld.source, `${s.name}.${fld.name}`)], statements: [`return new Uint8Array(${V}.buffer, ${V}.byteOffset + ${here}, ${fld.count});`] });
+        members.push(member(`${doc} A live view of the bytes.`, [`get ${name}(): Uint8Array { return new Uint8Array(${V}.buffer, ${V}.byteOffset + ${here}, ${fld.count}); }`]));
       } else if (fld.type.kind === "struct") {
-        methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: fld.type.struct, docs: doc, statements: [check, `return new ${fld.type.struct}(${V}, ${elem}, this.#dma);`] });
+        members.push(member(doc, method(`${name}At(i: number): ${fld.type.struct}`, [check, `return new ${fld.type.struct}(${V}, ${elem}, this.dma);`])));
       } else if (fld.type.kind === "dma-address") {
-        methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: "bigint", docs: doc, statements: [check, `return ${V}.getBigUint64(${elem}${le(fld, 8)});`] });
+        members.push(member(doc, method(`${name}At(i: number): bigint`, [check, `return ${V}.getBigUint64(${elem}${le(fld, 8)});`])));
       } else if (fld.type.kind === "scalar") {
-        const t = fld.type.type === "u64" || fld.type.type === "i64" ? "bigint" : (fld.enumName ?? "number");
-        methods.push({ name: `${name}At`, parameters: [{ name: "i", type: "number" }], returnType: t, docs: doc, statements: [check, `return ${V}.get${accessor(fld)}(${elem}${le(fld, es)})${fld.enumName ? ` as ${fld.enumName}` : ""};`] });
-        methods.push({ name: `set${pascal(fld.name)}At`, parameters: [{ name: "i", type: "number" }, { name: "v", type: t }], returnType: "void", docs: doc, statements: [check, `${V}.set${accessor(fld)}(${elem}, v${le(fld, es)});`] });
+        const t = isWide(fld) ? "bigint" : (fld.enumName ?? "number");
+        members.push(member(doc, method(`${name}At(i: number): ${t}`, [check, `return ${V}.get${accessor(fld)}(${elem}${le(fld, es)})${fld.enumName ? ` as ${fld.enumName}` : ""};`])));
+        if (writes) members.push(member(undefined, method(`set${pascal(fld.name)}At(i: number, v: ${t}): void`, [check, `${V}.set${accessor(fld)}(${elem}, v${le(fld, es)});`])));
       }
       continue;
     }
     if (fld.type.kind === "struct") {
-      getters.push({ name, returnType: fld.type.struct, docs: doc, statements: [`return new ${fld.type.struct}(${V}, ${here}, this.#dma);`] });
+      members.push(member(doc, [`get ${name}(): ${fld.type.struct} { return new ${fld.type.struct}(${V}, ${here}, this.dma); }`]));
       continue;
     }
     if (fld.type.kind === "dma-address") {
-      getters.push({ name, returnType: "bigint", docs: doc, statements: [`return ${V}.getBigUint64(${here}${le(fld, 8)});`] });
-      const little = fld.endian === "little";
-      setters.push({
-        name,
-        parameters: [{ name: "ref", type: "DmaRef" }],
-        statements: [
-          `const a = dmaAddress(this.#dma, ref, ${label});`,
-          `${V}.setUint32(${at(O, fld.offset + (little ? 0 : 4))}, a >>> 0, ${little});`,
-          `${V}.setUint32(${at(O, fld.offset + (little ? 4 : 0))}, (a / 0x100000000) >>> 0, ${little});`,
-        ],
-      });
-      needs.runtime.add("dmaAddress");
+      const code = [`get ${name}(): bigint { return ${V}.getBigUint64(${here}${le(fld, 8)}); }`];
+      if (writes) {
+        const little = fld.endian === "little";
+        needs.runtime.add("dmaAddress");
+        f.use(RT, "DmaRef", true);
+        code.push(
+          ...method(`set ${name}(ref: DmaRef)`, [
+            `const a = dmaAddress(this.dma, ref, ${label});`,
+            `${V}.setUint32(${at(O, fld.offset + (little ? 0 : 4))}, a >>> 0, ${little});`,
+            `${V}.setUint32(${at(O, fld.offset + (little ? 4 : 0))}, (a / 0x100000000) >>> 0, ${little});`,
+          ]),
+        );
+      }
+      members.push(member(doc, code));
       continue;
     }
     const t = isWide(fld) ? "bigint" : (fld.enumName ?? "number");
     const acc = accessor(fld);
-    getters.push({ name, returnType: t, docs: doc, statements: [`return ${V}.get${acc}(${here}${le(fld, es)})${fld.enumName ? ` as ${fld.enumName}` : ""};`] });
-    setters.push({ name, parameters: [{ name: "v", type: t }], statements: [`${V}.set${acc}(${here}, v${le(fld, es)});`] });
-    // Bit fields: read-modify-write of the containing word.
+    const read = `${V}.get${acc}(${here}${le(fld, es)})`;
+    const code = [`get ${name}(): ${t} { return ${read}${fld.enumName ? ` as ${fld.enumName}` : ""}; }`];
+    if (writes) code.push(`set ${name}(v: ${t}) { ${V}.set${acc}(${here}, v${le(fld, es)}); }`);
+    members.push(member(doc, code));
+    // Bit fields: read the word, or read-modify-write it (no object made per call).
     for (const b of fld.bitfields) {
       const bname = camel(`${fld.name}_${b.name}`);
       const bt = bitValueType(b);
-      const bdoc = [docText(`${b.width === 1 ? `Bit ${b.lsb}` : `Bits ${b.lsb + b.width - 1}:${b.lsb}`} of ${fld.name}.${b.doc ? ` ${b.doc}` : ""}`, b.source, `${s.name}.${fld.name}.${b.name}`)];
-      getters.push({ name: bname, returnType: bt, docs: bdoc, statements: [`const w = ${V}.get${acc}(${here}${le(fld, es)});`, `return ${unpackExpr(fld, b, "w")};`] });
-      const obj = `{ ${camel(b.name)}: v }`;
-      let merge: string;
-      if (isWide(fld)) {
-        const mask = ((1n << BigInt(b.width)) - 1n) << BigInt(b.lsb);
-        merge = `(w & ~0x${mask.toString(16)}n) | ${packExpr({ ...fld, bitfields: [b] }, "o")}`;
-      } else {
-        const mask = (2 ** b.width - 1) * 2 ** b.lsb;
-        merge = `(w & ~0x${mask.toString(16)}) | ${packExpr({ ...fld, bitfields: [b] }, "o")}`;
+      const bcode = [`get ${bname}(): ${bt} { return ${unpackExpr(fld, b, read)}; }`];
+      if (writes) {
+        let merged: string;
+        if (isWide(fld)) {
+          const width = (1n << BigInt(b.width)) - 1n;
+          const v = b.width > 32 ? "v" : "BigInt(v)";
+          merged = `BigInt.asUintN(64, (${read} & ~0x${(width << BigInt(b.lsb)).toString(16)}n) | ((${v} & 0x${width.toString(16)}n)${b.lsb === 0 ? "" : ` << ${b.lsb}n`}))`;
+        } else {
+          const width = 2 ** b.width - 1;
+          const value = b.width >= 32 ? "v" : `(v & 0x${width.toString(16)})`;
+          merged = `(${read} & ~0x${(width * 2 ** b.lsb).toString(16)}) | ${b.lsb === 0 ? value : `(${value} << ${b.lsb})`}`;
+        }
+        bcode.push(`set ${bname}(v: ${bt}) { ${V}.set${acc}(${here}, ${merged}${le(fld, es)}); }`);
       }
-      setters.push({
-        name: bname,
-        parameters: [{ name: "v", type: bt }],
-        statements: [`const w = ${V}.get${acc}(${here}${le(fld, es)});`, `const o = ${obj};`, `${V}.set${acc}(${here}, ${isWide(fld) ? `BigInt.asUintN(64, ${merge})` : merge}${le(fld, es)});`],
-      });
+      members.push(member(`${bitsText(b)} of ${fld.name}.${b.doc ? ` ${b.doc}` : ""}`, bcode));
     }
   }
-  if (named(s).some(decodesBytes)) f.use(RT, "copyBytes");
-  const decode = [`return {\n${named(s).map((fld) => `  ${camel(fld.name)}: ${decodeExpr(s.name, fld, "offset")},`).join("\n")}\n};`];
-  if (needs.runtime.has("dmaAddress")) f.use(RT, "DmaRef", true);
-  return {
-    kind: StructureKind.Class,
-    isExported: true,
-    name: s.name,
-    docs: [docText(`${s.doc ? `${s.doc}\n\n` : ""}${s.size} bytes, ${s.endian} endian. Accessors read and write the entry in place.`, s.source, `struct ${s.name}`)],
-    properties: [
-      { name: "SIZE", isStatic: true, isReadonly: true, initializer: String(s.size), docs: [docText(`Bytes in one ${s.name}.`, s.source)] },
-      { name: "LAYOUT", isStatic: true, isReadonly: true, initializer: layoutName(s), docs: [docText(`Offsets, sizes and bit positions of ${s.name}'s fields.`, s.source)] },
-      { name: "#view", isReadonly: true, type: "DataView", docs: [docText("The memory holding the entry.", s.source)] },
-      { name: "#offset", type: "number", docs: [docText("Byte offset of the entry in the view.", s.source)] },
-      ...(dmaUsed ? [{ name: "#dma", isReadonly: true, type: "DmaResolver | undefined", docs: [docText("Resolves DmaRefs written through the setters.", s.source)] }] : []),
-    ],
-    ctors: [
-      {
-        docs: [docText(`A ${s.name} at byte \`offset\` of \`view\`; \`dma\` resolves bus-address fields.`, s.source)],
-        parameters: [
-          { name: "view", type: "DataView" },
-          { name: "offset", initializer: "0" },
-          { name: dmaUsed ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
-        ],
-        statements: ["this.#view = view;", "this.#offset = offset;", ...(dmaUsed ? ["this.#dma = dma;"] : [])],
-      },
-    ],
-    methods: [
-      {
-        name: "encode",
-        isStatic: true,
-        docs: [docText(`Writes all ${s.size} bytes of a ${s.name} at \`offset\`: the given fields, zero everywhere else.`, s.source)],
-        parameters: [
-          { name: "view", type: "DataView" },
-          { name: "offset", type: "number" },
-          { name: "init", type: `${s.name}Init` },
-          { name: dmaUsed ? "dma" : "_dma", type: "DmaResolver", hasQuestionToken: true },
-        ],
-        returnType: "void",
-        statements: encodeBody(s, needs, constants),
-      },
-      {
-        name: "decode",
-        isStatic: true,
-        docs: [docText(`Reads a ${s.name} at \`offset\` into a plain object.`, s.source)],
-        parameters: [
-          { name: "view", type: "DataView" },
-          { name: "offset", type: "number" },
-        ],
-        returnType: `${s.name}Data`,
-        statements: decode,
-      },
-      {
-        name: "moveTo",
-        docs: [docText(`Points this accessor at the ${s.name} at \`offset\` of the same view (a queue reuses one accessor for every completion).`, s.source)],
-        parameters: [{ name: "offset", type: "number" }],
-        returnType: "this",
-        statements: ["this.#offset = offset;", "return this;"],
-      },
-      ...methods,
-    ],
-    getAccessors: getters,
-    setAccessors: setters,
-  };
+  const what = writes ? "Accessors read and write the entry in place." : "Written by the device: getters read the entry in place.";
+  const doc = docText(`${s.doc ? `${s.doc}\n\n` : ""}${s.size} bytes, ${s.endian} endian. ${what}`, s.source, `struct ${s.name}`);
+  return `${docBlock(doc)}\nexport class ${s.name} extends StructView {\n${members.join("\n\n")}\n}`;
 }
 
 /**
@@ -332,5 +271,5 @@ function layoutConst(s: StructModel): string {
     const bits = fld.bitfields.length > 0 ? `, bits: { ${fld.bitfields.map((b) => `${camel(b.name)}: { lsb: ${b.lsb}, width: ${b.width} }`).join(", ")} }` : "";
     return `${camel(fld.name)}: { offset: ${fld.offset}, size: ${fld.size}, count: ${fld.count}, type: ${str(type)}${bits} },`;
   });
-  return constStatement(docText(`Offsets, sizes and bit positions of ${s.name}'s fields (${s.name}.LAYOUT).`, s.source), layoutName(s), `${objectLiteral(entries)} as const`, false);
+  return constStatement(`Offsets, sizes and bit positions of ${s.name}'s fields (${s.name}.LAYOUT).`, layoutName(s), `${objectLiteral(entries)} as const`, false);
 }

@@ -7,10 +7,10 @@
 // type-check: the Init of each case has exactly its own fields.
 import { StructureKind } from "ts-morph";
 import type { ConstantModel, StructFieldModel, StructModel, VariantCaseModel, VariantsModel } from "../model.ts";
-import { accessor, at, bitsTypeName, dataType, decodeExpr, decodesBytes, elementSize, encodeField, extentCode, initType, le, placeText, usesDma, zeroRange, type EncodeNeeds } from "./fields.ts";
-import { bitfieldDecls, gaps, localName } from "./structs.ts";
+import { accessor, at, bitWordDecls, bitsTypeName, dataType, decodeExpr, decodesBytes, elementSize, encodeField, extentCode, initType, le, placeText, usesDma, zeroRange, type EncodeNeeds } from "./fields.ts";
+import { gaps, localName } from "./structs.ts";
 import type { TsFile } from "./ts.ts";
-import { camel, docBlock, docText, hex, pascal, str } from "./util.ts";
+import { camel, docBlock, docText, hex, memberDoc, pascal, str } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
 
@@ -60,7 +60,11 @@ export function variantDecls(f: TsFile, s: StructModel, needs: EncodeNeeds, cons
     for (const fld of c.fields) {
       if (!c.own.includes(fld.name)) continue;
       if (fld.enumName) f.use("./enums.ts", fld.enumName, true);
-      if (fld.bitfields.length > 0) bitfieldDecls(f, caseTypeName(s, c), fld, `${s.name}.${c.name}.${fld.name}`);
+      if (fld.bitfields.length > 0) {
+        for (const b of fld.bitfields) if (b.enumName) f.use("./enums.ts", b.enumName, true);
+        // a case's own word: its table and its object form (the host writes every variant)
+        f.add(...bitWordDecls(caseTypeName(s, c), fld, `${s.name}.${c.name}.${fld.name}`, true));
+      }
     }
     f.add(caseInit(s, v, c), caseData(s, v, c), caseEncoder(s, v, c, sel, needs, constants));
   }
@@ -71,6 +75,7 @@ export function variantDecls(f: TsFile, s: StructModel, needs: EncodeNeeds, cons
     `${docBlock(docText(`A ${s.name} decoded in the terms of its variant.`, v.source, `${s.name}.variants`))}\nexport type ${variantDataName(s)} =\n${v.cases.map((c) => `  | ${caseTypeName(s, c)}Data`).join("\n")};`,
   );
   const dmaUsed = v.cases.some((c) => usesDma(c.fields));
+  f.use(RT, "DmaResolver", true);
   f.add({
     kind: StructureKind.Function,
     isExported: true,
@@ -151,11 +156,11 @@ function caseInit(s: StructModel, v: VariantsModel, c: VariantCaseModel) {
     name: `${caseTypeName(s, c)}Init`,
     docs: [docText(`Values to encode a ${s.name} as ${c.name} (${selectorText(v)} = ${hex(c.value)}, set by the encoder); absent fields are written as zero.${c.doc ? ` ${c.doc}` : ""}`, c.source, `${s.name} variant ${c.name}`)],
     properties: [
-      { name: "variant", type: str(c.name), docs: [docText(`Selects the ${c.name} layout.`, c.source)] },
+      { name: "variant", type: str(c.name), docs: [memberDoc(`Selects the ${c.name} layout.`)] },
       ...initFields(v, c).map((fld) => {
         // the selector's word: its other bit fields are the caller's, the selector bits are not
         const type = sel.bits && fld.name === sel.field ? `number | Partial<Omit<${bitsTypeName(s.name, fld)}, ${str(camel(sel.bits.name))}>>` : initType(owner(s, c, fld), fld);
-        return { name: camel(fld.name), hasQuestionToken: true, type, docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${c.own.includes(fld.name) ? `${c.name}.` : ""}${fld.name}`)] };
+        return { name: camel(fld.name), hasQuestionToken: true, type, docs: [memberDoc(fieldDoc(fld))] };
       }),
     ],
   };
@@ -168,10 +173,10 @@ function caseData(s: StructModel, v: VariantsModel, c: VariantCaseModel) {
     name: `${caseTypeName(s, c)}Data`,
     docs: [docText(`A ${s.name} decoded as ${c.name} (${selectorText(v)} = ${hex(c.value)}).`, c.source, `${s.name} variant ${c.name}`)],
     properties: [
-      { name: "variant", type: str(c.name), docs: [docText(`The ${c.name} layout.`, c.source)] },
+      { name: "variant", type: str(c.name), docs: [memberDoc(`The ${c.name} layout.`)] },
       ...c.fields
         .filter((x) => x.type.kind !== "reserved")
-        .map((fld) => ({ name: camel(fld.name), type: dataType(owner(s, c, fld), fld), docs: [docText(fieldDoc(fld), fld.source, `${s.name}.${c.own.includes(fld.name) ? `${c.name}.` : ""}${fld.name}`)] })),
+        .map((fld) => ({ name: camel(fld.name), type: dataType(owner(s, c, fld), fld), docs: [memberDoc(fieldDoc(fld))] })),
     ],
   };
 }
