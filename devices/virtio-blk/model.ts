@@ -12,7 +12,7 @@
 //   included), as QEMU reports it.
 // - Errors: a request past the capacity, data not a multiple of 512 bytes, more discard segments
 //   than max_discard_seg: IOERR; an unknown type, or one whose feature was not negotiated: UNSUPP.
-// modelOptions: { capacity?: sectors (default 32768 = 16 MiB), serial?: string }.
+// modelOptions: { capacity?: sectors (default 32768 = 16 MiB), serial?: string (default DEFAULT_SERIAL) }.
 import { bit } from "@warpdrive/runtime/virtio/constants";
 import { gather, scatter, totalLength, virtioModel, VirtioDeviceError } from "@warpdrive/runtime/sim/virtio-device";
 import type { ModelRegion } from "@warpdrive/runtime/sim/model";
@@ -28,6 +28,8 @@ export const T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_W
 export const S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
 export const ID_BYTES = 20;
 const QUEUE_SIZE = 256;
+/** The serial of the sim disk; the VM suite gives QEMU's virtio-blk-pci the same one. */
+export const DEFAULT_SERIAL = "wd-virtio-blk";
 const MAX_DISCARD_SECTORS = 0x3fffff;
 const MAX_DISCARD_SEG = 1;
 
@@ -67,7 +69,7 @@ export default virtioModel<Disk>({
     const capacity = o.capacity ?? 32768;
     if (config !== undefined) writeConfig(config, capacity);
     const serial = new Uint8Array(ID_BYTES);
-    serial.set(new TextEncoder().encode(o.serial ?? "wd-sim-blk").subarray(0, ID_BYTES));
+    serial.set(new TextEncoder().encode(o.serial ?? DEFAULT_SERIAL).subarray(0, ID_BYTES));
     return { capacity, data: new Uint8Array(capacity * SECTOR), serial };
   },
   request(ctx, disk, _queue, chain, features) {
