@@ -6,6 +6,7 @@ import { type CodeArchiveStats, envFile, repoRoot, shellQuote, writeCodeArchive 
 import { CpioWriter } from "./cpio.ts";
 import { ensureGuestImage, type GuestImage, type GuestKernel, type Log } from "./guest-image.ts";
 import { nvmeQemuArgs, type NvmeQemuConfig } from "./nvme-variants.ts";
+import { virtioQemuArgs } from "./virtio-devices.ts";
 import { type QemuEnd, parseRun, type RunReport } from "./report.ts";
 
 export interface VmOptions {
@@ -136,14 +137,15 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   const t2 = performance.now();
   if (!opts.silent) log(`guest: ${cmd}`);
 
-  let { end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), opts);
+  const extraDevices = virtioQemuArgs(runDir);
+  let { end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), ...extraDevices], opts);
   if (opts.retryEarlyFailure !== false && !serialLog.includes("WDVM boot") && !end.timedOut) {
     // The kernel died before /init ran: nothing of ours was executed, so this is the emulator or the
     // host, not a test result. One more boot; its result stands on its own (never a pass by default).
     const first = serialLog.split("\n").find((l) => /panic|error/i.test(l))?.trim() ?? `QEMU status ${end.code}`;
     log(`the guest died before /init (${first}); booting once more`);
     writeFileSync(join(logDir, "serial-first-attempt.log"), serialLog);
-    ({ end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), opts));
+    ({ end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), ...extraDevices], opts));
   }
   const t3 = performance.now();
   const logPath = join(logDir, "serial.log");
