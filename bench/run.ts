@@ -3,7 +3,7 @@
 // every figure is printed next to a reference measured in the same run, with their ratio, the goal
 // it is held to and whether this run met it. Samples of a figure alternate with its reference's;
 // values are medians of --runs samples (default 7, at least 5), all samples are in the JSON.
-// Items: queue, syscalls, registers, codec, portal, generator (default), nvme (only with --only nvme).
+// Items: queue, syscalls, registers, codec, portal, generator, async, removal (default), nvme (only with --only nvme).
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { progress } from "@warpdrive/progress";
@@ -14,6 +14,7 @@ import { benchNvme } from "./items/nvme.ts";
 import { benchPortal } from "./items/portal.ts";
 import { benchQueue } from "./items/queue.ts";
 import { benchRegisters } from "./items/registers.ts";
+import { benchRemoval } from "./items/removal.ts";
 import { benchSyscalls } from "./items/syscalls.ts";
 import { markdownTable, svgChart, table, type BenchEntry } from "./report.ts";
 import { machineLine } from "./stats.ts";
@@ -55,6 +56,7 @@ const items: [string, () => BenchEntry[] | Promise<BenchEntry[]>, boolean][] = [
   ["generator", () => benchGenerator(5), true],
   ["nvme", () => benchNvme(scale), false],
   ["async", () => benchAsync(scale, runs), true],
+  ["removal", () => benchRemoval(scale, runs), true],
 ];
 const only = opt.only?.split(",");
 const unknown = only?.filter((o) => !items.some(([name]) => name === o));

@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { formatError } from "@warpdrive/runtime";
-import { Hzip } from "@warpdrive/hzip/hand/behavior";
-import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip/constants";
+import { Hzip } from "@warpdrive/hzip";
+import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip-generated/constants";
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,

@@ -5,8 +5,8 @@
 //   bun examples/edu.ts --backend vfio --device 0000:00:03.0
 import { parseArgs } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { DMA_MAX_END, Edu } from "@warpdrive/qemu-edu/hand/behavior";
-import { DMA_BUFFER_SIZE } from "@warpdrive/qemu-edu/constants";
+import { DMA_MAX_END, Edu } from "@warpdrive/qemu-edu";
+import { DMA_BUFFER_SIZE } from "@warpdrive/qemu-edu-generated/constants";
 
 const { values: opt } = parseArgs({ options: { backend: { type: "string" }, device: { type: "string" } } });
 

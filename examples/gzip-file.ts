@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createGunzip } from "node:zlib";
 import { progress } from "@warpdrive/progress";
 import { formatError } from "@warpdrive/runtime";
-import { HzipPool } from "@warpdrive/hzip/hand/behavior";
+import { HzipPool } from "@warpdrive/hzip";
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,

@@ -8,7 +8,7 @@
 // The blocks written are overwritten without asking: point it at a scratch disk.
 import { parseArgs } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { asciiField, Nvme } from "@warpdrive/nvme/hand/behavior";
+import { asciiField, Nvme } from "@warpdrive/nvme";
 
 const { values: args } = parseArgs({
   options: {

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { gunzipSync, gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { HzipPool } from "@warpdrive/hzip/hand/behavior";
+import { HzipPool } from "@warpdrive/hzip";
 
 const { values: opt } = parseArgs({
   options: {

@@ -9,9 +9,9 @@
 // The sectors written are overwritten without asking: point it at a scratch disk.
 import { parseArgs } from "node:util";
 import { formatError } from "@warpdrive/runtime";
-import { VirtioBlk } from "@warpdrive/virtio-blk/hand/behavior";
-import { VirtioRng } from "@warpdrive/virtio-rng/hand/behavior";
-import { BlkFeature } from "@warpdrive/virtio-blk/enums";
+import { VirtioBlk } from "@warpdrive/virtio-blk";
+import { VirtioRng } from "@warpdrive/virtio-rng";
+import { BlkFeature } from "@warpdrive/virtio-blk-generated/enums";
 
 const { values: args } = parseArgs({
   options: {

@@ -3,7 +3,7 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
+import { Nvme } from "@warpdrive/nvme";
 import type { BenchResult } from "../report.ts";
 import { medianOf } from "../stats.ts";
 

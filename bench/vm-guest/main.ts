@@ -8,7 +8,7 @@
 // Prints progress, then one line `WDBENCH <json>` with the entries for the host to show.
 import { dlopen, FFIType } from "bun:ffi";
 import { QemuEduDevice } from "@warpdrive/qemu-edu";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
+import { Nvme } from "@warpdrive/nvme";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
 import { listUacceDevices } from "@warpdrive/runtime";
 import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";

@@ -18,9 +18,9 @@
 // - limits: MAX_TRANSFER_SIZE and MAX_BATCH_SIZE from the description; a transfer size of 0 is
 //   XFER_ERANGE.
 import { defineModel, DmaFault, type ModelContext, type PortalLog } from "@warpdrive/runtime/sim/model";
-import { MAX_BATCH_SIZE, MAX_TRANSFER_SIZE, PORTAL_STRIDE } from "@warpdrive/dsa-copy/constants";
-import { DsaOpcode, DsaStatus } from "@warpdrive/dsa-copy/enums";
-import { CompletionRecord, Descriptor } from "@warpdrive/dsa-copy/structs";
+import { MAX_BATCH_SIZE, MAX_TRANSFER_SIZE, PORTAL_STRIDE } from "@warpdrive/dsa-copy-generated/constants";
+import { DsaOpcode, DsaStatus } from "@warpdrive/dsa-copy-generated/enums";
+import { CompletionRecord, Descriptor } from "@warpdrive/dsa-copy-generated/structs";
 
 const D = Descriptor.LAYOUT;
 const R = CompletionRecord.LAYOUT;

@@ -15,11 +15,11 @@
 import {
   AsyncQueue, ConfigError, RoundRobin, WarpDriveError, type DeviceOptions, type DmaBuffer, type DmaRef, type Queue, type SubmitOptions,
 } from "@warpdrive/runtime";
-import { HzipDevice, type QpQueue } from "@warpdrive/hzip/client";
-import { MAX_QUEUE_DEPTH, MAX_REQUEST_LENGTH, QUEUE_PAIRS, SQE_SIZE } from "@warpdrive/hzip/constants";
-import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
-import { Cqe, Sqe } from "@warpdrive/hzip/structs";
-import { encodeCompress, encodeDecompress, type CompressParams } from "@warpdrive/hzip/commands";
+import { HzipDevice, type QpQueue } from "@warpdrive/hzip-generated/client";
+import { MAX_QUEUE_DEPTH, MAX_REQUEST_LENGTH, QUEUE_PAIRS, SQE_SIZE } from "@warpdrive/hzip-generated/constants";
+import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip-generated/enums";
+import { Cqe, Sqe } from "@warpdrive/hzip-generated/structs";
+import { encodeCompress, encodeDecompress, type CompressParams } from "@warpdrive/hzip-generated/commands";
 
 export type ZipFormat = "deflate" | "zlib" | "gzip";
 

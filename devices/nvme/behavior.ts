@@ -10,9 +10,9 @@ import {
   AsyncQueue, ConfigError, TimeoutError, WarpDriveError, type DmaBuffer, type DmaRef, type Encoder, type Queue, type SqCqQueue, type SubmitOptions,
 } from "@warpdrive/runtime";
 import type { Device, DeviceOptions } from "@warpdrive/runtime";
-import { NvmeDevice } from "@warpdrive/nvme/client";
-import type { Bar0Registers, CapFields } from "@warpdrive/nvme/registers";
-import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme/structs";
+import { NvmeDevice } from "@warpdrive/nvme-generated/client";
+import type { Bar0Registers, CapFields } from "@warpdrive/nvme-generated/registers";
+import { Cqe, IdentifyController, IdentifyNamespace, SmartLog, type IdentifyControllerData, type IdentifyNamespaceData, type SmartLogData } from "@warpdrive/nvme-generated/structs";
 import {
   Arbitration,
   CommandSet,
@@ -26,7 +26,7 @@ import {
   ShutdownNotification,
   ShutdownStatus,
   StatusCodeType,
-} from "@warpdrive/nvme/enums";
+} from "@warpdrive/nvme-generated/enums";
 import {
   encodeCreateIoCq,
   encodeCreateIoSq,
@@ -39,8 +39,8 @@ import {
   encodeRead,
   encodeSetNumberOfQueues,
   encodeWrite,
-} from "@warpdrive/nvme/commands";
-import { BROADCAST_NSID, IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT } from "@warpdrive/nvme/constants";
+} from "@warpdrive/nvme-generated/commands";
+import { BROADCAST_NSID, IDENTIFY_DATA_SIZE, IOCQES, IOSQES, MPS_BASE_SHIFT } from "@warpdrive/nvme-generated/constants";
 
 // ---- errors ----------------------------------------------------------------------------------
 

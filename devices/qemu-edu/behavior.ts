@@ -8,10 +8,10 @@
 // addresses to 28 bits, so both are checked here before any register is written (RangeError /
 // DmaError naming the buffer), and Edu.open asks for IOVAs below 256 MiB.
 import { ConfigError, DmaError, TimeoutError, type DeviceOptions, type DmaRef, type IrqLine } from "@warpdrive/runtime";
-import { QemuEduDevice } from "@warpdrive/qemu-edu/client";
-import { DMA_ADDRESS_BITS, DMA_BUFFER_OFFSET, DMA_BUFFER_SIZE, IRQ_DMA, IRQ_FACTORIAL } from "@warpdrive/qemu-edu/constants";
-import { DmaDirection } from "@warpdrive/qemu-edu/enums";
-import type { Bar0Registers } from "@warpdrive/qemu-edu/registers";
+import { QemuEduDevice } from "@warpdrive/qemu-edu-generated/client";
+import { DMA_ADDRESS_BITS, DMA_BUFFER_OFFSET, DMA_BUFFER_SIZE, IRQ_DMA, IRQ_FACTORIAL } from "@warpdrive/qemu-edu-generated/constants";
+import { DmaDirection } from "@warpdrive/qemu-edu-generated/enums";
+import type { Bar0Registers } from "@warpdrive/qemu-edu-generated/registers";
 
 export interface WaitOptions {
   /** Give up after this long (default 5000 ms; edu's DMA timer alone is 100 ms). */

@@ -11,10 +11,10 @@ import {
   checkBoolean, checkInt, checkOptions, ConfigError, DmaRef, optional, WarpDriveError, type DeviceOptions, type DmaBuffer, type VirtqDone,
 } from "@warpdrive/runtime";
 import { bit, F_EVENT_IDX, F_INDIRECT_DESC } from "@warpdrive/runtime/virtio/constants";
-import { VirtioBlkDevice, type RequestqQueue } from "@warpdrive/virtio-blk/client";
-import { BlkFeature, BlkRequestType, BlkStatus } from "@warpdrive/virtio-blk/enums";
-import { BlkDiscardWriteZeroes, type BlkReqStatusData } from "@warpdrive/virtio-blk/structs";
-import { ID_BYTES, SECTOR_SIZE } from "@warpdrive/virtio-blk/constants";
+import { VirtioBlkDevice, type RequestqQueue } from "@warpdrive/virtio-blk-generated/client";
+import { BlkFeature, BlkRequestType, BlkStatus } from "@warpdrive/virtio-blk-generated/enums";
+import { BlkDiscardWriteZeroes, type BlkReqStatusData } from "@warpdrive/virtio-blk-generated/structs";
+import { ID_BYTES, SECTOR_SIZE } from "@warpdrive/virtio-blk-generated/constants";
 
 export interface VirtioBlkOptions extends DeviceOptions {
   /** Use indirect descriptors / event-index suppression when offered (default true). */

@@ -2,7 +2,7 @@
 // Built on the generated client (@warpdrive/virtio-rng) and the runtime's virtio transport; the same
 // code drives the sim model and QEMU's virtio-rng-pci through vfio.
 import { checkInt, checkOptions, optional, checkBoolean, WarpDriveError, type DeviceOptions, type DmaBuffer } from "@warpdrive/runtime";
-import { VirtioRngDevice, type RequestqQueue } from "@warpdrive/virtio-rng/client";
+import { VirtioRngDevice, type RequestqQueue } from "@warpdrive/virtio-rng-generated/client";
 
 export interface VirtioRngOptions extends DeviceOptions {
   /** Use indirect descriptors / event-index suppression when offered (default true). */

@@ -8,10 +8,10 @@
 // nothing is written. The tail the device works from is its own counter, never re-read from the
 // page, so a host writing junk into `tail` cannot make it replay or skip descriptors.
 import { defineModel, DmaFault, type ModelContext, type ModelRegion, type RegisterWatch } from "@warpdrive/runtime/sim/model";
-import { MAX_COPY_SIZE, RING_DEPTH, RING_OFFSET } from "@warpdrive/wd-dummy/constants";
-import { DescStatus } from "@warpdrive/wd-dummy/enums";
-import { QueueOffsets } from "@warpdrive/wd-dummy/registers";
-import { Descriptor } from "@warpdrive/wd-dummy/structs";
+import { MAX_COPY_SIZE, RING_DEPTH, RING_OFFSET } from "@warpdrive/wd-dummy-generated/constants";
+import { DescStatus } from "@warpdrive/wd-dummy-generated/enums";
+import { QueueOffsets } from "@warpdrive/wd-dummy-generated/registers";
+import { Descriptor } from "@warpdrive/wd-dummy-generated/structs";
 
 interface WdDummy {
   q: ModelRegion;

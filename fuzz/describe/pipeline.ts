@@ -132,7 +132,7 @@ export async function checkDescriptions(cases: DescriptionCase[]): Promise<Outco
     if (internal) return void (out[k] = { kind: "failed", stage: "validate", why: internal.message });
     if (!r.model) return void (out[k] = { kind: "rejected", errors: r.diagnostics.filter((d) => d.severity === "error").length });
     try {
-      emitted.push({ k, files: emitDevice(r.model, { handFiles: new Map() }) });
+      emitted.push({ k, files: emitDevice(r.model) });
     } catch (e) {
       out[k] = { kind: "failed", stage: "generate", why: `validate accepted it, generate threw ${describeError(e)}` };
     }

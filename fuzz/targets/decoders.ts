@@ -46,7 +46,7 @@ export async function loadDecoderDevices(): Promise<DecoderDevice[]> {
       // generated afresh each run: the point is to test what the generator emits today
       dir = join(CACHE, r.model.name);
       rmSync(dir, { recursive: true, force: true });
-      for (const [rel, text] of emitDevice(r.model, { handFiles: new Map() })) {
+      for (const [rel, text] of emitDevice(r.model)) {
         mkdirSync(dirname(join(dir, rel)), { recursive: true });
         writeFileSync(join(dir, rel), text);
       }

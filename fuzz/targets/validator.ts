@@ -61,7 +61,7 @@ export function checkValidator(bytes: Uint8Array, name = "mutant.yaml", stats?: 
     return null;
   }
   try {
-    const files = emitDevice(r.model, { handFiles: new Map() });
+    const files = emitDevice(r.model);
     if (files.size === 0) return "emitDevice returned no files";
     for (const [path, text] of files) if (typeof text !== "string" || text.length === 0) return `emitDevice wrote an empty ${path}`;
   } catch (e) {

@@ -7,8 +7,8 @@
 // problems in the input are diagnostics, anything else is one line saying "internal error".
 // The host commands (devices, bind, unbind, queues) are the runtime's (@warpdrive/runtime/admin);
 // this file only dispatches to them.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { bindCommand, devicesCommand, queuesCommand, takeOption, type Client } from "@warpdrive/runtime/admin";
 import { formatDiagnostic, type Diagnostic } from "./diagnostics.ts";
 import { displayPath, loadDevice } from "./load.ts";
@@ -40,7 +40,7 @@ const USAGE = `usage:
 
 /** What the emitters (generator/src/emit/index.ts, generator/src/write.ts) export; loaded lazily. */
 interface Emitters {
-  emitDevice(model: DeviceModel, opts?: { handFiles?: Map<string, string>; rootDir?: string; runtimeDependency?: string }): Map<string, string>;
+  emitDevice(model: DeviceModel, opts?: { runtimeDependency?: string }): Map<string, string>;
   writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): { changed: string[]; missing?: string[]; extra?: string[] };
 }
 
@@ -159,7 +159,6 @@ async function generateCommand(io: Io, args: string[]): Promise<number> {
 }
 
 async function generateOnce(io: Io, files: string[], { out, check }: Args): Promise<number> {
-  const root = projectRoot();
   // Inside the SDK's own workspace the runtime is a sibling package; elsewhere it comes from a registry.
   const runtimeDependency = runtimeIsWorkspaceMember(resolve(out)) ? "workspace:*" : RUNTIME_RANGE;
   const { models, errors } = loadAll(io, files);
@@ -172,13 +171,9 @@ async function generateOnce(io: Io, files: string[], { out, check }: Args): Prom
   let failed = 0;
   for (const { file, model } of models) {
     const dir = displayPath(join(out, model.name));
-    // Hand-written files are read here, next to the YAML as given, so the emitters do no I/O and
-    // the result does not depend on the directory the command runs in.
-    const handDir = join(dirname(file), model.name);
-    const handFiles = new Map(model.handFiles.map((h) => [h, readFileSync(join(handDir, h), "utf8")]));
     let files: Map<string, string>;
     try {
-      files = emitDevice(model, { handFiles, rootDir: root, runtimeDependency });
+      files = emitDevice(model, { runtimeDependency });
     } catch (e) {
       // The emitters' own checks (e.g. exported names that clash) are about the description.
       io.err(`wd: cannot generate ${dir} from ${file}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);

@@ -1,17 +1,21 @@
-// `wd new <name>`: the starting point for describing new hardware. Writes three files into `dir`
-// (normally the repository's devices/):
+// `wd new <name>`: the starting point for describing new hardware. Writes into `dir` (normally the
+// repository's devices/):
 //   <name>.yaml           a commented, valid description of a small memcpy-style engine: one shared
 //                         queue page with producer/consumer indices, a descriptor ring, a doorbell,
 //                         an interrupt and one command; every section is there to be edited
-//   <name>/behavior.ts    a helper class over the generated client (open, copy, wait)
-//   <name>/model.ts       a sim model that already works (it copies), to be replaced by the device's
+//   <name>/               the driver package @warpdrive/<name>, written by hand on top of the
+//                         generated package @warpdrive/<name>-generated:
+//     package.json        its name, exports and dependencies
+//     index.ts            re-exports the generated package and the behaviour
+//     behavior.ts         a helper class over the generated client (open, copy, wait)
+//     model.ts            a sim model that already works (it copies), to be replaced by the device's
 //                         real behaviour
 // so that `wd validate`, `wd generate` and a first sim run all work before anything was changed,
 // and each later edit can be checked the same way. Nothing is ever overwritten.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pascalCase } from "./dsl.ts";
-import { projectRoot, SCHEMA_FILE } from "./project.ts";
+import { projectRoot, RUNTIME_RANGE, runtimeIsWorkspaceMember, SCHEMA_FILE } from "./project.ts";
 
 /** The schema's device-name rule (generator/schema/device.schema.json, `device`). */
 export const DEVICE_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -36,26 +40,31 @@ export function checkDeviceName(name: string): string | undefined {
     return `"${name}" is not a device name: use kebab-case, lower-case letters and digits in dash-separated words starting with a letter (e.g. "my-accel")`;
   }
   if (RESERVED.has(name)) return `"${name}" is taken by an SDK package (@warpdrive/${name}); choose another name`;
+  if (name.endsWith("-generated")) return `"${name}" ends in -generated, the suffix of every device's generated package; choose another name`;
   return undefined;
 }
 
 /**
- * Writes `<dir>/<name>.yaml`, `<dir>/<name>/behavior.ts` and `<dir>/<name>/model.ts`; returns their
- * paths. Throws ScaffoldError for a bad name or when any of the three exists (nothing is written
- * then: it checks all three first).
+ * Writes `<dir>/<name>.yaml` and the driver package `<dir>/<name>/` (package.json, index.ts,
+ * behavior.ts, model.ts); returns their paths. Throws ScaffoldError for a bad name or when any of
+ * them exists (nothing is written then: it checks them all first).
  */
 export function scaffoldDevice(name: string, dir: string): string[] {
   const bad = checkDeviceName(name);
   if (bad !== undefined) throw new ScaffoldError(bad);
   const yaml = join(dir, `${name}.yaml`);
+  const pkg = join(dir, name, "package.json");
+  const index = join(dir, name, "index.ts");
   const behavior = join(dir, name, "behavior.ts");
   const model = join(dir, name, "model.ts");
-  const existing = [yaml, behavior, model].filter((p) => existsSync(p));
+  const existing = [yaml, pkg, index, behavior, model].filter((p) => existsSync(p));
   if (existing.length > 0) {
     throw new ScaffoldError(`refusing to overwrite ${existing.join(", ")}: remove ${existing.length === 1 ? "it" : "them"} first, or choose another name`);
   }
   const files: [string, string][] = [
     [yaml, yamlTemplate(name, schemaReference(dir).reference)],
+    [pkg, driverPackageJson(name, runtimeIsWorkspaceMember(resolve(dir)) ? "workspace:*" : RUNTIME_RANGE)],
+    [index, indexTemplate(name)],
     [behavior, behaviorTemplate(name)],
     [model, modelTemplate(name)],
   ];
@@ -89,7 +98,7 @@ function yamlTemplate(name: string, schema: string): string {
 # memcpy engine behind one descriptor ring, like the SDK's wd-dummy) so that everything works
 # before you change anything:
 #   bunx wd validate <this file>
-#   bunx wd generate <this file> [--out DIR]     # the package @warpdrive/${name}
+#   bunx wd generate <this file> [--out DIR]     # the package @warpdrive/${name}-generated
 #   bunx wd generate --watch                     # again on every save
 # Then replace it, section by section, with what your datasheet says. warpdrive's docs/dsl.md is
 # the reference (the SDK's nvme description shows submission/completion queue pairs with a phase bit).
@@ -200,16 +209,42 @@ interrupts:
 `;
 }
 
+/**
+ * The driver package's package.json: `.` is index.ts, `./model` the sim model (the generated spec
+ * names it as `@warpdrive/<name>/model`). The generated package is a sibling workspace.
+ */
+export function driverPackageJson(name: string, runtimeDependency: string): string {
+  const pkg = {
+    name: `@warpdrive/${name}`,
+    version: "0.1.0",
+    description: `${name}: driver on top of the generated @warpdrive/${name}-generated`,
+    type: "module",
+    exports: { ".": "./index.ts", "./model": "./model.ts" },
+    types: "./index.ts",
+    files: ["index.ts", "behavior.ts", "model.ts"],
+    dependencies: { [`@warpdrive/${name}-generated`]: "workspace:*", "@warpdrive/runtime": runtimeDependency },
+  };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+function indexTemplate(name: string): string {
+  return `// @warpdrive/${name}: the generated package (client, registers, structs, commands, spec) and the
+// behaviour written by hand on top of it. The sim model is reached as @warpdrive/${name}/model.
+export * from "@warpdrive/${name}-generated";
+export * from "./behavior.ts";
+`;
+}
+
 function behaviorTemplate(name: string): string {
   const P = pascalCase(name);
   return `// ${name}: what a program does with the device beyond single register accesses, on top of the
-// generated client (@warpdrive/${name}). Written by \`wd new\` for the starter description; keep the
-// shape (a class that opens the device and offers its operations) and replace the operations.
-// The generator copies this file into the package as @warpdrive/${name}/hand/behavior.
+// generated client (@warpdrive/${name}-generated). Written by \`wd new\` for the starter description;
+// keep the shape (a class that opens the device and offers its operations) and replace the
+// operations. index.ts re-exports it: applications import it from @warpdrive/${name}.
 import { WarpDriveError, type DeviceOptions, type DmaRef } from "@warpdrive/runtime";
-import { ${P}Device, type CmdQueue } from "@warpdrive/${name}/client";
-import { DEVICE_ID } from "@warpdrive/${name}/constants";
-import { DescStatus } from "@warpdrive/${name}/enums";
+import { ${P}Device, type CmdQueue } from "@warpdrive/${name}-generated/client";
+import { DEVICE_ID } from "@warpdrive/${name}-generated/constants";
+import { DescStatus } from "@warpdrive/${name}-generated/enums";
 
 export class ${P} {
   readonly client: ${P}Device;
@@ -260,13 +295,13 @@ function modelTemplate(name: string): string {
   return `// ${name}: the sim model, the device's behaviour in TypeScript (@warpdrive/runtime/sim/model has the
 // rules). Written by \`wd new\` for the starter description: it copies, one descriptor at a time,
 // so the package runs end to end on the sim backend from the start. Replace the work in run()
-// with what your device does. The generator copies this file into the package
-// (@warpdrive/${name}/hand/model.ts) and the client loads it in a Worker for \`backend: "sim"\`.
+// with what your device does. The generated spec names it as @warpdrive/${name}/model, and the
+// runtime loads it in a Worker for \`backend: "sim"\`.
 import { defineModel, DmaFault, type ModelContext, type ModelRegion, type RegisterWatch } from "@warpdrive/runtime/sim/model";
-import { DEVICE_ID, MAX_LENGTH, RING_DEPTH, RING_OFFSET } from "@warpdrive/${name}/constants";
-import { DescStatus } from "@warpdrive/${name}/enums";
-import { QueueOffsets } from "@warpdrive/${name}/registers";
-import { Descriptor } from "@warpdrive/${name}/structs";
+import { DEVICE_ID, MAX_LENGTH, RING_DEPTH, RING_OFFSET } from "@warpdrive/${name}-generated/constants";
+import { DescStatus } from "@warpdrive/${name}-generated/enums";
+import { QueueOffsets } from "@warpdrive/${name}-generated/registers";
+import { Descriptor } from "@warpdrive/${name}-generated/structs";
 
 interface State {
   q: ModelRegion;

@@ -65,7 +65,10 @@ function assertSamePackage(outDir: string, nextPkg: string | undefined): void {
   };
   const have = name(readFileSync(pkg, "utf8"));
   const want = name(nextPkg);
-  if (have !== want) throw new RefusedError(outDir, `it holds ${String(have)}, not ${String(want)}; remove it first if that is intended`);
+  // Generators before the driver/generated split named the package @warpdrive/<dev>: the same
+  // device's folder, written by an older version, is regenerated under the new name.
+  const renamed = typeof have === "string" && `${have}-generated` === want;
+  if (have !== want && !renamed) throw new RefusedError(outDir, `it holds ${String(have)}, not ${String(want)}; remove it first if that is intended`);
 }
 
 export function writePackage(outDir: string, files: Map<string, string>, opts: { check: boolean }): WriteResult {

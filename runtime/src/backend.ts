@@ -1,6 +1,7 @@
 // The seam between Device (device.ts) and the two backends (vfio/, sim/). See docs/design.md,
 // "Runtime: backend interface". A backend only maps, maps DMA and wires interrupts; queues, DMA buffer
 // bookkeeping and IOVA allocation live above it in Device.
+import type { RemovalEvent } from "./errors.ts";
 import type { RegisterIo } from "./mem/io.ts";
 
 /** Where a register (or a doorbell array, with stride) lives. */
@@ -136,7 +137,8 @@ export interface DeviceSpec {
   regions: { name: string; kind: "mmio" | "ram"; index: number; size: number; capability?: CapabilitySpec }[];
   interrupts: { name: string; index: number; kind: "intx" | "msi" | "msix" }[];
   queues: QueueSpec[];
-  /** Module URL of the sim model (import.meta.resolve of hand/model.ts). */
+  /** The sim model: a module URL, or a package specifier such as "@warpdrive/<dev>/model" (generated
+   *  specs name their driver package's model so), resolved by runtime/src/sim/model-location.ts. */
   model?: string;
   /** Sim backend only: settings the model reads as `ctx.spec.modelOptions` (plain data, copied to
    *  the model's thread), so one model module can present differently configured devices. */
@@ -197,6 +199,15 @@ export interface BackendDevice {
   portal?(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Unmaps regions, frees IRQs, closes fds; idempotent. */
   close(): void;
+  /** Present when the backend hears of the device leaving (vfio: the REQ/ERR interrupts). */
+  readonly removal?: RemovalSignal;
+  /**
+   * The device is gone (Device calls it once, after its queues are released): every mapping of the
+   * device becomes anonymous memory at the same address (a stale pointer reads zeros instead of
+   * faulting) and whatever holds the device in the kernel is let go, so the removal can finish.
+   * Afterwards DMA unmapping and reset do nothing; close() frees the rest.
+   */
+  revoke?(): void;
   /** Present when the device decides which memory it can reach (see DeviceMemory). */
   readonly deviceMemory?: DeviceMemory;
 }
@@ -220,6 +231,14 @@ export interface DeviceMemory {
   deviceAddress(ptr: number, size: number): number | undefined;
   /** For refusals: what the device can reach ("the 4 MiB DUS region of wd_dummy-0"). */
   readonly describe: string;
+}
+
+/** How a backend reports that its device is leaving (see BackendDevice.removal). */
+export interface RemovalSignal {
+  /** Files that become readable when it fires: a sleeping waiter polls them beside its interrupt. */
+  readonly fds: readonly number[];
+  /** Non-blocking: what fired since the device was opened, or undefined. */
+  poll(): RemovalEvent | undefined;
 }
 
 export interface Backend {

@@ -4,7 +4,7 @@
 import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, QueueSpec } from "./backend.ts";
 import { checkBrand, checkInt, checkString, describe, optional } from "./args.ts";
 import { checkDeviceOptions, checkQueueOptions, checkSpec } from "./device-args.ts";
-import { ConfigError, DmaError, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
+import { ConfigError, DeviceRemovedError, DmaError, type RemovalEvent, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
 import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
 import { allocProvided, providedAddress } from "./mem/device-memory.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
@@ -13,6 +13,7 @@ import { PortalQueue } from "./queue/portal.ts";
 import { VirtqSplitQueue } from "./queue/virtq-split.ts";
 import { locateRegion, type LocatedRegion } from "./pci/located-region.ts";
 import { VirtioTransport } from "./virtio/transport.ts";
+import { RemovalWatch } from "./removal.ts";
 import type { Queue, QueueHost } from "./queue/types.ts";
 import { simBackend } from "./sim/backend.ts";
 import { uacceBackend } from "./uacce/index.ts";
@@ -111,6 +112,11 @@ export class Device implements DmaDomain {
   /** Regions found through PCI capabilities, by name (windows of a BAR; released before close). */
   readonly #located = new Map<string, LocatedRegion>();
   #virtio: VirtioTransport | undefined;
+  /** Watches the backend's removal signal while the device is open (backends that have one). */
+  readonly #removal: RemovalWatch | undefined;
+  #removed: DeviceRemovedError | undefined;
+  /** The backend let go of the device (after a removal): nothing of it is mapped any more. */
+  #revoked = false;
   #closed = false;
 
   /**
@@ -141,6 +147,7 @@ export class Device implements DmaDomain {
     this.name = `device ${bd.address}`;
     this.#iova = new IovaAllocator({ ranges: bd.iovaRanges, pageSize: bd.dmaPageSize, unified: options.unified, limit: options.iovaLimit });
     this.dma = new SharedResolver(this);
+    this.#removal = bd.removal === undefined ? undefined : new RemovalWatch(bd.removal, (event) => this.#removedBy(event));
     const self = this;
     this.#host = {
       address: bd.address,
@@ -171,6 +178,7 @@ export class Device implements DmaDomain {
         return self.backend.portal(r.index, store, size);
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
+      removal: this.#removal,
     };
   }
 
@@ -183,8 +191,42 @@ export class Device implements DmaDomain {
     return this.#closed;
   }
 
+  /** Set once the device left while open (see DeviceRemovedError): every later call throws it. */
+  get removed(): DeviceRemovedError | undefined {
+    return this.#removed;
+  }
+
   #check(what: string): void {
     if (this.#closed) throw new UseAfterReleaseError(`${what} of ${this.name}`, "closed");
+    if (this.#removed !== undefined) throw this.#removed;
+  }
+
+  /**
+   * The backend said the device is leaving (RemovalWatch): its queues die with DeviceRemovedError
+   * (each waiter and pending request gets it, in-flight tags go to `queue.abandoned`), then the
+   * backend lets go of the device (mappings made harmless, files closed) so the kernel can finish.
+   * Runs from a timer or inside a queue call, so it never throws; close() still frees the rest.
+   */
+  #removedBy(event: RemovalEvent): void {
+    if (this.#closed || this.#removed !== undefined) return;
+    const err = new DeviceRemovedError(this.name, event);
+    this.#removed = err;
+    const why = event === "removed" ? "its device was removed" : "its device reported an error";
+    for (const q of [...this.#queues.values()]) {
+      try {
+        q.releaseFor(why, "removed", err);
+      } catch {
+        // the queue is dead either way; close() frees what it left
+      }
+    }
+    this.#queues.clear();
+    // only now: the rings above were unmapped from the device while it could still reach them
+    try {
+      this.backend.revoke?.();
+      this.#revoked = this.backend.revoke !== undefined;
+    } catch {
+      // a backend that could not let go keeps its files until close(); the device stays removed
+    }
   }
 
   /** A region by its name in the device description. */
@@ -335,6 +377,10 @@ export class Device implements DmaDomain {
   dmaDetach(buf: DmaBuffer, iova: number): void {
     this.#shared.delete(buf);
     if (this.#provided.delete(buf)) return; // nothing was mapped
+    if (this.#revoked) {
+      this.#iova.free(iova); // every mapping went with the device (vfio: its container was closed)
+      return;
+    }
     try {
       this.backend.dmaUnmap(iova, buf.size);
     } finally {
@@ -410,6 +456,7 @@ export class Device implements DmaDomain {
   /** Releases queues, unshares and frees DMA memory, closes the backend. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    this.#removal?.stop();
     let first: unknown;
     const attempt = (fn: () => void) => {
       try {
@@ -421,7 +468,7 @@ export class Device implements DmaDomain {
     // Requests still in flight mean a device that may still fetch from the rings and write their
     // buffers: reset it before that memory is unmapped (a failed reset, e.g. a hung sim model, is
     // no reason to keep the device open).
-    if ([...this.#queues.values()].some((q) => q.inFlight > 0)) {
+    if (this.#removed === undefined && [...this.#queues.values()].some((q) => q.inFlight > 0)) {
       try {
         this.backend.reset();
       } catch {
@@ -429,7 +476,7 @@ export class Device implements DmaDomain {
       }
     }
     // A virtio device is told to stop (device_status 0) before its rings are freed.
-    if (this.#virtio !== undefined && this.#virtio.features !== undefined) attempt(() => this.#virtio!.reset());
+    if (this.#removed === undefined && this.#virtio !== undefined && this.#virtio.features !== undefined) attempt(() => this.#virtio!.reset());
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     // rings a failed release left behind are the device's to free now

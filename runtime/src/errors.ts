@@ -134,6 +134,33 @@ export class QueueClosedError extends WarpDriveError {
   }
 }
 
+/** What told the runtime that a device is leaving: the kernel's request to release it (VFIO REQ,
+ *  sent when the device is hot-unplugged or its driver unbound) or an error report (VFIO ERR: a PCIe
+ *  error the kernel's AER handling saw). */
+export type RemovalEvent = "removed" | "error";
+
+/**
+ * The device left while it was open (hot unplug, driver unbind) or reported an unrecoverable error.
+ * Every request that was in flight fails with it (awaitable ones are rejected, a waiting recvSync
+ * throws it, their tags are in `queue.abandoned`), and so does every later call on the device and
+ * its queues. The device's mappings were replaced by harmless memory and its files closed, so the
+ * kernel could finish the removal: close the Device, and open it again once the device is back.
+ */
+export class DeviceRemovedError extends WarpDriveError {
+  readonly device: string;
+  readonly event: RemovalEvent;
+  constructor(device: string, event: RemovalEvent) {
+    super(
+      event === "removed"
+        ? `${device} was removed (the kernel asked for it back): its requests cannot complete`
+        : `${device} reported an unrecoverable error (the kernel's error interrupt): its requests cannot complete`,
+      { hint: "close the device; open it again once it is back (after a hot-plug, or a reset by its driver)" },
+    );
+    this.device = device;
+    this.event = event;
+  }
+}
+
 /** submit() found the queue full and already `waiters` submissions waiting for room. */
 export class BackpressureError extends WarpDriveError {
   readonly queue: string;

@@ -19,7 +19,7 @@ const dummyText = readFileSync(join(REPO_ROOT, "devices", "wd-dummy.yaml"), "utf
 function emitted(file: string, text: string): Map<string, string> {
   const r = loadDeviceSource(file, text);
   if (!r.model) throw new Error(`${file} does not load`);
-  return emitDevice(r.model, { handFiles: new Map() });
+  return emitDevice(r.model);
 }
 
 function edit(files: Map<string, string>, path: string, change: (text: string) => string): Map<string, string> {

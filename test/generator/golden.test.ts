@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { emitDevice } from "../../generator/src/emit/index.ts";
 import type { DeviceModel } from "../../generator/src/model.ts";
 import { writePackage } from "../../generator/src/write.ts";
-import { KITCHEN_HAND, kitchenDevice } from "./ir.ts";
+import { kitchenDevice } from "./ir.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const GOLDEN = join(ROOT, "test/fixtures/golden");
@@ -38,12 +38,12 @@ async function yamlLoader(): Promise<((path: string) => DeviceModel) | undefined
 }
 
 const load = await yamlLoader();
-const cases: Case[] = [{ name: "kitchen", emit: () => emitDevice(kitchenDevice(), { generatorVersion: VERSION, handFiles: KITCHEN_HAND }) }];
+const cases: Case[] = [{ name: "kitchen", emit: () => emitDevice(kitchenDevice(), { generatorVersion: VERSION }) }];
 if (load) {
   for (const f of readdirSync(GOLDEN).filter((x) => x.endsWith(".yaml")).sort()) {
     const name = f.replace(/\.yaml$/, "");
     if (name === "kitchen") continue; // the IR fixture owns that folder
-    cases.push({ name, emit: () => emitDevice(load(`test/fixtures/golden/${f}`), { generatorVersion: VERSION, rootDir: ROOT }) });
+    cases.push({ name, emit: () => emitDevice(load(`test/fixtures/golden/${f}`), { generatorVersion: VERSION }) });
   }
 }
 
@@ -69,13 +69,13 @@ describe("golden output", () => {
 
 describe("determinism", () => {
   test("emitting twice gives identical files", () => {
-    const a = emitDevice(kitchenDevice(), { handFiles: KITCHEN_HAND });
-    const b = emitDevice(structuredClone(kitchenDevice()), { handFiles: KITCHEN_HAND });
+    const a = emitDevice(kitchenDevice());
+    const b = emitDevice(structuredClone(kitchenDevice()));
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [k, v] of a) expect(b.get(k)).toBe(v);
   });
   test("files come out in path order", () => {
-    const keys = [...emitDevice(kitchenDevice(), { handFiles: KITCHEN_HAND }).keys()];
+    const keys = [...emitDevice(kitchenDevice()).keys()];
     expect(keys).toEqual([...keys].sort());
   });
 });

@@ -308,7 +308,3 @@ export function kitchenDevice(): DeviceModel {
   };
 }
 
-/** Hand-written files of the kitchen fixture. */
-export const KITCHEN_HAND = new Map([
-  ["model.ts", "// a sim model would live here\nexport const modelName = \"kitchen\";\n"],
-]);

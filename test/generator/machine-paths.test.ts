@@ -44,7 +44,7 @@ describe("no absolute machine paths in generated packages", () => {
     expect(sourceName(file)).toBe("wd-dummy.yaml");
     const r = loadDevice(file);
     expect(r.model?.source.file).toBe("wd-dummy.yaml");
-    const files = emitDevice(r.model!, { handFiles: new Map() });
+    const files = emitDevice(r.model!);
     expect(findMachinePath(files)).toBeNull();
     expect(files.get("package.json")).toContain('"source": "wd-dummy.yaml"');
   });
@@ -52,7 +52,7 @@ describe("no absolute machine paths in generated packages", () => {
   test("a description inside the repository, given by absolute path, is named relative to it", () => {
     const r = loadDevice(join(REPO_ROOT, "devices", "qemu-edu.yaml"));
     expect(r.model?.source.file).toBe("devices/qemu-edu.yaml");
-    expect(findMachinePath(emitDevice(r.model!, { handFiles: new Map() }))).toBeNull();
+    expect(findMachinePath(emitDevice(r.model!))).toBeNull();
   });
 
   test("an absolute name handed to loadDeviceSource does not reach the package either", () => {

@@ -111,9 +111,10 @@ describe("qemu-edu", () => {
     expect(model.commands).toEqual([]);
     let expected: string[] = [];
     try {
-      expected = readdirSync(join(ROOT, "devices", "qemu-edu"), { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => join(e.parentPath, e.name).slice(join(ROOT, "devices", "qemu-edu").length + 1))
+      // the driver package's TypeScript (its package.json is not a hand file of the description)
+      expected = readdirSync(join(ROOT, "devices", "qemu-edu"), { withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+        .map((e) => e.name)
         .sort();
     } catch {
       // no hand-written folder: none expected

@@ -87,6 +87,17 @@ describe("writePackage", () => {
     expect(readFileSync(join(out, "package.json"), "utf8")).toBe(PKG);
   });
 
+  test("the same device's folder from before the driver/generated split is regenerated under the new name", () => {
+    const out = join(root, "renamed");
+    writePackage(out, files(), { check: false });
+    const next = PKG.replace("@warpdrive/x", "@warpdrive/x-generated");
+    const r = writePackage(out, files({ "package.json": next }), { check: false });
+    expect(r.changed).toEqual(["package.json"]);
+    expect(readFileSync(join(out, "package.json"), "utf8")).toBe(next);
+    // only that rename: another device's generated package is still refused
+    expect(() => writePackage(out, files({ "package.json": PKG.replace("@warpdrive/x", "@warpdrive/y-generated") }), { check: false })).toThrow(/holds @warpdrive\/x-generated, not @warpdrive\/y-generated/);
+  });
+
   test("refuses a file in place of the folder", () => {
     const out = join(root, "file");
     writeFileSync(out, "x");

@@ -3,8 +3,8 @@
 // model; in the VM suite: QEMU's real edu through vfio. Every expectation is one both must meet.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaError, type DmaBuffer } from "@warpdrive/runtime";
-import { DMA_MAX_END, Edu, factorialMod32 } from "@warpdrive/qemu-edu/hand/behavior";
-import { DMA_BUFFER_SIZE, IRQ_DMA, IRQ_FACTORIAL } from "@warpdrive/qemu-edu/constants";
+import { DMA_MAX_END, Edu, factorialMod32 } from "@warpdrive/qemu-edu";
+import { DMA_BUFFER_SIZE, IRQ_DMA, IRQ_FACTORIAL } from "@warpdrive/qemu-edu-generated/constants";
 
 let edu: Edu;
 let a: DmaBuffer;

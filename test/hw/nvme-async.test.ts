@@ -4,7 +4,7 @@
 // with the sync calls, and every promise settled when the device closes.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { QueueClosedError, type DmaBuffer } from "@warpdrive/runtime";
-import { Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
+import { Nvme, NvmeStatusError } from "@warpdrive/nvme";
 
 // The guest runs under TCG: opening the controller and each transfer take seconds there.
 setDefaultTimeout(120_000);

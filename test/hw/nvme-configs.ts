@@ -4,7 +4,7 @@
 // `expect` is what the client must find on either: the tests check it, so a configuration that was
 // not really presented (a QEMU property ignored, a model option dropped) fails instead of quietly
 // testing the default controller again.
-import type { NvmeModelOptions } from "@warpdrive/nvme/hand/model";
+import type { NvmeModelOptions } from "@warpdrive/nvme/model";
 
 export interface NvmeQemuConfig {
   /** Extra properties of `-device nvme` (the controller; its drive is namespace 1 unless `namespaces`). */

@@ -9,9 +9,9 @@
 // one the VM harness gave QEMU for this boot (WD_NVME_CONFIG, default "default").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
-import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq, encodeRead } from "@warpdrive/nvme/commands";
-import { FeatureId, ShutdownStatus } from "@warpdrive/nvme/enums";
-import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
+import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq, encodeRead } from "@warpdrive/nvme-generated/commands";
+import { FeatureId, ShutdownStatus } from "@warpdrive/nvme-generated/enums";
+import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme";
 import { ASKED, NVME_CONFIG_ENV, NVME_CONFIGS, nvmeConfig, type NvmeConfig } from "./nvme-configs.ts";
 
 const onVfio = (process.env.WD_BACKEND || "sim") === "vfio";

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaError, DmaBuffer, type DmaRef } from "@warpdrive/runtime";
 import { bit, F_ACCESS_PLATFORM, F_VERSION_1 } from "@warpdrive/runtime/virtio/constants";
-import { VirtioBlk, VirtioBlkError } from "@warpdrive/virtio-blk/hand/behavior";
-import { DEFAULT_SERIAL } from "@warpdrive/virtio-blk/hand/model";
-import { BlkFeature, BlkStatus } from "@warpdrive/virtio-blk/enums";
+import { VirtioBlk, VirtioBlkError } from "@warpdrive/virtio-blk";
+import { DEFAULT_SERIAL } from "@warpdrive/virtio-blk/model";
+import { BlkFeature, BlkStatus } from "@warpdrive/virtio-blk-generated/enums";
 
 let blk: VirtioBlk;
 let buf: DmaBuffer;

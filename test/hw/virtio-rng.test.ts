@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DmaBuffer, DmaError } from "@warpdrive/runtime";
 import { bit, F_ACCESS_PLATFORM, F_VERSION_1 } from "@warpdrive/runtime/virtio/constants";
-import { MAX_READ, VirtioRng } from "@warpdrive/virtio-rng/hand/behavior";
+import { MAX_READ, VirtioRng } from "@warpdrive/virtio-rng";
 
 let rng: VirtioRng;
 

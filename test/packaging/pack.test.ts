@@ -1,6 +1,7 @@
 // The packages as a user gets them: package.json complete, `bun pm pack` turning the workspace
-// dependency into a real version, and the two tarballs installed with `bun add` into a fresh folder
-// outside the repository, where a small app runs on the sim backend and type-checks with tsc.
+// dependencies into real versions, and the runtime, qemu-edu's generated package and its driver
+// package installed with `bun add` into a fresh folder outside the repository, where a small app
+// runs on the sim backend and type-checks with tsc.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -9,7 +10,7 @@ import { REPO, mustRun, pack, readJson, removeDir, runApp, tarList, tarPackageJs
 
 const runtimePkg = readJson(join(REPO, "runtime/package.json"));
 
-/** What every publishable package.json must say. */
+/** What every publishable package.json must say (the runtime and the generated packages). */
 function expectComplete(pkg: Record<string, any>, where: string): void {
   const has = (k: string) => expect({ where, key: k, present: pkg[k] !== undefined }).toEqual({ where, key: k, present: true });
   for (const k of ["name", "version", "exports", "types", "files", "type"]) has(k);
@@ -36,8 +37,26 @@ describe("package.json of the publishable packages", () => {
     for (const d of generated) {
       const pkg = readJson(join(REPO, "generated", d, "package.json"));
       expectComplete(pkg, `generated/${d}/package.json`);
-      expect(pkg.name).toBe(`@warpdrive/${d}`);
+      expect(pkg.name).toBe(`@warpdrive/${d}-generated`);
       expect(pkg.dependencies?.["@warpdrive/runtime"]).toBe("workspace:*");
+    }
+  });
+
+  const drivers = readdirSync(join(REPO, "devices")).filter((d) => existsSync(join(REPO, "devices", d, "package.json")));
+  test(`every driver package re-exports its generated package and exports its model (${drivers.join(", ")})`, () => {
+    // one driver package per generated one, and the other way round
+    expect(drivers).toEqual(generated);
+    for (const d of drivers) {
+      const pkg = readJson(join(REPO, "devices", d, "package.json"));
+      const where = `devices/${d}/package.json`;
+      expect({ where, name: pkg.name, type: pkg.type, private: pkg.private }).toEqual({ where, name: `@warpdrive/${d}`, type: "module", private: undefined });
+      expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/);
+      expect({ where, exports: pkg.exports, types: pkg.types }).toEqual({ where, exports: { ".": "./index.ts", "./model": "./model.ts" }, types: "./index.ts" });
+      expect({ where, dependencies: pkg.dependencies }).toEqual({ where, dependencies: { [`@warpdrive/${d}-generated`]: "workspace:*", "@warpdrive/runtime": "workspace:*" } });
+      // what it ships is its TypeScript, never the kernel modules beside it
+      for (const f of pkg.files as string[]) expect(`${where}: ${f} ${existsSync(join(REPO, "devices", d, f))}`).toBe(`${where}: ${f} true`);
+      expect((pkg.files as string[]).every((f) => f.endsWith(".ts"))).toBe(true);
+      expect(readFileSync(join(REPO, "devices", d, "index.ts"), "utf8")).toContain(`export * from "@warpdrive/${d}-generated";`);
     }
   });
 });
@@ -97,12 +116,14 @@ describe("@warpdrive/generator: the `wd` tool, publishable", () => {
 describe("bun pm pack, then bun add of the tarballs in a fresh folder", () => {
   let dir: string | undefined;
   let runtimeTgz: string;
+  let eduGeneratedTgz: string;
   let eduTgz: string;
 
   beforeAll(() => {
     dir = tempDir("pack");
     runtimeTgz = pack("runtime", dir);
-    eduTgz = pack("generated/qemu-edu", dir);
+    eduGeneratedTgz = pack("generated/qemu-edu", dir);
+    eduTgz = pack("devices/qemu-edu", dir);
   }, 60_000);
   afterAll(() => removeDir(dir));
 
@@ -116,25 +137,36 @@ describe("bun pm pack, then bun add of the tarballs in a fresh folder", () => {
     expect(tarPackageJson(runtimeTgz).version).toBe(runtimePkg.version);
   });
 
-  test("the qemu-edu tarball: workspace:* became the runtime's real version; client, spec, hand files inside", () => {
-    const pkg = tarPackageJson(eduTgz);
+  test("the qemu-edu-generated tarball: workspace:* became the runtime's real version; client and spec inside, nothing hand-written", () => {
+    const pkg = tarPackageJson(eduGeneratedTgz);
+    expect(pkg.name).toBe("@warpdrive/qemu-edu-generated");
     expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": runtimePkg.version });
     expect(JSON.stringify(pkg)).not.toContain("workspace:");
-    const files = tarList(eduTgz);
-    for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "src/hand/behavior.ts", "src/hand/model.ts", "README.md"]) expect(files).toContain(f);
+    const files = tarList(eduGeneratedTgz);
+    for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "README.md"]) expect(files).toContain(f);
+    expect(files.filter((f) => f.includes("hand") || f.includes("behavior") || f.includes("model"))).toEqual([]);
   });
 
-  test("bun add both tarballs; the app runs on the sim backend and type-checks with tsc", () => {
+  test("the qemu-edu driver tarball: the behaviour and the model, depending on the generated package's real version", () => {
+    const pkg = tarPackageJson(eduTgz);
+    const generatedVersion = readJson(join(REPO, "generated/qemu-edu/package.json")).version;
+    expect(pkg.dependencies).toEqual({ "@warpdrive/qemu-edu-generated": generatedVersion, "@warpdrive/runtime": runtimePkg.version });
+    expect(JSON.stringify(pkg)).not.toContain("workspace:");
+    expect(tarList(eduTgz)).toEqual(["behavior.ts", "index.ts", "model.ts", "package.json"]);
+  });
+
+  test("bun add the three tarballs; the app runs on the sim backend and type-checks with tsc", () => {
     const app = join(dir!, "app");
     mustRun(["mkdir", "-p", app], dir!);
-    // @warpdrive/runtime@0.1.0 is not on the public registry: the tarball stands in for it, for the
-    // app's own dependency and for qemu-edu's (an override), exactly as a user without a registry
-    // would have to do it.
-    writeApp(app, { overrides: { "@warpdrive/runtime": runtimeTgz } });
-    const add = mustRun([BUN, "add", runtimeTgz, eduTgz], app, { BUN_INSTALL_CACHE_DIR: join(dir!, "bun-cache") });
+    // @warpdrive/runtime@0.1.0 and @warpdrive/qemu-edu-generated are not on the public registry:
+    // the tarballs stand in for them, for the app's own dependencies and for the packages' (an
+    // override), exactly as a user without a registry would have to do it.
+    writeApp(app, { overrides: { "@warpdrive/runtime": runtimeTgz, "@warpdrive/qemu-edu-generated": eduGeneratedTgz } });
+    const add = mustRun([BUN, "add", runtimeTgz, eduGeneratedTgz, eduTgz], app, { BUN_INSTALL_CACHE_DIR: join(dir!, "bun-cache") });
     expect(add.output).toContain("@warpdrive/qemu-edu");
     // what got installed is the packed code, not a link back into the repository
-    expect(existsSync(join(app, "node_modules/@warpdrive/qemu-edu/src/client.ts"))).toBe(true);
+    expect(existsSync(join(app, "node_modules/@warpdrive/qemu-edu-generated/src/client.ts"))).toBe(true);
+    expect(existsSync(join(app, "node_modules/@warpdrive/qemu-edu/model.ts"))).toBe(true);
     expect(readJson(join(app, "node_modules/@warpdrive/runtime/package.json")).version).toBe(runtimePkg.version);
 
     const out = runApp(app);

@@ -1,7 +1,7 @@
-// Publishing for real: the local registry (registry.ts), `bun publish` of the runtime and qemu-edu
-// tarballs with NPM_CONFIG_TOKEN, then a fresh folder whose bunfig.toml points the @warpdrive scope
-// at that registry runs `bun add @warpdrive/qemu-edu` (the runtime comes along as its dependency)
-// and the same app as the tarball test. The registry is stopped and every temp folder removed in
+// Publishing for real: the local registry (registry.ts), `bun publish` of the runtime, qemu-edu's
+// generated package and its driver package with NPM_CONFIG_TOKEN, then a fresh folder whose
+// bunfig.toml points the @warpdrive scope at that registry runs `bun add @warpdrive/qemu-edu` (the
+// generated package and the runtime come along as dependencies) and the same app as the tarball test. The registry is stopped and every temp folder removed in
 // afterAll.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -19,6 +19,7 @@ describe("local registry: bun publish, then bun add by name", () => {
   let url = "";
   let token = "";
   let runtimeTgz = "";
+  let eduGeneratedTgz = "";
   let eduTgz = "";
 
   beforeAll(async () => {
@@ -28,7 +29,8 @@ describe("local registry: bun publish, then bun add by name", () => {
     url = registry.url;
     token = registry.token;
     runtimeTgz = pack("runtime", dir);
-    eduTgz = pack("generated/qemu-edu", dir);
+    eduGeneratedTgz = pack("generated/qemu-edu", dir);
+    eduTgz = pack("devices/qemu-edu", dir);
   }, 60_000);
 
   afterAll(async () => {
@@ -36,17 +38,22 @@ describe("local registry: bun publish, then bun add by name", () => {
     removeDir(dir);
   });
 
-  test.skipIf(unavailable !== null)(`bun publish runtime and qemu-edu with NPM_CONFIG_TOKEN${suffix}`, async () => {
+  test.skipIf(unavailable !== null)(`bun publish runtime, qemu-edu-generated and qemu-edu with NPM_CONFIG_TOKEN${suffix}`, async () => {
     const pub = join(dir!, "publish");
-    for (const tgz of [runtimeTgz, eduTgz]) {
+    for (const tgz of [runtimeTgz, eduGeneratedTgz, eduTgz]) {
       const r = mustRun([BUN, "publish", tgz, "--registry", url], pub, { NPM_CONFIG_TOKEN: token, BUN_INSTALL_CACHE_DIR: join(dir!, "bun-cache") });
-      expect(r.output).toMatch(/\+ @warpdrive\/(runtime|qemu-edu)@/);
+      expect(r.output).toMatch(/\+ @warpdrive\/(runtime|qemu-edu-generated|qemu-edu)@/);
     }
-    // what the registry now serves: qemu-edu depends on the published runtime version
+    // what the registry now serves: the driver depends on the published generated package and
+    // runtime versions, the generated package on the runtime's
     const runtimeVersion = readJson(join(REPO, "runtime/package.json")).version;
-    const manifest = (await (await fetch(`${url}@warpdrive%2fqemu-edu`)).json()) as any;
-    const latest = manifest["dist-tags"].latest;
-    expect(manifest.versions[latest].dependencies).toEqual({ "@warpdrive/runtime": runtimeVersion });
+    const generatedVersion = readJson(join(REPO, "generated/qemu-edu/package.json")).version;
+    const dependenciesOf = async (name: string) => {
+      const manifest = (await (await fetch(`${url}@warpdrive%2f${name}`)).json()) as any;
+      return manifest.versions[manifest["dist-tags"].latest].dependencies;
+    };
+    expect(await dependenciesOf("qemu-edu")).toEqual({ "@warpdrive/qemu-edu-generated": generatedVersion, "@warpdrive/runtime": runtimeVersion });
+    expect(await dependenciesOf("qemu-edu-generated")).toEqual({ "@warpdrive/runtime": runtimeVersion });
     const rt = (await (await fetch(`${url}@warpdrive%2fruntime`)).json()) as any;
     expect(rt["dist-tags"].latest).toBe(runtimeVersion);
     // publishing without a token is refused (the token above is what let it through)
@@ -63,7 +70,8 @@ describe("local registry: bun publish, then bun add by name", () => {
     expect(add.output).toContain("@warpdrive/qemu-edu");
     const pkg = readJson(join(app, "package.json"));
     expect(Object.keys(pkg.dependencies)).toEqual(["@warpdrive/qemu-edu"]);
-    // the runtime came from the registry as qemu-edu's dependency
+    // the generated package and the runtime came from the registry as qemu-edu's dependencies
+    expect(existsSync(join(app, "node_modules/@warpdrive/qemu-edu-generated/src/index.ts"))).toBe(true);
     expect(existsSync(join(app, "node_modules/@warpdrive/runtime/src/index.ts"))).toBe(true);
     const out = runApp(app);
     expect(out.factorial).toBe(120);

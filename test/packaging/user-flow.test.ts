@@ -85,7 +85,7 @@ describe("a user's project: the generator installed from a registry", () => {
     const schema = resolve(join(project, "devices"), first.replace(/^.*\$schema=/, ""));
     expect(readJson(schema).$id ?? readJson(schema).title).toBeDefined();
     expect(r.output).not.toContain("note:"); // nothing to install: the schema is already there
-    for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) {
+    for (const f of [`${NAME}.yaml`, `${NAME}/package.json`, `${NAME}/index.ts`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) {
       const text = readFileSync(join(project, "devices", f), "utf8");
       for (const machinePath of [REPO, dir!, tmpdir(), homedir()]) expect(`${f}: ${text.includes(machinePath)}`).toBe(`${f}: false`);
     }
@@ -99,15 +99,16 @@ describe("a user's project: the generator installed from a registry", () => {
     expect(g.output).toContain(`generated/${NAME}:`);
     expect(g.exitCode).toBe(0);
     const pkg = readJson(join(project, "generated", NAME, "package.json"));
+    expect(pkg.name).toBe(`@warpdrive/${NAME}-generated`);
     expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": `^${runtimeVersion}` });
     expect(pkg.warpdrive).toMatchObject({ generatorVersion, runtime: `^${runtimeVersion}`, source: `devices/${NAME}.yaml` });
     expect(readFileSync(join(project, "generated", NAME, "src/client.ts"), "utf8")).toContain(`from devices/${NAME}.yaml`);
   }, 120_000);
 
-  test.skipIf(unavailable !== null)(`the package as a workspace of the project: tsc, and a copy on the sim backend${suffix}`, () => {
+  test.skipIf(unavailable !== null)(`the driver and generated packages as workspaces of the project: tsc, and a copy on the sim backend${suffix}`, () => {
     const pkg = readJson(join(project, "package.json"));
     // what docs/new-device.md tells the user to add to package.json
-    const withPackage = { ...pkg, workspaces: ["generated/*"], dependencies: { ...pkg.dependencies, [`@warpdrive/${NAME}`]: "workspace:*" } };
+    const withPackage = { ...pkg, workspaces: ["devices/*", "generated/*"], dependencies: { ...pkg.dependencies, [`@warpdrive/${NAME}`]: "workspace:*" } };
     writeFileSync(join(project, "package.json"), `${JSON.stringify(withPackage, null, 2)}\n`);
     mustRun([BUN, "install"], project, env(), 120_000);
     // one runtime for the app and the package: the one the project installed (Bun may link it
@@ -118,7 +119,7 @@ describe("a user's project: the generator installed from a registry", () => {
     writeFileSync(
       join(project, "app.ts"),
       [
-        `import { MyAccel } from "@warpdrive/${NAME}/hand/behavior";`,
+        `import { MyAccel } from "@warpdrive/${NAME}";`,
         `using dev = await MyAccel.open({ backend: "sim" });`,
         `const buf = dev.client.alloc(8192, "user app");`,
         `for (let i = 0; i < 4096; i++) buf.bytes[i] = (i * 7) & 0xff;`,
@@ -138,7 +139,7 @@ describe("a user's project: the generator installed from a registry", () => {
           types: ["bun"], typeRoots: [join(REPO, "node_modules/@types")], strict: true, skipLibCheck: true, noEmit: true,
           allowImportingTsExtensions: true, verbatimModuleSyntax: true,
         },
-        include: ["app.ts", "generated"],
+        include: ["app.ts", "generated", "devices"],
       }),
     );
     const tsc = run([BUN, TSC, "-p", "tsconfig.json"], project, {}, 180_000);
@@ -151,19 +152,20 @@ describe("a user's project: the generator installed from a registry", () => {
     expect(JSON.parse(app.stdout.trim().split("\n").pop()!)).toEqual({ same: true, address: expect.stringMatching(new RegExp(`^sim:${NAME}/`)) });
   }, 300_000);
 
-  test.skipIf(unavailable !== null)(`wd generate --watch: an edit to a hand file and to the description regenerate; a mistake is shown, then fixed${suffix}`, async () => {
+  test.skipIf(unavailable !== null)(`wd generate --watch: an edit to a hand file leaves the generated package alone, one to the description regenerates; a mistake is shown, then fixed${suffix}`, async () => {
     const child = Bun.spawn([BUN, "x", "wd", "generate", "--watch"], { cwd: project, env: { ...process.env, ...env() }, stdout: "pipe", stderr: "pipe" });
     const out = new Output(child.stdout);
     const err = new Output(child.stderr);
     try {
       await out.waitFor(/watching devices for changes/, 0, "first run");
-      // a hand-written file: its copy in the package follows
+      // a hand-written file lives in the driver package: nothing of it is copied, the run finds
+      // the generated package up to date
       let mark = out.text.length;
       const model = join(project, "devices", NAME, "model.ts");
       writeFileSync(model, `${readFileSync(model, "utf8")}// edited while watching\n`);
-      const after = await out.waitFor(new RegExp(`generated/${NAME}: 1 updated[\\s\\S]*watching`), mark, "regeneration after the model edit");
+      const after = await out.waitFor(new RegExp(`generated/${NAME}: up to date[\\s\\S]*watching`), mark, "a run after the model edit");
       expect(after).toContain(`changed: devices/${NAME}/model.ts`);
-      expect(readFileSync(join(project, "generated", NAME, "src/hand/model.ts"), "utf8")).toContain("// edited while watching");
+      expect(existsSync(join(project, "generated", NAME, "src/hand"))).toBe(false);
       // a mistake in the description: its diagnostic, file:line:column, and nothing written
       const yaml = join(project, "devices", `${NAME}.yaml`);
       const good = readFileSync(yaml, "utf8");
@@ -194,7 +196,7 @@ describe("a user's project: the generator installed from a registry", () => {
     try {
       const r = run([BUN, "app.ts"], project, { WD_BACKEND: "sim" });
       expect(r.exitCode).not.toBe(0);
-      expect(r.stderr).toContain(`@warpdrive/${NAME} was generated by @warpdrive/generator ${generatorVersion} for @warpdrive/runtime ^${runtimeVersion}, but @warpdrive/runtime 9.0.0 is installed`);
+      expect(r.stderr).toContain(`@warpdrive/${NAME}-generated was generated by @warpdrive/generator ${generatorVersion} for @warpdrive/runtime ^${runtimeVersion}, but @warpdrive/runtime 9.0.0 is installed`);
     } finally {
       writeFileSync(installed, original);
     }

@@ -27,6 +27,8 @@ describe("scaffoldDevice", () => {
       expect(checkDeviceName(bad)).toContain("kebab-case");
     }
     expect(() => scaffoldDevice("runtime", dir!)).toThrow(/taken by an SDK package \(@warpdrive\/runtime\)/);
+    // the suffix of every generated package: "x-generated" would collide with device x's
+    expect(() => scaffoldDevice("x-generated", dir!)).toThrow(/ends in -generated/);
     expect(existsSync(join(dir!, "My-Accel.yaml"))).toBe(false);
   });
 
@@ -44,9 +46,13 @@ describe("scaffoldDevice", () => {
     expect(schemaReference(join(proj, "hw"))).toEqual({ reference: "../node_modules/@warpdrive/generator/schema/device.schema.json", found: true });
   });
 
-  test("writes three files, then refuses to overwrite any of them (and writes nothing)", () => {
+  test("writes the description and the driver package, then refuses to overwrite any of them (and writes nothing)", () => {
     const files = scaffoldDevice("twice", dir!);
-    expect(files).toEqual([join(dir!, "twice.yaml"), join(dir!, "twice/behavior.ts"), join(dir!, "twice/model.ts")]);
+    expect(files).toEqual(["twice.yaml", "twice/package.json", "twice/index.ts", "twice/behavior.ts", "twice/model.ts"].map((f) => join(dir!, f)));
+    const pkg = readJson(join(dir!, "twice/package.json"));
+    expect(pkg.name).toBe("@warpdrive/twice");
+    expect(pkg.exports).toEqual({ ".": "./index.ts", "./model": "./model.ts" });
+    expect(Object.keys(pkg.dependencies)).toEqual(["@warpdrive/twice-generated", "@warpdrive/runtime"]);
     writeFileSync(join(dir!, "twice/model.ts"), "// mine\n");
     expect(() => scaffoldDevice("twice", dir!)).toThrow(/refusing to overwrite .*twice\.yaml/);
     expect(readFileSync(join(dir!, "twice/model.ts"), "utf8")).toBe("// mine\n");
@@ -70,18 +76,19 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
   });
   afterAll(() => removeDir(dir));
 
-  test("1. scaffold with wd new", () => {
+  test("1. scaffold with wd new: the description and the driver package", () => {
     const r = mustRun([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
     expect(r.output).toContain(`${NAME}.yaml`);
     // the command refuses a second time, with a one-line message and a failing exit code
     const again = run([BUN, "run", "wd", "new", NAME, "--dir", devices], REPO);
     expect(again.exitCode).not.toBe(0);
     expect(again.output).toContain("refusing to overwrite");
-    for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) expect(existsSync(join(devices, f))).toBe(true);
+    const scaffolded = [`${NAME}.yaml`, `${NAME}/package.json`, `${NAME}/index.ts`, `${NAME}/behavior.ts`, `${NAME}/model.ts`];
+    for (const f of scaffolded) expect(existsSync(join(devices, f))).toBe(true);
     // Nothing of this machine in what was written: the $schema line is relative to the file and
     // points where installing the generator into the folder's project puts the schema (this folder
     // has no package.json, so the project is the folder itself); wd new says so.
-    for (const f of [`${NAME}.yaml`, `${NAME}/behavior.ts`, `${NAME}/model.ts`]) {
+    for (const f of scaffolded) {
       const text = readFileSync(join(devices, f), "utf8");
       for (const machinePath of [REPO, dir!, tmpdir(), homedir()]) expect(`${f}: ${text.includes(machinePath)}`).toBe(`${f}: false`);
     }
@@ -96,19 +103,22 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     expect(r.exitCode).toBe(0);
   }, 30_000);
 
-  test("3. bun run wd generate --out DIR: a complete package with the hand files", () => {
+  test("3. bun run wd generate --out DIR: a complete generated package, nothing hand-written copied in", () => {
     const r = run([BUN, "run", "wd", "generate", join(devices, `${NAME}.yaml`), "--out", out], REPO, {}, 60_000);
     expect(r.exitCode).toBe(0);
     const pkgDir = join(out, NAME);
     const pkg = readJson(join(pkgDir, "package.json"));
-    expect(pkg.name).toBe(`@warpdrive/${NAME}`);
+    expect(pkg.name).toBe(`@warpdrive/${NAME}-generated`);
     // outside the SDK's workspace: the runtime from a registry, the range this generator was made for
     const runtimeVersion = readJson(join(REPO, "runtime/package.json")).version;
     expect(pkg.dependencies).toEqual({ "@warpdrive/runtime": `^${runtimeVersion}` });
     expect(pkg.warpdrive.runtime).toBe(`^${runtimeVersion}`);
-    for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "src/hand/behavior.ts", "src/hand/model.ts", "test/layout.test.ts", "README.md"]) {
+    for (const f of ["src/index.ts", "src/client.ts", "src/spec.ts", "test/layout.test.ts", "README.md"]) {
       expect(existsSync(join(pkgDir, f))).toBe(true);
     }
+    expect(existsSync(join(pkgDir, "src/hand"))).toBe(false);
+    // the spec names the driver package's model by package name
+    expect(readFileSync(join(pkgDir, "src/spec.ts"), "utf8")).toContain(`model: "@warpdrive/${NAME}/model",`);
     // nothing landed in the repository
     expect(existsSync(join(REPO, "generated", NAME))).toBe(false);
     // a second run changes nothing, and --check agrees
@@ -116,15 +126,17 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
     expect(run([BUN, "run", "wd", "generate", join(devices, `${NAME}.yaml`), "--out", out, "--check"], REPO).exitCode).toBe(0);
   }, 60_000);
 
-  test("4. the package type-checks with tsc, its layout self-test passes, and it runs on the sim backend", () => {
-    // What `bun add` would leave: the packages under node_modules/@warpdrive (links here).
+  test("4. the packages type-check with tsc, the layout self-test passes, and the driver runs on the sim backend", () => {
+    // What `bun add` would leave: the packages under node_modules/@warpdrive (links here): the
+    // runtime, the generated package and the driver package written by wd new.
     mkdirSync(join(dir!, "node_modules/@warpdrive"), { recursive: true });
     symlinkSync(join(REPO, "runtime"), join(dir!, "node_modules/@warpdrive/runtime"));
-    symlinkSync(join(out, NAME), join(dir!, `node_modules/@warpdrive/${NAME}`));
+    symlinkSync(join(out, NAME), join(dir!, `node_modules/@warpdrive/${NAME}-generated`));
+    symlinkSync(join(devices, NAME), join(dir!, `node_modules/@warpdrive/${NAME}`));
     writeFileSync(
       join(dir!, "app.ts"),
       [
-        `import { MyAccel } from "@warpdrive/${NAME}/hand/behavior";`,
+        `import { MyAccel } from "@warpdrive/${NAME}";`,
         `using dev = await MyAccel.open({ backend: "sim" });`,
         `const buf = dev.client.alloc(8192, "walkthrough");`,
         `for (let i = 0; i < 4096; i++) buf.bytes[i] = (i * 13) & 0xff;`,
@@ -144,7 +156,7 @@ describe(`walkthrough: a new device "${NAME}" outside the repository`, () => {
           types: ["bun"], typeRoots: [join(REPO, "node_modules/@types")], strict: true, skipLibCheck: true, noEmit: true,
           allowImportingTsExtensions: true, verbatimModuleSyntax: true, noImplicitOverride: true,
         },
-        include: ["app.ts", `packages/${NAME}/src`, `packages/${NAME}/test`],
+        include: ["app.ts", `packages/${NAME}/src`, `packages/${NAME}/test`, `devices/${NAME}`],
       }),
     );
     const tsc = run([BUN, TSC, "-p", "tsconfig.json"], dir!, {}, 120_000);

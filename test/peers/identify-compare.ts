@@ -7,8 +7,8 @@
 // nvme-cli prints for that field (text up to the first NUL, the IEEE OUI as one number, 128-bit
 // counters in decimal, EUI64/NGUID in hex, FGUID as a UUID). Only fields both sides name are
 // compared; the caller also names fields that must be present on both.
-import { IdentifyController, IdentifyNamespace, LbaFormat, PowerStateDescriptor } from "@warpdrive/nvme/structs";
-import type { IdentifyControllerData, IdentifyNamespaceData } from "@warpdrive/nvme/structs";
+import { IdentifyController, IdentifyNamespace, LbaFormat, PowerStateDescriptor } from "@warpdrive/nvme-generated/structs";
+import type { IdentifyControllerData, IdentifyNamespaceData } from "@warpdrive/nvme-generated/structs";
 
 export type CliValue = bigint | string | CliRecord[];
 export interface CliRecord {

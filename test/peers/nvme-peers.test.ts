@@ -8,8 +8,8 @@
 // On the host (no WD_BACKEND=vfio) the kernel part is skipped with its reason, and the sim model is
 // held to the same identify rules, data checks and status codes, so model and QEMU agree.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { encodeDeleteIoCq, encodeDeleteIoSq } from "@warpdrive/nvme/commands";
-import { Nvme, NvmeStatusError } from "@warpdrive/nvme/hand/behavior";
+import { encodeDeleteIoCq, encodeDeleteIoSq } from "@warpdrive/nvme-generated/commands";
+import { Nvme, NvmeStatusError } from "@warpdrive/nvme";
 import {
   compareRecords,
   controllerAsCli,

@@ -160,7 +160,7 @@ describe("no allocation per request", () => {
 describe("memory a queue owns", () => {
   test("a live queue's rings cannot be freed or unshared by the caller; released, they are gone", async () => {
     const { Device } = await import("@warpdrive/runtime");
-    const { spec } = await import("@warpdrive/hzip/spec");
+    const { spec } = await import("@warpdrive/hzip-generated/spec");
     const d = await Device.open(spec, { backend: "sim" });
     try {
       const q = d.requestQueue("qp", { id: 1 }) as import("@warpdrive/runtime").SqCqQueue;

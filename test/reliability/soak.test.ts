@@ -13,12 +13,12 @@ import { fdCount, mapsCount, ourFdCount, ourMapLines } from "../helpers/proc.ts"
 import { inflateRawSync } from "node:zlib";
 import { Device, DmaBuffer, QueueFullError, type Queue } from "@warpdrive/runtime";
 import { WdDummyDevice } from "@warpdrive/wd-dummy";
-import { Nvme } from "@warpdrive/nvme/hand/behavior";
-import { HzipDevice } from "@warpdrive/hzip/client";
-import { succeeded } from "@warpdrive/hzip/hand/behavior";
-import { QUEUE_PAIRS } from "@warpdrive/hzip/constants";
-import { ZipAlgorithm } from "@warpdrive/hzip/enums";
-import { Sqe as HzipSqe } from "@warpdrive/hzip/structs";
+import { Nvme } from "@warpdrive/nvme";
+import { HzipDevice } from "@warpdrive/hzip-generated/client";
+import { succeeded } from "@warpdrive/hzip";
+import { QUEUE_PAIRS } from "@warpdrive/hzip-generated/constants";
+import { ZipAlgorithm } from "@warpdrive/hzip-generated/enums";
+import { Sqe as HzipSqe } from "@warpdrive/hzip-generated/structs";
 import { faultySpec } from "./models/specs.ts";
 import { echo, openSqCq, result, ringEntry } from "./helpers.ts";
 

@@ -27,6 +27,10 @@ export interface FakeOptions {
   typeV2?: boolean;
   /** MSI-X vectors the device offers (default 0, like edu). */
   msix?: number;
+  /** The device offers the REQ interrupt (vfio-pci always does; default false, like an old mdev). */
+  req?: boolean;
+  /** The device offers the ERR interrupt (vfio-pci does for PCIe functions; default false). */
+  err?: boolean;
 }
 
 const BAR0 = 0x100000;
@@ -43,6 +47,8 @@ export class FakeVfio implements Sys {
   #groupHasContainer = false;
   #iommuSet = false;
   readonly dmaMaps = new Map<number, { vaddr: number; size: number }>();
+  /** The eventfd wired to each IRQ index with a single-vector trigger (REQ, ERR), as SET_IRQS left it. */
+  readonly triggers = new Map<number, number>();
 
   constructor(opts: FakeOptions = {}) {
     this.opts = {
@@ -56,6 +62,8 @@ export class FakeVfio implements Sys {
       ],
       typeV2: true,
       msix: 0,
+      req: false,
+      err: false,
       ...opts,
     };
     const c = new DataView(this.config.buffer);
@@ -96,6 +104,7 @@ export class FakeVfio implements Sys {
       real.close(fd, object);
       return;
     }
+    if (this.open_.get(fd) === "device") this.triggers.clear(); // released with the device
     this.open_.delete(fd);
   }
 
@@ -226,12 +235,27 @@ export class FakeVfio implements Sys {
       case abi.VFIO_DEVICE_GET_IRQ_INFO: {
         need("device");
         const index = d.getUint32(8, true);
-        const count = index === 0 ? 1 : index === 1 ? 1 : index === 2 ? this.opts.msix : 0;
+        const count =
+          index === 0 ? 1
+          : index === 1 ? 1
+          : index === 2 ? this.opts.msix
+          : index === abi.VFIO_PCI_ERR_IRQ_INDEX ? (this.opts.err ? 1 : 0)
+          : index === abi.VFIO_PCI_REQ_IRQ_INDEX ? (this.opts.req ? 1 : 0)
+          : 0;
         d.setUint32(4, abi.VFIO_IRQ_INFO_EVENTFD | (index === 0 ? abi.VFIO_IRQ_INFO_MASKABLE | abi.VFIO_IRQ_INFO_AUTOMASKED : 0), true);
         d.setUint32(12, count, true);
         return 0;
       }
-      case abi.VFIO_DEVICE_SET_IRQS:
+      case abi.VFIO_DEVICE_SET_IRQS: {
+        need("device");
+        const flags = d.getUint32(4, true), index = d.getUint32(8, true), count = d.getUint32(16, true);
+        if (index === abi.VFIO_PCI_ERR_IRQ_INDEX || index === abi.VFIO_PCI_REQ_IRQ_INDEX) {
+          if (!(index === abi.VFIO_PCI_ERR_IRQ_INDEX ? this.opts.err : this.opts.req)) this.#err(name, object, 22);
+          if (flags & abi.VFIO_IRQ_SET_DATA_EVENTFD && count === 1) this.triggers.set(index, d.getInt32(20, true));
+          else this.triggers.delete(index);
+        }
+        return 0;
+      }
       case abi.VFIO_DEVICE_RESET:
         need("device");
         if (request === abi.VFIO_DEVICE_RESET) new DataView(this.config.buffer).setUint16(4, abi.PCI_COMMAND_MEMORY, true);
@@ -254,6 +278,7 @@ export class FakeVfio implements Sys {
   munmap(addr: number, length: number, object?: string): void {
     this.calls.push({ call: "munmap", int: addr });
     this.maps.delete(addr);
+    this.anon.delete(addr);
     real.munmap(addr, length, object);
   }
 
@@ -295,6 +320,23 @@ export class FakeVfio implements Sys {
   ftruncate(fd: number, length: number, object?: string): void {
     real.ftruncate(fd, length, object);
   }
+  /** Stands the anonymous stand-in in for a BAR mapping: the BAR counts as unmapped from then on. */
+  remapAnonymous(addr: number, length: number, object?: string): void {
+    this.calls.push({ call: "remapAnonymous", int: addr });
+    real.remapAnonymous!(addr, length, object);
+    if (this.maps.delete(addr)) this.anon.set(addr, length);
+  }
+  /** Anonymous stand-ins of BARs (remapAnonymous), until munmap. */
+  readonly anon = new Map<number, number>();
+  /** What the kernel does when the device is being removed (REQ) or reports an error (ERR). */
+  signal(index: number): void {
+    const fd = this.triggers.get(index);
+    if (fd === undefined) throw new Error(`fake: no eventfd wired to irq index ${index}`);
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    real.write(fd, one);
+  }
+
   mlock(addr: number, length: number): boolean {
     return real.mlock(addr, length);
   }

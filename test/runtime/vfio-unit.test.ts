@@ -89,7 +89,10 @@ test("open: container, group, IOMMU and device in the documented order", () => {
       "VFIO_GROUP_GET_DEVICE_FD",
       "VFIO_DEVICE_GET_INFO",
       "VFIO_DEVICE_GET_REGION_INFO", // config space, for bus mastering
+      "VFIO_DEVICE_GET_IRQ_INFO", // REQ: not offered by this device, so no eventfd
+      "VFIO_DEVICE_GET_IRQ_INFO", // ERR: same
     ]);
+    expect(dev.removal).toBeUndefined();
     const ext = fake.calls.find((c) => c.name === "VFIO_CHECK_EXTENSION")!;
     expect(ext.int).toBe(abi.VFIO_TYPE1v2_IOMMU);
     expect(fake.calls.find((c) => c.name === "VFIO_SET_IOMMU")!.int).toBe(abi.VFIO_TYPE1v2_IOMMU);
@@ -429,4 +432,130 @@ test("Device on the vfio backend: alloc maps DMA at an IOVA in range, close undo
   expect(fake.dmaMaps.size).toBe(0);
   expect(fake.open_.size).toBe(0);
   expect(fake.maps.size).toBe(0);
+});
+
+// ---- removal: the REQ/ERR interrupts ----
+
+const one = () => {
+  const b = new Uint8Array(8);
+  b[0] = 1;
+  return b;
+};
+
+test("removal: REQ and ERR get an eventfd each at open when the device offers them", () => {
+  const { fake, dev } = open({ req: true, err: true });
+  try {
+    const sets = fake.calls.filter((c) => c.name === "VFIO_DEVICE_SET_IRQS").map((c) => c.bytes!);
+    expect(sets.length).toBe(2);
+    for (const [b, index] of [[sets[0]!, abi.VFIO_PCI_REQ_IRQ_INDEX], [sets[1]!, abi.VFIO_PCI_ERR_IRQ_INDEX]] as const) {
+      expect([u32(b, 0), u32(b, 4), u32(b, 8), u32(b, 12), u32(b, 16)]).toEqual([24, abi.VFIO_IRQ_SET_DATA_EVENTFD | abi.VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 1]);
+      expect(i32(b, 20)).toBe(fake.triggers.get(index)!);
+    }
+    const r = dev.removal!;
+    expect([...r.fds].sort()).toEqual([fake.triggers.get(3)!, fake.triggers.get(4)!].sort());
+    expect(r.poll()).toBeUndefined();
+    fake.signal(abi.VFIO_PCI_REQ_IRQ_INDEX);
+    expect(r.poll()).toBe("removed");
+    expect(r.poll()).toBe("removed"); // it stays fired
+  } finally {
+    dev.close();
+  }
+  expect(fake.open_.size).toBe(0);
+  expect(fake.triggers.size).toBe(0);
+});
+
+test("removal: ERR alone reads as \"error\"; a device offering only REQ still opens", () => {
+  const a = open({ req: true, err: true });
+  try {
+    a.fake.signal(abi.VFIO_PCI_ERR_IRQ_INDEX);
+    expect(a.dev.removal!.poll()).toBe("error");
+  } finally {
+    a.dev.close();
+  }
+  const b = open({ req: true });
+  try {
+    expect(b.fake.triggers.has(abi.VFIO_PCI_ERR_IRQ_INDEX)).toBe(false);
+    expect(b.dev.removal!.fds.length).toBe(1);
+  } finally {
+    b.dev.close();
+  }
+});
+
+test("removal: a wait on an interrupt line wakes when REQ fires, and says no interrupt came", () => {
+  const { fake, dev } = open({ req: true });
+  try {
+    const line = dev.irq(0);
+    fake.signal(abi.VFIO_PCI_REQ_IRQ_INDEX);
+    // would sleep a minute if the REQ eventfd were not polled with the line's
+    expect(line.wait(60_000)).toBe(false);
+    fake.write(line.fd, one());
+    expect(line.wait(60_000)).toBe(true);
+  } finally {
+    dev.close();
+  }
+});
+
+test("revoke: BARs become anonymous stand-ins, then the device, group and container are closed; close unmaps the stand-ins", () => {
+  const { fake, dev } = open({ req: true });
+  const bar = dev.region(0);
+  dev.irq(0);
+  bar.io.write32(0x40, 0x1234);
+  dev.dmaMap(0x7f0000000000, 0x1000, 0x1000);
+  const start = fake.calls.length;
+  dev.revoke();
+  const steps = fake.calls.slice(start).map((c) => (c.call === "ioctl" ? c.name : c.call === "close" ? `close ${c.text ?? "eventfd"}` : c.call));
+  expect(steps).toEqual([
+    "remapAnonymous", // first: nothing in the process may fault on the BAR from here on
+    "VFIO_DEVICE_SET_IRQS",
+    "close eventfd", // the MSI line
+    "close eventfd", // REQ
+    "VFIO_IOMMU_UNMAP_DMA",
+    "close device",
+    "VFIO_GROUP_UNSET_CONTAINER",
+    "close group",
+    "close container",
+  ]);
+  expect(fake.calls[start]!.int).toBe(bar.ptr);
+  expect(fake.open_.size).toBe(0); // the kernel can finish the removal
+  expect([...fake.anon.keys()]).toEqual([bar.ptr]);
+  // the io taken before reads the stand-in (zeros), it does not fault
+  expect(bar.io.read32(0x40)).toBe(0);
+  bar.io.write32(0x40, 1);
+  dev.dmaUnmap(0x1000, 0x1000); // nothing is mapped any more: no call
+  expect(fake.calls.slice(start + steps.length).some((c) => c.name === "VFIO_IOMMU_UNMAP_DMA")).toBe(false);
+  dev.revoke(); // once
+  dev.close();
+  expect(fake.anon.size).toBe(0);
+  expect(fake.maps.size).toBe(0);
+  expect(() => bar.io.read32(0)).toThrow("was used after it was unmapped");
+});
+
+test("Device on the vfio backend: REQ fails the device with DeviceRemovedError, revokes it, and a new open works", async () => {
+  const { Device } = await import("../../runtime/src/device.ts");
+  const { DeviceRemovedError } = await import("../../runtime/src/errors.ts");
+  const fake = new FakeVfio({ req: true, err: true });
+  const backend = new VfioBackend({ sys: fake, sysfs });
+  const dev = await Device.open(spec, { backend, address: ADDR, iovaLimit: 1 << 28 });
+  const buf = dev.alloc(8192, "kept");
+  buf.bytes.fill(7);
+  const io = dev.region("bar0").io;
+  fake.signal(abi.VFIO_PCI_REQ_IRQ_INDEX);
+  // only the event loop runs: the device's removal timer finds it
+  while (dev.removed === undefined) await Bun.sleep(5);
+  expect(dev.removed).toBeInstanceOf(DeviceRemovedError);
+  expect(dev.removed.event).toBe("removed");
+  expect(dev.removed.device).toBe(`device ${ADDR}`);
+  expect(fake.open_.size).toBe(0);
+  expect(io.read32(0)).toBe(0);
+  expect(() => dev.alloc(4096)).toThrow(DeviceRemovedError);
+  expect(() => dev.irq("irq")).toThrow(DeviceRemovedError);
+  expect(buf.bytes[100]).toBe(7);
+  buf.free(); // the app's memory is its own again; nothing to unmap in a closed container
+  dev.close();
+  expect(fake.maps.size + fake.anon.size).toBe(0);
+  // the device is back (device_add): a new open finds it
+  const again = await Device.open(spec, { backend, address: ADDR });
+  expect(again.removed).toBeUndefined();
+  again.close();
+  expect(fake.open_.size).toBe(0);
 });

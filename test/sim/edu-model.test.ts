@@ -3,8 +3,8 @@
 // while busy, IOMMU faults, and ordering of registers before the MSI.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { SimDevice } from "@warpdrive/runtime";
-import { QemuEduDevice } from "@warpdrive/qemu-edu/client";
-import { Edu } from "@warpdrive/qemu-edu/hand/behavior";
+import { QemuEduDevice } from "@warpdrive/qemu-edu-generated/client";
+import { Edu } from "@warpdrive/qemu-edu";
 
 let edu: Edu;
 const io = () => edu.client.device.region("bar0").io;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
 import { QueueClosedError } from "@warpdrive/runtime";
-import { HzipPool, HzipStatusError } from "@warpdrive/hzip/hand/behavior";
+import { HzipPool, HzipStatusError } from "@warpdrive/hzip";
 
 let z: HzipPool;
 beforeAll(async () => {

@@ -7,11 +7,11 @@ import { deflateRawSync, gunzipSync, gzipSync, inflateRawSync, inflateSync, defl
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName, type ZipFormat } from "@warpdrive/hzip/hand/behavior";
-import { HzipDevice } from "@warpdrive/hzip/client";
-import { MAX_REQUEST_LENGTH, QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip/constants";
-import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip/enums";
-import { Sqe } from "@warpdrive/hzip/structs";
+import { Hzip, HzipStatusError, compress, compressBound, decompress, statusName, type ZipFormat } from "@warpdrive/hzip";
+import { HzipDevice } from "@warpdrive/hzip-generated/client";
+import { MAX_REQUEST_LENGTH, QUEUE_PAIRS, VERSION_VALUE } from "@warpdrive/hzip-generated/constants";
+import { ZipAlgorithm, ZipStatus } from "@warpdrive/hzip-generated/enums";
+import { Sqe } from "@warpdrive/hzip-generated/structs";
 
 const FORMATS: ZipFormat[] = ["deflate", "zlib", "gzip"];
 

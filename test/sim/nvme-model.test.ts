@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
 import { DmaFault, type ModelDma } from "@warpdrive/runtime/sim/model";
 import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, SmartLog, Sqe } from "@warpdrive/nvme";
-import { Nvme, NvmeControllerError } from "@warpdrive/nvme/hand/behavior";
+import { Nvme, NvmeControllerError } from "@warpdrive/nvme";
 import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts, type NvmeModelOptions } from "../../devices/nvme/model.ts";
 
 const PAGE = 4096;

@@ -150,6 +150,8 @@ describe("sim backend", () => {
     await expect(Device.open(probeSpec(), { backend: "sim", address: "0000:00:03.0" })).rejects.toThrow(/not a sim device address/);
     await expect(Device.open({ ...probeSpec(), model: undefined }, { backend: "sim" })).rejects.toThrow(/no sim model/);
     await expect(Device.open({ ...probeSpec(), model: "file:///nonexistent/model.ts" }, { backend: "sim" })).rejects.toThrow(/could not be loaded/);
+    // a package specifier (what generated specs carry) that no installed package provides
+    await expect(Device.open({ ...probeSpec(), model: "@warpdrive/no-such-device/model" }, { backend: "sim" })).rejects.toThrow(/sim model "@warpdrive\/no-such-device\/model" of device \S+ cannot be resolved/);
     const badInit = new URL("./models/bad-init-model.ts", import.meta.url).href;
     await expect(Device.open({ ...probeSpec(), model: badInit }, { backend: "sim" })).rejects.toThrow(/model fault: self-test failed at power-on/);
   });

@@ -29,7 +29,7 @@ test("misuse.ts really contains the misuses (removing the markers must fail tsc)
     cfg,
     JSON.stringify({
       extends: join(ROOT, "tsconfig.json"),
-      compilerOptions: { typeRoots: [join(ROOT, "node_modules/@types")], paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/qemu-edu/*": [join(ROOT, "generated/qemu-edu/src/*")] } },
+      compilerOptions: { typeRoots: [join(ROOT, "node_modules/@types")], paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/qemu-edu-generated/*": [join(ROOT, "generated/qemu-edu/src/*")] } },
       include: [tmp],
       exclude: [],
     }),

@@ -8,7 +8,7 @@ import { Fuse } from "../fixtures/golden/kitchen.expected/src/enums.ts";
 import { Kitchen, Sqe } from "../fixtures/golden/kitchen.expected/src/structs.ts";
 import { encodeIdentify } from "../fixtures/golden/kitchen.expected/src/commands.ts";
 import type { AdminQueue } from "../fixtures/golden/kitchen.expected/src/client.ts";
-import { Bar0Registers as EduRegisters } from "@warpdrive/qemu-edu/registers";
+import { Bar0Registers as EduRegisters } from "@warpdrive/qemu-edu-generated/registers";
 
 declare const io: RegisterIo;
 declare const dma: DmaResolver;

@@ -10,8 +10,8 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 
 const PROGRAM = `import type { DmaRef } from "@warpdrive/runtime";
-import type { WqQueue } from "@warpdrive/dsa-copy/client";
-import { encodeWqRequest, type WqRequest } from "@warpdrive/dsa-copy/commands";
+import type { WqQueue } from "@warpdrive/dsa-copy-generated/client";
+import { encodeWqRequest, type WqRequest } from "@warpdrive/dsa-copy-generated/commands";
 declare const q: WqQueue;
 declare const ref: DmaRef;
 declare const view: DataView;
@@ -39,7 +39,7 @@ test("a request with another command's field, or no known command, does not type
         extends: join(ROOT, "tsconfig.json"),
         compilerOptions: {
           typeRoots: [join(ROOT, "node_modules/@types")],
-          paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/runtime/*": [join(ROOT, "runtime/src/*")], "@warpdrive/dsa-copy/*": [join(ROOT, "generated/dsa-copy/src/*")] },
+          paths: { "@warpdrive/runtime": [join(ROOT, "runtime/src/index.ts")], "@warpdrive/runtime/*": [join(ROOT, "runtime/src/*")], "@warpdrive/dsa-copy-generated/*": [join(ROOT, "generated/dsa-copy/src/*")] },
         },
         include: [file],
         exclude: [],

@@ -7,7 +7,7 @@
 //   trapped  the same, plus a pwrite(2) of the head to offset 0x08 of region 0: a trapped write that
 //            wakes the worker at once (choice (b), a system call per doorbell)
 import { readFileSync, writeFileSync } from "node:fs";
-import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
+import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy-generated";
 import { sys } from "@warpdrive/runtime/sys/libc";
 
 const PARAMS = "/sys/module/wd_dummy_mdev/parameters";

@@ -13,6 +13,8 @@
  *     0x00 head  0x04 tail  0x08 doorbell  0x0c depth (64)  0x10 completed
  *     0x100: 64 descriptors of 32 bytes {src u64, dst u64, size u32, status u32, cookie u32, rsvd}
  *   irq index 1 (VFIO_PCI_MSI_IRQ_INDEX), 1 vector: an eventfd signalled after every batch.
+ *   irq index 4 (VFIO_PCI_REQ_IRQ_INDEX), 1 vector: signalled when the instance is being removed
+ *   (the vfio core calls our .request op while it waits for the process to close the device).
  *   VFIO_DEVICE_RESET: the queue back to its power-on state.
  *
  * How the doorbell reaches the worker (choice (a), a polled ring): the page is mmapped into the
@@ -40,8 +42,10 @@
  * Close with requests in flight (the process exits or closes the fd): the worker stops between two
  * descriptors; the one being copied completes, every later one up to head (at most a ring) gets
  * DMA_FAULT without being copied: each request is completed or failed, never both. The next open
- * starts from a zeroed page. Removing an instance that is open waits, in the mdev core, until the
- * process closes it. Module unload removes every instance (same rule) and frees everything.
+ * starts from a zeroed page. Removing an instance that is open waits, in the vfio core, until the
+ * process closes it; meanwhile the core calls .request (at once, then every 10 s), which signals
+ * the REQ eventfd the process wired: a process that listens lets go, and the removal finishes.
+ * Module unload removes every instance (same rule) and frees everything.
  */
 #include <linux/module.h>
 #include <linux/device.h>
@@ -101,7 +105,8 @@
 #define WD_ST_BAD_SIZE 3
 
 #define WD_IRQ_INDEX VFIO_PCI_MSI_IRQ_INDEX
-#define WD_NUM_IRQS (VFIO_PCI_MSI_IRQ_INDEX + 1)
+#define WD_REQ_INDEX VFIO_PCI_REQ_IRQ_INDEX
+#define WD_NUM_IRQS (VFIO_PCI_REQ_IRQ_INDEX + 1)
 
 /* polling: spin this long after the last work, then short naps, then long naps */
 static unsigned int spin_us = 50;
@@ -136,6 +141,7 @@ struct wd_queue {
 	void *bounce;		/* WD_MAX_COPY bytes */
 	struct mutex lock;	/* worker batch vs reset/close/irq changes */
 	struct eventfd_ctx *trigger;
+	struct eventfd_ctx *req_trigger;	/* REQ: "the instance is being removed" */
 	struct task_struct *worker;
 	wait_queue_head_t kick_wq;
 	atomic_t kick;
@@ -319,6 +325,10 @@ static void wd_close_device(struct vfio_device *vdev)
 		eventfd_ctx_put(q->trigger);
 		q->trigger = NULL;
 	}
+	if (q->req_trigger) {
+		eventfd_ctx_put(q->req_trigger);
+		q->req_trigger = NULL;
+	}
 	mutex_unlock(&q->lock);
 	dev_dbg(vdev->dev, "closed: %llu descriptors in %llu batches, %u failed at close\n",
 		q->descs, q->batches, failed);
@@ -375,12 +385,14 @@ static int wd_set_irqs(struct wd_queue *q, unsigned long arg)
 {
 	struct vfio_irq_set hdr;
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct eventfd_ctx **slot;
 	u32 type = 0;
 
 	if (copy_from_user(&hdr, (void __user *)arg, minsz))
 		return -EFAULT;
-	if (hdr.argsz < minsz || hdr.index != WD_IRQ_INDEX)
+	if (hdr.argsz < minsz || (hdr.index != WD_IRQ_INDEX && hdr.index != WD_REQ_INDEX))
 		return -EINVAL;
+	slot = hdr.index == WD_REQ_INDEX ? &q->req_trigger : &q->trigger;
 	if ((hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) != VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -EINVAL;
 	type = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
@@ -390,11 +402,11 @@ static int wd_set_irqs(struct wd_queue *q, unsigned long arg)
 	if (type == VFIO_IRQ_SET_DATA_NONE) {
 		mutex_lock(&q->lock);
 		if (hdr.count == 0) {
-			if (q->trigger)
-				eventfd_ctx_put(q->trigger);
-			q->trigger = NULL;
-		} else if (q->trigger) {
-			wd_eventfd_signal(q->trigger);
+			if (*slot)
+				eventfd_ctx_put(*slot);
+			*slot = NULL;
+		} else if (*slot) {
+			wd_eventfd_signal(*slot);
 		}
 		mutex_unlock(&q->lock);
 		return 0;
@@ -405,9 +417,9 @@ static int wd_set_irqs(struct wd_queue *q, unsigned long arg)
 
 		if (hdr.count == 0) {
 			mutex_lock(&q->lock);
-			if (q->trigger)
-				eventfd_ctx_put(q->trigger);
-			q->trigger = NULL;
+			if (*slot)
+				eventfd_ctx_put(*slot);
+			*slot = NULL;
 			mutex_unlock(&q->lock);
 			return 0;
 		}
@@ -421,9 +433,9 @@ static int wd_set_irqs(struct wd_queue *q, unsigned long arg)
 				return PTR_ERR(ctx);
 		}
 		mutex_lock(&q->lock);
-		if (q->trigger)
-			eventfd_ctx_put(q->trigger);
-		q->trigger = ctx;
+		if (*slot)
+			eventfd_ctx_put(*slot);
+		*slot = ctx;
 		mutex_unlock(&q->lock);
 		return 0;
 	}
@@ -474,7 +486,7 @@ static long wd_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long a
 			return -EFAULT;
 		if (info.argsz < minsz || info.index >= WD_NUM_IRQS)
 			return -EINVAL;
-		if (info.index == WD_IRQ_INDEX) {
+		if (info.index == WD_IRQ_INDEX || info.index == WD_REQ_INDEX) {
 			info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
 			info.count = 1;
 		} else {
@@ -493,6 +505,26 @@ static long wd_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long a
 		return 0;
 	}
 	return -ENOTTY;
+}
+
+/*
+ * The vfio core asks for the device back (the instance is being removed while open): tell the
+ * process through its REQ eventfd. Called again every 10 s until the process closes the device;
+ * a process that did not wire REQ is simply waited for.
+ */
+static void wd_request(struct vfio_device *vdev, unsigned int count)
+{
+	struct wd_queue *q = container_of(vdev, struct wd_queue, vdev);
+
+	mutex_lock(&q->lock);
+	if (q->req_trigger) {
+		if (!count)
+			dev_info(vdev->dev, "removal: asking the process to release the queue\n");
+		wd_eventfd_signal(q->req_trigger);
+	} else if (!count) {
+		dev_info(vdev->dev, "removal: no REQ eventfd, waiting for the process to close the queue\n");
+	}
+	mutex_unlock(&q->lock);
 }
 
 static void wd_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
@@ -541,6 +573,7 @@ static const struct vfio_device_ops wd_dev_ops = {
 	.write = wd_write,
 	.ioctl = wd_ioctl,
 	.mmap = wd_mmap,
+	.request = wd_request,
 	.dma_unmap = wd_dma_unmap,
 };
 

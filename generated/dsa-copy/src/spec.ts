@@ -43,5 +43,5 @@ export const spec: DeviceSpec = {
       interrupt: 0, // completion
     },
   ],
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/dsa-copy/model",
 };

@@ -47,5 +47,5 @@ export const spec: DeviceSpec = {
       interrupt: 0, // cq
     },
   ],
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/hzip/model",
 };

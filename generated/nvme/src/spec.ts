@@ -71,5 +71,5 @@ export const spec: DeviceSpec = {
       interrupt: 1, // io
     },
   ],
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/nvme/model",
 };

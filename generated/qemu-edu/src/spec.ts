@@ -23,5 +23,5 @@ export const spec: DeviceSpec = {
     { name: "irq", index: 0, kind: "msi" },
   ],
   queues: [],
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/qemu-edu/model",
 };

@@ -40,5 +40,5 @@ export const spec: DeviceSpec = {
     },
   ],
   virtio: { deviceType: 2, common: "common", notify: "notify", isr: "isr", config: "device_cfg" },
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/virtio-blk/model",
 };

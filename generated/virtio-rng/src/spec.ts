@@ -39,5 +39,5 @@ export const spec: DeviceSpec = {
     },
   ],
   virtio: { deviceType: 4, common: "common", notify: "notify", isr: "isr" },
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/virtio-rng/model",
 };

@@ -43,5 +43,5 @@ export const spec: DeviceSpec = {
     ],
     dusAddress: 0x100000000,
   },
-  model: new URL("./hand/model.ts", import.meta.url).href,
+  model: "@warpdrive/wd-dummy/model",
 };

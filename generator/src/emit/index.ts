@@ -1,6 +1,6 @@
 // emitDevice: the pure function from a resolved DeviceModel to the files of its package
-// (relative path -> contents). Writing is generator/src/write.ts's job (Prisma's split); the only
-// input besides the model is the text of the hand-written files, passed in or read from disk.
+// (relative path -> contents). Writing is generator/src/write.ts's job (Prisma's split); the model
+// is the only input: hand-written code lives in the driver package (devices/<dev>/), never in here.
 //
 // Naming scheme of the output (what hand-written code may rely on):
 //   constants, enum members     as written (UPPER_SNAKE)
@@ -14,8 +14,6 @@
 //   queues                      `<Queue>Queue` wrapper; client `<Device>Device`; `spec`
 // Members are camelCase of the snake_case names. Field values up to 32 bits are numbers, wider
 // ones (u64, dma addresses, register fields over 32 bits) bigint.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import generatorPackage from "../../package.json" with { type: "json" };
 import type { DeviceModel } from "../model.ts";
 import { clientFile } from "./client.ts";
@@ -23,7 +21,7 @@ import { commandsFile } from "./commands.ts";
 import { constantsFile } from "./constants.ts";
 import { enumsFile } from "./enums.ts";
 import { layoutTestFile } from "./layout-test.ts";
-import { handCopy, handDir, indexTs, packageJson } from "./package.ts";
+import { indexTs, packageJson } from "./package.ts";
 import { readme } from "./readme.ts";
 import { registersFile } from "./registers.ts";
 import { specFile } from "./spec.ts";
@@ -36,13 +34,6 @@ import { RUNTIME_RANGE } from "../project.ts";
 export interface EmitOptions {
   /** Recorded in every header and in package.json. */
   generatorVersion?: string;
-  /**
-   * Contents of the hand-written files (`model.handFiles`, relative to devices/<dev>/). When absent
-   * they are read from `<rootDir>/<dir of the YAML>/<dev>/<file>`.
-   */
-  handFiles?: Map<string, string>;
-  /** Directory `model.source.file` is relative to (default: the working directory). */
-  rootDir?: string;
   /** The runtime range the package needs (default: from the runtime installed with the generator). */
   runtimeRange?: string;
   /** The dependency written into package.json (default: runtimeRange). */
@@ -78,10 +69,6 @@ export function emitDevice(model: DeviceModel, opts: EmitOptions = {}): Map<stri
   files.set("src/index.ts", indexTs(headerLines(ctx)));
   files.set("package.json", packageJson(ctx));
   files.set("README.md", readme(ctx));
-  for (const h of [...model.handFiles].sort()) {
-    const text = opts.handFiles?.get(h) ?? readFileSync(resolve(opts.rootDir ?? process.cwd(), handDir(model), h), "utf8");
-    files.set(`src/hand/${h}`, handCopy(ctx, h, text));
-  }
   return sorted(files);
 }
 

@@ -1,5 +1,4 @@
-// package.json, src/index.ts and the copies of hand-written files: the package's frame.
-import type { DeviceModel } from "../model.ts";
+// package.json and src/index.ts: the generated package's frame.
 import { GENERATOR_NAME, type EmitContext } from "./util.ts";
 
 /**
@@ -9,7 +8,7 @@ import { GENERATOR_NAME, type EmitContext } from "./util.ts";
 export function packageJson(ctx: EmitContext): string {
   const m = ctx.model;
   const pkg = {
-    name: `@warpdrive/${m.name}`,
+    name: generatedPackageName(m.name),
     version: m.version,
     description: m.title,
     type: "module",
@@ -39,23 +38,19 @@ export function isGeneratedPackageJson(text: string): boolean {
 }
 
 /**
- * src/index.ts: re-exports of every generated module (hand files are reached by subpath); the
- * runtime version check (src/version.ts) runs first.
+ * src/index.ts: re-exports of every generated module; the runtime version check (src/version.ts)
+ * runs first.
  */
 export function indexTs(header: string[]): string {
   const mods = ["version", "client", "commands", "constants", "enums", "registers", "spec", "structs"];
   return `${header.join("\n")}\n\n${mods.map((x) => `export * from "./${x}.ts";`).join("\n")}\n`;
 }
 
-/** The copy of devices/<dev>/<file> placed at src/hand/<file>: one header line, then the original. */
-export function handCopy(ctx: EmitContext, file: string, original: string): string {
-  const src = `${handDir(ctx.model)}/${file}`;
-  return `// copied from ${src} by ${GENERATOR_NAME} ${ctx.generatorVersion}; edit the original\n${original}`;
-}
-
-/** Where the hand-written files of a model live, next to its YAML file. */
-export function handDir(m: DeviceModel): string {
-  const file = m.source.file;
-  const slash = file.lastIndexOf("/");
-  return `${slash < 0 ? "." : file.slice(0, slash)}/${m.name}`;
+/**
+ * The generated package of a device is `@warpdrive/<device>-generated`; the name `@warpdrive/<device>`
+ * belongs to its driver package (devices/<device>/), which re-exports this one and adds the
+ * behaviour and sim model written by hand.
+ */
+export function generatedPackageName(device: string): string {
+  return `@warpdrive/${device}-generated`;
 }

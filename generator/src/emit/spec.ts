@@ -145,7 +145,9 @@ export function specFile(ctx: EmitContext): TsFile {
   ];
   if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
   entries.push(...virtioLiteral(m));
-  if (m.handFiles.includes("model.ts")) entries.push(`model: new URL("./hand/model.ts", import.meta.url).href,`);
+  // A package specifier, not a path: the model lives in the driver package, which depends on this
+  // one (never the other way round); the runtime resolves it when a sim device opens.
+  if (m.handFiles.includes("model.ts")) entries.push(`model: ${str(`@warpdrive/${m.name}/model`)},`);
   f.add(
     `${constStatement(docText(`What the runtime needs to open ${m.name}: ids, regions, interrupts and resolved queues.`, m.source, `device ${m.name}`), "spec", objectLiteral(entries)).replace("export const spec =", "export const spec: DeviceSpec =")}`,
   );

@@ -1,12 +1,13 @@
 // src/version.ts: which generator wrote the package and which runtime versions its code is written
 // for, checked once when the package is first imported (index.ts and client.ts import it first), so
 // a runtime the code does not fit fails with both versions named instead of somewhere deep inside.
+import { generatedPackageName } from "./package.ts";
 import { TsFile } from "./ts.ts";
 import { docBlock, docText, GENERATOR_NAME, str, type EmitContext } from "./util.ts";
 
 export function versionFile(ctx: EmitContext): TsFile {
   const f = new TsFile();
-  const pkg = `@warpdrive/${ctx.model.name}`;
+  const pkg = generatedPackageName(ctx.model.name);
   // A namespace import: a runtime too old to export RUNTIME_VERSION must still get the clear error.
   f.add(
     `import * as runtime from "@warpdrive/runtime";`,

@@ -12,8 +12,8 @@
 //   Nothing is scheduled when nothing is in flight: idle queues cost no CPU and keep no process
 //   alive.
 // - Every promise settles: with the decoded completion, the check's error (device status), a
-//   TimeoutError, the signal's reason, or QueueClosedError when the queue is released or its
-//   device reset or closed.
+//   TimeoutError, the signal's reason, QueueClosedError when the queue is released or its
+//   device reset or closed, or DeviceRemovedError when the device left.
 // - A queue driven here refuses its sync methods (Queue.claimAsync); other queues of the same
 //   device stay free for sync use.
 import { BackpressureError, QueueClosedError, TimeoutError, WarpDriveError } from "../errors.ts";
@@ -134,7 +134,7 @@ export class AsyncQueue<C> {
     this.#defaultTimeout = timeout;
     this.#irq = queue.interrupt;
     this.#byTag = new Array<Request<C> | undefined>(queue.depth).fill(undefined);
-    this.#gate = queue.claimAsync((why, kind) => this.#end(why, kind));
+    this.#gate = queue.claimAsync((why, kind, error) => this.#end(why, kind, error));
   }
 
   /** Requests in flight on the device (submitted and not completed, abandoned ones included). */
@@ -481,10 +481,11 @@ export class AsyncQueue<C> {
     this.#streams.clear();
   }
 
-  /** The queue ended (engine callback): settle everything, schedule nothing more. */
-  #end(why: string, kind: EndKind): void {
+  /** The queue ended (engine callback): settle everything, schedule nothing more. `error`: the
+   *  device's own reason (DeviceRemovedError), given when the queue died because its device left. */
+  #end(why: string, kind: EndKind, error?: Error): void {
     if (this.#ended !== undefined) return;
-    const e = new QueueClosedError(this.label, kind, why);
+    const e = error ?? new QueueClosedError(this.label, kind === "removed" ? "closed" : kind, why);
     this.#ended = e;
     this.#rejectAll(e);
   }

@@ -73,7 +73,7 @@ export interface AsyncGate {
 }
 
 /** Why a queue ended, for the async layer: released by its owner, or with its device. */
-export type EndKind = "released" | "reset" | "closed";
+export type EndKind = "released" | "reset" | "closed" | "removed";
 
 const RELEASED = 1;
 const ASYNC = 2;
@@ -86,8 +86,10 @@ const ASYNC = 2;
 export class Lifetime {
   #state = 0;
   #why = "released";
+  /** Thrown by every later call instead of UseAfterReleaseError (the device was removed). */
+  #error: Error | undefined;
   #claimed = false;
-  #onEnd: ((why: string, kind: EndKind) => void) | undefined;
+  #onEnd: ((why: string, kind: EndKind, error?: Error) => void) | undefined;
   constructor(readonly label: string) {}
   get released(): boolean {
     return (this.#state & RELEASED) !== 0;
@@ -96,22 +98,25 @@ export class Lifetime {
     if (this.#state !== 0) this.#refuse();
   }
   #refuse(): never {
+    if (this.#error !== undefined) throw this.#error;
     if ((this.#state & RELEASED) !== 0) throw new UseAfterReleaseError(`queue ${this.label}`, this.#why);
     throw new WarpDriveError(`queue ${this.label} is driven asynchronously (submit/completions): its sync methods cannot be used on it`, {
       hint: "use submit() on this queue, or request another queue of the device for sync use",
     });
   }
-  /** Marks released; throws if it already was (release twice is a bug in the caller). */
-  end(why = "released", kind: EndKind = "released"): void {
+  /** Marks released; throws if it already was (release twice is a bug in the caller). `error`:
+   *  what every later call (and the async layer's pending requests) fails with instead. */
+  end(why = "released", kind: EndKind = "released", error?: Error): void {
     if ((this.#state & RELEASED) !== 0) this.#refuse();
     this.#state = RELEASED;
     this.#why = why;
+    this.#error = error;
     const onEnd = this.#onEnd;
     this.#onEnd = undefined;
-    onEnd?.(why, kind);
+    onEnd?.(why, kind, error);
   }
   /** Hands the queue to the async layer; `inFlight`: requests sent through the sync methods. */
-  claim(inFlight: number, onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claim(inFlight: number, onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     if ((this.#state & RELEASED) === 0 && this.#claimed) throw new WarpDriveError(`queue ${this.label} is already driven asynchronously`);
     this.check();
     if (inFlight > 0) {

@@ -19,6 +19,7 @@ import { detach } from "../mem/detach.ts";
 import { bindReg, checkTimeout, type AsyncGate, type EndKind, isPowerOfTwo, Lifetime, readReg, refusal, ringReg, sameReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 type IndexRingSpec = Extract<QueueSpec, { kind: "index-ring" }>;
 
@@ -36,6 +37,7 @@ export class IndexRingQueue implements Queue {
 
   readonly #host: QueueHost;
   readonly #life: Lifetime;
+  readonly #removal: RemovalWatch | undefined;
   readonly #mask: number;
   readonly #idxMask: number;
   readonly #view: DataView;
@@ -72,6 +74,7 @@ export class IndexRingQueue implements Queue {
     this.id = id;
     this.label = `${host.address}/${spec.name}`;
     this.#life = new Lifetime(this.label);
+    this.#removal = host.removal;
     if (!isPowerOfTwo(spec.depth)) throw new ConfigError(`queue ${this.label}: depth ${spec.depth} is not a power of two`);
     if (spec.done.offset + spec.done.width / 8 > spec.entrySize || spec.done.offset % (spec.done.width / 8) !== 0) {
       throw new ConfigError(`queue ${this.label}: done field at +${spec.done.offset} (${spec.done.width} bits) does not fit the ${spec.entrySize}-byte entry aligned`);
@@ -251,6 +254,7 @@ export class IndexRingQueue implements Queue {
   }
 
   flush(): void {
+    this.#removal?.tick(); // may find the device gone and release this queue: checked next
     this.#life.check();
     this.#publish();
   }
@@ -264,6 +268,7 @@ export class IndexRingQueue implements Queue {
   }
 
   take(): number {
+    this.#removal?.tick();
     this.#life.check();
     if (this.#head !== this.#published) this.#publish();
     const index = this.#next;
@@ -290,7 +295,7 @@ export class IndexRingQueue implements Queue {
     if (this.inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms);
+    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms, this.#removal);
   }
 
   recvSync(timeoutMs: number): Completion {
@@ -305,7 +310,7 @@ export class IndexRingQueue implements Queue {
 
   /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
    *  the queue is released or dies with its device. Refused while sync requests are in flight. */
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     return this.#life.claim(this.inFlight, onEnd);
   }
 
@@ -321,13 +326,13 @@ export class IndexRingQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string, kind: EndKind = "closed"): void {
+  releaseFor(why: string, kind: EndKind = "closed", error?: Error): void {
     if (this.#life.released) return;
     // what was in flight will never complete: report each tag once, here
     const lost: number[] = [];
     for (let i = this.#next; i !== this.#head; i = this.#wrap(i + 1)) lost.push(i);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`, kind);
+    this.#life.end(`released (${why})`, kind, error);
     this.#dispose();
     this.#host.onRelease(this);
   }

@@ -21,6 +21,7 @@ import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { checkTimeout, isPowerOfTwo, Lifetime, refusal, SlotPins, type AsyncGate, type EndKind } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 /** Alignment of the staging descriptor (MOVDIR64B reads its 64-byte source anywhere, but one cache line is cheaper). */
 const STAGING_ALIGN = 64;
@@ -40,6 +41,7 @@ export class PortalQueue implements Queue {
 
   readonly #host: QueueHost;
   readonly #life: Lifetime;
+  readonly #removal: RemovalWatch | undefined;
   readonly #port: PortalPort;
   readonly #portalOffset: number;
   readonly #view: DataView;
@@ -77,6 +79,7 @@ export class PortalQueue implements Queue {
     this.id = id;
     this.label = `${host.address}/${spec.name}${spec.first === spec.last ? "" : `[${id}]`}`;
     this.#life = new Lifetime(this.label);
+    this.#removal = host.removal;
     const c = spec.completion;
     if (!Number.isInteger(spec.depth) || spec.depth < 1 || spec.depth > 0xffff) throw new ConfigError(`queue ${this.label}: depth ${spec.depth} is not 1..65535`);
     if (!isPowerOfTwo(c.align)) throw new ConfigError(`queue ${this.label}: completion record alignment ${c.align} is not a power of two`);
@@ -236,10 +239,12 @@ export class PortalQueue implements Queue {
 
   /** Nothing to publish: every descriptor went to the portal when it was sent. */
   flush(): void {
+    this.#removal?.tick(); // may find the device gone and release this queue: checked next
     this.#life.check();
   }
 
   take(): number {
+    this.#removal?.tick();
     this.#life.check();
     let left = this.#inFlight;
     if (left === 0) return -1;
@@ -277,7 +282,7 @@ export class PortalQueue implements Queue {
     if (this.#inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms);
+    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms, this.#removal);
   }
 
   recvSync(timeoutMs: number): Completion {
@@ -304,16 +309,16 @@ export class PortalQueue implements Queue {
 
   /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
    *  the queue is released or dies with its device. Refused while sync requests are in flight. */
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     return this.#life.claim(this.inFlight, onEnd);
   }
 
-  releaseFor(why: string, kind: EndKind = "closed"): void {
+  releaseFor(why: string, kind: EndKind = "closed", error?: Error): void {
     if (this.#life.released) return;
     const lost: number[] = [];
     for (let s = 0; s < this.depth; s++) if (this.#out[s] === 1) lost.push(s);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`, kind);
+    this.#life.end(`released (${why})`, kind, error);
     this.#dispose();
     this.#host.onRelease(this);
   }

@@ -23,6 +23,7 @@ import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { bindReg, checkTimeout, type AsyncGate, type EndKind, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 type SqCqSpec = Extract<QueueSpec, { kind: "sq-cq" }>;
 
@@ -46,6 +47,7 @@ export class SqCqQueue implements Queue {
 
   readonly #host: QueueHost;
   readonly #life: Lifetime;
+  readonly #removal: RemovalWatch | undefined;
   readonly #sqEntry: number;
   readonly #cqEntry: number;
   readonly #sqTagOff: number;
@@ -95,6 +97,7 @@ export class SqCqQueue implements Queue {
     this.id = id;
     this.label = spec.first === spec.last ? `${host.address}/${spec.name}` : `${host.address}/${spec.name}[${id}]`;
     this.#life = new Lifetime(this.label);
+    this.#removal = host.removal;
     this.#host = host;
     this.sqDepth = options.depth ?? spec.sq.depth;
     this.cqDepth = options.depth ?? spec.cq.depth;
@@ -257,6 +260,7 @@ export class SqCqQueue implements Queue {
   }
 
   flush(): void {
+    this.#removal?.tick(); // may find the device gone and release this queue: checked next
     this.#life.check();
     this.#publishSq();
     this.#publishCq();
@@ -277,6 +281,7 @@ export class SqCqQueue implements Queue {
   }
 
   take(): number {
+    this.#removal?.tick();
     this.#life.check();
     this.#publishSq();
     const head = this.#cqHead;
@@ -341,7 +346,7 @@ export class SqCqQueue implements Queue {
     if (this.inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, this.#take, this.#publishCqFn, this.#irq, ms);
+    return waitForCompletion(this.label, this.#take, this.#publishCqFn, this.#irq, ms, this.#removal);
   }
 
   recvSync(timeoutMs: number): Completion {
@@ -356,7 +361,7 @@ export class SqCqQueue implements Queue {
 
   /** For the async layer (AsyncQueue): from now on the sync methods refuse; `onEnd` is told when
    *  the queue is released or dies with its device. Refused while sync requests are in flight. */
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     return this.#life.claim(this.inFlight, onEnd);
   }
 
@@ -371,13 +376,13 @@ export class SqCqQueue implements Queue {
   }
 
   /** Device.close/reset: the queue dies with the device's state; `why` ends up in later errors. */
-  releaseFor(why: string, kind: EndKind = "closed"): void {
+  releaseFor(why: string, kind: EndKind = "closed", error?: Error): void {
     if (this.#life.released) return;
     // what was in flight will never complete: report each tag once, here
     const lost: number[] = [];
     for (let t = 0; t < this.#out.length; t++) if (this.#out[t] === 1) lost.push(t);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`, kind);
+    this.#life.end(`released (${why})`, kind, error);
     this.#dispose();
   }
 

@@ -4,6 +4,7 @@
 import type { IrqLine, MappedRegion, PortalPort } from "../backend.ts";
 import type { DmaBuffer, DmaResolver } from "../mem/index.ts";
 import type { AsyncGate, EndKind } from "./common.ts";
+import type { RemovalWatch } from "../removal.ts";
 export type { DmaResolver };
 
 /** Writes one entry at `view[offset..offset+entrySize)`; the entry bytes are zero when it is called. */
@@ -80,7 +81,7 @@ export interface Queue extends DmaResolver {
   /** Hands the queue to the async layer (AsyncQueue): from then on its sync methods refuse, and
    *  `onEnd` is told once when the queue is released or dies with its device (reset, close).
    *  Refused while requests sent with the sync methods are in flight, and a second time. */
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate;
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate;
   [Symbol.dispose](): void;
 }
 
@@ -101,4 +102,7 @@ export interface QueueHost {
   portal(region: string, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
+  /** Present when the device can leave while open: queues tick it on flush/take and look after
+   *  each sleep (see runtime/src/removal.ts). */
+  readonly removal?: RemovalWatch;
 }

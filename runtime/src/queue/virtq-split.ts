@@ -32,6 +32,7 @@ import {
 import { checkTimeout, isPowerOfTwo, Lifetime, refusal, SlotPins, type AsyncGate, type EndKind } from "./common.ts";
 import type { Completion, Encoder, Queue, QueueHost } from "./types.ts";
 import { waitForCompletion } from "./wait.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 /** What the engine needs of the virtio transport (runtime/src/virtio/transport.ts). */
 export interface VirtqTransport {
@@ -118,6 +119,7 @@ export class VirtqSplitQueue implements Queue {
 
   readonly #host: QueueHost;
   readonly #life: Lifetime;
+  readonly #removal: RemovalWatch | undefined;
   readonly #dma: DmaResolver;
   readonly #view: DataView;
   readonly #u16: Uint16Array;
@@ -155,6 +157,7 @@ export class VirtqSplitQueue implements Queue {
     this.id = id;
     this.label = `${host.address}/${spec.name}${spec.first === spec.last ? "" : `[${id}]`}`;
     this.#life = new Lifetime(this.label);
+    this.#removal = host.removal;
     this.#host = host;
     this.#dma = host.dma;
     if (!Number.isInteger(spec.segments) || spec.segments < 0 || spec.segments > 1024) throw new ConfigError(`queue ${this.label}: segments ${spec.segments} is not 0..1024`);
@@ -387,6 +390,7 @@ export class VirtqSplitQueue implements Queue {
 
   /** Publishes avail.idx and notifies the device when it asked to be (one notification per batch). */
   flush(): void {
+    this.#removal?.tick(); // may find the device gone and release this queue: checked next
     this.#life.check();
     const next = this.#availShadow;
     const old = this.#availFlushed;
@@ -405,6 +409,7 @@ export class VirtqSplitQueue implements Queue {
   }
 
   take(): number {
+    this.#removal?.tick();
     this.#life.check();
     if (this.#inFlight === 0) return -1;
     const usedIdx = Atomics.load(this.#u16, (this.layout.used >> 1) + 1);
@@ -449,7 +454,7 @@ export class VirtqSplitQueue implements Queue {
     if (this.#inFlight === 0) {
       throw new WarpDriveError(`recvSync on queue ${this.label}: nothing is in flight, no completion can come`, { hint: "send() a request first" });
     }
-    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms);
+    return waitForCompletion(this.label, this.#take, () => {}, this.#irq, ms, this.#removal);
   }
 
   recvSync(timeoutMs: number): Completion {
@@ -461,7 +466,7 @@ export class VirtqSplitQueue implements Queue {
     return this.#pins.countOf(buf);
   }
 
-  claimAsync(onEnd: (why: string, kind: EndKind) => void): AsyncGate {
+  claimAsync(onEnd: (why: string, kind: EndKind, error?: Error) => void): AsyncGate {
     return this.#life.claim(this.inFlight, onEnd);
   }
 
@@ -471,12 +476,12 @@ export class VirtqSplitQueue implements Queue {
     this.#host.onRelease(this);
   }
 
-  releaseFor(why: string, kind: EndKind = "closed"): void {
+  releaseFor(why: string, kind: EndKind = "closed", error?: Error): void {
     if (this.#life.released) return;
     const lost: number[] = [];
     for (let s = 0; s < this.depth; s++) if (this.#out[s] === 1) lost.push(s);
     this.#abandoned = Object.freeze(lost);
-    this.#life.end(`released (${why})`, kind);
+    this.#life.end(`released (${why})`, kind, error);
     this.#dispose();
     this.#host.onRelease(this);
   }

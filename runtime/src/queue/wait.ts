@@ -9,8 +9,11 @@
 //    without raising (or an interrupt shared with another queue, whose count someone else took) is
 //    still seen within a slice.
 // 3. No interrupt configured: sleep in short slices and poll.
+// After each sleep the device's removal signal is read (RemovalWatch.look): a device that left
+// releases the queue, and the next take() throws DeviceRemovedError instead of waiting on.
 import { TimeoutError } from "../errors.ts";
 import type { IrqLine } from "../backend.ts";
+import type { RemovalWatch } from "../removal.ts";
 
 export const SPIN_US = 50;
 export const SLICE_MS = 10;
@@ -22,6 +25,7 @@ export function waitForCompletion(
   beforeSleep: () => void,
   irq: IrqLine | undefined,
   timeoutMs: number,
+  removal?: RemovalWatch,
 ): number {
   const start = performance.now();
   const spinEnd = start + Math.min(SPIN_US / 1000, timeoutMs);
@@ -47,5 +51,6 @@ export function waitForCompletion(
     const slice = Math.max(1, Math.min(SLICE_MS, Math.ceil(left)));
     if (irq !== undefined) irq.wait(slice);
     else Bun.sleepSync(Math.min(1, left));
+    removal?.look();
   }
 }

@@ -13,8 +13,13 @@
 //   counts poll entries/exits in EPOCH; the client removes the mapping, then waits until the host
 //   is outside poll or has left the call it was in. No view survives a poll call, so after that
 //   no model code can touch the memory.
-import { ConfigError, DmaError, TimeoutError, UseAfterReleaseError, WarpDriveError } from "../errors.ts";
-import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort } from "../backend.ts";
+// - Removal: requestRemoval() plays the kernel's request to release a hot-unplugged device (what
+//   VFIO's REQ interrupt says): the device's removal signal fires, Device fails every request with
+//   DeviceRemovedError and revokes the device (model stopped, regions replaced by anonymous memory,
+//   as the vfio backend does with its BARs). It lets `bun run test` hold the behaviour the guest
+//   suite checks on QEMU.
+import { ConfigError, DmaError, type RemovalEvent, TimeoutError, UseAfterReleaseError, WarpDriveError } from "../errors.ts";
+import type { Backend, BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort, RemovalSignal } from "../backend.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
@@ -25,6 +30,7 @@ import {
 import { writeVendorCapabilities } from "../pci/capabilities.ts";
 import { JournalIo } from "./journal-io.ts";
 import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
+import { resolveModelLocation } from "./model-location.ts";
 import { acquireHost, discardHost, releaseHost, type Host } from "./pool.ts";
 import { isMainThread, threadId } from "node:worker_threads";
 
@@ -94,6 +100,10 @@ export class SimDevice implements BackendDevice {
   #host: Host | undefined;
   #closed = false;
   #leaked = false;
+  #removal: RemovalEvent | undefined;
+  #revoked = false;
+  /** No files to poll: requestRemoval runs in this thread, and waiters look after each sleep slice. */
+  readonly removal: RemovalSignal = { fds: [], poll: () => this.#removal };
 
   constructor(spec: DeviceSpec, address?: string) {
     if (!spec.model) throw new ConfigError(`device ${spec.name} has no sim model (spec.model is empty)`, { hint: "add devices/<dev>/model.ts and regenerate, or use --backend vfio" });
@@ -151,7 +161,8 @@ export class SimDevice implements BackendDevice {
     }
   }
 
-  async #start(modelUrl: string): Promise<void> {
+  async #start(model: string): Promise<void> {
+    const modelUrl = resolveModelLocation(model, this.spec.name);
     const host = await acquireHost(modelUrl);
     if (this.#closed) {
       releaseHost(host);
@@ -313,10 +324,32 @@ export class SimDevice implements BackendDevice {
     return line;
   }
 
+  // ---- removal ----
+
+  /**
+   * Plays a hot unplug ("removed": the kernel asks for the device back) or a fatal device error
+   * ("error"): the device's removal signal fires, and the open Device notices it as it would the
+   * vfio backend's REQ/ERR interrupt (within one look: a timer, a waiter's sleep, a queue's tick).
+   */
+  requestRemoval(event: RemovalEvent = "removed"): void {
+    if (event !== "removed" && event !== "error") throw new TypeError(`requestRemoval on sim device ${this.address}: event must be "removed" or "error", got ${String(event)}`);
+    this.#check("requestRemoval");
+    this.#removal ??= event;
+  }
+
+  /** The device left: stop the model (it lets go of every buffer), regions become anonymous memory. */
+  revoke(): void {
+    if (this.#closed || this.#revoked) return;
+    this.#revoked = true;
+    this.#stopModel();
+    for (const r of this.#regions) sys.remapAnonymous?.(r.ptr, r.mapSize, `${r.name} of ${this.address}`);
+  }
+
   // ---- reset / close ----
 
   reset(): void {
     this.#check("reset");
+    if (this.#revoked) return; // nothing left to reset
     const c = this.#control;
     if (Atomics.load(c, STATE) !== State.RUNNING) {
       throw new WarpDriveError(`sim device ${this.address}: cannot reset, the model is not running${this.fault ? ` (fault: ${this.fault})` : ""}`);
@@ -343,6 +376,25 @@ export class SimDevice implements BackendDevice {
     if (this.#closed) return;
     this.#closed = true;
     openAddresses.delete(this.address);
+    this.#stopModel();
+    const c = this.#control;
+    for (let i = 0; i < MAX_IRQS; i++) Atomics.store(c, IRQ_BASE + i, -1);
+    if (this.#host !== undefined) {
+      if (this.#leaked) discardHost(this.#host);
+      else releaseHost(this.#host);
+      this.#host = undefined;
+    }
+    for (const l of this.#irqs.values()) l.efd.close();
+    this.#irqs.clear();
+    if (this.#leaked) {
+      process.stderr.write(`sim device ${this.address}: the model did not stop within ${STOP_TIMEOUT_MS} ms; its memory is left mapped\n`);
+      return;
+    }
+    this.#unmapAll();
+  }
+
+  /** Tells the model to stop and waits until it let go of all memory (or declares it hung: #leaked). */
+  #stopModel(): void {
     const c = this.#control;
     Atomics.store(c, CMD, Cmd.STOP);
     this.#wake();
@@ -358,19 +410,6 @@ export class SimDevice implements BackendDevice {
         break;
       }
     }
-    for (let i = 0; i < MAX_IRQS; i++) Atomics.store(c, IRQ_BASE + i, -1);
-    if (this.#host !== undefined) {
-      if (this.#leaked) discardHost(this.#host);
-      else releaseHost(this.#host);
-      this.#host = undefined;
-    }
-    for (const l of this.#irqs.values()) l.efd.close();
-    this.#irqs.clear();
-    if (this.#leaked) {
-      process.stderr.write(`sim device ${this.address}: the model did not stop within ${STOP_TIMEOUT_MS} ms; its memory is left mapped\n`);
-      return;
-    }
-    this.#unmapAll();
   }
 
   #unmapAll(): void {

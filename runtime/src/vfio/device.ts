@@ -6,13 +6,21 @@
 // Teardown: IRQs off -> eventfds closed -> regions unmapped -> leftover DMA unmapped -> device fd
 //           closed -> group leaves the container -> group closed -> container closed.
 // Every step that fails during open undoes the ones before it, so a failed open leaks nothing.
-import { VfioError } from "../errors.ts";
-import type { BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort } from "../backend.ts";
+// Removal: at open the REQ and ERR interrupts (VFIO irq indexes 4 and 3) get an eventfd each when
+//           the device offers them. The kernel signals REQ when it wants the device back (hot
+//           unplug, unbind; it repeats every 10 s and finishes only when every file and mapping of
+//           the device is gone) and ERR on a PCIe error its AER handling saw. `removal` reports
+//           either; Device then fails the queues and calls revoke(): each BAR mapping is replaced
+//           by anonymous memory at the same address (MAP_FIXED, atomically: a stale pointer reads
+//           zeros instead of raising SIGBUS, and the mapping no longer holds the device file) and
+//           the teardown runs, so the kernel can finish; close() later unmaps the stand-ins.
+import { VfioError, type RemovalEvent } from "../errors.ts";
+import type { BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort, RemovalSignal } from "../backend.ts";
 import { mappedPortal } from "../mem/portal.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import * as abi from "../sys/abi.ts";
 import { EventFd } from "../sys/eventfd.ts";
-import { MAP_SHARED, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
+import { MAP_SHARED, POLLIN, PROT_READ, PROT_WRITE, sys as realSys, type Sys } from "../sys/libc.ts";
 import { VfioContainer } from "./container.ts";
 import { checkBoundToVfio, iommuGroupOf, normalizeDeviceName, VfioGroup } from "./group.ts";
 import { vfioIoctl } from "./ioctl.ts";
@@ -46,11 +54,17 @@ const IRQ_KIND: Record<"intx" | "msi" | "msix", number> = {
 };
 const IRQ_NAME = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
 
-/** An eventfd wired to one vector. INTx is auto-masked by the kernel: unmask after each delivery. */
+/**
+ * An eventfd wired to one vector. INTx is auto-masked by the kernel: unmask after each delivery.
+ * A wait also wakes when the device's REQ/ERR eventfd fires (`removalFds`), so a waiter hears of a
+ * removal at once; it returns false then (no interrupt) and the caller looks at the removal signal.
+ */
 class VfioIrqLine implements IrqLine {
   constructor(
     readonly index: number,
     readonly ev: EventFd,
+    private readonly sys: Sys,
+    private readonly removalFds: () => readonly number[],
     private readonly unmask?: () => void,
   ) {}
   get fd(): number {
@@ -62,9 +76,52 @@ class VfioIrqLine implements IrqLine {
     return n;
   }
   wait(timeoutMs: number): boolean {
-    const fired = this.ev.wait(timeoutMs);
-    if (fired && this.unmask) this.unmask();
-    return fired;
+    const extra = this.removalFds();
+    if (extra.length === 0) {
+      const fired = this.ev.wait(timeoutMs);
+      if (fired && this.unmask) this.unmask();
+      return fired;
+    }
+    if (this.take() > 0) return true;
+    const fds = [{ fd: this.ev.fd, events: POLLIN }];
+    for (const fd of extra) fds.push({ fd, events: POLLIN });
+    const [rev] = this.sys.poll(fds, timeoutMs);
+    return rev !== 0 && this.take() > 0;
+  }
+}
+
+/** The REQ and ERR eventfds of one device (those it offers), read without blocking. */
+class VfioRemovalSignal implements RemovalSignal {
+  #req: EventFd | undefined;
+  #err: EventFd | undefined;
+  #fds: number[] = [];
+  #fired: RemovalEvent | undefined;
+  constructor(private readonly sys: Sys) {}
+  add(kind: RemovalEvent, ev: EventFd): void {
+    if (kind === "removed") this.#req = ev;
+    else this.#err = ev;
+    this.#fds.push(ev.fd);
+  }
+  get armed(): boolean {
+    return this.#fds.length > 0;
+  }
+  get fds(): readonly number[] {
+    return this.#fds;
+  }
+  poll(): RemovalEvent | undefined {
+    if (this.#fired !== undefined || this.#fds.length === 0) return this.#fired;
+    // one poll for both; a read only for what fired
+    const rev = this.sys.poll(this.#fds.map((fd) => ({ fd, events: POLLIN })), 0);
+    if (!rev.some((r) => r !== 0)) return undefined;
+    if (this.#req !== undefined && this.#req.take() > 0) this.#fired = "removed";
+    else if (this.#err !== undefined && this.#err.take() > 0) this.#fired = "error";
+    return this.#fired;
+  }
+  close(): void {
+    this.#fds = [];
+    this.#req?.close();
+    this.#err?.close();
+    this.#req = this.#err = undefined;
   }
 }
 
@@ -85,6 +142,8 @@ export class VfioDevice implements BackendDevice {
   #irqKind: number | undefined;
   #irqCount = 0;
   readonly #irqs = new Map<number, VfioIrqLine>();
+  readonly #removal: VfioRemovalSignal;
+  #revoked = false;
   #closed = false;
 
   constructor(spec: DeviceSpec, address: string, options: VfioOpenOptions = {}) {
@@ -92,6 +151,7 @@ export class VfioDevice implements BackendDevice {
     this.address = normalizeDeviceName(address);
     const sys = options.sys ?? realSys;
     this.#sys = sys;
+    this.#removal = new VfioRemovalSignal(sys);
     try {
       checkBoundToVfio(this.address, options.sysfs);
       const n = iommuGroupOf(this.address, options.sysfs);
@@ -105,9 +165,36 @@ export class VfioDevice implements BackendDevice {
       this.#fd = this.#group.deviceFd(this.address);
       this.info = this.#deviceInfo();
       if (this.info.flags & abi.VFIO_DEVICE_FLAGS_PCI) this.enableBusMaster();
+      this.#armRemoval();
     } catch (e) {
       this.#teardown();
       throw e;
+    }
+  }
+
+  /** The removal signal (REQ/ERR), or undefined when the device offers neither. */
+  get removal(): RemovalSignal | undefined {
+    return this.#removal.armed ? this.#removal : undefined;
+  }
+
+  /**
+   * An eventfd on REQ and on ERR where the device has them (vfio-pci: REQ always, ERR for PCIe
+   * functions; an mdev when its parent driver implements the request op). Best effort: a device
+   * without them opens as before, it only cannot be told it is leaving.
+   */
+  #armRemoval(): void {
+    for (const [index, kind] of [[abi.VFIO_PCI_REQ_IRQ_INDEX, "removed"], [abi.VFIO_PCI_ERR_IRQ_INDEX, "error"]] as const) {
+      if (index >= this.info.numIrqs) continue;
+      let ev: EventFd | undefined;
+      try {
+        const info = this.irqInfo(index);
+        if (info.count < 1 || !(info.flags & abi.VFIO_IRQ_INFO_EVENTFD)) continue;
+        ev = new EventFd(`${IRQ_NAME[index]} of ${this.address}`, this.#sys);
+        this.#setIrqs(index, abi.VFIO_IRQ_SET_DATA_EVENTFD | abi.VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, [ev.fd]);
+        this.#removal.add(kind, ev);
+      } catch {
+        ev?.close();
+      }
     }
   }
 
@@ -227,6 +314,7 @@ export class VfioDevice implements BackendDevice {
   }
 
   dmaUnmap(iova: number, size: number): void {
+    if (this.#revoked) return; // the container went with the device: nothing is mapped any more
     this.#dma.delete(iova);
     this.#container!.unmapDma(iova, size);
   }
@@ -289,7 +377,7 @@ export class VfioDevice implements BackendDevice {
       kind === abi.VFIO_PCI_INTX_IRQ_INDEX
         ? () => this.#setIrqs(kind, abi.VFIO_IRQ_SET_DATA_NONE | abi.VFIO_IRQ_SET_ACTION_UNMASK, 0, 1)
         : undefined;
-    const line = new VfioIrqLine(index, ev, unmask);
+    const line = new VfioIrqLine(index, ev, this.#sys, () => this.#removal.fds, unmask);
     this.#irqs.set(index, line);
     return line;
   }
@@ -303,8 +391,43 @@ export class VfioDevice implements BackendDevice {
     if (this.info.flags & abi.VFIO_DEVICE_FLAGS_PCI) this.enableBusMaster();
   }
 
-  /** Runs every teardown step even when one fails, then throws the first failure. */
-  #teardown(): void {
+  /**
+   * The device is leaving (Device calls this after failing its queues): every BAR mapping becomes
+   * anonymous memory at its address, then the teardown lets go of the device (IRQs, eventfds,
+   * DMA, the device, group and container files), so the kernel can finish removing it. The
+   * stand-in mappings stay (region ios read zeros) until close(). Never throws.
+   */
+  revoke(): void {
+    if (this.#closed || this.#revoked) return;
+    this.#revoked = true;
+    for (const r of this.#regions.values()) {
+      const name = `region ${r.index} of ${this.address}`;
+      for (const m of r.maps) {
+        try {
+          if (this.#sys.remapAnonymous === undefined) throw new VfioError("revoke", name, undefined, "no anonymous remapping in this syscall layer");
+          this.#sys.remapAnonymous(m.ptr, m.size, name);
+        } catch {
+          // cannot stand in for it: unmap it (the kernel must not wait on it), the io refuses from now on
+          r.io.release();
+          try {
+            this.#sys.munmap(m.ptr, m.size, name);
+          } catch {
+            // nothing more to do
+          }
+          m.size = 0;
+        }
+      }
+    }
+    try {
+      this.#teardown(true);
+    } catch {
+      // best effort: whatever could be closed is
+    }
+  }
+
+  /** Runs every teardown step even when one fails, then throws the first failure. `keepRegions`:
+   *  revoke() keeps the (now anonymous) region mappings for close(). */
+  #teardown(keepRegions = false): void {
     let first: unknown;
     const step = (f: () => void) => {
       try {
@@ -320,11 +443,14 @@ export class VfioDevice implements BackendDevice {
     this.#irqKind = undefined;
     for (const l of this.#irqs.values()) step(() => l.ev.close());
     this.#irqs.clear();
-    for (const r of this.#regions.values()) {
-      r.io.release();
-      for (const m of r.maps) step(() => this.#sys.munmap(m.ptr, m.size, `region ${r.index} of ${this.address}`));
+    step(() => this.#removal.close());
+    if (!keepRegions) {
+      for (const r of this.#regions.values()) {
+        r.io.release();
+        for (const m of r.maps) if (m.size > 0) step(() => this.#sys.munmap(m.ptr, m.size, `region ${r.index} of ${this.address}`));
+      }
+      this.#regions.clear();
     }
-    this.#regions.clear();
     for (const [iova, size] of this.#dma) step(() => this.#container?.unmapDma(iova, size));
     this.#dma.clear();
     if (this.#fd >= 0) {
