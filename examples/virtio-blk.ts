@@ -54,9 +54,11 @@ async function main(): Promise<number> {
 
   using blk = await VirtioBlk.open({ backend, address: args.device });
   const { capacity, blockSize } = blk.info;
-  const offered = Object.entries(BlkFeature).filter(([, bit]) => blk.has(bit)).map(([name]) => name);
+  const offered = Object.entries(BlkFeature).filter(([, bit]) => ((blk.client.virtio.offered ?? 0n) >> BigInt(bit)) & 1n).map(([name]) => name);
+  const used = Object.entries(BlkFeature).filter(([, bit]) => blk.has(bit)).map(([name]) => name);
   console.log(`virtio-blk ${blk.address}: serial "${blk.getId()}", ${capacity} sectors (${((capacity * 512) / 2 ** 20).toFixed(1)} MiB), block size ${blockSize}`);
-  console.log(`  features: ${offered.join(", ") || "none"}; rings: ${blk.ring.indirect ? "indirect descriptors" : "direct chains"}, ${blk.ring.eventIdx ? "event index" : "flags"}; queue size ${blk.queue.queue.size}`);
+  console.log(`  device features offered: ${offered.join(", ") || "none"}; used: ${used.join(", ") || "none"}`);
+  console.log(`  rings: ${blk.ring.indirect ? "indirect descriptors" : "direct chains"}, ${blk.ring.eventIdx ? "event index" : "flags"}; queue size ${blk.queue.queue.size}`);
   if (sector + sectors > capacity) {
     console.error(`--sector ${sector} --sectors ${sectors} runs past the disk (${capacity} sectors)`);
     return 2;

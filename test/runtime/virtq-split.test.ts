@@ -159,4 +159,46 @@ describe("virtq-split refusals", () => {
       dev.close();
     }
   });
+
+  test("garbage in the used ring (an id not in flight, a length past the chain) is reported, not trusted; reset recovers", async () => {
+    const { dev, q } = await open();
+    try {
+      const b = dev.alloc(4096);
+      const tag = request(q, T_IN, 0, [{ ref: b.ref(0, 512), writable: true }]); // published, not flushed: the device has not seen it
+      const v = q.ringBuffer.view;
+      const used = q.layout.used;
+      v.setUint32(used + 4, 12345, true); // used.ring[0].id
+      v.setUint32(used + 8, 0, true);
+      v.setUint16(used + 2, 1, true); // used.idx
+      expect(() => q.take()).toThrow(/used descriptor 12345, which heads no request in flight/);
+      v.setUint32(used + 4, tag, true); // the indirect head of the request in flight...
+      v.setUint32(used + 8, 100000, true); // ...with more bytes than its 512 + 1 writable ones
+      expect(() => q.take()).toThrow(/100000 bytes written into request .* 513 writable bytes/);
+      expect(q.inFlight).toBe(1);
+      expect(b.pins).toBe(1);
+      const lost = dev.reset();
+      expect(lost).toEqual([{ queue: q.label, tags: [tag] }]);
+      expect(b.pins).toBe(0);
+      dev.virtio.negotiate();
+      const q2 = dev.requestQueue("requestq") as VirtqSplitQueue;
+      dev.virtio.driverOk();
+      request(q2, T_IN, 0, [{ ref: b.ref(0, 512), writable: true }]);
+      expect(q2.recvSync(5000).view.getUint8(q2.completionOffset)).toBe(0);
+    } finally {
+      dev.close();
+    }
+  });
+
+  test("the footer is 0xff until the device writes it: a completion without a status is never a zero OK", async () => {
+    const { dev, q } = await open();
+    try {
+      const b = dev.alloc(4096);
+      const tag = request(q, T_IN, 0, [{ ref: b.ref(0, 512), writable: true }]);
+      expect(q.view.getUint8(q.footerOffset(tag))).toBe(0xff);
+      const c = q.recvSync(5000);
+      expect(c.view.getUint8(c.offset)).toBe(0);
+    } finally {
+      dev.close();
+    }
+  });
 });
