@@ -48,8 +48,8 @@ export interface VirtioModelSpec<S> {
   features: bigint;
   indirect?: boolean;
   eventIdx?: boolean;
-  /** Number of virtqueues and the largest size each may have. */
-  queues: number;
+  /** Number of virtqueues (or a function of the description) and the largest size each may have. */
+  queues: number | ((spec: ModelContext["spec"]) => number);
   maxQueueSize: number;
   /** Power-on: write the device-specific configuration, return the device's own state. */
   init(ctx: ModelContext, config: ModelRegion | undefined): S;
@@ -83,6 +83,7 @@ interface State<S> {
   status: number;
   broken: boolean;
   queues: Queue[];
+  queueCount: number;
   vectors: number;
   device: S;
 }
@@ -123,8 +124,10 @@ export function virtioModel<S>(spec: VirtioModelSpec<S>): DeviceModel<State<S>> 
       select: 0,
       status: 0,
       broken: false,
-      queues: Array.from({ length: spec.queues }, newQueue),
-      vectors: ctx.spec.interrupts.filter((i) => i.kind === "msix").length,
+      queues: [],
+      queueCount: typeof spec.queues === "function" ? spec.queues(ctx.spec) : spec.queues,
+      // the MSI-X table covers every vector the description names
+      vectors: Math.max(0, ...ctx.spec.interrupts.filter((i) => i.kind === "msix").map((i) => i.index + 1)),
       device: spec.init(ctx, config),
     };
     writeRegisters(s);
@@ -138,7 +141,7 @@ export function virtioModel<S>(spec: VirtioModelSpec<S>): DeviceModel<State<S>> 
     c.write32(COMMON.deviceFeature, s.deviceSelect === 0 ? Number(s.offered & 0xffffffffn) : s.deviceSelect === 1 ? Number(s.offered >> 32n) : 0);
     c.write32(COMMON.driverFeatureSelect, s.driverSelect);
     c.write32(COMMON.driverFeature, s.driverSelect === 0 ? Number(s.driverFeatures & 0xffffffffn) : s.driverSelect === 1 ? Number(s.driverFeatures >> 32n) : 0);
-    c.write16(COMMON.numQueues, spec.queues);
+    c.write16(COMMON.numQueues, s.queueCount);
     c.write8(COMMON.deviceStatus, s.status);
     c.write8(COMMON.configGeneration, 0);
     c.write16(COMMON.queueSelect, s.select);
@@ -158,7 +161,7 @@ export function virtioModel<S>(spec: VirtioModelSpec<S>): DeviceModel<State<S>> 
     s.deviceSelect = s.driverSelect = s.select = 0;
     s.status = 0;
     s.broken = false;
-    s.queues = Array.from({ length: spec.queues }, newQueue);
+    s.queues = Array.from({ length: s.queueCount }, newQueue);
     for (const q of s.queues) q.size = spec.maxQueueSize;
   }
 
