@@ -49,11 +49,11 @@ const r = await runVm({
     } catch (e) {
       l(`note: no wd-dummy mdev module (${(e as Error).message.split("\n")[0]}): the wd-dummy figure is skipped`);
     }
-    // uacce.ko and the wd-dummy UACCE parent, for the UACCE-vs-sim figure; skipped without them.
+    // uacce.ko and the wd-dummy and hzip UACCE parents, for the UACCE-vs-sim figures; skipped without them.
     try {
       out.push(await uacceModulesArchive({ cacheRoot: CACHE_ROOT, image, log: l }));
     } catch (e) {
-      l(`note: no UACCE modules (${(e as Error).message.split("\n")[0]}): the wd-dummy UACCE figure is skipped`);
+      l(`note: no UACCE modules (${(e as Error).message.split("\n")[0]}): the UACCE figures are skipped`);
     }
     return out;
   },

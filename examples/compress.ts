@@ -5,6 +5,7 @@
 //
 //   bun examples/compress.ts [FILE] [--out FILE.gz] [--chunk BYTES] [--level 1-9]
 //   bun examples/compress.ts FILE --backend vfio --device 0000:00:05.0
+//   bun examples/compress.ts FILE --backend uacce [--device uacce:hzip-0]   # a UACCE queue (kernel zlib)
 //
 // Without FILE it makes a sample (the repository's docs and sources, repeated to ~3 MiB) in a
 // temporary folder and removes it afterwards, so `bun run demo` leaves nothing behind.
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { formatError } from "@warpdrive/runtime";
+import { formatError, type BackendKind } from "@warpdrive/runtime";
 import { Hzip } from "@warpdrive/hzip";
 import { MAX_REQUEST_LENGTH } from "@warpdrive/hzip-generated/constants";
 
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     const data = new Uint8Array(readFileSync(input));
     if (data.length === 0) throw new Error(`${input} is empty: nothing to compress`);
 
-    using z = await Hzip.open({ backend: opt.backend as "sim" | "vfio" | undefined, address: opt.device });
+    using z = await Hzip.open({ backend: opt.backend as BackendKind | undefined, address: opt.device });
     console.log(`${z.address}: compressing ${input} (${mib(data.length)}) in ${Math.ceil(data.length / chunkSize)} chunk(s) of up to ${mib(chunkSize)}`);
     const t0 = performance.now();
     let negative = 0;

@@ -11,6 +11,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import { QemuEduDevice } from "@warpdrive/qemu-edu";
 import { Nvme } from "@warpdrive/nvme";
 import { DescStatus, WdDummyDevice } from "@warpdrive/wd-dummy";
+import { Hzip, compressBound, succeeded } from "@warpdrive/hzip";
 import { listUacceDevices } from "@warpdrive/runtime";
 import { bindKernel, bindVfio, run } from "../../test/peers/kernel-path.ts";
 import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
@@ -113,6 +114,75 @@ async function wdDummyUacce(): Promise<BenchEntry[]> {
     { id: "vm.wd-dummy.uacce", what: "wd-dummy 4 KiB copies over UACCE", value: u, unit: "req/s",
       reference: { what: "the sim model, same guest", value: s, unit: "req/s" }, ratio: u / s,
       note: `${(u * SIZE / 1e9).toFixed(3)} GB/s over UACCE, ${(s * SIZE / 1e9).toFixed(3)} GB/s on the sim` },
+  ];
+}
+
+const ZIP_CHUNK = 64 * 1024;
+const ZIP_IN_FLIGHT = 4;
+
+/** 64 KiB of text-like bytes (compressible, deterministic): the hzip figures' input. */
+function zipInput(): Uint8Array {
+  const words = ["accelerator ", "queue ", "doorbell ", "phase ", "deflate ", "ring ", "\n"];
+  const out = new Uint8Array(ZIP_CHUNK);
+  let x = 7;
+  for (let at = 0; at < out.length;) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    const w = words[x % words.length]!;
+    for (let i = 0; i < w.length && at < out.length; i++) out[at++] = w.charCodeAt(i);
+  }
+  return out;
+}
+
+/** hzip gzip compression of 64 KiB chunks on `backend`, ZIP_IN_FLIGHT requests in flight: input MiB/s. */
+async function zipRate(backend: "sim" | "uacce"): Promise<number> {
+  using z = await Hzip.open({ backend });
+  const input = zipInput();
+  const slot = ZIP_CHUNK + compressBound(ZIP_CHUNK);
+  using mem = z.alloc(slot * ZIP_IN_FLIGHT, "bench hzip");
+  for (let s = 0; s < ZIP_IN_FLIGHT; s++) mem.bytes.set(input, s * slot);
+  const slotOf = new Map<number, number>();
+  const submit = (s: number) => slotOf.set(z.submit("compress", "gzip", mem.ref(s * slot, ZIP_CHUNK), mem.ref(s * slot + ZIP_CHUNK, slot - ZIP_CHUNK)), s);
+  for (let s = 0; s < ZIP_IN_FLIGHT; s++) submit(s);
+  let done = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    z.flush();
+    const r = z.reap(30_000);
+    if (!succeeded(r.status)) throw new Error(`hzip (${backend}): compress finished with ${r.statusName}`);
+    done++;
+    const s = slotOf.get(r.tag)!;
+    slotOf.delete(r.tag);
+    submit(s);
+  }
+  const rate = (done * ZIP_CHUNK) / (1 << 20) / ((performance.now() - t0) / 1000);
+  z.flush();
+  while (z.qp.inFlight > 0) z.reap(30_000);
+  return rate;
+}
+
+/**
+ * hzip over UACCE (the parent module's worker compressing with the kernel's zlib, QM v2 user ABI)
+ * against the sim model (node:zlib in the model's Worker), both in this guest: the same requests,
+ * the same loop, rounds alternating. Context only: both engines are software in an emulated guest.
+ */
+async function hzipUacce(): Promise<BenchEntry[]> {
+  if (!listUacceDevices().some((d) => d.api === "hzip_qm_v2")) {
+    return [{ id: "vm.hzip.uacce", what: "hzip gzip 64 KiB, UACCE vs sim", skipped: "no hzip UACCE device in the guest" }];
+  }
+  const uacce: number[] = [];
+  const sim: number[] = [];
+  for (let round = 0; round < RUNS; round++) {
+    uacce.push(await zipRate("uacce"));
+    sim.push(await zipRate("sim"));
+  }
+  say(`hzip gzip 64 KiB: uacce ${uacce.map((x) => x.toFixed(1)).join(", ")} MiB/s; sim ${sim.map((x) => x.toFixed(1)).join(", ")} MiB/s`);
+  const u = median(uacce);
+  const s = median(sim);
+  return [
+    { id: "vm.hzip.uacce", what: "hzip gzip compression of 64 KiB text chunks over UACCE (kernel zlib)", value: u, unit: "MiB/s",
+      reference: { what: "the sim model (node:zlib), same guest", value: s, unit: "MiB/s" }, ratio: u / s, rounds: { ours: uacce, reference: sim },
+      goal: null, met: null,
+      note: `${ZIP_IN_FLIGHT} requests in flight; ${RUNS} alternating rounds of ${SECONDS} s; input MiB/s` },
   ];
 }
 
@@ -311,6 +381,7 @@ entries.push(...(await virtioBlkEntries({ runs: RUNS, seconds: SECONDS, say, inf
 entries.push(...(await edu()));
 entries.push(...(await wdDummy()));
 entries.push(...(await wdDummyUacce()));
+entries.push(...(await hzipUacce()));
 info.seconds = (performance.now() - t0) / 1000;
 info.samples = { runs: RUNS, secondsEach: SECONDS };
 console.log(`WDBENCH ${JSON.stringify({ entries, info })}`);

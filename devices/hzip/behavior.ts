@@ -2,7 +2,9 @@
 // are allocated by the SDK's sq-cq engine, then their bus addresses and depths go into the pair's
 // context registers and q_ctrl.en starts it), send compress / decompress requests, and read each
 // request's results from the submission entry the device wrote back (the completion entry only
-// names that entry: HiSilicon's queue manager works this way).
+// names that entry: HiSilicon's queue manager works this way). On UACCE the kernel set the queue
+// up already (its rings are in the queue's DUS region, the QM ioctls told the runtime where): there
+// is nothing to program, and each open of the device is one queue pair.
 //
 // Three levels:
 // - `compress(data, format)` / `decompress(data, format)` (methods, and module functions that open
@@ -272,12 +274,19 @@ export class Hzip {
     return concat(out);
   }
 
+  /** The number the device knows the pair by (completions carry it as sq_num): the pair, or on
+   *  UACCE the queue number the kernel assigned. */
+  get queueNumber(): number {
+    return this.qp.queue.queueNumber;
+  }
+
   /** Stops the queue pair and closes the device. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.client.qm.qCtrl.at(this.pair).write(0);
+      // a device-kept queue (UACCE) is stopped by the kernel when the device closes
+      if (!this.qp.queue.deviceKeepsRings) this.client.qm.qCtrl.at(this.pair).write(0);
     } finally {
       this.#stage?.free();
       this.#stage = undefined;
@@ -290,9 +299,11 @@ export class Hzip {
   }
 }
 
-/** Requests queue pair `pair` and starts it: ring addresses and depths into its context, then enable. */
+/** Requests queue pair `pair` and starts it: ring addresses and depths into its context, then enable
+ *  (on UACCE the kernel did all of that: the queue is ready as it comes). */
 function startPair(client: HzipDevice, pair: number, depth: number | undefined): QpQueue {
   const qp = client.requestQueue("qp", { id: pair, depth });
+  if (qp.queue.deviceKeepsRings) return qp;
   const regs = client.qm;
   regs.sqBase.at(pair).write(qp.queue.sqBuffer.ref());
   regs.cqBase.at(pair).write(qp.queue.cqBuffer.ref());
@@ -351,7 +362,7 @@ export async function decompress(data: Uint8Array, format: ZipFormat = "gzip", o
 // ---- the awaitable side ------------------------------------------------------------------------
 
 export interface HzipPoolOptions extends DeviceOptions {
-  /** Queue pairs to drive, 1..QUEUE_PAIRS (default all). */
+  /** Queue pairs to drive, 1..QUEUE_PAIRS (default all; on UACCE, where one open is one pair, 1). */
   pairs?: number;
   /** Ring depth per pair, as HzipOptions.depth. */
   depth?: number;
@@ -400,8 +411,8 @@ export class HzipPool {
   }
 
   static async open(options: HzipPoolOptions = {}): Promise<HzipPool> {
-    const pairs = options.pairs ?? QUEUE_PAIRS;
-    if (!Number.isInteger(pairs) || pairs < 1 || pairs > QUEUE_PAIRS) throw new RangeError(`HzipPool: pairs must be 1..${QUEUE_PAIRS}, got ${pairs}`);
+    const pairsIn = options.pairs;
+    if (pairsIn !== undefined && (!Number.isInteger(pairsIn) || pairsIn < 1 || pairsIn > QUEUE_PAIRS)) throw new RangeError(`HzipPool: pairs must be 1..${QUEUE_PAIRS}, got ${pairsIn}`);
     const bufferSize = options.bufferSize ?? 256 * 1024;
     if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_REQUEST_LENGTH) throw new RangeError(`HzipPool: bufferSize must be 1..${MAX_REQUEST_LENGTH}, got ${bufferSize}`);
     const count = options.buffers ?? 64;
@@ -409,6 +420,7 @@ export class HzipPool {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const client = await HzipDevice.open(options);
     try {
+      const pairs = pairsIn ?? (client.device.backendKind === "uacce" ? 1 : QUEUE_PAIRS);
       const queues: AsyncQueue<ZipResult>[] = [];
       for (let p = 0; p < pairs; p++) {
         const qp = startPair(client, p, options.depth);
@@ -485,7 +497,10 @@ export class HzipPool {
     const gone = new WarpDriveError(`hzip pool ${this.address} was closed before the request got a staging buffer`);
     for (const w of this.#waiting.splice(0)) w.reject(gone);
     try {
-      for (let p = 0; p < this.#pairs; p++) this.client.qm.qCtrl.at(p).write(0);
+      for (let p = 0; p < this.#pairs; p++) {
+        const q = this.queues[p]!.queue as unknown as { deviceKeepsRings: boolean };
+        if (!q.deviceKeepsRings) this.client.qm.qCtrl.at(p).write(0);
+      }
     } finally {
       this.client.close();
     }

@@ -792,6 +792,9 @@ export class Nvme {
   }
 
   #queue(q?: NvmeIoQueue): NvmeIoQueue {
+    // a device that left: its error, not a complaint about the state its queues died in
+    const removed = this.device.removed;
+    if (removed !== undefined) throw removed;
     const queue = q ?? this.io[0];
     if (queue === undefined) throw new ConfigError(`${this.label}: no I/O queue (ioQueues was 0 or they were deleted)`);
     return queue;

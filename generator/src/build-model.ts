@@ -121,6 +121,7 @@ class ModelBuilder {
 
   private uacce(u: RawUacceMatch): UacceMatch {
     const order = entries(this.data.regions).map(([name]) => name);
+    const queueOrder = entries(this.data.queues).map(([name]) => name);
     return {
       api: [...u.api],
       // in the order of the description's regions, so the spec does not depend on the map's order
@@ -128,6 +129,15 @@ class ModelBuilder {
         .map(([region, qfr]) => ({ region, qfr }))
         .sort((a, b) => order.indexOf(a.region) - order.indexOf(b.region)),
       dusAddress: u["dus-address"] ?? 0,
+      queues: entries(u.queues)
+        .map(([queue, q]) => ({
+          queue,
+          rings: q.rings,
+          depth: q.depth,
+          doorbell: { format: q.doorbell.format, region: q.doorbell.region, offset: q.doorbell.offset },
+          source: this.source(["match", "uacce", "queues", queue]),
+        }))
+        .sort((a, b) => queueOrder.indexOf(a.queue) - queueOrder.indexOf(b.queue)),
       source: this.source(["match", "uacce"]),
     };
   }

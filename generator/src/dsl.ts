@@ -145,6 +145,14 @@ export interface RawUacceMatch extends RawDoc {
   api: string[];
   regions: Record<string, "mmio" | "dus">;
   "dus-address"?: number;
+  queues?: Record<string, RawUacceQueue>;
+}
+
+/** match.uacce.queues.<name>: an sq-cq queue whose rings live in DUS and whose doorbell is the QM's 64-bit word. */
+export interface RawUacceQueue extends RawDoc {
+  rings: "dus";
+  depth: number;
+  doorbell: { format: "qm-v2"; region: string; offset: number };
 }
 
 export interface RawDevice extends RawDoc {

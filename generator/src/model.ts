@@ -45,6 +45,17 @@ export interface UacceMatch {
   regions: { region: string; qfr: "mmio" | "dus" }[];
   /** Device address of DUS byte 0 (no SVA). */
   dusAddress: number;
+  /** sq-cq queues whose rings the device keeps in DUS (in the order of the description's queues). */
+  queues: UacceQueueMatch[];
+  source: SourcePos;
+}
+
+/** An sq-cq queue on UACCE: SQ at DUS 0, CQ after it, `depth` entries each; the QM v2 doorbell word. */
+export interface UacceQueueMatch {
+  queue: string;
+  rings: "dus";
+  depth: number;
+  doorbell: { format: "qm-v2"; region: string; offset: number };
   source: SourcePos;
 }
 

@@ -95,5 +95,86 @@ WD_EXPORT void wd_movdir64b(volatile void *dst, const void *src) { (void)dst; (v
 WD_EXPORT uint32_t wd_enqcmd(volatile void *dst, const void *src) { (void)dst; (void)src; __builtin_trap(); return 1; }
 #endif
 
+/*
+ * Mappings a kernel driver can take away under the process: when a UACCE parent driver goes away
+ * with a queue open, the core first zaps the queue's MMIO and DUS mappings, and the next load or
+ * store there is SIGBUS, before the runtime can notice anything (poll() does not report removal).
+ * A guarded range (wd_guard_add) that faults is replaced in place by zeroed anonymous memory
+ * (mmap MAP_FIXED, a plain system call, safe in a handler) and marked hit; the access is retried and
+ * reads zeros, and the runtime turns the mark into a typed error at its next check. A SIGBUS outside
+ * every guarded range goes to the handler that was there before, or gets the default action.
+ * Ranges are added and removed by the thread that owns the queue; the handler only reads them.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define WD_GUARDS 64
+static struct {
+  volatile uintptr_t start; /* 0: free slot */
+  volatile uintptr_t end;
+  volatile uint32_t hit;
+} wd_guards[WD_GUARDS];
+static struct sigaction wd_prev_bus;
+static int wd_guard_installed;
+
+static void wd_on_sigbus(int sig, siginfo_t *si, void *uc) {
+  uintptr_t a = (uintptr_t)si->si_addr;
+  for (int i = 0; i < WD_GUARDS; i++) {
+    uintptr_t s = wd_guards[i].start, e = wd_guards[i].end;
+    if (s != 0 && a >= s && a < e) {
+      void *p = mmap((void *)s, e - s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      if (p != MAP_FAILED) {
+        wd_guards[i].hit = 1;
+        return;
+      }
+      break;
+    }
+  }
+  if (wd_prev_bus.sa_flags & SA_SIGINFO) {
+    if (wd_prev_bus.sa_sigaction != NULL) {
+      wd_prev_bus.sa_sigaction(sig, si, uc);
+      return;
+    }
+  } else if (wd_prev_bus.sa_handler != SIG_DFL && wd_prev_bus.sa_handler != SIG_IGN) {
+    wd_prev_bus.sa_handler(sig);
+    return;
+  }
+  /* nobody's: the default action (the process dies) when the access is retried */
+  signal(SIGBUS, SIG_DFL);
+}
+
+/* Guards [p, p + len); returns the slot, or -1 when the handler cannot be installed or all are taken. */
+WD_EXPORT int32_t wd_guard_add(void *p, uint64_t len) {
+  if (!wd_guard_installed) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = wd_on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, &wd_prev_bus) != 0) return -1;
+    wd_guard_installed = 1;
+  }
+  for (int i = 0; i < WD_GUARDS; i++) {
+    if (wd_guards[i].start == 0) {
+      wd_guards[i].hit = 0;
+      wd_guards[i].end = (uintptr_t)p + len;
+      __atomic_store_n(&wd_guards[i].start, (uintptr_t)p, __ATOMIC_RELEASE);
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Whether slot i's range faulted (and is zeroed anonymous memory now). */
+WD_EXPORT uint32_t wd_guard_hit(int32_t i) { return i >= 0 && i < WD_GUARDS ? wd_guards[i].hit : 0; }
+
+WD_EXPORT void wd_guard_remove(int32_t i) {
+  if (i < 0 || i >= WD_GUARDS) return;
+  __atomic_store_n(&wd_guards[i].start, 0, __ATOMIC_RELEASE);
+  wd_guards[i].end = 0;
+  wd_guards[i].hit = 0;
+}
+
 /* Version of this ABI; bump when a signature changes so stale cached builds are not used. */
-WD_EXPORT uint32_t wd_mmio_abi(void) { return 3; }
+WD_EXPORT uint32_t wd_mmio_abi(void) { return 4; }

@@ -157,6 +157,40 @@ export interface UacceSpec {
   regions: { index: number; qfr: "mmio" | "dus" }[];
   /** Bus address at which the device sees the first byte of the DUS region (no SVA). */
   dusAddress: number;
+  /** sq-cq queues whose rings the device keeps in DUS and whose doorbell is the QM's 64-bit word. */
+  queues?: UacceQueueSpec[];
+}
+
+/**
+ * An sq-cq queue on UACCE the way HiSilicon's queue manager (QM v2) shows it to user space: the SQ
+ * from DUS byte 0 (`depth` entries), the CQ right after it, both placed by the kernel, and one 64-bit
+ * doorbell for both rings at `offset` of region `region` (placed in MMIO).
+ */
+export interface UacceQueueSpec {
+  queue: string;
+  rings: "dus";
+  depth: number;
+  doorbell: { format: "qm-v2"; region: number; offset: number };
+}
+
+/**
+ * Rings a backend's device keeps in memory of its own (UACCE QM queues: the queue's DUS), with the
+ * doorbell writes that go with them. The queue engine uses them instead of allocating rings and
+ * ringing the description's doorbell registers.
+ */
+export interface DeviceRings {
+  /** Entries of each ring (the device's, not chosen by the host). */
+  readonly depth: number;
+  /** Process addresses of the rings (page-aligned, `depth * entry size` bytes each, zeroed). */
+  readonly sq: { ptr: number; size: number };
+  readonly cq: { ptr: number; size: number };
+  /** The number the device knows this queue by (the QM's sqn: doorbells and completions carry it). */
+  readonly queueNumber: number;
+  /** Publishes the SQ tail / CQ head. */
+  ringSq(tail: number): void;
+  ringCq(head: number): void;
+  /** The queue gives the rings back (released); the device's queue is restarted before the next use. */
+  release(): void;
 }
 
 /** A device region mapped into this process. Valid until the BackendDevice closes. */
@@ -210,6 +244,12 @@ export interface BackendDevice {
   revoke?(): void;
   /** Present when the device decides which memory it can reach (see DeviceMemory). */
   readonly deviceMemory?: DeviceMemory;
+  /**
+   * The rings of sq-cq queue `spec` (id `id`) when the device keeps them itself (DeviceRings), else
+   * undefined (the engine allocates them). `depth`: what the caller asked for; refused when it is
+   * not the device's.
+   */
+  sqCqRings?(spec: Extract<QueueSpec, { kind: "sq-cq" }>, id: number, depth: number | undefined): DeviceRings | undefined;
 }
 
 /**

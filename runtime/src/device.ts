@@ -178,8 +178,30 @@ export class Device implements DmaDomain {
         return self.backend.portal(r.index, store, size);
       },
       onRelease: (q) => self.#queues.delete(`${q.name}#${q.id}`),
+      deviceRings: (spec, id, depth, label) => self.#deviceRings(spec, id, depth, label),
       removal: this.#removal,
     };
+  }
+
+  /** Rings the backend's device keeps itself, wrapped as buffers claimed for their queue (see QueueHost). */
+  #deviceRings(spec: Extract<QueueSpec, { kind: "sq-cq" }>, id: number, depth: number | undefined, label: string) {
+    const rings = this.backend.sqCqRings?.(spec, id, depth);
+    if (rings === undefined) return undefined;
+    const made: DmaBuffer[] = [];
+    try {
+      for (const [m, what] of [[rings.sq, "SQ"], [rings.cq, "CQ"]] as const) {
+        // the device's own memory: nothing to give back but the view, which free() detaches
+        const buf = DmaBuffer.fromProvided(m.ptr, m.size, { name: `${label} ${what}`, giveBack: () => {} });
+        made.push(buf);
+        this.#owned.add(buf);
+        this.#rings.set(buf, buf.claim(`queue memory "${label} ${what}"`));
+      }
+    } catch (e) {
+      for (const b of made) this.#host.freeShared(b);
+      rings.release();
+      throw e;
+    }
+    return { sq: made[0]!, cq: made[1]!, rings };
   }
 
   /** "sim:wd-dummy/1", "0000:00:03.0". */

@@ -1,6 +1,6 @@
 // @warpdrive/runtime: the public surface. Generated device packages import from here.
 export { Device, resolveTarget, type BackendKind, type DeviceOptions, type QueueOptions } from "./device.ts";
-export type { Backend, BackendDevice, CapabilitySpec, DeviceMemory, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc, RemovalSignal, UacceSpec, VirtioSpec, VirtqSplitQueueSpec } from "./backend.ts";
+export type { Backend, BackendDevice, CapabilitySpec, DeviceMemory, DeviceRings, DeviceSpec, IrqLine, MappedRegion, PortalPort, PortalQueueSpec, QueueSpec, RegLoc, RemovalSignal, UacceQueueSpec, UacceSpec, VirtioSpec, VirtqSplitQueueSpec } from "./backend.ts";
 export * from "./errors.ts";
 export { badArray, badCommand, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
@@ -15,4 +15,4 @@ export * as sys from "./sys/index.ts";
 export { vfioBackend, VfioBackend, findVfioDevice } from "./vfio/index.ts";
 export { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "./args.ts";
 export { RUNTIME_VERSION } from "./version.ts";
-export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, type UacceDeviceInfo } from "./uacce/index.ts";
+export { uacceBackend, UacceBackend, UacceQueue, findUacceDevices, listUacceDevices, qmDoorbellV2, decodeQmDoorbellV2, type UacceDeviceInfo } from "./uacce/index.ts";

@@ -67,3 +67,35 @@ describe("match.uacce", () => {
     expect(spec).toContain(`  uacce: {\n    api: ["wd_dummy_v1"],\n    regions: [\n      { index: 0, qfr: "mmio" }, // queue\n    ],\n    dusAddress: 0x100000000,\n  },`);
   });
 });
+
+describe("match.uacce.queues (hzip: the QM's rings in DUS, its 64-bit doorbell)", () => {
+  const HZIP = readFileSync(join(ROOT, "devices/hzip.yaml"), "utf8");
+  const QUEUES = /    queues:\n      qp: .*\n/;
+  const loadHzip = (text: string) => loadDeviceSource("devices/hzip.yaml", text, () => []);
+
+  test("hzip's block reaches the IR in queue order, with its source line", () => {
+    const r = loadHzip(HZIP);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
+    const q = r.model!.match.uacce!.queues;
+    expect(q.map(({ source, ...rest }) => rest)).toEqual([{ queue: "qp", rings: "dus", depth: 1024, doorbell: { format: "qm-v2", region: "qm", offset: 0x1000 } }]);
+    expect(q[0]!.source.line).toBe(lineOf(HZIP, "      qp: { rings: dus"));
+  });
+
+  test("an unknown queue, a doorbell region not in mmio, a misaligned or outside doorbell: all reported at once", () => {
+    expect(HZIP).toMatch(QUEUES);
+    const text = HZIP.replace("    regions: { qm: mmio }\n", "    regions: { qm: dus }\n").replace(QUEUES, `    queues:
+      qx: { rings: dus, depth: 64, doorbell: { format: qm-v2, region: qm, offset: 0x1004 } }
+      qp: { rings: dus, depth: 64, doorbell: { format: qm-v2, region: qm, offset: 0x2000 } }
+`);
+    const d = loadHzip(text).diagnostics;
+    const at = (code: string) => d.filter((x) => x.code === code).map((x) => `${x.line} ${x.message}`);
+    const qx = lineOf(text, "      qx: {");
+    expect(at("unknown-queue")).toEqual([`${qx} unknown queue "qx" (queues: qp)`]);
+    expect(at("uacce-doorbell-region")).toEqual([
+      `${qx} the doorbell's region qm must be placed in mmio by match.uacce.regions`,
+      `${qx + 1} the doorbell's region qm must be placed in mmio by match.uacce.regions`,
+    ]);
+    expect(at("misaligned")).toEqual([`${qx} doorbell offset 0x1004 is not 8-byte aligned (one 64-bit store)`]);
+    expect(at("out-of-region")).toEqual([`${qx + 1} doorbell at 0x2000 (8 bytes) lies outside region qm (0x2000 bytes)`]);
+  });
+});

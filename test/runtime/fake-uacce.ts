@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SysError } from "../../runtime/src/errors.ts";
 import { MAP_SHARED, POLLIN, sys as real, type IoctlArg, type PollFd, type Sys } from "../../runtime/src/sys/libc.ts";
-import { UACCE_CMD_PUT_Q, UACCE_CMD_START_Q } from "../../runtime/src/sys/uacce-abi.ts";
+import { UACCE_CMD_PUT_Q, UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO, UACCE_CMD_START_Q } from "../../runtime/src/sys/uacce-abi.ts";
 
 export interface FakeUacceDevice {
   name: string;
@@ -19,6 +19,8 @@ export interface FakeUacceDevice {
   algorithms?: string;
   mmioSize?: number;
   dusSize?: number;
+  /** A QM parent (hisi_qm's ioctls): the queue-info answer; qp ids are handed out from 0 per open. */
+  qm?: { sqeSize: number; sqDepth: number; cqDepth: number };
 }
 
 interface Queue {
@@ -30,6 +32,9 @@ interface Queue {
   removed: boolean;
   /** The core zapped the process's mappings (the first step of removal). */
   zapped: boolean;
+  /** QM parents: the queue's id and the qc_type the process set. */
+  qpId: number;
+  qcType: number | undefined;
 }
 
 export interface Call {
@@ -45,7 +50,7 @@ export class FakeUacce implements Sys {
   readonly calls: Call[] = [];
   readonly queues = new Map<number, Queue>();
   readonly maps = new Map<number, number>();
-  readonly devices = new Map<string, Required<FakeUacceDevice>>();
+  readonly devices = new Map<string, Required<Omit<FakeUacceDevice, "qm">> & Pick<FakeUacceDevice, "qm">>();
   /** errno for the next START_Q (then cleared). */
   failStart: number | undefined;
   #next = 500;
@@ -127,7 +132,10 @@ export class FakeUacce implements Sys {
     if (d === undefined) return real.open(path, flags, mode);
     if (this.#open(name) >= d.instances) this.#err("open", path, 16);
     const fd = this.#next++;
-    this.queues.set(fd, { dev: name, started: false, mapped: new Map(), updated: false, removed: false, zapped: false });
+    const ids = new Set([...this.queues.values()].filter((q) => q.dev === name).map((q) => q.qpId));
+    let qpId = 0;
+    while (ids.has(qpId)) qpId++;
+    this.queues.set(fd, { dev: name, started: false, mapped: new Map(), updated: false, removed: false, zapped: false, qpId, qcType: undefined });
     this.#writeAvailable(name);
     return fd;
   }
@@ -157,6 +165,20 @@ export class FakeUacce implements Sys {
     }
     if (request === UACCE_CMD_PUT_Q) {
       q.started = false;
+      return 0;
+    }
+    const qm = this.devices.get(q.dev)!.qm;
+    if (qm !== undefined && request === UACCE_CMD_QM_SET_QP_CTX && arg instanceof Uint8Array && arg.length === 4) {
+      const v = new DataView(arg.buffer, arg.byteOffset, 4);
+      q.qcType = v.getUint16(2, true);
+      v.setUint16(0, q.qpId, true);
+      return 0;
+    }
+    if (qm !== undefined && request === UACCE_CMD_QM_SET_QP_INFO && arg instanceof Uint8Array && arg.length === 16) {
+      const v = new DataView(arg.buffer, arg.byteOffset, 16);
+      v.setUint32(0, qm.sqeSize, true);
+      v.setUint16(4, qm.sqDepth, true);
+      v.setUint16(6, qm.cqDepth, true);
       return 0;
     }
     this.#err(name, object, 22);

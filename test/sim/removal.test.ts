@@ -4,6 +4,7 @@
 // in flight with DeviceRemovedError, revokes the device and lets it be opened again.
 import { describe, expect, test } from "bun:test";
 import { AsyncQueue, DeviceRemovedError, Device, DmaBuffer, IndexRingQueue, SimDevice, SqCqQueue, UseAfterReleaseError } from "@warpdrive/runtime";
+import { Nvme } from "@warpdrive/nvme";
 import { RING, ringSpec, SQCQ, sqcqSpec } from "./models/specs.ts";
 import { ourFdCount, ourMapLines } from "../helpers/proc.ts";
 
@@ -182,6 +183,26 @@ describe("surprise removal on the sim", () => {
     expect(ourFdCount()).toBe(f0);
     expect(ourMapLines().length).toBe(m0);
     expect(DmaBuffer.liveCount).toBe(b0);
+  });
+
+  test("the NVMe driver on a removed device: reads in flight and later calls throw DeviceRemovedError; close does not hang", async () => {
+    const nvme = await Nvme.open({ backend: "sim" });
+    const buf = nvme.device.alloc(1 << 16);
+    try {
+      nvme.write(0, 8, buf.ref(0, 8 * nvme.blockSize));
+      const io = nvme.asyncIo();
+      const reads = [0, 1, 2, 3].map((k) => io.read(k * 8, 8, buf.ref(k * 4096, 4096)));
+      sim(nvme.device).requestRemoval();
+      const settled = await Promise.allSettled(reads);
+      // each read either finished before the removal was noticed or failed with it
+      for (const r of settled) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(DeviceRemovedError);
+      await removed(nvme.device);
+      expect(() => nvme.read(0, 1, buf.ref(0, 512))).toThrow(DeviceRemovedError);
+      expect(() => nvme.write(0, 1, buf.ref(0, 512))).toThrow(DeviceRemovedError);
+    } finally {
+      nvme.close();
+    }
+    expect(nvme.device.closed).toBe(true);
   });
 
   test("requestRemoval checks its argument and refuses after close", async () => {

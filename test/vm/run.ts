@@ -8,6 +8,7 @@ import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
 import { bootedConfigs, runNvmeVariants, type VariantResult } from "./nvme-variants.ts";
 import { DEFAULT_KERNEL, GUEST_KERNELS, type GuestKernel } from "./guest-image.ts";
+import { runRemovalSuite } from "./removal-run.ts";
 import { runUacceSuite } from "./uacce-run.ts";
 import { CACHE_ROOT, tail, runVm, type VmOptions } from "./vm.ts";
 
@@ -20,6 +21,8 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --no-self-test        skip the harness self-check (boots that must fail)
   --no-uacce            skip the uacce run (a second boot: wd-dummy with WD_BACKEND=uacce)
   --uacce               only the uacce run
+  --no-removal          skip the removal boot (edu/NVMe unplugged and plugged back over QMP mid-I/O)
+  --removal             only the removal boot
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
@@ -56,10 +59,11 @@ interface Cli {
   kernel?: GuestKernel;
   secondKernel: "yes" | "no" | "only";
   uacce: "yes" | "no" | "only";
+  removal: "yes" | "no" | "only";
 }
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], nvmeConfigs: "yes", secondKernel: "yes", uacce: "yes" };
+  const cli: Cli = { smoke: false, timeout: 300, selfTest: "yes", verbose: false, rebuild: false, paths: [], nvmeConfigs: "yes", secondKernel: "yes", uacce: "yes", removal: "yes" };
   const args = argv[0] === "--" ? argv.slice(1) : argv.slice();
   const value = (i: number, flag: string) => {
     const v = args[i + 1];
@@ -79,6 +83,8 @@ function parseArgs(argv: string[]): Cli {
     else if (a === "--self-test") cli.selfTest = "only";
     else if (a === "--no-uacce") cli.uacce = "no";
     else if (a === "--uacce") cli.uacce = "only";
+    else if (a === "--no-removal") cli.removal = "no";
+    else if (a === "--removal") cli.removal = "only";
     else if (a === "--verbose" || a === "-v") cli.verbose = true;
     else if (a === "--rebuild") cli.rebuild = true;
     else if (a === "--no-nvme-configs") cli.nvmeConfigs = "no";
@@ -105,6 +111,13 @@ function parseArgs(argv: string[]): Cli {
   if (cli.nvmeConfigs === "yes" && narrowed) cli.nvmeConfigs = "no";
   if (cli.secondKernel === "yes" && narrowed) cli.secondKernel = "no";
   if ((cli.secondKernel === "only" || cli.nvmeConfigs === "only") && cli.uacce === "yes") cli.uacce = "no";
+  if (cli.removal === "only") {
+    // the removal boot alone: nothing else runs
+    cli.selfTest = "no";
+    cli.nvmeConfigs = "no";
+    cli.secondKernel = "no";
+    cli.uacce = "no";
+  }
   if (cli.secondKernel === "only") {
     if (cli.nvmeConfigs === "yes") cli.nvmeConfigs = "no";
     if (cli.selfTest === "yes") cli.selfTest = "no";
@@ -162,7 +175,7 @@ async function main() {
   const byConfig: VariantResult[] = [];
   // Per guest kernel: "kernel 6.1 (6.1.0-57-amd64): N passed, M failed".
   const kernelLines: string[] = [];
-  const mainRun = cli.selfTest !== "only" && cli.nvmeConfigs !== "only" && cli.secondKernel !== "only" && cli.uacce !== "only";
+  const mainRun = cli.selfTest !== "only" && cli.nvmeConfigs !== "only" && cli.secondKernel !== "only" && cli.uacce !== "only" && cli.removal !== "only";
   if (mainRun) {
     const opts: VmOptions = { kind: "test", timeout: cli.timeout, verbose: cli.verbose, rebuild: cli.rebuild, log, extraArchives: guestExtras, kernel: cli.kernel };
     if (cli.shellCmd !== undefined) {
@@ -245,6 +258,13 @@ async function main() {
     const u = await runUacceSuite({ log, timeout: cli.timeout, verbose: cli.verbose, filter: cli.filter });
     passed += u.passed;
     failed += u.failed;
+  }
+
+  // The removal boot: edu and NVMe behind root ports, unplugged and plugged back mid-I/O (removal-run.ts).
+  if (cli.removal === "only" || (cli.removal === "yes" && defaultSet && cli.selfTest !== "only" && cli.uacce !== "only" && cli.nvmeConfigs !== "only" && cli.secondKernel !== "only")) {
+    const rm = await runRemovalSuite({ log, timeout: cli.timeout, verbose: cli.verbose, filter: cli.filter });
+    passed += rm.passed;
+    failed += rm.failed;
   }
 
   if (cli.selfTest !== "no" && cli.uacce !== "only") {

@@ -45,13 +45,13 @@ describe("UACCE modules for the guest", () => {
   const version = release === undefined ? undefined : Bun.spawnSync(["apt-cache", "show", "--no-all-versions", `linux-image-${release}`], { stdout: "pipe" }).stdout.toString().match(/^Version:\s*(\S+)/m)?.[1];
   const core = version === undefined ? undefined : join(CACHE_ROOT, "uacce-src", version, "uacce.c");
   const ready = release !== undefined && core !== undefined && existsSync(core) && existsSync(join(headersDir(release), "Makefile"));
-  test.skipIf(!ready)("builds uacce.ko and wd_dummy_uacce.ko against the guest kernel's headers; vermagic is that release", () => {
+  test.skipIf(!ready)("builds uacce.ko, wd_dummy_uacce.ko and hzip_uacce.ko against the guest kernel's headers; vermagic is that release", () => {
     const logs: string[] = [];
     const kos = buildUacceModules(cacheRoot, release!, core!, (m) => logs.push(m));
-    expect(kos.map((k) => k.slice(k.lastIndexOf("/") + 1))).toEqual([UACCE_CORE, "wd_dummy_uacce.ko"]);
+    expect(kos.map((k) => k.slice(k.lastIndexOf("/") + 1))).toEqual([UACCE_CORE, "wd_dummy_uacce.ko", "hzip_uacce.ko"]);
     for (const k of kos) expect(readFileSync(k).toString("latin1")).toContain(`vermagic=${release} `);
-    // the parent was built against the real uacce_alloc, not the header's -ENODEV stub
-    expect(readFileSync(kos[1]).toString("latin1")).toContain("uacce_alloc");
+    // the parents were built against the real uacce_alloc, not the header's -ENODEV stub
+    for (const k of kos.slice(1)) expect(readFileSync(k).toString("latin1")).toContain("uacce_alloc");
     expect(logs.some((l) => l.includes("warning"))).toBe(false);
     expect(buildUacceModules(cacheRoot, release!, core!, () => logs.push("rebuilt"))).toEqual(kos);
     expect(logs).not.toContain("rebuilt");

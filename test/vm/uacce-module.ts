@@ -18,7 +18,10 @@ import type { GuestImage, Log } from "./guest-image.ts";
 import { headersDir } from "./mdev-module.ts";
 
 /** Parents built with the core, in load order after it. */
-export const UACCE_PARENTS = [{ dir: join(import.meta.dir, "../../devices/wd-dummy/uacce"), module: "wd_dummy_uacce.ko" }];
+export const UACCE_PARENTS = [
+  { dir: join(import.meta.dir, "../../devices/wd-dummy/uacce"), module: "wd_dummy_uacce.ko" },
+  { dir: join(import.meta.dir, "../../devices/hzip/uacce"), module: "hzip_uacce.ko" },
+];
 export const UACCE_CORE = "uacce.ko";
 export const GUEST_UACCE_MODULE_LIST = "/etc/wd-uacce-modules";
 
@@ -114,7 +117,7 @@ export function buildUacceModules(cacheRoot: string, release: string, coreSource
       mkdirSync(dir);
       for (const f of readdirSync(p.dir)) if (SOURCE_FILE.test(f)) cpSync(join(p.dir, f), join(dir, f));
       if (i === 0) cpSync(coreSource, join(dir, "uacce.c"));
-      const extra = i === 0 ? [] : [`KBUILD_EXTRA_SYMBOLS=${join(work, "0", "Module.symvers")}`];
+      const extra = i === 0 ? [] : [`KBUILD_EXTRA_SYMBOLS=${join(work, "uacce.symvers")}`];
       const r = run(["make", "-C", kdir, `M=${dir}`, ...extra, "modules"]);
       if (r.code !== 0 || !existsSync(join(dir, p.module))) {
         throw new Error(`building ${p.module} failed (exit ${r.code}):\n${r.out.trim().split("\n").slice(-20).join("\n")}`);
@@ -123,7 +126,10 @@ export function buildUacceModules(cacheRoot: string, release: string, coreSource
       if (warnings.length) log(`  ${p.module}: ${warnings.length} compiler warning(s):\n${warnings.join("\n")}`);
       writeFileSync(join(work, `build-${i}.log`), r.out);
       cpSync(join(dir, p.module), join(work, p.module));
-      if (i === 0) cpSync(join(dir, UACCE_CORE), join(work, UACCE_CORE));
+      if (i === 0) {
+        cpSync(join(dir, UACCE_CORE), join(work, UACCE_CORE));
+        cpSync(join(dir, "Module.symvers"), join(work, "uacce.symvers"));
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   } catch (e) {

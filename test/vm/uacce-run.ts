@@ -1,6 +1,7 @@
 // The uacce run of `bun run test:vm`: a second boot of the same guest (its init loads uacce.ko and
-// our parents, see uacce-module.ts) running the unchanged wd-dummy suite with WD_BACKEND=uacce, so
-// the generated client that ran on sim, VFIO and VFIO-mdev runs on UACCE too. Reported by name with
+// our parents, see uacce-module.ts) running the unchanged wd-dummy and hzip suites with
+// WD_BACKEND=uacce, so the generated clients that run on sim (and wd-dummy's on VFIO and VFIO-mdev)
+// run on UACCE too, then each device's UACCE specifics, the removal of each parent module last. Reported by name with
 // its own pass/fail counts, then added to the run's total.
 import { peerToolsArchive } from "../peers/guest-tools.ts";
 import { uacceModulesArchive } from "./uacce-module.ts";
@@ -8,7 +9,7 @@ import { CACHE_ROOT, runVm, tail } from "./vm.ts";
 import type { Log } from "./guest-image.ts";
 
 /** Test files that run on the uacce backend (each skips what its device lacks). */
-export const UACCE_TESTS = ["./test/hw/wd-dummy.test.ts", "./test/hw/wd-dummy-uacce.test.ts"];
+export const UACCE_TESTS = ["./test/hw/wd-dummy.test.ts", "./test/hw/wd-dummy-uacce.test.ts", "./test/hw/hzip.test.ts", "./test/hw/hzip-uacce.test.ts"];
 
 export async function runUacceSuite(o: { log: Log; timeout: number; verbose: boolean; filter?: string }): Promise<{ passed: number; failed: number }> {
   const { log } = o;
@@ -27,11 +28,10 @@ export async function runUacceSuite(o: { log: Log; timeout: number; verbose: boo
     timeout: o.timeout,
     verbose: o.verbose,
     log,
-    // WDVM_TRACE=1: every runtime syscall on the console; WDVM_UACCE_REMOVAL=1: the removal test too
+    // WDVM_TRACE=1: every runtime syscall on the console
     env: {
       WD_BACKEND: "uacce",
       ...(process.env.WDVM_TRACE ? { WD_TRACE: "1" } : {}),
-      ...(process.env.WDVM_UACCE_REMOVAL ? { WD_UACCE_REMOVAL: "1" } : {}),
     },
     // the per-test limit of `bun run test` (package.json): the guest is emulated, on a shared host
     bunArgs: ["--timeout", "60000", ...UACCE_TESTS, ...(o.filter !== undefined ? ["-t", o.filter] : [])],

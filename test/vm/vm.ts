@@ -36,6 +36,13 @@ export interface VmOptions {
   nvme?: NvmeQemuConfig;
   /** Guest kernel series (guest-image.ts GUEST_KERNELS); default 6.1. */
   kernel?: GuestKernel;
+  /** Replaces the default edu + NVMe devices (the removal boot puts them behind PCIe root ports);
+   *  `nvmeImage` is the run's fresh NVMe backing file. */
+  devices?: (nvmeImage: string) => string[];
+  /** A QMP monitor on this unix socket (test/vm/hotplug.ts talks to it). */
+  qmpSocket?: string;
+  /** Every serial line as it arrives (the removal boot's guest asks for hot-plug actions this way). */
+  onLine?: (line: string) => void;
 }
 
 export interface VmResult {
@@ -57,7 +64,7 @@ const QBOOT = "/usr/share/qemu/qboot.rom";
  * `nvmeDevice`: the NVMe controller's -drive/-device arguments (nvme-variants.ts), default one
  * controller with QEMU's default properties over `nvmeImage`.
  */
-export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, append: string[], nvmeDevice?: string[]): string[] {
+export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, append: string[], nvmeDevice?: string[], extra: { devices?: string[]; qmpSocket?: string } = {}): string[] {
   // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer test can miss its window
   // and panic ("timer doesn't work through Interrupt-remapped IO-APIC"), seen here at load 8 on 2 cores.
   const cmdline = ["console=ttyS0", "intel_iommu=on", "quiet", "loglevel=4", "panic=-1", "oops=panic", "no_timer_check", ...append];
@@ -71,8 +78,8 @@ export function qemuArgs(image: GuestImage, initrd: string, nvmeImage: string, a
     "-nodefaults",
     "-no-reboot", // a panic (panic=-1 reboots) ends QEMU with status 0: never a pass
     "-device", "intel-iommu,intremap=on,caching-mode=on",
-    "-device", "edu",
-    ...(nvmeDevice ?? ["-drive", `file=${nvmeImage},if=none,id=nvm,format=raw`, "-device", "nvme,serial=wd0001,drive=nvm"]),
+    ...(extra.devices ?? ["-device", "edu", ...(nvmeDevice ?? ["-drive", `file=${nvmeImage},if=none,id=nvm,format=raw`, "-device", "nvme,serial=wd0001,drive=nvm"])]),
+    ...(extra.qmpSocket ? ["-qmp", `unix:${extra.qmpSocket},server=on,wait=off`] : []),
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     "-display", "none",
     "-serial", "stdio",
@@ -134,18 +141,19 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   closeSync(openSync(nvmeImage, "w"));
   truncateSync(nvmeImage, 64 << 20);
   const nvmeDevice = opts.nvme ? nvmeQemuArgs(opts.nvme, runDir) : undefined;
+  const extra = { devices: opts.devices?.(nvmeImage), qmpSocket: opts.qmpSocket };
+  const extraDevices = virtioQemuArgs(runDir);
   const t2 = performance.now();
   if (!opts.silent) log(`guest: ${cmd}`);
 
-  const extraDevices = virtioQemuArgs(runDir);
-  let { end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), ...extraDevices], opts);
+  let { end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), ...extraDevices], opts);
   if (opts.retryEarlyFailure !== false && !serialLog.includes("WDVM boot") && !end.timedOut) {
     // The kernel died before /init ran: nothing of ours was executed, so this is the emulator or the
     // host, not a test result. One more boot; its result stands on its own (never a pass by default).
     const first = serialLog.split("\n").find((l) => /panic|error/i.test(l))?.trim() ?? `QEMU status ${end.code}`;
     log(`the guest died before /init (${first}); booting once more`);
     writeFileSync(join(logDir, "serial-first-attempt.log"), serialLog);
-    ({ end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice), ...extraDevices], opts));
+    ({ end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), ...extraDevices], opts));
   }
   const t3 = performance.now();
   const logPath = join(logDir, "serial.log");
@@ -234,6 +242,7 @@ async function boot(args: string[], opts: VmOptions): Promise<{ end: QemuEnd; se
     const clean = line.replace(/\r/g, "");
     const m = clean.match(/WDVM (boot|ready|run-begin|run-end|exit)\b/);
     if (m && marks[m[1]] === undefined) marks[m[1]] = (performance.now() - start) / 1000;
+    opts.onLine?.(clean);
     if (opts.silent) return;
     if (clean.includes("WDVM run-begin")) inRun = true;
     if (opts.verbose || inRun || clean.includes("WDVM ")) process.stdout.write(`${opts.verbose ? "" : "  | "}${clean}\n`);

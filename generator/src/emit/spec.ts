@@ -107,7 +107,7 @@ function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string 
   ]);
 }
 
-/** `uacce: { api, regions (by index), dusAddress }` for the UACCE backend. */
+/** `uacce: { api, regions (by index), dusAddress, queues? }` for the UACCE backend. */
 function uacceLiteral(m: DeviceModel): string {
   const u = m.match.uacce!;
   const index = (name: string) => m.regions.find((r) => r.name === name)!.index;
@@ -117,6 +117,12 @@ function uacceLiteral(m: DeviceModel): string {
     `  api: [${u.api.map(str).join(", ")}],`,
     `  regions: [${regions.length ? `\n${regions.map((l) => `  ${l}`).join("\n")}\n  ` : ""}],`,
     `  dusAddress: ${hex(u.dusAddress)},`,
+    ...(u.queues.length === 0 ? [] : [
+      "  queues: [",
+      ...u.queues.map((q) =>
+        `    { queue: ${str(q.queue)}, rings: ${str(q.rings)}, depth: ${q.depth}, doorbell: { format: ${str(q.doorbell.format)}, region: ${index(q.doorbell.region)}, offset: ${hex(q.doorbell.offset)} } }, // doorbell in ${q.doorbell.region}`),
+      "  ],",
+    ]),
     "},",
   ].join("\n");
 }

@@ -26,12 +26,15 @@ function load(path: string) {
   wd_cpu_enqcmd: { args: [], returns: "u32" },
   wd_movdir64b: { args: ["ptr", "ptr"], returns: "void" },
   wd_enqcmd: { args: ["ptr", "ptr"], returns: "u32" },
+  wd_guard_add: { args: ["ptr", "u64"], returns: "i32" },
+  wd_guard_hit: { args: ["i32"], returns: "u32" },
+  wd_guard_remove: { args: ["i32"], returns: "void" },
   wd_mmio_abi: { args: [], returns: "u32" },
   });
 }
 
-/** The ABI of runtime/native/mmio.c this loader expects (wd_mmio_abi). 3: portal stores. */
-export const MMIO_ABI = 3;
+/** The ABI of runtime/native/mmio.c this loader expects (wd_mmio_abi). 3: portal stores; 4: SIGBUS guards. */
+export const MMIO_ABI = 4;
 
 export type NativeMmio = ReturnType<typeof load>["symbols"];
 

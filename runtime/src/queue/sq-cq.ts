@@ -17,7 +17,11 @@
 //
 // Tags are written and read with the width and byte order the description declares (NVMe cid: 16
 // bits little endian; hzip's SQE tag: 32 bits); phase is read as the spec's width, SQ head as 16 bits.
-import type { IrqLine, QueueSpec } from "../backend.ts";
+//
+// Device-kept rings (QueueHost.deviceRings: UACCE queues of HiSilicon's queue manager): the device
+// placed the rings in its own memory and chose their depth, and the doorbells are its own writes
+// (the QM's 64-bit word) instead of the description's registers. Everything else is the same.
+import type { DeviceRings, IrqLine, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaRef, DmaResolver } from "../mem/index.ts";
 import { ConfigError, QueueFullError, WarpDriveError } from "../errors.ts";
 import { bindReg, checkTimeout, type AsyncGate, type EndKind, Lifetime, refusal, ringReg, SlotPins, type BoundReg } from "./common.ts";
@@ -64,8 +68,12 @@ export class SqCqQueue implements Queue {
   readonly #phaseOff: number;
   readonly #phaseShift: number;
   readonly #phaseScale: number;
-  readonly #sqDb: BoundReg;
-  readonly #cqDb: BoundReg;
+  readonly #sqDb: BoundReg | undefined;
+  readonly #cqDb: BoundReg | undefined;
+  /** The device's rings and doorbell writes, when it keeps the rings itself. */
+  readonly #own: DeviceRings | undefined;
+  /** The number the device knows this queue by: its id, or the device's own (the QM's sqn on UACCE). */
+  readonly queueNumber: number;
   readonly #irq: IrqLine | undefined;
 
   // tag free list (a stack) and which tags are out
@@ -99,36 +107,49 @@ export class SqCqQueue implements Queue {
     this.#life = new Lifetime(this.label);
     this.#removal = host.removal;
     this.#host = host;
-    this.sqDepth = options.depth ?? spec.sq.depth;
-    this.cqDepth = options.depth ?? spec.cq.depth;
-    for (const [what, d] of [["SQ", this.sqDepth], ["CQ", this.cqDepth]] as const) {
-      if (!Number.isInteger(d) || d < 2 || d > 65536) throw new ConfigError(`queue ${this.label}: ${what} depth ${d} must be 2..65536`);
-    }
-    this.#sqEntry = spec.sq.entrySize;
-    this.#cqEntry = spec.cq.entrySize;
-    this.#sqTagOff = spec.sq.tagOffset;
-    this.#cqTagOff = spec.cq.tagOffset;
-    this.#sqTagWidth = spec.sq.tagWidth ?? 16;
-    this.#cqTagWidth = spec.cq.tagWidth ?? 16;
-    this.#sqTagLittle = spec.sq.tagBigEndian !== true;
-    this.#cqTagLittle = spec.cq.tagBigEndian !== true;
-    this.#sqHeadOff = spec.cq.sqHeadOffset;
+    const own = host.deviceRings?.(spec, id, options.depth, this.label);
+    this.#own = own?.rings;
+    this.queueNumber = own?.rings.queueNumber ?? id;
+    this.sqDepth = own?.rings.depth ?? options.depth ?? spec.sq.depth;
+    this.cqDepth = own?.rings.depth ?? options.depth ?? spec.cq.depth;
     const ph = spec.cq.phase;
     const phBytes = ph.width / 8;
-    if (ph.offset % phBytes !== 0 || this.#cqEntry % phBytes !== 0) {
-      throw new ConfigError(`queue ${this.label}: phase field at +${ph.offset} (${ph.width} bits) is not aligned`);
-    }
-    this.#sqDb = bindReg(host, spec.sq.doorbell, id, `queue ${this.label} SQ tail doorbell`);
-    this.#cqDb = bindReg(host, spec.cq.doorbell, id, `queue ${this.label} CQ head doorbell`);
-    const irq = options.irq ?? spec.interrupt;
-    this.#irq = irq === undefined ? undefined : host.irq(irq);
-
-    this.sqBuffer = host.allocShared(this.sqDepth * this.#sqEntry, `${this.label} SQ`);
     try {
-      this.cqBuffer = host.allocShared(this.cqDepth * this.#cqEntry, `${this.label} CQ`);
+      for (const [what, d] of [["SQ", this.sqDepth], ["CQ", this.cqDepth]] as const) {
+        if (!Number.isInteger(d) || d < 2 || d > 65536) throw new ConfigError(`queue ${this.label}: ${what} depth ${d} must be 2..65536`);
+      }
+      this.#sqEntry = spec.sq.entrySize;
+      this.#cqEntry = spec.cq.entrySize;
+      this.#sqTagOff = spec.sq.tagOffset;
+      this.#cqTagOff = spec.cq.tagOffset;
+      this.#sqTagWidth = spec.sq.tagWidth ?? 16;
+      this.#cqTagWidth = spec.cq.tagWidth ?? 16;
+      this.#sqTagLittle = spec.sq.tagBigEndian !== true;
+      this.#cqTagLittle = spec.cq.tagBigEndian !== true;
+      this.#sqHeadOff = spec.cq.sqHeadOffset;
+      if (ph.offset % phBytes !== 0 || this.#cqEntry % phBytes !== 0) {
+        throw new ConfigError(`queue ${this.label}: phase field at +${ph.offset} (${ph.width} bits) is not aligned`);
+      }
+      this.#sqDb = own === undefined ? bindReg(host, spec.sq.doorbell, id, `queue ${this.label} SQ tail doorbell`) : undefined;
+      this.#cqDb = own === undefined ? bindReg(host, spec.cq.doorbell, id, `queue ${this.label} CQ head doorbell`) : undefined;
+      const irq = options.irq ?? spec.interrupt;
+      this.#irq = irq === undefined ? undefined : host.irq(irq);
     } catch (e) {
-      host.freeShared(this.sqBuffer);
+      if (own !== undefined) this.#giveBack(own);
       throw e;
+    }
+
+    if (own !== undefined) {
+      this.sqBuffer = own.sq;
+      this.cqBuffer = own.cq;
+    } else {
+      this.sqBuffer = host.allocShared(this.sqDepth * this.#sqEntry, `${this.label} SQ`);
+      try {
+        this.cqBuffer = host.allocShared(this.cqDepth * this.#cqEntry, `${this.label} CQ`);
+      } catch (e) {
+        host.freeShared(this.sqBuffer);
+        throw e;
+      }
     }
     this.#sqView = this.sqBuffer.view;
     this.#sqBytes = this.sqBuffer.bytes;
@@ -145,7 +166,14 @@ export class SqCqQueue implements Queue {
 
     const tags = Math.min(this.sqDepth, this.cqDepth) - 1;
     const tagBits = Math.min(this.#sqTagWidth, this.#cqTagWidth);
-    if (tags > 2 ** tagBits) throw new ConfigError(`queue ${this.label}: ${tags} requests in flight need tags wider than ${tagBits} bits; use a smaller depth`);
+    if (tags > 2 ** tagBits) {
+      if (own !== undefined) this.#giveBack(own);
+      else {
+        host.freeShared(this.sqBuffer);
+        host.freeShared(this.cqBuffer);
+      }
+      throw new ConfigError(`queue ${this.label}: ${tags} requests in flight need tags wider than ${tagBits} bits; use a smaller depth`);
+    }
     this.#free = new Uint16Array(tags);
     for (let i = 0; i < tags; i++) this.#free[i] = tags - 1 - i; // pop order 0, 1, 2, ...
     this.#freeTop = tags;
@@ -269,14 +297,30 @@ export class SqCqQueue implements Queue {
   #publishSq(): void {
     if (this.#sqTail !== this.#sqPublished) {
       this.#sqPublished = this.#sqTail;
-      ringReg(this.#sqDb, this.#sqTail);
+      if (this.#own !== undefined) this.#own.ringSq(this.#sqTail);
+      else ringReg(this.#sqDb!, this.#sqTail);
     }
   }
 
   #publishCq(): void {
     if (this.#cqHead !== this.#cqPublished) {
       this.#cqPublished = this.#cqHead;
-      ringReg(this.#cqDb, this.#cqHead);
+      if (this.#own !== undefined) this.#own.ringCq(this.#cqHead);
+      else ringReg(this.#cqDb!, this.#cqHead);
+    }
+  }
+
+  /** True when the device keeps the rings itself (nothing to program: no ring addresses, no depths). */
+  get deviceKeepsRings(): boolean {
+    return this.#own !== undefined;
+  }
+
+  #giveBack(own: { sq: DmaBuffer; cq: DmaBuffer; rings: DeviceRings }): void {
+    try {
+      this.#host.freeShared(own.sq);
+      this.#host.freeShared(own.cq);
+    } finally {
+      own.rings.release();
     }
   }
 
@@ -389,8 +433,12 @@ export class SqCqQueue implements Queue {
   #dispose(): void {
     if (this.#reserved >= 0) this.cancel();
     this.#pins.clear();
-    this.#host.freeShared(this.sqBuffer);
-    this.#host.freeShared(this.cqBuffer);
+    try {
+      this.#host.freeShared(this.sqBuffer);
+      this.#host.freeShared(this.cqBuffer);
+    } finally {
+      this.#own?.release();
+    }
     this.#host.onRelease(this);
   }
 

@@ -1,7 +1,7 @@
 // Shapes shared by the queue engines and Device. The engines know nothing about backends: Device
 // hands each queue a QueueHost with the few things a ring needs (register files, an interrupt line,
 // DMA memory shared with the device, the device's DmaResolver).
-import type { IrqLine, MappedRegion, PortalPort } from "../backend.ts";
+import type { DeviceRings, IrqLine, MappedRegion, PortalPort, QueueSpec } from "../backend.ts";
 import type { DmaBuffer, DmaResolver } from "../mem/index.ts";
 import type { AsyncGate, EndKind } from "./common.ts";
 import type { RemovalWatch } from "../removal.ts";
@@ -102,6 +102,12 @@ export interface QueueHost {
   portal(region: string, store: "movdir64b" | "enqcmd", size: number): PortalPort;
   /** Called once by release(): the queue id may be requested again. */
   onRelease(queue: Queue): void;
+  /**
+   * The rings of an sq-cq queue when its device keeps them (UACCE QM queues), as buffers claimed for
+   * the queue (given back with freeShared) and the device's doorbell writes; undefined when the
+   * engine allocates its own rings and rings the description's doorbell registers.
+   */
+  deviceRings?(spec: Extract<QueueSpec, { kind: "sq-cq" }>, id: number, depth: number | undefined, label: string): { sq: DmaBuffer; cq: DmaBuffer; rings: DeviceRings } | undefined;
   /** Present when the device can leave while open: queues tick it on flush/take and look after
    *  each sleep (see runtime/src/removal.ts). */
   readonly removal?: RemovalWatch;

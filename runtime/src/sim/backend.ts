@@ -28,6 +28,7 @@ import {
   SIM_CONFIG_REGION, SIM_NOTIFY_MULTIPLIER, State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
 import { writeVendorCapabilities } from "../pci/capabilities.ts";
+import { describe } from "../args.ts";
 import { JournalIo } from "./journal-io.ts";
 import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
 import { resolveModelLocation } from "./model-location.ts";
@@ -332,7 +333,7 @@ export class SimDevice implements BackendDevice {
    * vfio backend's REQ/ERR interrupt (within one look: a timer, a waiter's sleep, a queue's tick).
    */
   requestRemoval(event: RemovalEvent = "removed"): void {
-    if (event !== "removed" && event !== "error") throw new TypeError(`requestRemoval on sim device ${this.address}: event must be "removed" or "error", got ${String(event)}`);
+    if (event !== "removed" && event !== "error") throw new TypeError(`requestRemoval on sim device ${this.address}: event must be "removed" or "error", got ${describe(event)}`);
     this.#check("requestRemoval");
     this.#removal ??= event;
   }
