@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { progress, stepLog } from "@warpdrive/progress";
-import { peerToolsArchive } from "../test/peers/guest-tools.ts";
+import { peerToolsArchive } from "../test/vm/guest-tools.ts";
 import { CACHE_ROOT, runVm, tail } from "../test/vm/vm.ts";
 import { mdevModuleArchive } from "../test/vm/mdev-module.ts";
 import { uacceModulesArchive } from "../test/vm/uacce-module.ts";

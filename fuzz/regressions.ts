@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../generator/src/load.ts";
+import { REPO_ROOT } from "@warpdrive/generator/load";
 import type { TargetName } from "./targets/index.ts";
 
 export const REGRESSION_DIR = join(REPO_ROOT, "test", "fuzz", "regressions");

@@ -12,9 +12,9 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import ts from "typescript";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { loadDeviceSource, REPO_ROOT } from "../../generator/src/load.ts";
-import { Device, type DeviceSpec } from "../../runtime/src/index.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { loadDeviceSource, REPO_ROOT } from "@warpdrive/generator/load";
+import { Device, type DeviceSpec } from "@warpdrive/runtime";
 import { resetRecorded, runRecorded } from "./layout-shim.ts";
 import { INERT_VIRTIO_REGIONS } from "./inert-virtio-model.ts";
 

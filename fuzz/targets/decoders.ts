@@ -9,12 +9,12 @@
 // type of the language) generated at start into fuzz/.cache/ (git-ignored).
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { camel, pascal } from "../../generator/src/emit/util.ts";
-import { loadDevice, REPO_ROOT } from "../../generator/src/load.ts";
-import type { DeviceModel, FieldModel, StructFieldModel, StructModel } from "../../generator/src/model.ts";
-import { WarpDriveError } from "../../runtime/src/errors.ts";
-import type { RegisterIo } from "../../runtime/src/mem/index.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { camel, pascal } from "@warpdrive/generator/emit/util";
+import { loadDevice, REPO_ROOT } from "@warpdrive/generator/load";
+import type { DeviceModel, FieldModel, StructFieldModel, StructModel } from "@warpdrive/generator/model";
+import { WarpDriveError } from "@warpdrive/runtime/errors";
+import type { RegisterIo } from "@warpdrive/runtime/mem/index";
 import { Rng } from "../prng.ts";
 
 type StructClass = {

@@ -6,7 +6,7 @@
 // One input is a batch of mutants so that one TypeScript program type-checks several packages.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../generator/src/load.ts";
+import { REPO_ROOT } from "@warpdrive/generator/load";
 import { checkDescriptions, type Outcome } from "../describe/pipeline.ts";
 import { mutateStructure } from "../describe/structural.ts";
 import type { Rng } from "../prng.ts";

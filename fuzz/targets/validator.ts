@@ -5,8 +5,8 @@
 // - when it returns a model, emitDevice turns it into a package without throwing.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { loadDeviceSource, REPO_ROOT } from "../../generator/src/load.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { loadDeviceSource, REPO_ROOT } from "@warpdrive/generator/load";
 import { mutate } from "../mutate.ts";
 import type { Rng } from "../prng.ts";
 

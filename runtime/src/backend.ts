@@ -216,6 +216,12 @@ export interface IrqLine {
 export interface BackendDevice {
   /** "0000:00:03.0", "sim:wd-dummy/1". */
   readonly address: string;
+  /**
+   * Present when the device is not usable as soon as open() returns: Device.open awaits it (the sim
+   * backend resolves it once the model thread has run the model's init). A rejection is the open's
+   * failure; the caller closes the device.
+   */
+  readonly ready?: Promise<void>;
   /** Mapped once, cached. */
   region(index: number): MappedRegion;
   dmaMap(ptr: number, size: number, iova: number): void;

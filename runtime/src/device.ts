@@ -6,7 +6,8 @@ import { checkBrand, checkInt, checkString, describe, optional } from "./args.ts
 import { checkDeviceOptions, checkQueueOptions, checkSpec } from "./device-args.ts";
 import { ConfigError, DeviceRemovedError, DmaError, type RemovalEvent, UseAfterReleaseError, WarpDriveError } from "./errors.ts";
 import { DmaBuffer, IovaAllocator, SharedResolver, type DmaDomain, type DmaResolver } from "./mem/index.ts";
-import { allocProvided, providedAddress } from "./mem/device-memory.ts";
+import { allocProvided, providedAddress } from "./device-memory.ts";
+import { RingClaims } from "./ring-claims.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
 import { SqCqQueue } from "./queue/sq-cq.ts";
 import { PortalQueue } from "./queue/portal.ts";
@@ -106,8 +107,8 @@ export class Device implements DmaDomain {
   /** Shared buffers the device reaches without a mapping of ours (backend.deviceMemory). */
   readonly #provided = new Set<DmaBuffer>();
   readonly #queues = new Map<string, AnyQueue>();
-  /** Rings of live queues and the key of their claim: the caller cannot free or unshare them. */
-  readonly #rings = new Map<DmaBuffer, symbol>();
+  /** Rings of live queues: the caller cannot free or unshare them. */
+  readonly #rings = new RingClaims();
   readonly #host: QueueHost;
   /** Regions found through PCI capabilities, by name (windows of a BAR; released before close). */
   readonly #located = new Map<string, LocatedRegion>();
@@ -131,8 +132,7 @@ export class Device implements DmaDomain {
     // vfio without an address finds the one device of the spec's ids bound to vfio-pci
     const bd = backend.open(spec, target.address);
     try {
-      const ready = (bd as { ready?: Promise<void> }).ready;
-      if (ready !== undefined) await ready;
+      if (bd.ready !== undefined) await bd.ready;
       return new Device(spec, bd, backend.kind, options);
     } catch (e) {
       bd.close();
@@ -157,15 +157,11 @@ export class Device implements DmaDomain {
       // free() or unshare() of it is refused instead of detaching memory the device still uses.
       allocShared: (size, name) => {
         const buf = self.alloc(size, name);
-        self.#rings.set(buf, buf.claim(`queue memory "${name}"`));
+        self.#rings.claim(buf, name);
         return buf;
       },
       freeShared: (buf) => {
-        const key = self.#rings.get(buf);
-        if (key !== undefined) {
-          self.#rings.delete(buf);
-          buf.disown(key);
-        }
+        self.#rings.release(buf);
         self.#freeOwned(buf);
       },
       get dma() {
@@ -194,7 +190,7 @@ export class Device implements DmaDomain {
         const buf = DmaBuffer.fromProvided(m.ptr, m.size, { name: `${label} ${what}`, giveBack: () => {} });
         made.push(buf);
         this.#owned.add(buf);
-        this.#rings.set(buf, buf.claim(`queue memory "${label} ${what}"`));
+        this.#rings.claim(buf, `${label} ${what}`);
       }
     } catch (e) {
       for (const b of made) this.#host.freeShared(b);
@@ -502,8 +498,7 @@ export class Device implements DmaDomain {
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     // rings a failed release left behind are the device's to free now
-    for (const [b, key] of this.#rings) attempt(() => b.disown(key));
-    this.#rings.clear();
+    this.#rings.releaseAll(attempt);
     for (const b of [...this.#shared]) attempt(() => b.unshare(this));
     for (const b of [...this.#owned]) attempt(() => b.free());
     this.#owned.clear();

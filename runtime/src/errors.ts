@@ -1,7 +1,7 @@
 // WarpDriveError and its kinds. Every error names the thing involved (file, queue, buffer, register)
 // and, where one is known, the likely fix: the message alone must be enough to act on, because a
 // CLI or test prints `formatError(e)` (one line, no stack) rather than a raw trace.
-import { errnoName, errnoText } from "./sys/errno.ts";
+import { errnoName, errnoText } from "./errno.ts";
 
 export class WarpDriveError extends Error {
   /** Optional advice on how to fix the cause ("is every device of the group bound to vfio-pci?"). */

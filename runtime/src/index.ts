@@ -4,6 +4,7 @@ export type { Backend, BackendDevice, CapabilitySpec, DeviceMemory, DeviceRings,
 export * from "./errors.ts";
 export { badArray, badCommand, badInt, badRequest, badWord, dmaAddress, dmaMisaligned, isI64, isRequestError, isU64, packBits, packBits64, setU64, zeroBytes, type BitLayout } from "./codec.ts";
 export * from "./mem/index.ts";
+export { mappedPortal, portalInstructions } from "./vfio/portal.ts";
 export { IndexRingQueue, PortalQueue, SqCqQueue, type Completion, type Encoder, type Queue, type QueueHost, type SqCqOptions } from "./queue/index.ts";
 export { VirtqSplitQueue, chainEncoder, type VirtqBuffer, type VirtqDone, type VirtqRequest } from "./queue/index.ts";
 export { VirtioTransport, type NegotiateOptions } from "./virtio/transport.ts";

@@ -5,8 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { loadDeviceSource, REPO_ROOT } from "../../generator/src/load.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { loadDeviceSource, REPO_ROOT } from "@warpdrive/generator/load";
 import { checkDescriptions, checkPackages } from "../../fuzz/describe/pipeline.ts";
 import { mutateStructure } from "../../fuzz/describe/structural.ts";
 import { Rng } from "../../fuzz/prng.ts";

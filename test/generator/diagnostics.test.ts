@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DiagnosticError, formatDiagnostic, formatPath, sortDiagnostics, type Diagnostic } from "../../generator/src/diagnostics.ts";
-import { loadDevice, loadDeviceSource } from "../../generator/src/load.ts";
-import { firstInvalidUtf8, MAX_FILE_BYTES } from "../../generator/src/parse.ts";
+import { DiagnosticError, formatDiagnostic, formatPath, sortDiagnostics, type Diagnostic } from "@warpdrive/generator/diagnostics";
+import { loadDevice, loadDeviceSource } from "@warpdrive/generator/load";
+import { firstInvalidUtf8, MAX_FILE_BYTES } from "@warpdrive/generator/parse";
 import { BAD_CASES } from "./bad-cases.ts";
 
 const errorsOf = (yaml: string | Uint8Array): Diagnostic[] => {

@@ -3,9 +3,9 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatDiagnostic } from "../../generator/src/diagnostics.ts";
-import { loadDeviceSource } from "../../generator/src/load.ts";
-import { parseDeviceSource } from "../../generator/src/parse.ts";
+import { formatDiagnostic } from "@warpdrive/generator/diagnostics";
+import { loadDeviceSource } from "@warpdrive/generator/load";
+import { parseDeviceSource } from "@warpdrive/generator/parse";
 
 const ROOT = join(import.meta.dir, "..", "..");
 

@@ -1,8 +1,8 @@
 // Emitter rules that hold for every file: headers, provenance on every declaration, escaped docs,
 // the package.json contract, the resolved spec and the typed queue wrappers' wiring.
 import { describe, expect, test } from "bun:test";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { camel, escapeDoc, num, pascal } from "../../generator/src/emit/util.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { camel, escapeDoc, num, pascal } from "@warpdrive/generator/emit/util";
 import { AdminQueue, CmdQueue, IoQueue } from "../fixtures/golden/kitchen.expected/src/client.ts";
 import { spec } from "../fixtures/golden/kitchen.expected/src/spec.ts";
 import { kitchenDevice, qemuEdu } from "./ir.ts";

@@ -5,11 +5,11 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "../../generator/src/generated-names.ts";
-import { loadDeviceSource, REPO_ROOT } from "../../generator/src/load.ts";
-import { parseDeviceSource } from "../../generator/src/parse.ts";
-import type { RawDevice } from "../../generator/src/dsl.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS } from "@warpdrive/generator/generated-names";
+import { loadDeviceSource, REPO_ROOT } from "@warpdrive/generator/load";
+import { parseDeviceSource } from "@warpdrive/generator/parse";
+import type { RawDevice } from "@warpdrive/generator/dsl";
 
 /** Two regions with a register of one name (prefixed types), commands whose params have bit fields. */
 const NAMES_DEVICE = `device: names-dev

@@ -5,9 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import type { DeviceModel } from "../../generator/src/model.ts";
-import { writePackage } from "../../generator/src/write.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import type { DeviceModel } from "@warpdrive/generator/model";
+import { writePackage } from "@warpdrive/generator/write";
 import { kitchenDevice } from "./ir.ts";
 
 const ROOT = join(import.meta.dir, "../..");

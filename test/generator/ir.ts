@@ -11,7 +11,7 @@ import type {
   StructFieldModel,
   StructFieldType,
   StructModel,
-} from "../../generator/src/model.ts";
+} from "@warpdrive/generator/model";
 
 let line = 1;
 export const at = (file: string) => ({ file, line: line++, column: 3 });

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { emitDevice } from "../../generator/src/emit/index.ts";
-import { loadDevice, loadDeviceSource, REPO_ROOT, sourceName } from "../../generator/src/load.ts";
+import { emitDevice } from "@warpdrive/generator/emit/index";
+import { loadDevice, loadDeviceSource, REPO_ROOT, sourceName } from "@warpdrive/generator/load";
 import { findMachinePath, machinePaths } from "../../fuzz/describe/pipeline.ts";
 
 const SPAWN_TIMEOUT = 60_000;

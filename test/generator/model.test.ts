@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findHandFiles } from "../../generator/src/build-model.ts";
-import { loadDevice, loadDeviceSource } from "../../generator/src/load.ts";
-import type { DeviceModel, SqCqQueueModel } from "../../generator/src/model.ts";
+import { findHandFiles } from "@warpdrive/generator/build-model";
+import { loadDevice, loadDeviceSource } from "@warpdrive/generator/load";
+import type { DeviceModel, SqCqQueueModel } from "@warpdrive/generator/model";
 
 const ROOT = join(import.meta.dir, "..", "..");
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bindCommand, devicesCommand } from "@warpdrive/runtime/admin";
-import { main } from "../../generator/src/cli.ts";
+import { main } from "@warpdrive/generator/cli";
 
 let sysfs: string;
 const lines: string[] = [];

@@ -4,8 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseDeviceSource } from "../../generator/src/parse.ts";
-import { loadDeviceSource } from "../../generator/src/load.ts";
+import { parseDeviceSource } from "@warpdrive/generator/parse";
+import { loadDeviceSource } from "@warpdrive/generator/load";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const REPLACEMENTS: unknown[] = [null, -1, 0, 3, 0x1_0000_0000, 2 ** 60, 1.5, "", "x", "7:0", "0:7", "a.b", "Sqe", true, [], [1, 2], {}, { a: 1 }];

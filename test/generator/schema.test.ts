@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { deviceSchema } from "../../generator/src/schema-errors.ts";
-import { loadDeviceSource } from "../../generator/src/load.ts";
+import { deviceSchema } from "@warpdrive/generator/schema-errors";
+import { loadDeviceSource } from "@warpdrive/generator/load";
 
 const ROOT = join(import.meta.dir, "..", "..");
 type Schema = { description?: string; $ref?: string; properties?: Record<string, Schema>; $defs?: Record<string, Schema>; [k: string]: unknown };

@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatDiagnostic } from "../../generator/src/diagnostics.ts";
-import { loadDeviceSource } from "../../generator/src/load.ts";
+import { formatDiagnostic } from "@warpdrive/generator/diagnostics";
+import { loadDeviceSource } from "@warpdrive/generator/load";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const WD_DUMMY = readFileSync(join(ROOT, "devices/wd-dummy.yaml"), "utf8");

@@ -4,8 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatDiagnostic } from "../../generator/src/diagnostics.ts";
-import { loadDevice } from "../../generator/src/load.ts";
+import { formatDiagnostic } from "@warpdrive/generator/diagnostics";
+import { loadDevice } from "@warpdrive/generator/load";
 
 const ROOT = join(import.meta.dir, "..", "..");
 /** Each test spawns the CLI (and generate runs the emitters): seconds, not milliseconds, on a busy machine. */

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RefusedError, writePackage } from "../../generator/src/write.ts";
+import { RefusedError, writePackage } from "@warpdrive/generator/write";
 
 const PKG = `${JSON.stringify({ name: "@warpdrive/x", warpdrive: { generator: "@warpdrive/generator", generatorVersion: "1" } })}\n`;
 

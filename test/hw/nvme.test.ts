@@ -4,7 +4,7 @@
 // identify fields are checked for consistency with each other and with the registers, never for
 // the sim's own strings.
 //
-// The whole suite runs once per controller configuration (nvme-configs.ts): on the sim, against
+// The whole suite runs once per controller configuration (test/vm/nvme-configs.ts): on the sim, against
 // every configuration the model presents (or the one WD_NVME_CONFIG names); on vfio, against the
 // one the VM harness gave QEMU for this boot (WD_NVME_CONFIG, default "default").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -12,7 +12,7 @@ import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
 import { encodeCreateIoCq, encodeCreateIoSq, encodeDeleteIoSq, encodeRead } from "@warpdrive/nvme-generated/commands";
 import { FeatureId, ShutdownStatus } from "@warpdrive/nvme-generated/enums";
 import { asciiField, Nvme, NvmeStatusError } from "@warpdrive/nvme";
-import { ASKED, NVME_CONFIG_ENV, NVME_CONFIGS, nvmeConfig, type NvmeConfig } from "./nvme-configs.ts";
+import { ASKED, NVME_CONFIG_ENV, NVME_CONFIGS, nvmeConfig, type NvmeConfig } from "../vm/nvme-configs.ts";
 
 const onVfio = (process.env.WD_BACKEND || "sim") === "vfio";
 const named = process.env[NVME_CONFIG_ENV];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkDeviceName, scaffoldDevice, ScaffoldError, schemaReference } from "../../generator/src/scaffold.ts";
+import { checkDeviceName, scaffoldDevice, ScaffoldError, schemaReference } from "@warpdrive/generator/scaffold";
 import { BUN, REPO, TSC, mustRun, readJson, removeDir, run, tempDir } from "./helpers.ts";
 
 const NAME = "my-accel";

@@ -35,7 +35,7 @@ import {
   passthruStatus,
   run,
   type KernelNvme,
-} from "./kernel-path.ts";
+} from "../vm/kernel-path.ts";
 import { firstDifference, pattern, regions, witness, type Region } from "./patterns.ts";
 
 const LONG = 240_000;

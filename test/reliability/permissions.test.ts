@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Device, formatError, VfioBackend, VfioError, type DeviceSpec } from "@warpdrive/runtime";
-import { SysError } from "../../runtime/src/errors.ts";
+import { SysError } from "@warpdrive/runtime/errors";
 import { FakeVfio } from "../runtime/fake-vfio.ts";
 
 const ADDR = "0000:00:03.0";

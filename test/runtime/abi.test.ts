@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as abi from "../../runtime/src/sys/abi.ts";
+import * as abi from "@warpdrive/runtime/sys/abi";
 
 test("ioctl numbers are _IO(';', 100 + n)", () => {
   expect(abi.VFIO_GET_API_VERSION).toBe(0x3b64);

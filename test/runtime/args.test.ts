@@ -1,7 +1,7 @@
 // The argument checkers every public entry point uses: the error class says what was wrong (type vs
 // range), the message names the argument and where, and no caller code runs while checking.
 import { expect, test } from "bun:test";
-import { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "../../runtime/src/args.ts";
+import { checkBigInt, checkBoolean, checkBrand, checkFunction, checkInt, checkNumber, checkOneOf, checkOptions, checkString, describe, optional } from "@warpdrive/runtime/args";
 
 test("checkInt: integers in range pass, -0 comes back as 0", () => {
   expect(checkInt(5, "id", 1, 64, "queue q")).toBe(5);

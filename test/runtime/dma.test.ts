@@ -2,10 +2,10 @@
 // (a clear error, never a crash), and no leaked mappings or fds over many cycles.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { DmaError, UseAfterReleaseError } from "../../runtime/src/errors.ts";
-import { DmaBuffer, SharedResolver, type DmaDomain } from "../../runtime/src/mem/dma.ts";
-import { IovaAllocator, clipRanges } from "../../runtime/src/mem/iova.ts";
-import { pageSize } from "../../runtime/src/sys/libc.ts";
+import { DmaError, UseAfterReleaseError } from "@warpdrive/runtime/errors";
+import { DmaBuffer, SharedResolver, type DmaDomain } from "@warpdrive/runtime/mem/dma";
+import { IovaAllocator, clipRanges } from "@warpdrive/runtime/mem/iova";
+import { pageSize } from "@warpdrive/runtime/sys/libc";
 import { fdCount, mapsCount } from "../helpers/proc.ts";
 
 /** VmSize / VmLck of this process in KiB (adjacent anonymous mappings merge, so counting lines is not enough). */

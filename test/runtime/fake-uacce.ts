@@ -7,9 +7,9 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SysError } from "../../runtime/src/errors.ts";
-import { MAP_SHARED, POLLIN, sys as real, type IoctlArg, type PollFd, type Sys } from "../../runtime/src/sys/libc.ts";
-import { UACCE_CMD_PUT_Q, UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO, UACCE_CMD_START_Q } from "../../runtime/src/sys/uacce-abi.ts";
+import { SysError } from "@warpdrive/runtime/errors";
+import { MAP_SHARED, POLLIN, sys as real, type IoctlArg, type PollFd, type Sys } from "@warpdrive/runtime/sys/libc";
+import { UACCE_CMD_PUT_Q, UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO, UACCE_CMD_START_Q } from "@warpdrive/runtime/sys/uacce-abi";
 
 export interface FakeUacceDevice {
   name: string;

@@ -2,9 +2,9 @@
 // (edu-like: BAR0 1 MiB mmap-able, BAR2 with a sparse-mmap capability, config space via pread/pwrite,
 // INTx + 1 MSI vector). It records every call with a copy of the ioctl argument bytes, so unit tests
 // can check the exact bytes the real kernel would get, and tracks open fds and mappings for leaks.
-import { SysError } from "../../runtime/src/errors.ts";
-import * as abi from "../../runtime/src/sys/abi.ts";
-import { sys as real, type IoctlArg, type PollFd, type Sys } from "../../runtime/src/sys/libc.ts";
+import { SysError } from "@warpdrive/runtime/errors";
+import * as abi from "@warpdrive/runtime/sys/abi";
+import { sys as real, type IoctlArg, type PollFd, type Sys } from "@warpdrive/runtime/sys/libc";
 
 export interface Call {
   call: string;

@@ -5,10 +5,10 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RegisterError, UseAfterReleaseError } from "../../runtime/src/errors.ts";
-import { DmaBuffer } from "../../runtime/src/mem/dma.ts";
-import { FfiMmioIo, MmioIo, RamIo, mmioIo, type RegisterIo } from "../../runtime/src/mem/io.ts";
-import { buildMmioLibrary, nativeMmio, nativeMmioUnavailableReason } from "../../runtime/src/mem/native.ts";
+import { RegisterError, UseAfterReleaseError } from "@warpdrive/runtime/errors";
+import { DmaBuffer } from "@warpdrive/runtime/mem/dma";
+import { FfiMmioIo, MmioIo, RamIo, mmioIo, type RegisterIo } from "@warpdrive/runtime/mem/io";
+import { buildMmioLibrary, nativeMmio, nativeMmioUnavailableReason } from "@warpdrive/runtime/mem/native";
 
 const buffers: DmaBuffer[] = [];
 afterAll(() => buffers.forEach((b) => b.free()));
@@ -169,7 +169,7 @@ test("RamIo over a non-shared buffer and at an offset", () => {
   expect(() => new RamIo(ab, 4, 8, "odd")).toThrow("not 8-byte aligned");
 });
 
-// Trap 1: a polling loop over a register must see a write made by another thread. A Worker writes
+// Hoisted reads: a polling loop over a register must see a write made by another thread. A Worker writes
 // into the same memory after it has started; the main thread spins on io.read32 with an iteration
 // bound far beyond what the write needs. A hoisted load would spin to the bound and fail.
 for (const kind of ["native", "ffi", "ram"] as const) {

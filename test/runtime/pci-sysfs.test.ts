@@ -10,7 +10,7 @@ import {
   listPciDevices,
   normalizePciAddress,
   readPciDevice,
-} from "../../runtime/src/pci/sysfs.ts";
+} from "@warpdrive/runtime/pci/sysfs";
 
 let sysfs: string;
 

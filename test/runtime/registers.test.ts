@@ -2,9 +2,9 @@
 // it was not asked to set, read-only fields refuse writes, 64-bit values are bigint, arrays, DMA
 // address registers through a resolver.
 import { expect, test } from "bun:test";
-import { DmaError, RegisterError } from "../../runtime/src/errors.ts";
-import type { DmaRef, DmaResolver } from "../../runtime/src/mem/dma.ts";
-import { RamIo, type RegisterIo } from "../../runtime/src/mem/io.ts";
+import { DmaError, RegisterError } from "@warpdrive/runtime/errors";
+import type { DmaRef, DmaResolver } from "@warpdrive/runtime/mem/dma";
+import { RamIo, type RegisterIo } from "@warpdrive/runtime/mem/io";
 import {
   DmaAddrReg,
   DmaAddrReg32,
@@ -17,7 +17,7 @@ import {
   RwReg64,
   WoReg32,
   type FieldLayout,
-} from "../../runtime/src/mem/registers.ts";
+} from "@warpdrive/runtime/mem/registers";
 
 /** A RamIo that records every write (offset, width, value) so tests see exactly what was stored. */
 function recordingIo(size = 256): { io: RegisterIo; writes: string[] } {

@@ -3,8 +3,8 @@
 // A crash here is the expected result without a guard; it would be the test runner's own without
 // this process.
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from "../../runtime/src/sys/libc.ts";
-import { guardMapping } from "../../runtime/src/uacce/sigbus-guard.ts";
+import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from "@warpdrive/runtime/sys/libc";
+import { guardMapping } from "@warpdrive/runtime/uacce/sigbus-guard";
 
 const mode = process.argv[2];
 const size = 2 * sys.pageSize;

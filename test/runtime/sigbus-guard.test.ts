@@ -5,7 +5,7 @@
 // case runs in a child process.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { nativeMmio } from "../../runtime/src/mem/native.ts";
+import { nativeMmio } from "@warpdrive/runtime/mem/native";
 
 const child = join(import.meta.dir, "sigbus-guard-child.ts");
 const run = (mode: string) => Bun.spawnSync([process.execPath, child, mode], { stdout: "pipe", stderr: "pipe" });

@@ -2,10 +2,10 @@
 // eventfds signal and wait, and nothing leaks fds.
 import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { ConfigError, formatError, SysError, VfioError, WarpDriveError } from "../../runtime/src/errors.ts";
-import { Errno, errnoName, errnoText } from "../../runtime/src/sys/errno.ts";
-import { EventFd } from "../../runtime/src/sys/eventfd.ts";
-import { MAP_PRIVATE, MFD_CLOEXEC, O_RDONLY, PROT_READ, PROT_WRITE, pageSize, sys } from "../../runtime/src/sys/libc.ts";
+import { ConfigError, formatError, SysError, VfioError, WarpDriveError } from "@warpdrive/runtime/errors";
+import { Errno, errnoName, errnoText } from "@warpdrive/runtime/errno";
+import { EventFd } from "@warpdrive/runtime/sys/eventfd";
+import { MAP_PRIVATE, MFD_CLOEXEC, O_RDONLY, PROT_READ, PROT_WRITE, pageSize, sys } from "@warpdrive/runtime/sys/libc";
 
 const fdCount = () => readdirSync("/proc/self/fd").length;
 

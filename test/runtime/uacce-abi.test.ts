@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as u from "../../runtime/src/sys/uacce-abi.ts";
+import * as u from "@warpdrive/runtime/sys/uacce-abi";
 
 test("ioctl numbers: _IO('W', 0|1) and _IOWR('H', 10|11, struct)", () => {
   expect(u.UACCE_CMD_START_Q).toBe(0x5700);

@@ -4,11 +4,11 @@
 // the device's depth, and a request that goes around the whole path (entry in the SQ, doorbell, a
 // completion the "device" writes, the write-back read from the SQ).
 import { afterEach, describe, expect, test } from "bun:test";
-import { ConfigError, UacceError } from "../../runtime/src/errors.ts";
-import { RamIo } from "../../runtime/src/mem/io.ts";
-import { UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO } from "../../runtime/src/sys/uacce-abi.ts";
-import { UacceBackend } from "../../runtime/src/uacce/backend.ts";
-import { decodeQmDoorbellV2, QmDoorbell, qmDoorbellV2 } from "../../runtime/src/uacce/qm-doorbell.ts";
+import { ConfigError, UacceError } from "@warpdrive/runtime/errors";
+import { RamIo } from "@warpdrive/runtime/mem/io";
+import { UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO } from "@warpdrive/runtime/sys/uacce-abi";
+import { UacceBackend } from "@warpdrive/runtime/uacce/backend";
+import { decodeQmDoorbellV2, QmDoorbell, qmDoorbellV2 } from "@warpdrive/runtime/uacce/qm-doorbell";
 import { Hzip } from "@warpdrive/hzip";
 import { HzipDevice } from "@warpdrive/hzip-generated/client";
 import { SQE_SIZE, CQE_SIZE } from "@warpdrive/hzip-generated/constants";

@@ -4,15 +4,15 @@
 // device), addresses, and failures that leave nothing behind.
 import { afterEach, describe, expect, test } from "bun:test";
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import type { DeviceSpec } from "../../runtime/src/backend.ts";
-import { Device, resolveTarget } from "../../runtime/src/device.ts";
-import { ConfigError, DmaError, UacceError } from "../../runtime/src/errors.ts";
-import { DmaBuffer } from "../../runtime/src/mem/dma.ts";
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys } from "../../runtime/src/sys/libc.ts";
-import { UacceBackend, findUacceDevices, uacceDeviceName } from "../../runtime/src/uacce/backend.ts";
-import { layoutRegions } from "../../runtime/src/uacce/device.ts";
-import { DusPool } from "../../runtime/src/uacce/dus-pool.ts";
-import { listUacceDevices, uacceDevicePresent } from "../../runtime/src/uacce/sysfs.ts";
+import type { DeviceSpec } from "@warpdrive/runtime/backend";
+import { Device, resolveTarget } from "@warpdrive/runtime/device";
+import { ConfigError, DmaError, UacceError } from "@warpdrive/runtime/errors";
+import { DmaBuffer } from "@warpdrive/runtime/mem/dma";
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, sys as realSys } from "@warpdrive/runtime/sys/libc";
+import { UacceBackend, findUacceDevices, uacceDeviceName } from "@warpdrive/runtime/uacce/backend";
+import { layoutRegions } from "@warpdrive/runtime/uacce/device";
+import { DusPool } from "@warpdrive/runtime/uacce/dus-pool";
+import { listUacceDevices, uacceDevicePresent } from "@warpdrive/runtime/uacce/sysfs";
 import { FakeUacce } from "./fake-uacce.ts";
 
 const DUS_ADDR = 0x1_0000_0000;

@@ -5,10 +5,10 @@
 // and with the bun:ffi fallback. edu transfers are kept below 4096 bytes: QEMU 7.2's edu has an
 // off-by-one (qemu issue 1254) that aborts the VM on a 4096-byte transfer at 0x40000.
 import { readdirSync } from "node:fs";
-import { VfioBackend, VfioDevice } from "../../runtime/src/vfio/index.ts";
-import { DmaBuffer, IovaAllocator } from "../../runtime/src/mem/index.ts";
-import { formatError, WarpDriveError } from "../../runtime/src/errors.ts";
-import type { DeviceSpec } from "../../runtime/src/backend.ts";
+import { VfioBackend, VfioDevice } from "@warpdrive/runtime/vfio/index";
+import { DmaBuffer, IovaAllocator } from "@warpdrive/runtime/mem/index";
+import { formatError, WarpDriveError } from "@warpdrive/runtime/errors";
+import type { DeviceSpec } from "@warpdrive/runtime/backend";
 
 const spec: DeviceSpec = {
   name: "qemu-edu", title: "edu", version: "1.0.0", pci: [{ vendor: 0x1234, device: 0x11e8 }],

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VfioError } from "../../runtime/src/errors.ts";
-import { claimMdev, findMdevTypes, listMdevInstances, listMdevTypes } from "../../runtime/src/vfio/mdev.ts";
+import { VfioError } from "@warpdrive/runtime/errors";
+import { claimMdev, findMdevTypes, listMdevInstances, listMdevTypes } from "@warpdrive/runtime/vfio/mdev";
 import { queuesCommand, vfioGroupHolders } from "@warpdrive/runtime/admin";
 
 let root: string;

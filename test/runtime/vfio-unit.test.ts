@@ -5,14 +5,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DeviceSpec } from "../../runtime/src/backend.ts";
-import { formatError, VfioError } from "../../runtime/src/errors.ts";
-import { MmioIo } from "../../runtime/src/mem/io.ts";
-import * as abi from "../../runtime/src/sys/abi.ts";
-import { VfioBackend, vfioBackend, findVfioDevice } from "../../runtime/src/vfio/backend.ts";
-import { VfioDevice } from "../../runtime/src/vfio/device.ts";
-import { iommuGroupOf, notViableReason } from "../../runtime/src/vfio/group.ts";
-import { SparseIo } from "../../runtime/src/vfio/regionio.ts";
+import type { DeviceSpec } from "@warpdrive/runtime/backend";
+import { formatError, VfioError } from "@warpdrive/runtime/errors";
+import { MmioIo } from "@warpdrive/runtime/mem/io";
+import * as abi from "@warpdrive/runtime/sys/abi";
+import { VfioBackend, vfioBackend, findVfioDevice } from "@warpdrive/runtime/vfio/backend";
+import { VfioDevice } from "@warpdrive/runtime/vfio/device";
+import { iommuGroupOf, notViableReason } from "@warpdrive/runtime/vfio/group";
+import { SparseIo } from "@warpdrive/runtime/vfio/regionio";
 import { FakeVfio, type FakeOptions } from "./fake-vfio.ts";
 
 const ADDR = "0000:00:03.0";
@@ -416,7 +416,7 @@ test("backend: finds the device bound to vfio-pci by the spec's ids", () => {
 });
 
 test("Device on the vfio backend: alloc maps DMA at an IOVA in range, close undoes everything", async () => {
-  const { Device } = await import("../../runtime/src/device.ts");
+  const { Device } = await import("@warpdrive/runtime/device");
   const fake = new FakeVfio();
   const dev = await Device.open(spec, { backend: new VfioBackend({ sys: fake, sysfs }), address: ADDR, iovaLimit: 1 << 28 });
   const buf = dev.alloc(8192, "dma-test");
@@ -531,8 +531,8 @@ test("revoke: BARs become anonymous stand-ins, then the device, group and contai
 });
 
 test("Device on the vfio backend: REQ fails the device with DeviceRemovedError, revokes it, and a new open works", async () => {
-  const { Device } = await import("../../runtime/src/device.ts");
-  const { DeviceRemovedError } = await import("../../runtime/src/errors.ts");
+  const { Device } = await import("@warpdrive/runtime/device");
+  const { DeviceRemovedError } = await import("@warpdrive/runtime/errors");
   const fake = new FakeVfio({ req: true, err: true });
   const backend = new VfioBackend({ sys: fake, sysfs });
   const dev = await Device.open(spec, { backend, address: ADDR, iovaLimit: 1 << 28 });

@@ -7,7 +7,7 @@ import { DmaBuffer, simBackend, type Backend } from "@warpdrive/runtime";
 import { DmaFault, type ModelDma } from "@warpdrive/runtime/sim/model";
 import { Bar0Offsets, encodeRead, encodeSetNumberOfQueues, IdentifyController, IdentifyNamespace, SmartLog, Sqe } from "@warpdrive/nvme";
 import { Nvme, NvmeControllerError } from "@warpdrive/nvme";
-import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts, type NvmeModelOptions } from "../../devices/nvme/model.ts";
+import { CAP_VALUE, cqeStatus, NvmeController, parseCommand, REG, Status, walkPrps, type ControllerPorts, type NvmeModelOptions } from "@warpdrive/nvme/model";
 
 const PAGE = 4096;
 

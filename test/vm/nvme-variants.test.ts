@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NVME_CONFIGS, nvmeConfig } from "../hw/nvme-configs.ts";
+import { NVME_CONFIGS, nvmeConfig } from "./nvme-configs.ts";
 import { bootedConfigs, nvmeQemuArgs, runNvmeVariants } from "./nvme-variants.ts";
 
 function withDir<T>(fn: (dir: string) => T): T {

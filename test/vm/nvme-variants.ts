@@ -1,11 +1,11 @@
 // NVMe controller configurations in the VM suite: one guest boot per configuration of
-// test/hw/nvme-configs.ts that QEMU can present, its nvme (and nvme-ns) device properties on the
+// test/vm/nvme-configs.ts that QEMU can present, its nvme (and nvme-ns) device properties on the
 // QEMU command line, test/hw/nvme.test.ts run against it through vfio with WD_NVME_CONFIG naming
 // it (the test checks the controller really is that configuration). The default configuration is
 // the main run's own controller, so it is not booted again here.
 import { closeSync, openSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { NVME_CONFIG_ENV, NVME_CONFIGS, type NvmeConfig, type NvmeQemuConfig } from "../hw/nvme-configs.ts";
+import { NVME_CONFIG_ENV, NVME_CONFIGS, type NvmeConfig, type NvmeQemuConfig } from "./nvme-configs.ts";
 import type { Log } from "./guest-image.ts";
 
 export type { NvmeQemuConfig };

@@ -3,7 +3,7 @@
 // WD_BACKEND=vfio, then the harness self-check (harness-check.ts), and ends with "N passed, M failed".
 // Exit status 0 only when everything passed. See test/vm/README.md.
 import { progress, stepLog } from "@warpdrive/progress";
-import { peerToolsArchive } from "../peers/guest-tools.ts";
+import { peerToolsArchive } from "./guest-tools.ts";
 import { mdevModuleArchive } from "./mdev-module.ts";
 import { runHarnessCheck } from "./harness-check.ts";
 import { bootedConfigs, runNvmeVariants, type VariantResult } from "./nvme-variants.ts";
@@ -26,7 +26,7 @@ const USAGE = `usage: bun run test:vm [-- options] [test paths...]
   --self-test           only the harness self-check
   --verbose             show the whole serial console (kernel messages too)
   --rebuild             rebuild the cached guest image
-  --no-nvme-configs     skip the NVMe configuration boots (test/hw/nvme-configs.ts)
+  --no-nvme-configs     skip the NVMe configuration boots (test/vm/nvme-configs.ts)
   --nvme-configs        only those boots
   --nvme-config <name>  only that configuration's boot (repeatable)
   --kernel 6.1|6.12     guest kernel of the main run and the configuration boots (default 6.1;
@@ -39,7 +39,7 @@ and the second-kernel boot run after the main run when no paths, --filter, --smo
 --kernel narrow it.
 Default test set: ./test/vm/fixtures/smoke.test.ts ./test/hw ./test/peers
 Then the uacce run (test/vm/uacce-run.ts), unless test paths, --smoke or --shell-cmd are given.
-The guest also gets the kernel's nvme driver and nvme-cli (test/peers/guest-tools.ts) for test/peers.`;
+The guest also gets the kernel's nvme driver and nvme-cli (test/vm/guest-tools.ts) for test/peers.`;
 
 const DEFAULT_TESTS = ["./test/vm/fixtures/smoke.test.ts", "./test/hw", "./test/peers"];
 /** What the second kernel runs: the harness smoke test, NVMe over vfio-pci, wd-dummy over VFIO-MDEV. */

@@ -3,7 +3,7 @@
 // WD_BACKEND=uacce, so the generated clients that run on sim (and wd-dummy's on VFIO and VFIO-mdev)
 // run on UACCE too, then each device's UACCE specifics, the removal of each parent module last. Reported by name with
 // its own pass/fail counts, then added to the run's total.
-import { peerToolsArchive } from "../peers/guest-tools.ts";
+import { peerToolsArchive } from "./guest-tools.ts";
 import { uacceModulesArchive } from "./uacce-module.ts";
 import { CACHE_ROOT, runVm, tail } from "./vm.ts";
 import type { Log } from "./guest-image.ts";

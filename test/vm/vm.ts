@@ -32,7 +32,7 @@ export interface VmOptions {
   env?: Record<string, string>;
   /** Extra cpio archives appended after the repo's code, once the guest image is known (test/peers' kernel NVMe tools). */
   extraArchives?: (image: GuestImage, log: Log) => Promise<string[]>;
-  /** QEMU properties of the NVMe controller and its namespaces (test/hw/nvme-configs.ts); default: QEMU's defaults. */
+  /** QEMU properties of the NVMe controller and its namespaces (test/vm/nvme-configs.ts); default: QEMU's defaults. */
   nvme?: NvmeQemuConfig;
   /** Guest kernel series (guest-image.ts GUEST_KERNELS); default 6.1. */
   kernel?: GuestKernel;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * wd-dummy as a VFIO mediated device: the WarpDrive proposal's memcpy accelerator, one queue per
- * mdev instance (the seed's "the queue is wrapped as mdev in VFIO").
+ * mdev instance (the WarpDrive proposal's "the queue is wrapped as mdev in VFIO").
  *
  * Parent: a virtual device "wd_dummy" (class wd_dummy, so it shows up under /sys/class/mdev_bus/)
  * with one mdev type "wd-dummy" and WD_INSTANCES instances. Create one with

@@ -1,4 +1,4 @@
-// `wd queues`: the mediated-device queues of this machine (the seed's one-queue-per-mdev): each mdev
+// `wd queues`: the mediated-device queues of this machine (the WarpDrive proposal's one queue per mdev): each mdev
 // type with the instances it can still create, and each instance with its IOMMU group and the process
 // that holds it (found in /proc/<pid>/fd: nothing is opened, so listing never steals a queue).
 //   wd queues [--json] [--sysfs DIR]

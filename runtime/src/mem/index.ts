@@ -34,4 +34,3 @@ export {
 } from "./dma.ts";
 export { IovaAllocator, clipRanges, type IovaAllocatorOptions, type IovaRange } from "./iova.ts";
 export { copyBytes } from "./bytes.ts";
-export { mappedPortal, portalInstructions } from "./portal.ts";

@@ -25,7 +25,7 @@ export interface Completion {
 }
 
 /**
- * The seed's queue API, common to both engines (design.md "Device and queues"), and the engine API
+ * The queue API of the WarpDrive proposal, common to both engines (design.md "Device and queues"), and the engine API
  * generated clients use: reserve a slot, encode the request straight into it (the queue is the
  * encoder's DmaResolver, so every buffer the request names is checked and pinned for its slot),
  * publish it. Nothing is allocated per request.

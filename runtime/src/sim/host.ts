@@ -8,9 +8,9 @@
 // (well under a microsecond) while the device is busy; an idle device costs ~1000 short wake-ups a
 // second instead of a core. The client never wakes the host on the
 // request path (that would be a path real hardware does not have); it only wakes it for stop/reset.
-import { dlopen, toArrayBuffer, type Pointer } from "bun:ffi";
+import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { RamIo } from "../mem/io.ts";
-import { sys } from "../sys/libc.ts";
+import { libc, sys } from "../sys/libc.ts";
 import {
   Cmd, CMD, DMA_COUNT, HOST_TID, DMA_ENTRY, DMA_SEQ, EPOCH, EPOCH_WAITERS, IRQ_BASE, IRQ_PENDING, J_ENTRIES, J_HEAD, J_TAIL, J_WAITERS, JOURNAL_SIZE, MAX_IRQS,
   RESET_DONE, State, STATE, WAKE,
@@ -57,7 +57,7 @@ class Region implements ModelRegion {
 /** libc memmove for DMA copies: a copy between two mappings needs no view objects (see Dma.copy). */
 const memmove = (() => {
   try {
-    return dlopen("libc.so.6", { memmove: { args: ["ptr", "ptr", "u64"], returns: "void" } }).symbols.memmove;
+    return libc().memmove;
   } catch {
     return undefined;
   }
@@ -293,7 +293,7 @@ let model: DeviceModel<unknown> | undefined;
 /** This thread's kernel id, so tools and tests can read its CPU time in /proc/self/task/<tid>/stat. */
 const tid = (() => {
   try {
-    return dlopen("libc.so.6", { gettid: { args: [], returns: "i32" } }).symbols.gettid();
+    return libc().gettid();
   } catch {
     return -1;
   }

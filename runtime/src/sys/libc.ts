@@ -30,6 +30,9 @@ function load(path: string) {
   munlock: { args: ["ptr", "u64"], returns: "i32" },
   sysconf: { args: ["i32"], returns: FFIType.i64_fast },
   getpid: { args: [], returns: "i32" },
+  // the sim model thread: its kernel id (CPU time in /proc/self/task/<tid>/stat), DMA copies
+  gettid: { args: [], returns: "i32" },
+  memmove: { args: ["ptr", "ptr", "u64"], returns: "void" },
   __errno_location: { args: [], returns: "ptr" },
   });
 }

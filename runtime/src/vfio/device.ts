@@ -16,7 +16,7 @@
 //           the teardown runs, so the kernel can finish; close() later unmaps the stand-ins.
 import { VfioError, type RemovalEvent } from "../errors.ts";
 import type { BackendDevice, DeviceSpec, IrqLine, MappedRegion, PortalPort, RemovalSignal } from "../backend.ts";
-import { mappedPortal } from "../mem/portal.ts";
+import { mappedPortal } from "./portal.ts";
 import { mmioIo, RamIo, type RegisterIo } from "../mem/io.ts";
 import * as abi from "../sys/abi.ts";
 import { EventFd } from "../sys/eventfd.ts";
@@ -249,7 +249,7 @@ export class VfioDevice implements BackendDevice {
 
   /** Mapped once and cached: mmap when VFIO allows all of it, mmap'ed areas + pread/pwrite for a sparse
    *  region, pread/pwrite otherwise (config space). */
-  /** MOVDIR64B/ENQCMD into the mapped BAR (see mem/portal.ts for why there is no weaker fallback). */
+  /** MOVDIR64B/ENQCMD into the mapped BAR (see portal.ts for why there is no weaker fallback). */
   portal(index: number, store: "movdir64b" | "enqcmd", size: number): PortalPort {
     return mappedPortal(this.region(index), store, size, `portal in ${this.#regionName(index)} of ${this.address}`);
   }

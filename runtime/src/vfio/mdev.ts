@@ -1,5 +1,5 @@
-// Mediated devices (VFIO-MDEV), the seed's "queue wrapped as an mdev", and the resource agent that
-// hands them out.
+// Mediated devices (VFIO-MDEV), the WarpDrive proposal's "queue wrapped as an mdev", and the resource
+// agent that hands them out.
 //
 // sysfs:   /sys/class/mdev_bus/<parent>/mdev_supported_types/<driver>-<type>/{name,available_instances,create,devices/}
 //          /sys/bus/mdev/devices/<uuid>/{mdev_type -> the type folder, iommu_group, remove}
@@ -9,7 +9,7 @@
 //          of /dev/vfio/N is EBUSY), an mdev is alone in its group, and the open dies with the process.
 //          So two processes never get the same instance, and the instance of a killed process is free
 //          again as soon as its files are closed. Release = close the device; the instance stays for the
-//          next claim (the seed: "the mdev will not be released if the user process exits").
+//          next claim (the WarpDrive proposal: "the mdev will not be released if the user process exits").
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { basename, join } from "node:path";

@@ -32,10 +32,10 @@ export function kernelPathMissing(): string | undefined {
   return undefined;
 }
 
-/** What the guest image lacks for the kernel path (the VM harness must add test/peers' archive). */
+/** What the guest image lacks for the kernel path (the VM harness appends the guest-tools archive). */
 export function guestToolsMissing(): string | undefined {
   for (const f of [GUEST_NVME_CLI, GUEST_NVME_MODULE_LIST, "/sys/bus/pci/drivers_probe"]) {
-    if (!existsSync(f)) return `${f} is missing from the guest (the peers archive, test/peers/guest-tools.ts, was not appended)`;
+    if (!existsSync(f)) return `${f} is missing from the guest (the archive of test/vm/guest-tools.ts was not appended)`;
   }
   return undefined;
 }

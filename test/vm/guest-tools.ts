@@ -12,8 +12,8 @@
 // Built once per (kernel package, tool package versions, PEER_TOOLS_VERSION) under .cache/vm/peers/.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { CpioWriter } from "../vm/cpio.ts";
-import { moduleBytes, plainKo, resolveModules, type GuestImage, type Log } from "../vm/guest-image.ts";
+import { CpioWriter } from "./cpio.ts";
+import { moduleBytes, plainKo, resolveModules, type GuestImage, type Log } from "./guest-image.ts";
 
 /** Bump when the archive's content or layout changes. */
 export const PEER_TOOLS_VERSION = 2;

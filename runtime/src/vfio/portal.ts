@@ -8,7 +8,7 @@
 import type { Pointer } from "bun:ffi";
 import type { MappedRegion, PortalPort } from "../backend.ts";
 import { ConfigError } from "../errors.ts";
-import { nativeMmio, nativeMmioUnavailableReason, type NativeMmio } from "./native.ts";
+import { nativeMmio, nativeMmioUnavailableReason, type NativeMmio } from "../mem/native.ts";
 
 let cpu: { movdir64b: boolean; enqcmd: boolean } | undefined;
 

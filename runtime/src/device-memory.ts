@@ -1,8 +1,8 @@
 // Device-provided memory (backend.ts, DeviceMemory): the two steps Device takes instead of its own
 // IOVA allocation and DMA map when the backend says which memory its device can reach.
-import type { DeviceMemory } from "../backend.ts";
-import { ConfigError, DmaError } from "../errors.ts";
-import { DmaBuffer } from "./dma.ts";
+import type { DeviceMemory } from "./backend.ts";
+import { ConfigError, DmaError } from "./errors.ts";
+import { DmaBuffer } from "./mem/dma.ts";
 
 /** A zeroed buffer carved from the device's pool; `owner` names the device in errors. */
 export function allocProvided(mem: DeviceMemory, size: number, name: string | undefined, owner: string): DmaBuffer {
