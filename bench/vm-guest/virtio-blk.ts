@@ -4,9 +4,9 @@
 //   kernel  the kernel's virtio_blk, driven by fio (--direct=1 --ioengine=libaio) on /dev/vdX;
 // 4 KiB random read and write at QD 1 and 32, rounds alternating between the drivers, medians.
 import { VirtioBlk } from "@warpdrive/virtio-blk";
-import { bindVfio, run } from "../../test/peers/kernel-path.ts";
-import { bindVirtioKernel } from "../../test/peers/virtio-kernel.ts";
-import { GUEST_FIO } from "../../test/peers/guest-tools.ts";
+import { bindVfio, run } from "../../test/vm/kernel-path.ts";
+import { bindVirtioKernel } from "../../test/vm/virtio-kernel.ts";
+import { GUEST_FIO } from "../../test/vm/guest-tools.ts";
 import { ratioGoal, type BenchEntry } from "../report.ts";
 import { median } from "../stats.ts";
 

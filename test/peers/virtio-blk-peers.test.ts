@@ -9,9 +9,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { VirtioBlk } from "@warpdrive/virtio-blk";
-import { GUEST_VIRTIO_MODULE_LIST } from "./guest-tools.ts";
-import { bindVfio, ddRead, ddWrite, openFds } from "./kernel-path.ts";
-import { bindVirtioKernel as bindKernel } from "./virtio-kernel.ts";
+import { GUEST_VIRTIO_MODULE_LIST } from "../vm/guest-tools.ts";
+import { bindVfio, ddRead, ddWrite, openFds } from "../vm/kernel-path.ts";
+import { bindVirtioKernel as bindKernel } from "../vm/virtio-kernel.ts";
 import { firstDifference, pattern, type Region } from "./patterns.ts";
 
 const LONG = 240_000;
@@ -21,7 +21,7 @@ const bdf = process.env.WD_DEVICE_VIRTIO_BLK;
 function missing(): string | undefined {
   if (process.env.WD_BACKEND !== "vfio") return "WD_BACKEND is not vfio (runs in the QEMU guest: bun run test:vm)";
   if (!bdf) return "WD_DEVICE_VIRTIO_BLK is not set (no virtio-blk-pci in this guest)";
-  if (!existsSync(GUEST_VIRTIO_MODULE_LIST)) return `${GUEST_VIRTIO_MODULE_LIST} is missing (the peers archive, test/peers/guest-tools.ts, was not appended)`;
+  if (!existsSync(GUEST_VIRTIO_MODULE_LIST)) return `${GUEST_VIRTIO_MODULE_LIST} is missing (the peers archive, test/vm/guest-tools.ts, was not appended)`;
   return undefined;
 }
 const why = missing();

@@ -4,7 +4,7 @@
 // addresses, which are not the IOVAs VFIO maps). /init binds both to vfio-pci (guest/init.sh).
 //
 // For test/peers, the kernel's own virtio drivers (virtio_pci and virtio_blk with what they need)
-// travel in the peers archive (test/peers/guest-tools.ts, /etc/wd-virtio-modules); they are not
+// travel in the peers archive (test/vm/guest-tools.ts, /etc/wd-virtio-modules); they are not
 // loaded at boot, so both devices start unbound.
 import { closeSync, openSync, truncateSync } from "node:fs";
 import { join } from "node:path";
