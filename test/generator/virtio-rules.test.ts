@@ -2,7 +2,7 @@
 // virtq-split queues. A good description builds the expected IR; each mistake is one error at the
 // place it is made (line:column found by searching the text, independently of the validator).
 import { describe, expect, test } from "bun:test";
-import { loadDeviceSource } from "../../generator/src/load.ts";
+import { loadDeviceSource } from "@warpdrive/generator/load";
 
 const GOOD = `device: t
 title: T
