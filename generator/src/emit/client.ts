@@ -6,11 +6,12 @@
 // included, and pinned for that request) and publishes it; reap returns one reused accessor over the
 // completion.
 import { StructureKind, type ClassDeclarationStructure, type MethodDeclarationStructure, type OptionalKind } from "ts-morph";
-import type { CommandModel, QueueModel } from "../model.ts";
+import type { CommandModel, QueueModel, VirtqSplitQueueModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
 import { encodeRequestName, requestTypeName } from "./requests.ts";
 import { regionClassName } from "./registers.ts";
 import { TsFile } from "./ts.ts";
+import { virtqQueueClass } from "./virtq.ts";
 import { camel, docText, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
@@ -19,7 +20,7 @@ const RT = "@warpdrive/runtime";
 const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "sendCommand", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor", "async", "submit", "completions"]);
 
 /** Members of the device class; a region with one of these names is `<name>Registers` instead. */
-const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
+const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor", "virtio"]);
 
 export function regionMemberName(name: string): string {
   const c = camel(name);
@@ -38,14 +39,14 @@ export function commandMethodName(c: CommandModel): string {
 }
 
 /** Entry struct sent and struct received, per queue kind. */
-function queueStructs(q: QueueModel): { send: string; recv: string } {
+function queueStructs(q: Exclude<QueueModel, VirtqSplitQueueModel>): { send: string; recv: string } {
   if (q.kind === "portal") return { send: q.descriptor, recv: q.completion.record };
   return q.kind === "index-ring" ? { send: q.entry, recv: q.entry } : { send: q.sq.entry, recv: q.cq.entry };
 }
 
 /** The runtime engine class behind a queue kind. */
 function runtimeQueueClass(q: QueueModel): string {
-  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : "SqCqQueue";
+  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : q.kind === "virtq-split" ? "VirtqSplitQueue" : "SqCqQueue";
 }
 
 export function clientFile(ctx: EmitContext): TsFile {
@@ -53,7 +54,7 @@ export function clientFile(ctx: EmitContext): TsFile {
   const m = ctx.model;
   f.useForEffect("./version.ts"); // the runtime version check runs before the client exists
   f.use("./spec.ts", "spec");
-  for (const q of m.queues) f.add(queueClass(ctx, f, q));
+  for (const q of m.queues) f.add(q.kind === "virtq-split" ? virtqQueueClass(ctx, f, q, queueClassName(q)) : queueClass(ctx, f, q));
   f.add(deviceClass(ctx, f));
   return f;
 }
@@ -84,7 +85,7 @@ function sendBody(encode: string, arg: string, tryOnly: boolean): string[] {
   ];
 }
 
-function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
+function queueClass(ctx: EmitContext, f: TsFile, q: Exclude<QueueModel, VirtqSplitQueueModel>): OptionalKind<ClassDeclarationStructure> & { kind: StructureKind.Class } {
   const rtClass = runtimeQueueClass(q);
   f.use(RT, rtClass, true);
   const { send, recv } = queueStructs(q);
@@ -307,8 +308,21 @@ function deviceClass(ctx: EmitContext, f: TsFile): OptionalKind<ClassDeclaration
         statements: ["this.device = device;", ...m.regions.map((r) => `this.${regionMemberName(r.name)} = new ${regionClassName(r)}(device.region(${str(r.name)}).io, device.dma);`)],
       },
     ],
-    getAccessors: [{ name: "dma", returnType: "DmaResolver", docs: [docText("Checks and translates DmaRefs for this device.", m.source)], statements: ["return this.device.dma;"] }],
+    getAccessors: [
+      { name: "dma", returnType: "DmaResolver", docs: [docText("Checks and translates DmaRefs for this device.", m.source)], statements: ["return this.device.dma;"] },
+      ...(m.virtio === undefined ? [] : [virtioGetter(ctx, f)]),
+    ],
     methods,
   };
 }
 
+/** `virtio`: the device's virtio transport (negotiate, driverOk, configuration reads). */
+function virtioGetter(ctx: EmitContext, f: TsFile) {
+  f.use(RT, "VirtioTransport", true);
+  return {
+    name: "virtio",
+    returnType: "VirtioTransport",
+    docs: [docText("The virtio transport: negotiate() features, then request the queues, then driverOk(); readConfig() reads the device configuration consistently.", ctx.model.virtio!.source, "virtio")],
+    statements: ["return this.device.virtio;"],
+  };
+}
