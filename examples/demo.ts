@@ -8,6 +8,7 @@ const examples: { file: string; what: string; args: string[] }[] = [
   { file: "wd-dummy-memcpy.ts", what: "WarpDrive dummy accelerator: memcpy through an index ring in shared memory", args: ["--count", "20000"] },
   { file: "edu.ts", what: "QEMU edu: registers, factorial, interrupts, DMA", args: [] },
   { file: "nvme.ts", what: "NVMe: bring-up, identify, write and read back", args: [] },
+  { file: "virtio-blk.ts", what: "virtio: a block device and an entropy device through split virtqueues", args: [] },
   { file: "compress.ts", what: "hzip: gzip a file through a compression accelerator's queue, check it with gunzip", args: [] },
 ];
 

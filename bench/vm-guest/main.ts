@@ -2,7 +2,8 @@
 // vfio-pci by the VM harness). Same emulated NVMe controller, two drivers:
 //   ours    the Nvme driver on the generated client over vfio (pipelined trySubmit/reap);
 //   kernel  the kernel's nvme driver, driven by fio (--direct=1 --ioengine=libaio) on /dev/nvmeXn1;
-// 4 KiB random read and write at queue depth 1 and 32, medians of repeated timed runs. And the edu
+// 4 KiB random read and write at queue depth 1 and 32, medians of repeated timed runs; the same for
+// QEMU's virtio-blk-pci, ours (VirtioBlk) against the kernel's virtio_blk (./virtio-blk.ts). And the edu
 // liveness register round trip (write, read back the complement) through our mapping of BAR0 against
 // the same round trip through pwrite/pread on the VFIO device fd (the kernel does the MMIO).
 // Prints progress, then one line `WDBENCH <json>` with the entries for the host to show.
@@ -16,6 +17,7 @@ import { bindKernel, bindVfio, run } from "../../test/vm/kernel-path.ts";
 import { GUEST_FIO } from "../../test/vm/guest-tools.ts";
 import type { BenchEntry } from "../report.ts";
 import { median } from "../stats.ts";
+import { virtioBlkEntries } from "./virtio-blk.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -375,6 +377,7 @@ for (const op of OPS) {
     });
   }
 }
+entries.push(...(await virtioBlkEntries({ runs: RUNS, seconds: SECONDS, say, info })));
 entries.push(...(await edu()));
 entries.push(...(await wdDummy()));
 entries.push(...(await wdDummyUacce()));

@@ -16,6 +16,7 @@ import { emitDevice } from "@warpdrive/generator/emit/index";
 import { loadDeviceSource, REPO_ROOT } from "@warpdrive/generator/load";
 import { Device, type DeviceSpec } from "@warpdrive/runtime";
 import { resetRecorded, runRecorded } from "./layout-shim.ts";
+import { INERT_VIRTIO_REGIONS } from "./inert-virtio-model.ts";
 
 export interface DescriptionCase {
   /** The name diagnostics use, e.g. devices/qemu-edu.yaml. */
@@ -33,6 +34,19 @@ export type Outcome =
 const CACHE = join(REPO_ROOT, "fuzz", ".cache", "describe");
 const SHIM = join(import.meta.dir, "layout-shim.ts");
 const INERT_MODEL = new URL("./inert-model.ts", import.meta.url).href;
+const INERT_VIRTIO_MODEL = new URL("./inert-virtio-model.ts", import.meta.url).href;
+
+/** A virtio spec for the inert virtio model: its common and notify regions under the model's journaled names. */
+function inertVirtioSpec(spec: DeviceSpec): DeviceSpec {
+  const v = spec.virtio!;
+  const rename = (name: string) => (name === v.common ? INERT_VIRTIO_REGIONS.common : name === v.notify ? INERT_VIRTIO_REGIONS.notify : name);
+  return {
+    ...spec,
+    regions: spec.regions.map((r) => ({ ...r, name: rename(r.name) })),
+    virtio: { ...v, common: INERT_VIRTIO_REGIONS.common, notify: INERT_VIRTIO_REGIONS.notify },
+    model: INERT_VIRTIO_MODEL,
+  };
+}
 /** Where virtual packages live for the type checker (never written to disk). */
 const VIRTUAL = join(REPO_ROOT, "fuzz", ".cache", "virtual");
 
@@ -172,13 +186,15 @@ export async function checkPackages(packages: Map<string, string>[]): Promise<Ou
 async function openEveryQueue(spec: DeviceSpec): Promise<string | null> {
   let dev: Device;
   try {
-    dev = await Device.open({ ...spec, model: INERT_MODEL }, { backend: "sim" });
+    dev = await Device.open(spec.virtio === undefined ? { ...spec, model: INERT_MODEL } : inertVirtioSpec(spec), { backend: "sim" });
   } catch (e) {
     return `Device.open threw ${describeError(e)}`;
   }
   try {
+    // virtqueues are set up between feature negotiation and DRIVER_OK (each index once per reset)
+    if (spec.virtio !== undefined) dev.virtio.negotiate();
     for (const q of spec.queues) {
-      for (const id of q.kind === "sq-cq" ? [...new Set([q.first, q.last])] : [0]) {
+      for (const id of q.kind === "sq-cq" || q.kind === "virtq-split" ? [...new Set([q.first, q.last])] : [0]) {
         try {
           dev.requestQueue(q.name, { id }).release();
         } catch (e) {

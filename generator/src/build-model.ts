@@ -26,12 +26,14 @@ import {
   type RawDmaExtent,
   type RawUacceMatch,
   type RawStruct,
+  type RawVirtio,
 } from "./dsl.ts";
 import type {
   Access,
   CommandModel,
   CommandParamModel,
   PortalQueueModel,
+  VirtioModel,
   ConstantModel,
   DeviceModel,
   Endian,
@@ -104,7 +106,20 @@ class ModelBuilder {
       queues: this.queues(),
       commands: this.commands(),
       interrupts: this.interrupts(),
+      ...(d.virtio !== undefined && { virtio: this.virtio(d.virtio) }),
       handFiles,
+    };
+  }
+
+  private virtio(v: RawVirtio): VirtioModel {
+    return {
+      deviceType: v.device_type,
+      common: v.common,
+      notify: v.notify,
+      ...(v.isr !== undefined && { isr: v.isr }),
+      ...(v.config !== undefined && { config: v.config }),
+      ...(v.doc !== undefined && { doc: v.doc }),
+      source: this.source(["virtio"]),
     };
   }
 
@@ -209,7 +224,8 @@ class ModelBuilder {
       return {
         name: rname,
         kind: r.kind,
-        index: r.index,
+        index: r.capability === undefined ? r.index : -1,
+        ...(r.capability !== undefined && { capability: { cfgType: r.capability.cfg_type, multiplier: r.capability.notify_multiplier === true } }),
         size: r.size,
         ...(r.doc !== undefined && { doc: r.doc }),
         registers,
@@ -337,6 +353,17 @@ class ModelBuilder {
         };
       }
       if (q.kind === "portal") return this.portalQueue(q, common);
+      if (q.kind === "virtq-split") {
+        return {
+          kind: "virtq-split",
+          instances: q.instances === undefined ? { first: 0, last: 0 } : (parseInstances(q.instances) as { first: number; last: number }),
+          size: q.size,
+          ...(q.header !== undefined && { header: q.header }),
+          ...(q.footer !== undefined && { footer: q.footer }),
+          segments: q.segments,
+          ...common,
+        };
+      }
       const ids = parseInstances(q.instances) as { first: number; last: number };
       return {
         kind: "sq-cq",

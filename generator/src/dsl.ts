@@ -26,7 +26,9 @@ export interface RawRegister extends RawDoc {
 
 export interface RawRegion extends RawDoc {
   kind: "mmio" | "ram";
+  /** Absent for a capability-located region (the schema requires one of the two). */
   index: number;
+  capability?: RawDoc & { cfg_type: number; notify_multiplier?: boolean };
   size: number;
   registers?: Record<string, RawRegister>;
 }
@@ -127,7 +129,27 @@ export interface RawPortalQueue extends RawDoc {
   interrupt?: string;
 }
 
-export type RawQueue = RawIndexRingQueue | RawSqCqQueue | RawPortalQueue;
+/** A virtio split virtqueue (see generator/src/virtio-rules.ts). */
+export interface RawVirtqSplitQueue extends RawDoc {
+  kind: "virtq-split";
+  instances?: string | number;
+  size: number;
+  header?: string;
+  footer?: string;
+  segments: number;
+  interrupt?: string;
+}
+
+/** The top-level `virtio:` block. */
+export interface RawVirtio extends RawDoc {
+  device_type: number;
+  common: string;
+  notify: string;
+  isr?: string;
+  config?: string;
+}
+
+export type RawQueue = RawIndexRingQueue | RawSqCqQueue | RawPortalQueue | RawVirtqSplitQueue;
 
 export interface RawParam extends RawDoc, RawDmaExtent {
   field?: string;
@@ -171,6 +193,7 @@ export interface RawDevice extends RawDoc {
     pci?: { vendor: number; device: number; subsystem_vendor?: number; subsystem_device?: number }[];
     uacce?: RawUacceMatch;
   };
+  virtio?: RawVirtio;
   constants?: Record<string, RawNumberOrObject<{ value: number }>>;
   enums?: Record<string, RawDoc & { width?: number; values: Record<string, RawNumberOrObject<{ value: number }>> }>;
   regions?: Record<string, RawRegion>;

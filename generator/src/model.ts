@@ -33,6 +33,8 @@ export interface DeviceModel {
   queues: QueueModel[];
   commands: CommandModel[];
   interrupts: InterruptModel[];
+  /** The virtio transport, when the device is a virtio PCI device. */
+  virtio?: VirtioModel;
   /** Hand-written files found in devices/<name>/ (paths relative to that folder, sorted). */
   handFiles: string[];
 }
@@ -83,7 +85,10 @@ export interface EnumModel {
 export interface RegionModel {
   name: string;
   kind: "mmio" | "ram";
+  /** BAR / region index; -1 for a region located through a PCI capability. */
   index: number;
+  /** Where a capability-located region is found (virtio_pci_cap layout). */
+  capability?: { cfgType: number; multiplier: boolean };
   size: number;
   doc?: string;
   /** Sorted by offset. */
@@ -285,7 +290,32 @@ export interface PortalQueueModel {
   source: SourcePos;
 }
 
-export type QueueModel = IndexRingQueueModel | SqCqQueueModel | PortalQueueModel;
+/** A virtio split virtqueue: chains of [header] + data buffers + [footer], set up through the virtio transport. */
+export interface VirtqSplitQueueModel {
+  kind: "virtq-split";
+  name: string;
+  instances: { first: number; last: number };
+  size: number;
+  header?: string;
+  footer?: string;
+  segments: number;
+  interrupt?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+/** The virtio block: device type and the regions of the transport's structures. */
+export interface VirtioModel {
+  deviceType: number;
+  common: string;
+  notify: string;
+  isr?: string;
+  config?: string;
+  doc?: string;
+  source: SourcePos;
+}
+
+export type QueueModel = IndexRingQueueModel | SqCqQueueModel | PortalQueueModel | VirtqSplitQueueModel;
 
 export interface CommandParamModel {
   name: string;

@@ -37,6 +37,7 @@ import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS, STRUCT_VI
 import { checkFixedBits, checkPortalQueue, type PortalRulesHost } from "./portal-rules.ts";
 import { checkCommandVariant, checkVariants, type VariantRulesHost } from "./variant-rules.ts";
 import { checkDmaList, checkListParam, type ListRulesHost } from "./list-rules.ts";
+import { checkVirtio } from "./virtio-rules.ts";
 import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 import { commandStruct, contradicts, structDirections, structUses, type StructDirection } from "./struct-use.ts";
@@ -99,6 +100,7 @@ class Rules {
     this.checkStructDirections();
     this.checkInterrupts();
     checkUacceMatch(this.data, this.regions, (p, c, m, k) => this.report(p, c, m, k));
+    checkVirtio(this.portalRulesHost());
     this.checkNames();
     // what `wd validate` must also promise: the package generates, type-checks and works
     this.checkExportedNames();
@@ -240,7 +242,8 @@ class Rules {
         if (other !== undefined) this.report(["regions", rname, "index"], "duplicate-index", `regions ${other} and ${rname} both have index ${region.index}`);
         else byIndex.set(region.index, rname);
       }
-      if (region.kind === "mmio" && isInt(region.size) && !isPowerOfTwo(region.size)) {
+      // a capability-located region is a window of a BAR, sized by its structure, not the BAR
+      if (region.kind === "mmio" && region.capability === undefined && isInt(region.size) && !isPowerOfTwo(region.size)) {
         this.report(["regions", rname, "size"], "region-size", `mmio region ${rname} is ${hex(region.size)} bytes; PCI BARs are a power of two in size`, false, "warning");
       }
       this.checkRegisters(rname, region);

@@ -1,6 +1,7 @@
 // Which way a struct's bytes travel, from how the description uses it. A submission entry, a
-// descriptor or a command's struct is written by the host (to-device); a completion entry or a
-// completion record is written by the device (from-device); an index-ring entry is both (the host
+// descriptor, a virtqueue request's header or a command's struct is written by the host
+// (to-device); a completion entry, a completion record or a virtqueue request's footer is written
+// by the device (from-device); an index-ring entry is both (the host
 // writes the request, the device its done field). A struct nested in another travels the way its
 // container does. The emitters use the result to leave out what a direction never needs (a
 // from-device struct has no encoder), the validator to refuse a declared `direction` that the
@@ -34,6 +35,7 @@ export function commandStruct(d: RawDevice, c: unknown): string | undefined {
   if (q.kind === "index-ring") return isStr(q.entry) ? q.entry : undefined;
   if (q.kind === "sq-cq") return isObj(q.sq) && isStr(q.sq.entry) ? q.sq.entry : undefined;
   if (q.kind === "portal") return isStr(q.descriptor) ? q.descriptor : undefined;
+  if (q.kind === "virtq-split") return isStr(q.header) ? q.header : undefined;
   return undefined;
 }
 
@@ -53,6 +55,9 @@ export function structUses(d: RawDevice): StructUse[] {
     } else if (q.kind === "portal") {
       use(q.descriptor, "to-device", `the descriptor of portal queue ${qname}`, [...base, "descriptor"]);
       if (isObj(q.completion)) use(q.completion.record, "from-device", `the completion record of portal queue ${qname}`, [...base, "completion", "record"]);
+    } else if (q.kind === "virtq-split") {
+      use(q.header, "to-device", `the header of virtq-split queue ${qname}`, [...base, "header"]);
+      use(q.footer, "from-device", `the footer of virtq-split queue ${qname}`, [...base, "footer"]);
     }
   }
   for (const [cname, c] of entries(d.commands)) {

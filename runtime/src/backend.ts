@@ -39,7 +39,52 @@ export type QueueSpec =
       };
       interrupt?: number;
     }
-  | PortalQueueSpec;
+  | PortalQueueSpec
+  | VirtqSplitQueueSpec;
+
+/**
+ * A virtio split virtqueue (virtio 1.x, 2.7): a descriptor table, an available ring the driver
+ * fills with chain heads and a used ring the device fills with (id, len). A request is a chain:
+ * an optional device-readable header struct, up to `segments` data buffers, an optional
+ * device-writable footer struct. The rings are set up through the virtio transport (the common
+ * configuration structure of `DeviceSpec.virtio`), not located by registers of their own.
+ */
+export interface VirtqSplitQueueSpec {
+  kind: "virtq-split";
+  name: string;
+  /** Virtqueue indices covered, inclusive. */
+  first: number;
+  last: number;
+  /** Entries asked for (a power of two); the device's queue_size caps it. */
+  size: number;
+  /** Bytes of the device-readable header each request starts with (0: none). */
+  header: number;
+  /** Bytes of the device-writable footer each request ends with (0: none). */
+  footer: number;
+  /** Most data buffers between header and footer. */
+  segments: number;
+  /** MSI-X vector (interrupt index) the queue raises. */
+  interrupt?: number;
+}
+
+/** A region found through a PCI vendor-specific capability in the virtio_pci_cap layout (its `index` is -1). */
+export interface CapabilitySpec {
+  /** The capability's cfg_type (virtio: 1 common, 2 notify, 3 ISR, 4 device-specific). */
+  cfgType: number;
+  /** The capability carries notify_off_multiplier (virtio's notify capability). */
+  multiplier?: boolean;
+}
+
+/** The virtio side of a description: its device type and which regions hold the transport's structures. */
+export interface VirtioSpec {
+  /** Virtio device id (1 network, 2 block, 4 entropy, ...); the PCI device id is 0x1040 + it. */
+  deviceType: number;
+  /** Region names of the common configuration, notification, ISR and device-specific structures. */
+  common: string;
+  notify: string;
+  isr?: string;
+  config?: string;
+}
 
 /**
  * A work queue fed through a portal: each request is one descriptor written to the portal in one
@@ -88,7 +133,8 @@ export interface DeviceSpec {
   title: string;
   version: string;
   pci: { vendor: number; device: number }[];
-  regions: { name: string; kind: "mmio" | "ram"; index: number; size: number }[];
+  /** A region with `capability` is located through PCI capabilities at open; its `index` is -1. */
+  regions: { name: string; kind: "mmio" | "ram"; index: number; size: number; capability?: CapabilitySpec }[];
   interrupts: { name: string; index: number; kind: "intx" | "msi" | "msix" }[];
   queues: QueueSpec[];
   /** The sim model: a module URL, or a package specifier such as "@warpdrive/<dev>/model" (generated
@@ -99,6 +145,8 @@ export interface DeviceSpec {
   modelOptions?: Record<string, unknown>;
   /** How the device is driven through UACCE (the kernel's /dev/<name>-<n> queue files), when it can be. */
   uacce?: UacceSpec;
+  /** The virtio transport of a virtio device (feature negotiation, virtqueue setup). */
+  virtio?: VirtioSpec;
 }
 
 /** The UACCE side of a description: which api strings it drives and where its regions live. */

@@ -11,6 +11,9 @@ import { RingClaims } from "./ring-claims.ts";
 import { IndexRingQueue } from "./queue/index-ring.ts";
 import { SqCqQueue } from "./queue/sq-cq.ts";
 import { PortalQueue } from "./queue/portal.ts";
+import { VirtqSplitQueue } from "./queue/virtq-split.ts";
+import { locateRegion, type LocatedRegion } from "./pci/located-region.ts";
+import { VirtioTransport } from "./virtio/transport.ts";
 import { RemovalWatch } from "./removal.ts";
 import type { Queue, QueueHost } from "./queue/types.ts";
 import { simBackend } from "./sim/backend.ts";
@@ -40,9 +43,12 @@ export interface QueueOptions {
 }
 
 /** What requestQueue returns for each queue kind. */
-export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue : S extends { kind: "portal" } ? PortalQueue : SqCqQueue;
+export type QueueFor<S extends QueueSpec> = S extends { kind: "index-ring" } ? IndexRingQueue
+  : S extends { kind: "portal" } ? PortalQueue
+  : S extends { kind: "virtq-split" } ? VirtqSplitQueue
+  : SqCqQueue;
 
-type AnyQueue = IndexRingQueue | SqCqQueue | PortalQueue;
+type AnyQueue = IndexRingQueue | SqCqQueue | PortalQueue | VirtqSplitQueue;
 
 /** Requests a reset took away from the device: the queue label and the tags send() returned. */
 export interface AbandonedRequests {
@@ -104,6 +110,9 @@ export class Device implements DmaDomain {
   /** Rings of live queues: the caller cannot free or unshare them. */
   readonly #rings = new RingClaims();
   readonly #host: QueueHost;
+  /** Regions found through PCI capabilities, by name (windows of a BAR; released before close). */
+  readonly #located = new Map<string, LocatedRegion>();
+  #virtio: VirtioTransport | undefined;
   /** Watches the backend's removal signal while the device is open (backends that have one). */
   readonly #removal: RemovalWatch | undefined;
   #removed: DeviceRemovedError | undefined;
@@ -244,7 +253,47 @@ export class Device implements DmaDomain {
     this.#check(`region ${name}`);
     const r = this.spec.regions.find((x) => x.name === name);
     if (r === undefined) throw new ConfigError(`${this.spec.name} has no region "${name}" (regions: ${this.spec.regions.map((x) => x.name).join(", ")})`);
+    if (r.capability !== undefined) return this.#locate(r).region;
     return this.backend.region(r.index);
+  }
+
+  #locate(r: DeviceSpec["regions"][number]): LocatedRegion {
+    let l = this.#located.get(r.name);
+    if (l === undefined) {
+      l = locateRegion(this.backend, r, `${this.spec.name} at ${this.address}`);
+      this.#located.set(r.name, l);
+    }
+    return l;
+  }
+
+  /**
+   * The virtio transport of a device whose description has a `virtio:` block: feature negotiation,
+   * device status, configuration reads (virtio/transport.ts). Its virtqueues are set up by
+   * requestQueue, between `negotiate()` and `driverOk()`.
+   */
+  get virtio(): VirtioTransport {
+    this.#check("virtio");
+    const v = this.spec.virtio;
+    if (v === undefined) throw new ConfigError(`${this.spec.name} is not a virtio device (its description has no virtio block)`);
+    if (this.#virtio === undefined) {
+      const region = (name: string) => {
+        const r = this.spec.regions.find((x) => x.name === name);
+        if (r === undefined) throw new ConfigError(`${this.spec.name}: virtio names region "${name}", which the description does not have`);
+        return r.capability !== undefined ? this.#locate(r) : undefined;
+      };
+      const notify = region(v.notify);
+      this.#virtio = new VirtioTransport({
+        label: `${this.spec.name} at ${this.address}`,
+        common: this.region(v.common),
+        notify: this.region(v.notify),
+        multiplier: notify?.capability.multiplier ?? 0,
+        isr: v.isr === undefined ? undefined : this.region(v.isr),
+        config: v.config === undefined ? undefined : this.region(v.config),
+        // Without ACCESS_PLATFORM a device ignores the IOMMU: only the sim's DMA table is then still right.
+        needsAccessPlatform: this.backendKind !== "sim",
+      });
+    }
+    return this.#virtio;
   }
 
   /** An interrupt line by name (or index), enabled on first use. */
@@ -385,6 +434,8 @@ export class Device implements DmaDomain {
         throw new ConfigError(`queue ${name} of ${this.name}: the work queue takes ${spec.depth} descriptors, depth ${options.depth} cannot be chosen`);
       }
       q = new PortalQueue(this.#host, spec, id);
+    } else if (spec.kind === "virtq-split") {
+      q = new VirtqSplitQueue(this.#host, spec, id, this.virtio, { depth: options.depth });
     } else {
       q = new SqCqQueue(this.#host, spec, id, { depth: options.depth, irq: options.irq });
     }
@@ -410,6 +461,7 @@ export class Device implements DmaDomain {
       // ring first let a busy device DMA into unmapped memory: a sim model fault, an IOMMU fault).
       this.backend.reset();
     } finally {
+      this.#virtio?.forget();
       for (const q of [...this.#queues.values()]) {
         q.releaseFor("its device was reset", "reset");
         if (q.abandoned.length > 0) lost.push({ queue: q.label, tags: q.abandoned });
@@ -441,6 +493,8 @@ export class Device implements DmaDomain {
         // closing anyway
       }
     }
+    // A virtio device is told to stop (device_status 0) before its rings are freed.
+    if (this.#removed === undefined && this.#virtio !== undefined && this.#virtio.features !== undefined) attempt(() => this.#virtio!.reset());
     for (const q of [...this.#queues.values()]) attempt(() => q.releaseFor("its device was closed", "closed"));
     this.#queues.clear();
     // rings a failed release left behind are the device's to free now
@@ -449,6 +503,9 @@ export class Device implements DmaDomain {
     for (const b of [...this.#owned]) attempt(() => b.free());
     this.#owned.clear();
     this.#closed = true;
+    // windows into BARs die before the BARs are unmapped
+    for (const l of this.#located.values()) attempt(() => l.release());
+    this.#located.clear();
     attempt(() => this.backend.close());
     if (first !== undefined) throw first;
   }

@@ -44,6 +44,10 @@ describe("inferred from use", () => {
     expect(directions(device("dsa-copy"))).toEqual({ Descriptor: "to-device", CompletionRecord: "from-device" });
   });
 
+  test("a virtq-split request's header is to-device and its footer from-device; a struct nothing uses is both", () => {
+    expect(directions(device("virtio-blk"))).toEqual({ BlkReqHeader: "to-device", BlkReqStatus: "from-device", BlkDiscardWriteZeroes: "both" });
+  });
+
   test("hzip declares its SQ entry both (the device writes results back into it)", () => {
     expect(directions(device("hzip"))).toEqual({ Sqe: "both", Cqe: "from-device" });
   });

@@ -3,7 +3,8 @@
 //
 //   - the kernel's nvme driver: nvme.ko, nvme-core.ko and what they depend on, from the same Debian
 //     kernel package the guest boots (not loaded at boot: /etc/wd-nvme-modules lists them in load
-//     order for the test that rebinds the device);
+//     order for the test that rebinds the device); likewise virtio_pci and virtio_blk
+//     (/etc/wd-virtio-modules);
 //   - nvme-cli (`nvme id-ctrl`, `io-passthru` ...) and, for `bun run bench:vm`, fio: Debian's binaries
 //     (`apt-get download` + `dpkg-deb -x`, never installed on the host) with every shared library
 //     `ldd` names, taken from the host when it has them, else from the Debian packages they come from.
@@ -15,15 +16,18 @@ import { CpioWriter } from "./cpio.ts";
 import { moduleBytes, plainKo, resolveModules, type GuestImage, type Log } from "./guest-image.ts";
 
 /** Bump when the archive's content or layout changes. */
-export const PEER_TOOLS_VERSION = 1;
+export const PEER_TOOLS_VERSION = 2;
 
 /** The kernel's NVMe PCIe driver (its dependencies are resolved from modules.dep). */
 export const NVME_MODULES = ["nvme-core", "nvme"];
+/** The kernel's virtio PCI transport and block driver (test/peers/virtio-blk-peers.test.ts). */
+export const VIRTIO_MODULES = ["virtio_pci", "virtio_blk"];
 
 /** Guest paths. */
 export const GUEST_NVME_CLI = "/usr/sbin/nvme";
 export const GUEST_FIO = "/usr/bin/fio";
 export const GUEST_NVME_MODULE_LIST = "/etc/wd-nvme-modules";
+export const GUEST_VIRTIO_MODULE_LIST = "/etc/wd-virtio-modules";
 
 interface Tool {
   pkg: string;
@@ -173,6 +177,12 @@ export async function peerToolsArchive(opts: PeerToolsOptions): Promise<string> 
       w.add({ kind: "file", path: `lib/modules/${rel}/${plainKo(m)}`, data: moduleBytes(join(kroot, "lib/modules", rel, m)) });
     }
     w.add({ kind: "file", path: GUEST_NVME_MODULE_LIST.slice(1), data: new TextEncoder().encode(modules.map((m) => `/lib/modules/${rel}/${plainKo(m)}\n`).join("")) });
+    // the same for the kernel's virtio block path (modules the nvme list already carries are not repeated)
+    const virtio = resolveModules(join(kroot, "lib/modules", rel), VIRTIO_MODULES);
+    for (const m of virtio.filter((x) => !modules.includes(x))) {
+      w.add({ kind: "file", path: `lib/modules/${rel}/${plainKo(m)}`, data: moduleBytes(join(kroot, "lib/modules", rel, m)) });
+    }
+    w.add({ kind: "file", path: GUEST_VIRTIO_MODULE_LIST.slice(1), data: new TextEncoder().encode(virtio.map((m) => `/lib/modules/${rel}/${plainKo(m)}\n`).join("")) });
 
     // The tools and their libraries.
     const manifest: Record<string, string[]> = {};

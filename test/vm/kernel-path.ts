@@ -92,7 +92,7 @@ export function deviceFds(): string[] {
   return [...openFds()].filter(([, t]) => /^\/dev\/(vfio|nvme)|eventfd|vfio/.test(t)).map(([fd, t]) => `${fd} -> ${t}`);
 }
 
-function unbind(bdf: string): void {
+export function unbind(bdf: string): void {
   const drv = driverOf(bdf);
   if (drv === undefined) return;
   if (drv === "vfio-pci") {

@@ -6,6 +6,7 @@ import { type CodeArchiveStats, envFile, repoRoot, shellQuote, writeCodeArchive 
 import { CpioWriter } from "./cpio.ts";
 import { ensureGuestImage, type GuestImage, type GuestKernel, type Log } from "./guest-image.ts";
 import { nvmeQemuArgs, type NvmeQemuConfig } from "./nvme-variants.ts";
+import { virtioQemuArgs } from "./virtio-devices.ts";
 import { type QemuEnd, parseRun, type RunReport } from "./report.ts";
 
 export interface VmOptions {
@@ -141,17 +142,18 @@ export async function runVm(opts: VmOptions): Promise<VmResult> {
   truncateSync(nvmeImage, 64 << 20);
   const nvmeDevice = opts.nvme ? nvmeQemuArgs(opts.nvme, runDir) : undefined;
   const extra = { devices: opts.devices?.(nvmeImage), qmpSocket: opts.qmpSocket };
+  const extraDevices = virtioQemuArgs(runDir);
   const t2 = performance.now();
   if (!opts.silent) log(`guest: ${cmd}`);
 
-  let { end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), opts);
+  let { end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), ...extraDevices], opts);
   if (opts.retryEarlyFailure !== false && !serialLog.includes("WDVM boot") && !end.timedOut) {
     // The kernel died before /init ran: nothing of ours was executed, so this is the emulator or the
     // host, not a test result. One more boot; its result stands on its own (never a pass by default).
     const first = serialLog.split("\n").find((l) => /panic|error/i.test(l))?.trim() ?? `QEMU status ${end.code}`;
     log(`the guest died before /init (${first}); booting once more`);
     writeFileSync(join(logDir, "serial-first-attempt.log"), serialLog);
-    ({ end, serialLog, marks } = await boot(qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), opts));
+    ({ end, serialLog, marks } = await boot([...qemuArgs(image, initrd, nvmeImage, opts.append ?? [], nvmeDevice, extra), ...extraDevices], opts));
   }
   const t3 = performance.now();
   const logPath = join(logDir, "serial.log");

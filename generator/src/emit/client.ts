@@ -5,11 +5,12 @@
 // in the runtime queue, encodes the request straight into it (the queue is the encoder's
 // DmaResolver: each buffer named is checked, extent included, and pinned for that request) and
 // publishes it; reap returns one reused accessor over the completion.
-import type { CommandModel, QueueModel } from "../model.ts";
+import type { CommandModel, QueueModel, VirtqSplitQueueModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
 import { encodeRequestName, requestTypeName } from "./requests.ts";
 import { regionClassName } from "./registers.ts";
 import { TsFile } from "./ts.ts";
+import { virtqQueueClass } from "./virtq.ts";
 import { camel, docBlock, docText, memberDoc, pascal, str, type EmitContext } from "./util.ts";
 
 const RT = "@warpdrive/runtime";
@@ -18,7 +19,7 @@ const RT = "@warpdrive/runtime";
 const WRAPPER_MEMBERS = new Set(["queue", "send", "trySend", "sendWith", "sendCommand", "recv", "recvSync", "reap", "reapSync", "flush", "release", "released", "inFlight", "constructor", "async", "submit", "completions"]);
 
 /** Members of the device class; a region with one of these names is `<name>Registers` instead. */
-const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor"]);
+const DEVICE_MEMBERS = new Set(["device", "dma", "open", "alloc", "requestQueue", "close", "constructor", "virtio"]);
 
 export function regionMemberName(name: string): string {
   const c = camel(name);
@@ -37,14 +38,14 @@ export function commandMethodName(c: CommandModel): string {
 }
 
 /** Entry struct sent and struct received, per queue kind. */
-function queueStructs(q: QueueModel): { send: string; recv: string } {
+function queueStructs(q: Exclude<QueueModel, VirtqSplitQueueModel>): { send: string; recv: string } {
   if (q.kind === "portal") return { send: q.descriptor, recv: q.completion.record };
   return q.kind === "index-ring" ? { send: q.entry, recv: q.entry } : { send: q.sq.entry, recv: q.cq.entry };
 }
 
 /** The runtime engine class behind a queue kind. */
 function runtimeQueueClass(q: QueueModel): string {
-  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : "SqCqQueue";
+  return q.kind === "index-ring" ? "IndexRingQueue" : q.kind === "portal" ? "PortalQueue" : q.kind === "virtq-split" ? "VirtqSplitQueue" : "SqCqQueue";
 }
 
 export function clientFile(ctx: EmitContext): TsFile {
@@ -52,7 +53,7 @@ export function clientFile(ctx: EmitContext): TsFile {
   const m = ctx.model;
   f.useForEffect("./version.ts"); // the runtime version check runs before the client exists
   f.use("./spec.ts", "spec");
-  for (const q of m.queues) f.add(queueClass(ctx, f, q));
+  for (const q of m.queues) f.add(q.kind === "virtq-split" ? virtqQueueClass(ctx, f, q, queueClassName(q)) : queueClass(ctx, f, q));
   f.add(deviceClass(ctx, f));
   return f;
 }
@@ -66,7 +67,7 @@ function member(doc: string, code: string[]): string {
  * A queue class: the runtime's TypedQueue over this queue's engine and structs (send, recv, reap,
  * submit... live there once), plus one method per command of the queue.
  */
-function queueClass(ctx: EmitContext, f: TsFile, q: QueueModel): string {
+function queueClass(ctx: EmitContext, f: TsFile, q: Exclude<QueueModel, VirtqSplitQueueModel>): string {
   const rtClass = runtimeQueueClass(q);
   f.use(RT, rtClass, true);
   f.use(RT, "TypedQueue");
@@ -143,6 +144,10 @@ function deviceClass(ctx: EmitContext, f: TsFile): string {
         ]),
       ].join("\n"),
     );
+  }
+  if (m.virtio !== undefined) {
+    f.use(RT, "VirtioTransport", true);
+    members.push(member("The virtio transport: negotiate() features, then request the queues, then driverOk(); readConfig() reads the device configuration consistently.", ["get virtio(): VirtioTransport { return this.device.virtio; }"]));
   }
   const doc = docText(`${m.title}: the typed client.${m.doc ? ` ${m.doc}` : ""}`, m.source, `device ${m.name}`);
   return `${docBlock(doc)}\nexport class ${name} extends TypedDevice {\n${members.join("\n\n")}\n}`;

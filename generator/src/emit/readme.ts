@@ -1,6 +1,7 @@
 // README.md: what a reader of the datasheet wants to find without opening the source: register map,
 // struct layouts, queues, commands, and a usage example against the generated client.
 import type { FieldModel, RegisterModel, StructFieldModel } from "../model.ts";
+import { virtioReadme } from "./virtq.ts";
 import { clientClassName, commandMethodName, regionMemberName } from "./client.ts";
 import { generatedPackageName } from "./package.ts";
 import { GENERATOR_NAME, camel, hex, type EmitContext } from "./util.ts";
@@ -49,8 +50,13 @@ export function readme(ctx: EmitContext): string {
   if (q) {
     const cmd = m.commands.find((c) => c.queue === q.name);
     out.push(`using q = dev.requestQueue(${JSON.stringify(q.name)});`);
-    out.push(cmd ? `q.${commandMethodName(cmd)}({ /* ${cmd.params.map((p) => camel(p.name)).join(", ")} */ });` : `q.send({ /* fields of ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.descriptor : q.sq.entry} */ });`);
-    out.push(`const done = q.recvSync(1000); // decoded ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.completion.record : q.cq.entry}`);
+    if (q.kind === "virtq-split") {
+      out.push(`q.send(${q.header === undefined ? "" : `{ /* fields of ${q.header} */ }, `}[{ ref: buf.ref(), writable: true }]);`);
+      out.push(`const done = q.recvSync(1000); // { tag, length${q.footer === undefined ? "" : `, footer: ${q.footer}`} }`);
+    } else {
+      out.push(cmd ? `q.${commandMethodName(cmd)}({ /* ${cmd.params.map((p) => camel(p.name)).join(", ")} */ });` : `q.send({ /* fields of ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.descriptor : q.sq.entry} */ });`);
+      out.push(`const done = q.recvSync(1000); // decoded ${q.kind === "index-ring" ? q.entry : q.kind === "portal" ? q.completion.record : q.cq.entry}`);
+    }
   }
   out.push("```");
 
@@ -70,7 +76,8 @@ export function readme(ctx: EmitContext): string {
   if (m.regions.length > 0) {
     out.push("", "## Register map");
     for (const r of m.regions) {
-      out.push("", `### ${r.name} (${r.kind}, region ${r.index}, ${hex(r.size)} bytes)`, "");
+      const where = r.capability === undefined ? `region ${r.index}` : `PCI capability cfg_type ${r.capability.cfgType}${r.capability.multiplier ? " with notify multiplier" : ""}`;
+      out.push("", `### ${r.name} (${r.kind}, ${where}, ${hex(r.size)} bytes)`, "");
       if (r.doc) out.push(cell(r.doc), "");
       out.push("| Offset | Register | Width | Access | Fields | Description |", "|---|---|---|---|---|---|");
       for (const g of r.registers) {
@@ -96,11 +103,15 @@ export function readme(ctx: EmitContext): string {
         out.push(`| \`${x.name}\` | index-ring | ${x.entry} (done: \`${x.done.field}\` != ${x.done.pending}) | ${x.depth} | \`${x.doorbell.region}.${x.doorbell.register}\` | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
       } else if (x.kind === "portal") {
         out.push(`| \`${x.name}\` [${x.instances.first}..${x.instances.last}] | portal (${x.store}) | ${x.descriptor} / ${x.completion.record} (done: \`${x.completion.status}\` != ${x.completion.pending}) | ${x.depth} | portal \`${x.portal.region}\`+${hex(x.portal.offset)}, stride ${hex(x.portal.stride)} | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
+      } else if (x.kind === "virtq-split") {
+        const parts = [...(x.header ? [x.header] : []), `${x.segments} buffers`, ...(x.footer ? [x.footer] : [])].join(" + ");
+        out.push(`| \`${x.name}\` [${x.instances.first}..${x.instances.last}] | virtq-split | ${parts} | ${x.size} | virtio notify | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
       } else {
         out.push(`| \`${x.name}\` [${x.instances.first}..${x.instances.last}] | sq-cq | ${x.sq.entry} / ${x.cq.entry} | ${x.sq.depth} / ${x.cq.depth} | \`${x.sq.doorbell.region}.${x.sq.doorbell.register}\`, \`${x.cq.doorbell.region}.${x.cq.doorbell.register}\` | ${x.interrupt ?? ""} | ${cell(x.doc)} |`);
       }
     }
   }
+  out.push(...virtioReadme(m));
   if (m.commands.length > 0) {
     out.push("", "## Commands", "", "| Command | Method | Struct | Fixed | Params | Description |", "|---|---|---|---|---|---|");
     for (const c of m.commands) {

@@ -155,7 +155,7 @@ function regionClass(ctx: EmitContext, f: TsFile, region: RegionModel) {
     kind: StructureKind.Class as const,
     isExported: true,
     name: regionClassName(region),
-    docs: [docText(`${region.name}: ${region.kind} region ${region.index}, ${hex(region.size)} bytes.${region.doc ? ` ${region.doc}` : ""}`, region.source, `region ${region.name}`)],
+    docs: [docText(`${region.name}: ${region.kind} ${region.capability === undefined ? `region ${region.index}` : `region found through PCI capability cfg_type ${region.capability.cfgType}`}, ${hex(region.size)} bytes.${region.doc ? ` ${region.doc}` : ""}`, region.source, `region ${region.name}`)],
     properties: props,
     ctors: [
       {

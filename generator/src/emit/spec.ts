@@ -3,6 +3,7 @@
 import type { DeviceModel, PortalQueueModel, RegisterRef, StructModel } from "../model.ts";
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
 import { docText, hex, str, type EmitContext } from "./util.ts";
+import { capabilityLiteral, virtioLiteral, virtqLiteral } from "./virtq.ts";
 
 function struct(m: DeviceModel, name: string): StructModel {
   const s = m.structs.find((x) => x.name === name);
@@ -60,6 +61,7 @@ function portalLiteral(m: DeviceModel, q: PortalQueueModel): string {
 
 function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string {
   if (q.kind === "portal") return portalLiteral(m, q);
+  if (q.kind === "virtq-split") return virtqLiteral(m, q);
   if (q.kind === "index-ring") {
     const done = fieldOf(m, q.entry, q.done.field);
     const ring = q.ring.kind === "dma" ? `"dma"` : `{ region: ${str(q.ring.region)}, offset: ${hex(q.ring.offset)} }`;
@@ -135,7 +137,7 @@ export function specFile(ctx: EmitContext): TsFile {
   const f = new TsFile();
   f.use("@warpdrive/runtime", "DeviceSpec", true);
   const pci = m.match.pci.map((p) => `{ vendor: ${hex(p.vendor, 4)}, device: ${hex(p.device, 4)} },`);
-  const regions = m.regions.map((r) => `{ name: ${str(r.name)}, kind: ${str(r.kind)}, index: ${r.index}, size: ${hex(r.size)} },`);
+  const regions = m.regions.map((r) => `{ name: ${str(r.name)}, kind: ${str(r.kind)}, index: ${r.index}, size: ${hex(r.size)}${capabilityLiteral(r)} },`);
   const irqs = m.interrupts.map((i) => `{ name: ${str(i.name)}, index: ${i.index}, kind: ${str(i.kind)} },`);
   const queues = m.queues.map((q) => `${queueLiteral(m, q)},`);
   const entries = [
@@ -148,6 +150,7 @@ export function specFile(ctx: EmitContext): TsFile {
     `queues: [${queues.length ? `\n${queues.map((l) => l.split("\n").map((x) => `  ${x}`).join("\n")).join("\n")}\n` : ""}],`,
   ];
   if (m.match.uacce !== undefined) entries.push(uacceLiteral(m));
+  entries.push(...virtioLiteral(m));
   // A package specifier, not a path: the model lives in the driver package, which depends on this
   // one (never the other way round); the runtime resolves it when a sim device opens.
   if (m.handFiles.includes("model.ts")) entries.push(`model: ${str(`@warpdrive/${m.name}/model`)},`);

@@ -25,8 +25,9 @@ import { EventFd } from "../sys/eventfd.ts";
 import { MAP_SHARED, MFD_CLOEXEC, PROT_READ, PROT_WRITE, sys } from "../sys/libc.ts";
 import {
   Cmd, CMD, DMA_COUNT, DMA_ENTRY, DMA_MAX_ENTRIES, DMA_SEQ, EPOCH, EPOCH_WAITERS, HOST_TID, IRQ_BASE, IRQ_PENDING, MAX_IRQS, newControl, newJournal, RESET_DONE,
-  State, STATE, WAKE, type HostMessage, type StartMessage,
+  SIM_CONFIG_REGION, SIM_NOTIFY_MULTIPLIER, State, STATE, WAKE, type HostMessage, type StartMessage,
 } from "./control.ts";
+import { writeVendorCapabilities } from "../pci/capabilities.ts";
 import { describe } from "../args.ts";
 import { JournalIo } from "./journal-io.ts";
 import { MailboxPort, MAX_DESCRIPTOR, newMailbox } from "./portal-mailbox.ts";
@@ -120,7 +121,8 @@ export class SimDevice implements BackendDevice {
     this.#control = control;
     this.#dma = dma;
     try {
-      for (const r of spec.regions) this.#regions.push(this.#mapRegion(r));
+      for (const r of placeRegions(spec)) this.#regions.push(this.#mapRegion(r));
+      this.#writeCapabilities(spec);
     } catch (e) {
       this.#unmapAll();
       openAddresses.delete(this.address);
@@ -129,6 +131,18 @@ export class SimDevice implements BackendDevice {
     for (const q of spec.queues) if (q.kind === "portal" && !this.#portals.has(q.portal.region)) this.#portals.set(q.portal.region, newMailbox());
     this.ready = this.#start(spec.model);
     this.ready.catch(() => {}); // reported to whoever awaits it; never an unhandled rejection
+  }
+
+  /** The configuration space of a device with capability-located regions (see SIM_NOTIFY_MULTIPLIER). */
+  #writeCapabilities(spec: DeviceSpec): void {
+    const config = this.#regions.find((r) => r.index === SIM_CONFIG_REGION.index && r.name === SIM_CONFIG_REGION.name);
+    if (config === undefined) return;
+    const caps = spec.regions.flatMap((r) => {
+      const bar = this.#regions.find((x) => x.name === r.name);
+      if (r.capability === undefined || bar === undefined) return [];
+      return [{ cfgType: r.capability.cfgType, bar: bar.index, capId: 0, offset: 0, length: bar.size, multiplier: r.capability.multiplier ? SIM_NOTIFY_MULTIPLIER : undefined }];
+    });
+    writeVendorCapabilities(config.io, spec.pci[0] ?? { vendor: 0, device: 0 }, caps);
   }
 
   #mapRegion(r: DeviceSpec["regions"][number]): SimRegion {
@@ -407,6 +421,29 @@ export class SimDevice implements BackendDevice {
       sys.close(r.fd, name);
     }
   }
+}
+
+/**
+ * The register files the sim maps: fixed regions as described; each capability-located region in a
+ * BAR of its own (lowest free index 0..5, a whole number of pages), plus the configuration space
+ * that lists them.
+ */
+function placeRegions(spec: DeviceSpec): DeviceSpec["regions"] {
+  const fixed = spec.regions.filter((r) => r.capability === undefined);
+  const located = spec.regions.filter((r) => r.capability !== undefined);
+  if (located.length === 0) return fixed;
+  const used = new Set(fixed.map((r) => r.index));
+  if (used.has(SIM_CONFIG_REGION.index)) throw new ConfigError(`sim device ${spec.name}: region index ${SIM_CONFIG_REGION.index} is the configuration space that lists its capability regions`);
+  const out = [...fixed];
+  for (const r of located) {
+    let bar = 0;
+    while (bar <= 5 && used.has(bar)) bar++;
+    if (bar > 5) throw new ConfigError(`sim device ${spec.name}: no free BAR (0..5) for capability region ${r.name}`);
+    used.add(bar);
+    out.push({ name: r.name, kind: r.kind, index: bar, size: Math.max(PAGE, Math.ceil(r.size / PAGE) * PAGE) });
+  }
+  out.push({ ...SIM_CONFIG_REGION });
+  return out;
 }
 
 export const simBackend: Backend = {

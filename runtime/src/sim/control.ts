@@ -77,3 +77,12 @@ export type HostMessage =
   | { type: "started"; address: string }
   | { type: "fault"; address: string; message: string }
   | { type: "stopped"; address: string };
+
+/**
+ * Capability-located regions on the sim (a description's `capability:` regions): each gets a BAR of
+ * its own (the lowest index 0..5 no fixed region uses), a page long at least, the whole BAR; the
+ * configuration space (region 7) lists them as vendor-specific capabilities. The notify capability's
+ * notify_off_multiplier is this, and a model gives queue n notify offset n (QEMU does the same).
+ */
+export const SIM_NOTIFY_MULTIPLIER = 4;
+export const SIM_CONFIG_REGION = { name: "pci_config", index: 7, size: 256, kind: "ram" } as const;

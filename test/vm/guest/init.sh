@@ -90,6 +90,11 @@ bind_vfio edu 0x1234 0x11e8 || setup_failed "binding edu"
 export WD_EDU_DEVICE=$BDF WD_DEVICE_QEMU_EDU=$BDF WD_EDU_GROUP=$GROUP
 bind_vfio nvme 0x1b36 0x0010 || setup_failed "binding nvme"
 export WD_NVME_DEVICE=$BDF WD_DEVICE_NVME=$BDF WD_NVME_GROUP=$GROUP
+# virtio-blk and virtio-rng (modern, iommu_platform: test/vm/virtio-devices.ts)
+bind_vfio virtio-blk 0x1af4 0x1042 || setup_failed "binding virtio-blk"
+export WD_DEVICE_VIRTIO_BLK=$BDF WD_VIRTIO_BLK_GROUP=$GROUP
+bind_vfio virtio-rng 0x1af4 0x1044 || setup_failed "binding virtio-rng"
+export WD_DEVICE_VIRTIO_RNG=$BDF
 export WD_BACKEND=vfio WD_VM_GUEST=1 WD_CACHE_DIR=/tmp/wd-cache
 [ -f /wd/.vm/libwdmmio.so ] && export WD_MMIO_LIB=/wd/.vm/libwdmmio.so
 [ -c /dev/vfio/vfio ] || setup_failed "/dev/vfio/vfio missing"
