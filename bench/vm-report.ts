@@ -34,7 +34,7 @@ export function vmMarkdown(run: VmBenchRun): string {
   return [
     `Measured ${run.date} by \`bun run bench:vm\`: a QEMU guest under TCG (no KVM; guest kernel ${kernel}) on ${run.machine}.`,
     "Each figure is the median of its rounds; the range columns give the lowest and highest round (the number of rounds in brackets).",
-    `ratio > 1: ours is faster (IOPS: ours / kernel; latency: reference / ours). The kernel side is ${fio} with O_DIRECT and libaio on the kernel's nvme driver.`,
+    `ratio > 1: ours is faster (IOPS: ours / kernel; latency: reference / ours). The kernel side is ${fio} with O_DIRECT and libaio on the kernel's nvme and virtio_blk drivers.`,
     "These are QEMU's emulated devices: the figures compare two drivers on the same emulated controller, not what real hardware does.",
     "",
     "| measure | ours | ours, range | reference | reference, range | ratio |",

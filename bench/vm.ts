@@ -1,7 +1,8 @@
 // `bun run bench:vm [-- --json FILE] [--markdown FILE] [--quick] [--timeout S]`: inside the QEMU guest of the VM suite
-// (test/vm), our NVMe client over vfio against the kernel's nvme driver driven by fio, on the same
-// emulated controller: 4 KiB random read and write at QD 1 and 32; and the edu liveness register
-// round trip through our BAR0 mapping against pwrite/pread on the VFIO device fd. The guest half is
+// (test/vm), our NVMe and virtio-blk clients over vfio against the kernel's nvme and virtio_blk
+// drivers driven by fio, on the same emulated device: 4 KiB random read and write at QD 1 and 32;
+// the edu liveness register round trip through our BAR0 mapping against pwrite/pread on the VFIO
+// device fd; wd-dummy over mdev and UACCE, and hzip over UACCE, each against its sim in the guest. The guest half is
 // bench/vm-guest/main.ts. Figures are for QEMU's emulated devices under TCG: they compare the two
 // drivers on that machine, not what real hardware does. A full run publishes its figures as
 // docs/bench/vm.json and docs/bench/vm.md (bench/vm-report.ts); --quick writes only what is named.
