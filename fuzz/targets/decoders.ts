@@ -95,10 +95,7 @@ function expectedStruct(model: DeviceModel, s: StructModel, bytes: Uint8Array, b
     const little = f.endian === "little";
     const es = f.size / f.count;
     const one = (at: number): unknown => {
-      if (f.type.kind === "struct") {
-        const inner = model.structs.find((x) => x.name === (f.type as { struct: string }).struct)!;
-        return expectedStruct(model, inner, bytes, at);
-      }
+      if (f.type.kind === "struct") return expectedStruct(model, f.type.def, bytes, at);
       return scalarValue(bytes, at, elementType(f), little);
     };
     let v: unknown;
@@ -121,10 +118,7 @@ function extent(model: DeviceModel, s: StructModel): number {
     if (f.type.kind === "reserved") continue;
     const es = f.size / f.count;
     let last = es;
-    if (f.type.kind === "struct") {
-      const inner = model.structs.find((x) => x.name === (f.type as { struct: string }).struct);
-      last = inner === undefined ? es : extent(model, inner);
-    }
+    if (f.type.kind === "struct") last = extent(model, f.type.def);
     end = Math.max(end, f.offset + (f.count - 1) * es + last);
   }
   return end;

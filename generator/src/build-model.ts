@@ -3,14 +3,17 @@
 // filled here and nowhere else (width 32, access rw, endian little, count 1, stride = width), so the
 // emitters never guess. Collections keep the YAML's declaration order, except registers (by offset),
 // fields and bit fields (by lsb) and struct fields (by offset), as model.ts documents.
+// Every reference is resolved here too (a queue's entry struct, a doorbell's register, an extent's
+// names...), so the emitters follow links and never look anything up.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { PathSegment } from "./diagnostics.ts";
 import { foldFixed } from "./portal-rules.ts";
 import {
-  bitLength,
   builtinBytes,
+  DEFAULT_REGISTER_WIDTH,
+  enumWidth,
   entries,
   isScalarType,
   parseBits,
@@ -27,6 +30,7 @@ import {
   type RawUacceMatch,
   type RawStruct,
   type RawVirtio,
+  type RawVirtqSplitQueue,
 } from "./dsl.ts";
 import type {
   Access,
@@ -48,25 +52,33 @@ import type {
   SourcePos,
   StructFieldModel,
   DmaFieldModel,
+  ExtentName,
   StructFieldType,
   StructModel,
   UacceMatch,
   VariantsModel,
 } from "./model.ts";
 import type { ParsedFile } from "./parse.ts";
-import { parseExtent } from "./extent.ts";
+import { extentNames, parseExtent, type ExtentExpr } from "./extent.ts";
 import { caseFields, caseStruct, caseValue, splitSelector } from "./variants.ts";
 import { commandStruct, structDirections } from "./struct-use.ts";
+
+/** What every queue kind carries: name, interrupt (resolved), doc, source. */
+type QueueCommon = { name: string; interrupt?: string; interruptDef?: InterruptModel; doc?: string; source: SourcePos };
 
 const byNumber = <T>(key: (t: T) => number) => (a: T, b: T) => key(a) - key(b);
 
 class ModelBuilder {
   private readonly data: RawDevice;
-  private readonly structSizes = new Map<string, number>();
+  private readonly directions: Map<string, StructModel["direction"]>;
+  /** Structs built so far: a struct is built the first time anything names it (nesting, a queue). */
+  private readonly built = new Map<string, StructModel>();
+  private interruptModels: InterruptModel[] = [];
+  private regionModels: RegionModel[] = [];
 
   constructor(private readonly parsed: ParsedFile) {
     this.data = parsed.data as RawDevice;
-    for (const [name, s] of entries(this.data.structs)) this.structSizes.set(name, s.size);
+    this.directions = structDirections(this.data);
   }
 
   /** Where an item came from: the position of its key (`cc:`), which is where a reader looks. */
@@ -83,6 +95,10 @@ class ModelBuilder {
 
   build(handFiles: string[]): DeviceModel {
     const d = this.data;
+    // what queues and commands point at is built first
+    this.interruptModels = this.interrupts();
+    this.regionModels = this.regions();
+    const structs = entries(d.structs).map(([name]) => this.struct(name));
     return {
       name: d.device,
       title: d.title,
@@ -101,11 +117,11 @@ class ModelBuilder {
       },
       constants: this.constants(),
       enums: this.enums(),
-      regions: this.regions(),
-      structs: this.structs(),
+      regions: this.regionModels,
+      structs,
       queues: this.queues(),
       commands: this.commands(),
-      interrupts: this.interrupts(),
+      interrupts: this.interruptModels,
       ...(d.virtio !== undefined && { virtio: this.virtio(d.virtio) }),
       handFiles,
     };
@@ -130,7 +146,7 @@ class ModelBuilder {
       api: [...u.api],
       // in the order of the description's regions, so the spec does not depend on the map's order
       regions: entries(u.regions)
-        .map(([region, qfr]) => ({ region, qfr }))
+        .map(([region, qfr]) => ({ region, qfr, index: this.region(region).index }))
         .sort((a, b) => order.indexOf(a.region) - order.indexOf(b.region)),
       dusAddress: u["dus-address"] ?? 0,
       queues: entries(u.queues)
@@ -138,7 +154,7 @@ class ModelBuilder {
           queue,
           rings: q.rings,
           depth: q.depth,
-          doorbell: { format: q.doorbell.format, region: q.doorbell.region, offset: q.doorbell.offset },
+          doorbell: { format: q.doorbell.format, region: q.doorbell.region, index: this.region(q.doorbell.region).index, offset: q.doorbell.offset },
           source: this.source(["match", "uacce", "queues", queue]),
         }))
         .sort((a, b) => queueOrder.indexOf(a.queue) - queueOrder.indexOf(b.queue)),
@@ -172,7 +188,7 @@ class ModelBuilder {
       const max = members.reduce((m, x) => Math.max(m, x.value), 0);
       return {
         name,
-        width: e.width ?? bitLength(max),
+        width: enumWidth(e.width, max),
         ...(e.doc !== undefined && { doc: e.doc }),
         members,
         source: this.source(["enums", name]),
@@ -202,7 +218,7 @@ class ModelBuilder {
       const registers: RegisterModel[] = entries(r.registers)
         .map(([name, reg]) => {
           const path = ["regions", rname, "registers", name];
-          const width = reg.width ?? 32;
+          const width = reg.width ?? DEFAULT_REGISTER_WIDTH;
           const access = (reg.access as Access | undefined) ?? "rw";
           const count = reg.count ?? 1;
           return {
@@ -243,7 +259,7 @@ class ModelBuilder {
     if (isScalarType(t)) [type, elem] = [{ kind: "scalar", type: t }, builtinBytes(t)!];
     else if (t === "dma-address") [type, elem] = [{ kind: "dma-address" }, builtinBytes(t)!];
     else if (t === "reserved") [type, elem, count] = [{ kind: "reserved" }, (f as RawStructField).size!, 1];
-    else [type, elem] = [{ kind: "struct", struct: t }, this.structSizes.get(t)!];
+    else [type, elem] = [{ kind: "struct", struct: t, def: this.struct(t) }, this.struct(t).size];
     return {
       name,
       offset: f.offset!,
@@ -262,11 +278,28 @@ class ModelBuilder {
   /** What a dma-address says about its memory; a list's extent is its count field times the entry size. */
   private dma(f: RawDmaExtent): DmaFieldModel {
     const l = f.list;
-    if (l === undefined) return dmaModel(f);
-    const entrySize = this.structSizes.get(l.of)!;
+    if (l === undefined) return this.inStructTerms(dmaModel(f));
+    const entry = this.struct(l.of);
     const limit = (v: number | string | undefined, fallback: number) => (v === undefined ? fallback : typeof v === "number" ? v : this.constantValue(v));
-    const list = { of: l.of, entrySize, count: l.count, min: limit(l.min, 1), max: limit(l.max, 0), ...(l.doc !== undefined && { doc: l.doc }) };
-    return { ...dmaModel({ ...f, extent: `${l.count} * ${entrySize}` }), list };
+    const list = { of: l.of, entry, entrySize: entry.size, count: l.count, min: limit(l.min, 1), max: limit(l.max, 0), ...(l.doc !== undefined && { doc: l.doc }) };
+    return { ...this.inStructTerms(dmaModel({ ...f, extent: `${l.count} * ${entry.size}` })), list };
+  }
+
+  /** An extent's names as a struct's encoder sees them: constants by value, other names are the
+   *  struct's fields (the validator checked they are). */
+  private inStructTerms(dma: DmaFieldModel): DmaFieldModel {
+    if (dma.extent === undefined) return dma;
+    return { ...dma, names: this.resolveNames(dma.extent, (n) => ({ kind: "read", name: n })) };
+  }
+
+  private resolveNames(e: ExtentExpr, other: (name: string) => ExtentName): Record<string, ExtentName> {
+    const names: Record<string, ExtentName> = {};
+    for (const { name } of extentNames(e)) names[name] = this.isConstant(name) ? { kind: "number", value: this.constantValue(name) } : other(name);
+    return names;
+  }
+
+  private isConstant(name: string): boolean {
+    return this.data.constants !== undefined && Object.hasOwn(this.data.constants, name);
   }
 
   private constantValue(name: string): number {
@@ -274,24 +307,44 @@ class ModelBuilder {
     return typeof c === "number" ? c : c.value;
   }
 
-  private structs(): StructModel[] {
-    const directions = structDirections(this.data);
-    return entries(this.data.structs).map(([sname, s]) => {
-      const endian = s.endian ?? "little";
-      return {
-        name: sname,
-        size: s.size,
-        endian,
-        packed: s.packed ?? false,
-        direction: directions.get(sname)!,
-        fields: entries(s.fields)
-          .map(([fname, f]) => this.structField(["structs", sname, "fields", fname], fname, f, endian))
-          .sort(byNumber((f) => f.offset)),
-        ...(s.variants !== undefined && { variants: this.variants(sname, s) }),
-        ...(s.doc !== undefined && { doc: s.doc }),
-        source: this.source(["structs", sname]),
-      };
-    });
+  /**
+   * The struct named `sname`, built once. It is registered before its fields are built: a struct
+   * may point at a list of itself (a DSA batch descriptor), so the model can hold that cycle; a
+   * struct cannot contain itself (the validator refuses it).
+   */
+  private struct(sname: string): StructModel {
+    const done = this.built.get(sname);
+    if (done !== undefined) return done;
+    const s = this.data.structs![sname]!;
+    const endian = s.endian ?? "little";
+    const model: StructModel = {
+      name: sname,
+      size: s.size,
+      endian,
+      packed: s.packed ?? false,
+      direction: this.directions.get(sname)!,
+      fields: [],
+      ...(s.doc !== undefined && { doc: s.doc }),
+      source: this.source(["structs", sname]),
+    };
+    this.built.set(sname, model);
+    model.fields = entries(s.fields)
+      .map(([fname, f]) => this.structField(["structs", sname, "fields", fname], fname, f, endian))
+      .sort(byNumber((f) => f.offset));
+    if (s.variants !== undefined) model.variants = this.variants(sname, s);
+    return model;
+  }
+
+  private field(struct: StructModel, name: string): StructFieldModel {
+    return struct.fields.find((f) => f.name === name)!;
+  }
+
+  private region(name: string): RegionModel {
+    return this.regionModels.find((r) => r.name === name)!;
+  }
+
+  private interrupt(name: string | undefined): { interrupt: string; interruptDef: InterruptModel } | Record<string, never> {
+    return name === undefined ? {} : { interrupt: name, interruptDef: this.interruptModels.find((i) => i.name === name)! };
   }
 
   /** A struct's variants: each case's fields resolved (the struct's it keeps, then its own, by offset). */
@@ -302,7 +355,7 @@ class ModelBuilder {
     const selField = this.structField(["structs", sname, "fields", sel.field], sel.field, s.fields[sel.field]!, endian);
     const bits = sel.bits === undefined ? undefined : selField.bitfields.find((b) => b.name === sel.bits);
     return {
-      selector: { field: sel.field, ...(bits !== undefined && { bits }) },
+      selector: { field: sel.field, def: selField, ...(bits !== undefined && { bits }) },
       cases: entries(v.cases).map(([cname, c]) => {
         const path = ["structs", sname, "variants", "cases", cname];
         const fields = caseFields(this.data, s, c);
@@ -328,55 +381,52 @@ class ModelBuilder {
   }
 
   private regRef(ref: string): RegisterRef {
-    return splitRegisterRef(ref)!;
+    const { region, register } = splitRegisterRef(ref)!;
+    return { region, register, def: this.region(region).registers.find((r) => r.name === register)! };
   }
 
   private queues(): QueueModel[] {
     return entries(this.data.queues).map(([name, q]): QueueModel => {
-      const common = {
+      const common: QueueCommon = {
         name,
-        ...(q.interrupt !== undefined && { interrupt: q.interrupt }),
+        ...this.interrupt(q.interrupt),
         ...(q.doc !== undefined && { doc: q.doc }),
         source: this.source(["queues", name]),
       };
       if (q.kind === "index-ring") {
+        const entry = this.struct(q.entry);
         return {
           kind: "index-ring",
           entry: q.entry,
+          entryDef: entry,
           depth: q.depth,
           ring: this.ring(q.ring),
           producer: this.regRef(q.producer),
           consumer: this.regRef(q.consumer),
           doorbell: this.regRef(q.doorbell),
-          done: { field: q.done.field, pending: q.done.pending },
+          done: { field: q.done.field, def: this.field(entry, q.done.field), pending: q.done.pending },
           ...common,
         };
       }
       if (q.kind === "portal") return this.portalQueue(q, common);
-      if (q.kind === "virtq-split") {
-        return {
-          kind: "virtq-split",
-          instances: q.instances === undefined ? { first: 0, last: 0 } : (parseInstances(q.instances) as { first: number; last: number }),
-          size: q.size,
-          ...(q.header !== undefined && { header: q.header }),
-          ...(q.footer !== undefined && { footer: q.footer }),
-          segments: q.segments,
-          ...common,
-        };
-      }
+      if (q.kind === "virtq-split") return this.virtqQueue(q, common);
       const ids = parseInstances(q.instances) as { first: number; last: number };
+      const sq = this.struct(q.sq.entry);
+      const cq = this.struct(q.cq.entry);
       return {
         kind: "sq-cq",
         instances: { first: ids.first, last: ids.last },
-        sq: { entry: q.sq.entry, depth: q.sq.depth, ring: this.ring(q.sq.ring), doorbell: this.regRef(q.sq.doorbell), tag: q.sq.tag },
+        sq: { entry: q.sq.entry, entryDef: sq, depth: q.sq.depth, ring: this.ring(q.sq.ring), doorbell: this.regRef(q.sq.doorbell), tag: q.sq.tag, tagDef: this.field(sq, q.sq.tag) },
         cq: {
           entry: q.cq.entry,
+          entryDef: cq,
           depth: q.cq.depth,
           ring: this.ring(q.cq.ring),
           doorbell: this.regRef(q.cq.doorbell),
           tag: q.cq.tag,
-          phase: { field: q.cq.phase.field, bit: q.cq.phase.bit },
-          ...(q.cq.sq_head !== undefined && { sqHead: q.cq.sq_head }),
+          tagDef: this.field(cq, q.cq.tag),
+          phase: { field: q.cq.phase.field, def: this.field(cq, q.cq.phase.field), bit: q.cq.phase.bit },
+          ...(q.cq.sq_head !== undefined && { sqHead: q.cq.sq_head, sqHeadDef: this.field(cq, q.cq.sq_head) }),
         },
         ...common,
       };
@@ -387,20 +437,38 @@ class ModelBuilder {
     return commandStruct(this.data, c)!;
   }
 
-  private portalQueue(q: RawPortalQueue, common: { name: string; interrupt?: string; doc?: string; source: SourcePos }): PortalQueueModel {
+  private virtqQueue(q: RawVirtqSplitQueue, common: QueueCommon): QueueModel {
+    return {
+      kind: "virtq-split",
+      instances: q.instances === undefined ? { first: 0, last: 0 } : (parseInstances(q.instances) as { first: number; last: number }),
+      size: q.size,
+      ...(q.header !== undefined && { header: q.header, headerDef: this.struct(q.header) }),
+      ...(q.footer !== undefined && { footer: q.footer, footerDef: this.struct(q.footer) }),
+      segments: q.segments,
+      ...common,
+    };
+  }
+
+  private portalQueue(q: RawPortalQueue, common: QueueCommon): PortalQueueModel {
     const ids = q.instances === undefined ? { first: 0, last: 0 } : (parseInstances(q.instances) as { first: number; last: number });
     const address = this.data.structs![q.descriptor]!.fields[q.completion.address]!;
+    const descriptor = this.struct(q.descriptor);
+    const record = this.struct(q.completion.record);
     return {
       kind: "portal",
       instances: ids,
       descriptor: q.descriptor,
+      descriptorDef: descriptor,
       depth: q.depth,
       portal: { region: q.portal.region, offset: q.portal.offset, stride: q.portal.stride ?? 0 },
       store: q.store,
       completion: {
         record: q.completion.record,
+        recordDef: record,
         address: q.completion.address,
+        addressDef: this.field(descriptor, q.completion.address),
         status: q.completion.status,
+        statusDef: this.field(record, q.completion.status),
         pending: q.completion.pending,
         align: address.align ?? 1,
       },
@@ -417,6 +485,31 @@ class ModelBuilder {
       const fixedRaw = c.variant !== undefined ? { ...c.fixed, [whole.variants!.selector]: caseValue(this.data, whole, whole.variants!.cases[c.variant]!)! } : c.fixed;
       const endian = struct.endian ?? "little";
       const fieldOffset = (f: string) => struct.fields[f]!.offset;
+      const structDef = this.struct(sname);
+      // a fixed field is the struct's (the selector, an opcode) or, for a command naming a case, the case's own
+      const caseFields = c.variant !== undefined ? structDef.variants!.cases.find((x) => x.name === c.variant)!.fields : [];
+      const fixedField = (name: string) => (structDef.fields.find((x) => x.name === name) ?? caseFields.find((x) => x.name === name))!;
+      const fixed = foldFixed(fixedRaw, struct)
+        .sort(byNumber((f) => fieldOffset(f.field)))
+        .map((f) => ({ field: f.field, def: fixedField(f.field), value: f.value }));
+      const paramNames = entries(c.params).map(([pname, p]) => ({ pname, fromField: p.field }));
+      // An extent the param states names params; one inherited from the struct names struct fields,
+      // which are the params that write them or fixed values.
+      const inCommandTerms = (dma: DmaFieldModel, own: boolean): DmaFieldModel => {
+        // a list param's count is the list's length (emit/lists.ts): nothing reads its extent's names
+        if (dma.extent === undefined || dma.list !== undefined) {
+          const { names: _structTerms, ...rest } = dma;
+          return rest;
+        }
+        return {
+          ...dma,
+          names: this.resolveNames(dma.extent, (n): ExtentName => {
+            const byParam = paramNames.find((q) => (own ? q.pname === n : q.fromField === n));
+            if (byParam !== undefined) return { kind: "read", name: byParam.pname };
+            return { kind: "number", value: fixed.find((x) => x.field === n)!.value };
+          }),
+        };
+      };
       const params: CommandParamModel[] = entries(c.params).map(([pname, p]) => {
         const path = ["commands", cname, "params", pname];
         const fromField = p.field;
@@ -429,6 +522,8 @@ class ModelBuilder {
           const own = dmaModel(p);
           field = { ...field, dma: { ...(p.extent !== undefined || p.unbounded !== undefined ? own : field.dma), direction: own.direction ?? field.dma.direction } };
         }
+        const statesExtent = fromField === undefined || p.extent !== undefined || p.unbounded !== undefined;
+        if (field.dma !== undefined) field = { ...field, dma: inCommandTerms(field.dma, statesExtent) };
         const list = field.dma?.list;
         return {
           name: pname,
@@ -443,10 +538,11 @@ class ModelBuilder {
       return {
         name: cname,
         struct: sname,
+        structDef,
         ...(c.queue !== undefined && { queue: c.queue }),
         ...(c.variant !== undefined && { variant: c.variant }),
         // `field.bits` entries fold into one value per field (generator/src/portal-rules.ts)
-        fixed: foldFixed(fixedRaw, struct).sort(byNumber((f) => fieldOffset(f.field))),
+        fixed,
         params,
         ...(c.doc !== undefined && { doc: c.doc }),
         source: this.source(["commands", cname]),

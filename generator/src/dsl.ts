@@ -208,6 +208,19 @@ export interface RawDevice extends RawDoc {
 export const SCALAR_BYTES: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i8: 1, i16: 2, i32: 4, i64: 8 };
 export const DMA_ADDRESS_BYTES = 8;
 
+/** Type guards for values straight from YAML, before the schema or the semantic checks vouched for them. */
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+export const isStr = (v: unknown): v is string => typeof v === "string";
+
+/** A register's width when the description gives none; the validator and the model builder both use it. */
+export const DEFAULT_REGISTER_WIDTH = 32;
+
+/** An enum's width: as declared, or the bits its largest value needs (validator and model builder alike). */
+export function enumWidth(declared: unknown, largest: bigint | number): number {
+  return isInt(declared) ? declared : bitLength(largest);
+}
+
 export function isScalarType(t: string): t is ScalarType {
   return Object.hasOwn(SCALAR_BYTES, t);
 }

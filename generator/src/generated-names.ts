@@ -4,10 +4,9 @@
 // The emitters' naming scheme is in emit/index.ts's header; test/generator/generated-names.test.ts
 // holds this module to it by comparing with what the emitters really export for every device.
 import type { PathSegment } from "./diagnostics.ts";
-import { camelCase, entries, isScalarType, pascalCase, type RawDevice } from "./dsl.ts";
+import { camelCase, entries, isScalarType, pascalCase, type RawDevice, isObj } from "./dsl.ts";
 import { hostWrites, structDirections } from "./struct-use.ts";
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** One exported name and the item of the description it comes from. */
 export interface ExportedName {

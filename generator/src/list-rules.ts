@@ -4,6 +4,7 @@
 // count from it, so it neither takes nor fixes the count field.
 import type { PathSegment } from "./diagnostics.ts";
 import type { RawCommand, RawDevice, RawDmaExtent, RawStruct } from "./dsl.ts";
+import { isObj, isInt, isStr } from "./dsl.ts";
 
 type Path = PathSegment[];
 
@@ -15,9 +16,6 @@ export interface ListRulesHost {
   suggest(word: string, candidates: string[]): string;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 /** A list's bound: the number, or the constant's value (undefined when unknown, reported). */
 function limit(h: ListRulesHost, path: Path, v: unknown): number | undefined {

@@ -1,6 +1,8 @@
 // The resolved device model (IR): what the validator produces and the emitters consume.
 // Everything here is already checked: references resolved, defaults filled in, numbers in range,
 // collections sorted in the order the emitters must keep (declaration order of the YAML file).
+// References arrive resolved: next to a name the YAML used (`entry: "Sqe"`) sits the item it names
+// (`entryDef`), so emitters read links and never look a name up or meet an unknown one.
 // Each item carries `source`, the place in the YAML it came from, so generated code can say
 // "@generated from devices/nvme.yaml:120 (register cc)".
 import type { ExtentExpr } from "./extent.ts";
@@ -42,7 +44,7 @@ export interface DeviceModel {
 /** How the device runs on UACCE: api strings, and each region's queue file region (in region order). */
 export interface UacceMatch {
   api: string[];
-  regions: { region: string; qfr: "mmio" | "dus" }[];
+  regions: { region: string; qfr: "mmio" | "dus"; index: number }[];
   /** Device address of DUS byte 0 (no SVA). */
   dusAddress: number;
   /** sq-cq queues whose rings the device keeps in DUS (in the order of the description's queues). */
@@ -55,7 +57,8 @@ export interface UacceQueueMatch {
   queue: string;
   rings: "dus";
   depth: number;
-  doorbell: { format: "qm-v2"; region: string; offset: number };
+  /** `index` is the doorbell region's BAR index. */
+  doorbell: { format: "qm-v2"; region: string; index: number; offset: number };
   source: SourcePos;
 }
 
@@ -129,12 +132,20 @@ export type StructFieldType =
   | { kind: "scalar"; type: ScalarType }
   | { kind: "dma-address" }
   | { kind: "reserved" }
-  | { kind: "struct"; struct: string };
+  | { kind: "struct"; struct: string; def: StructModel };
+
+/** What a name in an extent stands for: a number known when generating (a constant, or a command's
+ *  fixed value), or the value of a field (a struct's encoder) or param (a command's) read at run time. */
+export type ExtentName = { kind: "number"; value: number } | { kind: "read"; name: string };
 
 /** What a dma-address field says about the memory the device moves there. */
 export interface DmaFieldModel {
   /** Bytes the device moves at the address; names are fields of the struct, or params of a command. */
   extent?: ExtentExpr;
+  /** Every name `extent` uses, resolved in the terms of whoever encodes the field: a struct's fields,
+   *  or a command's params and fixed values. Absent on a command's list param, whose count is the
+   *  list's length. */
+  names?: Record<string, ExtentName>;
   /** Why no extent can be stated (the description says so; nothing checks the range). */
   unbounded?: string;
   direction?: "to-device" | "from-device" | "both";
@@ -148,6 +159,7 @@ export interface DmaFieldModel {
 export interface DmaListModel {
   /** Struct of one entry. */
   of: string;
+  entry: StructModel;
   entrySize: number;
   /** Sibling field the number of entries goes into. */
   count: string;
@@ -194,7 +206,7 @@ export interface StructModel {
 export interface VariantsModel {
   /** The selecting field (a single integer of at most 32 bits) and, when the selector is one of its
    *  bit fields, that bit field. */
-  selector: { field: string; bits?: FieldModel };
+  selector: { field: string; def: StructFieldModel; bits?: FieldModel };
   /** In declaration order. */
   cases: VariantCaseModel[];
   doc?: string;
@@ -217,6 +229,7 @@ export interface VariantCaseModel {
 export interface RegisterRef {
   region: string;
   register: string;
+  def: RegisterModel;
 }
 
 export type RingPlacement = { kind: "region"; region: string; offset: number } | { kind: "dma" };
@@ -225,25 +238,29 @@ export interface IndexRingQueueModel {
   kind: "index-ring";
   name: string;
   entry: string;
+  entryDef: StructModel;
   depth: number;
   ring: RingPlacement;
   producer: RegisterRef;
   consumer: RegisterRef;
   doorbell: RegisterRef;
   /** The entry field the device writes when done, and the value meaning "not done yet". */
-  done: { field: string; pending: number };
+  done: { field: string; def: StructFieldModel; pending: number };
   interrupt?: string;
+  interruptDef?: InterruptModel;
   doc?: string;
   source: SourcePos;
 }
 
 export interface RingSideModel {
   entry: string;
+  entryDef: StructModel;
   depth: number;
   ring: RingPlacement;
   doorbell: RegisterRef;
   /** Entry field carrying the command identifier. */
   tag: string;
+  tagDef: StructFieldModel;
 }
 
 export interface SqCqQueueModel {
@@ -253,11 +270,13 @@ export interface SqCqQueueModel {
   instances: { first: number; last: number };
   sq: RingSideModel;
   cq: RingSideModel & {
-    phase: { field: string; bit: number };
+    phase: { field: string; def: StructFieldModel; bit: number };
     /** CQ entry field reporting the SQ head, if the device reports it. */
     sqHead?: string;
+    sqHeadDef?: StructFieldModel;
   };
   interrupt?: string;
+  interruptDef?: InterruptModel;
   doc?: string;
   source: SourcePos;
 }
@@ -271,21 +290,26 @@ export interface PortalQueueModel {
   name: string;
   instances: { first: number; last: number };
   descriptor: string;
+  descriptorDef: StructModel;
   depth: number;
   portal: { region: string; offset: number; stride: number };
   store: "movdir64b" | "enqcmd";
   completion: {
     /** The record's struct. */
     record: string;
+    recordDef: StructModel;
     /** Descriptor field (dma-address) carrying the record's address; its `align` is the record's alignment. */
     address: string;
+    addressDef: StructFieldModel;
     /** Record field the device writes last, and its value meaning "not done yet". */
     status: string;
+    statusDef: StructFieldModel;
     pending: number;
     /** Alignment of the record (the address field's align, at least 1). */
     align: number;
   };
   interrupt?: string;
+  interruptDef?: InterruptModel;
   doc?: string;
   source: SourcePos;
 }
@@ -297,9 +321,12 @@ export interface VirtqSplitQueueModel {
   instances: { first: number; last: number };
   size: number;
   header?: string;
+  headerDef?: StructModel;
   footer?: string;
+  footerDef?: StructModel;
   segments: number;
   interrupt?: string;
+  interruptDef?: InterruptModel;
   doc?: string;
   source: SourcePos;
 }
@@ -335,11 +362,12 @@ export interface CommandParamModel {
 export interface CommandModel {
   name: string;
   struct: string;
+  structDef: StructModel;
   /** The case of the struct's variants the command encodes (its fields are the params' fields). */
   variant?: string;
   queue?: string;
   /** Field name -> value written before the params. Sorted by field offset. */
-  fixed: { field: string; value: number }[];
+  fixed: { field: string; def: StructFieldModel; value: number }[];
   params: CommandParamModel[];
   doc?: string;
   source: SourcePos;

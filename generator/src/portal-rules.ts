@@ -2,7 +2,7 @@
 // commands that fix bit fields (`fixed: { op_flags.opcode: 3 }`). Kept apart from semantic.ts,
 // which calls them with a small host of its helpers (report, struct and field lookups).
 import type { PathSegment } from "./diagnostics.ts";
-import { entries, fitsUnsigned, hex, parseBits, parseInstances, type RawDevice, type RawPortalQueue, type RawRegion, type RawStruct, type RawStructField } from "./dsl.ts";
+import { entries, fitsUnsigned, hex, parseBits, parseInstances, type RawDevice, type RawPortalQueue, type RawRegion, type RawStruct, type RawStructField, isObj, isInt, isStr } from "./dsl.ts";
 
 type Path = PathSegment[];
 
@@ -30,9 +30,6 @@ export interface PortalRulesHost {
   suggest(word: string, candidates: string[]): string;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 export function checkPortalQueue(h: PortalRulesHost, base: Path, q: RawPortalQueue, idRanges: { name: string; first: number; last: number }[]): void {
   const qname = String(base[base.length - 1]);

@@ -4,11 +4,10 @@
 // page-aligned (the backend hands out buffers in whole pages from it). Each entry of match.uacce.queues
 // names an sq-cq queue, and its doorbell word lies inside a region placed in mmio, 8-byte aligned.
 import type { PathSegment } from "./diagnostics.ts";
-import { entries, splitRegisterRef, type RawDevice, type RawRegion } from "./dsl.ts";
+import { entries, splitRegisterRef, type RawDevice, type RawRegion, isObj } from "./dsl.ts";
 
 type Report = (path: PathSegment[], code: string, message: string, atKey?: boolean) => void;
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** The regions a queue touches: its ring's region and those of its registers. */
 function queueRegions(q: Record<string, unknown>): { region: string; path: PathSegment[] }[] {

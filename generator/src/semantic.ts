@@ -6,8 +6,9 @@
 import type { Diagnostic, PathSegment } from "./diagnostics.ts";
 import { formatPath } from "./diagnostics.ts";
 import {
-  bitLength,
   builtinBytes,
+  DEFAULT_REGISTER_WIDTH,
+  enumWidth,
   camelCase,
   entries,
   fitsUnsigned,
@@ -31,6 +32,9 @@ import {
   type RawSqCqQueue,
   type RawStruct,
   type RawStructField,
+  isObj,
+  isInt,
+  isStr,
 } from "./dsl.ts";
 import { extentNames, parseExtent } from "./extent.ts";
 import { exportedNames, memberNames, OBJECT_MEMBERS, RESERVED_EXPORTS, STRUCT_VIEW_MEMBERS } from "./generated-names.ts";
@@ -42,9 +46,6 @@ import type { Locator } from "./parse.ts";
 import { checkUacceMatch } from "./semantic-uacce.ts";
 import { commandStruct, contradicts, structDirections, structUses, type StructDirection } from "./struct-use.ts";
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 interface EnumInfo {
   width: number;
@@ -128,7 +129,7 @@ class Rules {
         const n = this.memberValue(["enums", name, "values", member], v);
         if (n !== undefined && (n > max || maxMember === "")) [max, maxMember] = [n, member];
       }
-      const width = isInt(e.width) ? e.width : bitLength(max);
+      const width = enumWidth(e.width, max);
       this.enums.set(name, { width, max, maxMember });
     }
     for (const [name, s] of entries(this.data.structs)) if (isObj(s) && isInt(s.size)) this.structs.set(name, s);
@@ -258,7 +259,7 @@ class Rules {
       order++;
       const base: Path = ["regions", rname, "registers", name];
       if (!isObj(reg) || !isInt(reg.offset)) continue;
-      const width = reg.width ?? 32;
+      const width = reg.width ?? DEFAULT_REGISTER_WIDTH;
       if (![8, 16, 32, 64].includes(width)) continue;
       const bytes = width / 8;
       const count = isInt(reg.count) ? reg.count : 1;
@@ -577,7 +578,7 @@ class Rules {
     const hit: string[] = [];
     for (const [rname, reg] of entries(region.registers)) {
       if (!isObj(reg) || !isInt(reg.offset)) continue;
-      const bytes = (reg.width ?? 32) / 8;
+      const bytes = (reg.width ?? DEFAULT_REGISTER_WIDTH) / 8;
       const count = isInt(reg.count) ? reg.count : 1;
       const stride = isInt(reg.stride) ? reg.stride : bytes;
       const rEnd = reg.offset + (count - 1) * stride + bytes;

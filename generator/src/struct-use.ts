@@ -8,7 +8,7 @@
 // uses contradict. Works on the raw description, so the validator can run it on a file that has
 // other problems: anything not well-formed is skipped.
 import type { PathSegment } from "./diagnostics.ts";
-import { entries, type RawDevice } from "./dsl.ts";
+import { entries, type RawDevice, isObj, isStr } from "./dsl.ts";
 
 export type StructDirection = "to-device" | "from-device" | "both";
 
@@ -22,8 +22,6 @@ export interface StructUse {
   path: PathSegment[];
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 /** The struct a command fills: its own `struct`, or its queue's submission entry (descriptor). */
 export function commandStruct(d: RawDevice, c: unknown): string | undefined {

@@ -2,7 +2,7 @@
 // case (`variant: fill`). semantic.ts calls them with a small host of its helpers; the layout of a
 // case comes from variants.ts, the module the IR builder uses too.
 import type { PathSegment } from "./diagnostics.ts";
-import { camelCase, entries, fitsUnsigned, hex, parseBits, pascalCase, type RawCommand, type RawDevice, type RawDmaExtent, type RawStruct, type RawStructField } from "./dsl.ts";
+import { camelCase, entries, fitsUnsigned, hex, parseBits, pascalCase, type RawCommand, type RawDevice, type RawDmaExtent, type RawStruct, type RawStructField, isObj, isInt, isStr } from "./dsl.ts";
 import type { ShapeLike } from "./portal-rules.ts";
 import { caseFields, caseStruct, caseValue, keptFields, selectorEnum, splitSelector } from "./variants.ts";
 
@@ -27,9 +27,6 @@ export interface VariantRulesHost {
   suggest(word: string, candidates: string[]): string;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 function overlaps(a: ShapeLike, b: ShapeLike): boolean {
   return a.offset < b.offset + b.elemBytes * b.count && b.offset < a.offset + a.elemBytes * a.count;

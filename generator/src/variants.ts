@@ -3,10 +3,8 @@
 // address) and omits the struct fields it does not use. These helpers compute a case's layout from
 // the raw description, the same way for the validator (variant-rules.ts) and the IR builder, so a
 // command that names a case sees exactly the fields the generated per-case types have.
-import { builtinBytes, entries, type RawDevice, type RawStruct, type RawStructField, type RawVariantCase } from "./dsl.ts";
+import { builtinBytes, entries, type RawDevice, type RawStruct, type RawStructField, type RawVariantCase, isObj, isInt } from "./dsl.ts";
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 
 /** `op_flags.opcode` -> field and bit field; `opcode` -> field only. */
 export function splitSelector(selector: string): { field: string; bits?: string } {

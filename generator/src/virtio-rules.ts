@@ -2,7 +2,7 @@
 // virtq-split queues. semantic.ts calls checkVirtio with its small host of helpers (the same one
 // the portal rules use).
 import type { PathSegment } from "./diagnostics.ts";
-import { entries, hex, isPowerOfTwo, parseInstances, type RawVirtqSplitQueue } from "./dsl.ts";
+import { entries, hex, isPowerOfTwo, parseInstances, type RawVirtqSplitQueue, isObj, isInt, isStr } from "./dsl.ts";
 import type { PortalRulesHost } from "./portal-rules.ts";
 
 type Path = PathSegment[];
@@ -16,9 +16,6 @@ const VIRTIO_VENDOR = 0x1af4;
 const MODERN_BASE = 0x1040;
 const MAX_QUEUE_SIZE = 32768;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStr = (v: unknown): v is string => typeof v === "string";
 
 export function checkVirtio(h: PortalRulesHost): void {
   checkCapabilityRegions(h);

@@ -6,7 +6,10 @@ import type {
   CommandModel,
   DeviceModel,
   FieldModel,
+  InterruptModel,
+  RegionModel,
   RegisterModel,
+  RegisterRef,
   ScalarType,
   StructFieldModel,
   StructFieldType,
@@ -28,7 +31,7 @@ export function reg(name: string, offset: number, width: 8 | 16 | 32 | 64, acces
 
 const SIZES: Record<ScalarType, number> = { u8: 1, u16: 2, u32: 4, u64: 8, i8: 1, i16: 2, i32: 4, i64: 8 };
 
-export function field(name: string, offset: number, type: ScalarType | "dma-address" | { reserved: number } | { struct: string; size: number }, extra: Partial<StructFieldModel> = {}): StructFieldModel {
+export function field(name: string, offset: number, type: ScalarType | "dma-address" | { reserved: number } | { struct: StructModel }, extra: Partial<StructFieldModel> = {}): StructFieldModel {
   let t: StructFieldType;
   let size: number;
   if (typeof type === "string" && type === "dma-address") {
@@ -41,8 +44,8 @@ export function field(name: string, offset: number, type: ScalarType | "dma-addr
     t = { kind: "reserved" };
     size = type.reserved;
   } else {
-    t = { kind: "struct", struct: type.struct };
-    size = type.size;
+    t = { kind: "struct", struct: type.struct.name, def: type.struct };
+    size = type.struct.size;
   }
   const count = extra.count ?? 1;
   return { name, offset, size: t.kind === "reserved" ? size : size * count, type: t, count, endian: "little", bitfields: [], source: at(F), ...extra };
@@ -166,8 +169,8 @@ export function structsDevice(): DeviceModel {
       field("big", 16, "u64"),
       field("signed", 24, "i32"),
       field("wide", 32, "u64", { bitfields: [bits("lo", 0, 12), bits("hi", 12, 52)] }),
-      field("inner", 40, { struct: "Inner", size: 8 }),
-      field("inners", 48, { struct: "Inner", size: 8 }, { count: 2 }),
+      field("inner", 40, { struct: inner }),
+      field("inners", 48, { struct: inner }, { count: 2 }),
       field("addrs", 64, "dma-address", { count: 2 }),
       field("top", 80, "u32", { bitfields: [bits("t", 31), bits("all", 0, 31)] }),
       // a gap 84..88 the encoder must zero
@@ -209,10 +212,11 @@ export function queuesDevice(): DeviceModel {
   const overlay = (name: string, offset: number, type: ScalarType, extra: Partial<StructFieldModel> = {}) => field(name, offset, type, extra);
   const param = (name: string, f: StructFieldModel, fromField?: string) => ({ name, field: f, fromField, source: at(F) });
   const fieldOf = (n: string) => sqe.fields.find((f) => f.name === n)!;
+  const fix = (n: string, value: number) => ({ field: n, def: fieldOf(n), value });
   const commands: CommandModel[] = [
     {
-      name: "identify", struct: "Sqe", queue: "admin", doc: "Identify */ data.", source: at(F),
-      fixed: [{ field: "opcode", value: 6 }],
+      name: "identify", struct: "Sqe", structDef: sqe, queue: "admin", doc: "Identify */ data.", source: at(F),
+      fixed: [fix("opcode", 6)],
       params: [
         param("nsid", fieldOf("nsid"), "nsid"),
         param("buffer", fieldOf("prp1"), "prp1"),
@@ -221,8 +225,8 @@ export function queuesDevice(): DeviceModel {
       ],
     },
     {
-      name: "create_io_cq", struct: "Sqe", queue: "admin", source: at(F),
-      fixed: [{ field: "opcode", value: 5 }],
+      name: "create_io_cq", struct: "Sqe", structDef: sqe, queue: "admin", source: at(F),
+      fixed: [fix("opcode", 5)],
       params: [
         param("buffer", fieldOf("prp1"), "prp1"),
         param("qid", overlay("qid", 40, "u16")),
@@ -230,68 +234,84 @@ export function queuesDevice(): DeviceModel {
       ],
     },
     {
-      name: "get_features", struct: "Sqe", queue: "admin", source: at(F),
-      fixed: [{ field: "opcode", value: 0x0a }, { field: "cdw10", value: 7 }],
+      name: "get_features", struct: "Sqe", structDef: sqe, queue: "admin", source: at(F),
+      fixed: [fix("opcode", 0x0a), fix("cdw10", 7)],
       params: [param("fid", overlay("fid", 40, "u8"))],
     },
-    { name: "flush", struct: "Sqe", queue: "io", source: at(F), fixed: [{ field: "opcode", value: 0 }], params: [param("nsid", fieldOf("nsid"), "nsid")] },
-    { name: "raw", struct: "Sqe", source: at(F), fixed: [], params: [param("slba", overlay("slba", 40, "u64"))] },
+    { name: "flush", struct: "Sqe", structDef: sqe, queue: "io", source: at(F), fixed: [fix("opcode", 0)], params: [param("nsid", fieldOf("nsid"), "nsid")] },
+    { name: "raw", struct: "Sqe", structDef: sqe, source: at(F), fixed: [], params: [param("slba", overlay("slba", 40, "u64"))] },
   ];
   const sqTail = reg("sq_tail", 0x1000, 32, "wo", { count: 5, stride: 8, fields: [bits("sqt", 0, 16)] });
   const cqHead = reg("cq_head", 0x1004, 32, "wo", { count: 5, stride: 8 });
-  return device("queues-dev", {
-    constants: [{ name: "NEG", value: -1, source: at(F) }, { name: "BIG", value: 0xffffffff, doc: "All ones.", source: at(F) }],
-    enums: [
-      ...base.enums,
-      { name: "DescStatus", width: 2, source: at(F), members: [{ name: "PENDING", value: 0, source: at(F) }, { name: "DONE", value: 1, source: at(F) }] },
-    ],
-    regions: [
-      {
-        name: "bar0", kind: "mmio", index: 0, size: 0x2000, source: at(F),
-        registers: [
-          reg("cap", 0, 64, "ro", { fields: [bits("mqes", 0, 12), bits("cba", 12, 52)] }),
-          reg("cc", 0x14, 32, "rw", { fields: [bits("en", 0), bits("css", 4, 3, { enumName: "Fuse" }), bits("nssro", 8, 1, { access: "w1c" }), bits("all", 31)] }),
-          reg("intmc", 0x10, 32, "w1c"),
-          reg("asq", 0x28, 64, "rw", { dmaAddress: true }),
-          reg("low_addr", 0x30, 32, "rw", { dmaAddress: true }),
-          reg("b8", 0x38, 8, "rw", { fields: [bits("x", 7)] }),
-          reg("b16", 0x3a, 16, "rc"),
-          sqTail,
-          cqHead,
-        ],
-      },
-      {
-        name: "queue", kind: "ram", index: 1, size: 0x1000, source: at(F),
-        registers: [reg("head", 0, 32, "rw"), reg("tail", 4, 32, "ro"), reg("doorbell", 8, 32, "wo")],
-      },
-    ],
+  // built in the order `at` numbered them before the links existed, so the golden files' lines hold
+  const constants = [{ name: "NEG", value: -1, source: at(F) }, { name: "BIG", value: 0xffffffff, doc: "All ones.", source: at(F) }];
+  const enums = [
+    ...base.enums,
+    { name: "DescStatus", width: 2, source: at(F), members: [{ name: "PENDING", value: 0, source: at(F) }, { name: "DONE", value: 1, source: at(F) }] },
+  ];
+  const regions: RegionModel[] = [
+    {
+      name: "bar0", kind: "mmio", index: 0, size: 0x2000, source: at(F),
+      registers: [
+        reg("cap", 0, 64, "ro", { fields: [bits("mqes", 0, 12), bits("cba", 12, 52)] }),
+        reg("cc", 0x14, 32, "rw", { fields: [bits("en", 0), bits("css", 4, 3, { enumName: "Fuse" }), bits("nssro", 8, 1, { access: "w1c" }), bits("all", 31)] }),
+        reg("intmc", 0x10, 32, "w1c"),
+        reg("asq", 0x28, 64, "rw", { dmaAddress: true }),
+        reg("low_addr", 0x30, 32, "rw", { dmaAddress: true }),
+        reg("b8", 0x38, 8, "rw", { fields: [bits("x", 7)] }),
+        reg("b16", 0x3a, 16, "rc"),
+        sqTail,
+        cqHead,
+      ],
+    },
+    {
+      name: "queue", kind: "ram", index: 1, size: 0x1000, source: at(F),
+      registers: [reg("head", 0, 32, "rw"), reg("tail", 4, 32, "ro"), reg("doorbell", 8, 32, "wo")],
+    },
+  ];
+  // the links the model builder resolves, made by hand
+  const ref = (region: string, register: string): RegisterRef => ({ region, register, def: regions.find((r) => r.name === region)!.registers.find((r) => r.name === register)! });
+  const irq = (name: string) => ({ interrupt: name, interruptDef: undefined as unknown as InterruptModel }); // linked below
+  const of = (s: StructModel, n: string) => s.fields.find((f) => f.name === n)!;
+  const dev = device("queues-dev", {
+    constants,
+    enums,
+    regions,
     structs: [sqe, cqe, desc],
     queues: [
       {
         kind: "sq-cq", name: "admin", instances: { first: 0, last: 0 }, source: at(F),
-        sq: { entry: "Sqe", depth: 32, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "sq_tail" }, tag: "cid" },
-        cq: { entry: "Cqe", depth: 32, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "cq_head" }, tag: "cid", phase: { field: "status", bit: 0 }, sqHead: "sqhd" },
-        interrupt: "admin",
+        sq: { entry: "Sqe", entryDef: sqe, depth: 32, ring: { kind: "dma" }, doorbell: ref("bar0", "sq_tail"), tag: "cid", tagDef: of(sqe, "cid") },
+        cq: {
+          entry: "Cqe", entryDef: cqe, depth: 32, ring: { kind: "dma" }, doorbell: ref("bar0", "cq_head"), tag: "cid", tagDef: of(cqe, "cid"),
+          phase: { field: "status", def: of(cqe, "status"), bit: 0 }, sqHead: "sqhd", sqHeadDef: of(cqe, "sqhd"),
+        },
+        ...irq("admin"),
       },
       {
         kind: "sq-cq", name: "io", instances: { first: 1, last: 4 }, source: at(F), doc: "I/O queues.",
-        sq: { entry: "Sqe", depth: 256, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "sq_tail" }, tag: "cid" },
-        cq: { entry: "Cqe", depth: 256, ring: { kind: "dma" }, doorbell: { region: "bar0", register: "cq_head" }, tag: "cid", phase: { field: "status", bit: 0 } },
+        sq: { entry: "Sqe", entryDef: sqe, depth: 256, ring: { kind: "dma" }, doorbell: ref("bar0", "sq_tail"), tag: "cid", tagDef: of(sqe, "cid") },
+        cq: {
+          entry: "Cqe", entryDef: cqe, depth: 256, ring: { kind: "dma" }, doorbell: ref("bar0", "cq_head"), tag: "cid", tagDef: of(cqe, "cid"),
+          phase: { field: "status", def: of(cqe, "status"), bit: 0 },
+        },
       },
       {
-        kind: "index-ring", name: "cmd", entry: "Descriptor", depth: 64, ring: { kind: "region", region: "queue", offset: 0x100 }, source: at(F),
-        producer: { region: "queue", register: "head" }, consumer: { region: "queue", register: "tail" }, doorbell: { region: "queue", register: "doorbell" },
-        done: { field: "status", pending: 0 }, interrupt: "done",
+        kind: "index-ring", name: "cmd", entry: "Descriptor", entryDef: desc, depth: 64, ring: { kind: "region", region: "queue", offset: 0x100 }, source: at(F),
+        producer: ref("queue", "head"), consumer: ref("queue", "tail"), doorbell: ref("queue", "doorbell"),
+        done: { field: "status", def: of(desc, "status"), pending: 0 }, ...irq("done"),
       },
     ],
     commands,
-    interrupts: [
-      { name: "admin", index: 0, kind: "msix", source: at(F) },
-      { name: "io", index: 1, kind: "msix", source: at(F) },
-      { name: "done", index: 2, kind: "msix", source: at(F) },
-    ],
     handFiles: ["model.ts"],
   });
+  dev.interrupts = [
+    { name: "admin", index: 0, kind: "msix", source: at(F) },
+    { name: "io", index: 1, kind: "msix", source: at(F) },
+    { name: "done", index: 2, kind: "msix", source: at(F) },
+  ];
+  for (const q of dev.queues) if (q.interrupt !== undefined) q.interruptDef = dev.interrupts.find((i) => i.name === q.interrupt)!;
+  return dev;
 }
 
 /** Everything at once: the golden IR fixture (test/fixtures/golden/kitchen.expected). */

@@ -161,7 +161,9 @@ describe("nvme", () => {
     expect(sqe.fields.find((f) => f.name === "prp1")!.type).toEqual({ kind: "dma-address" });
     const ctrl = model.structs.find((s) => s.name === "IdentifyController")!;
     const psd = ctrl.fields.find((f) => f.name === "psd")!;
-    expect([psd.offset, psd.count, psd.size, psd.type]).toEqual([2048, 32, 1024, { kind: "struct", struct: "PowerStateDescriptor" }]);
+    expect([psd.offset, psd.count, psd.size, psd.type.kind]).toEqual([2048, 32, 1024, "struct"]);
+    // the nested struct arrives as the model's own struct, not a name to look up
+    expect(psd.type.kind === "struct" && psd.type.def).toBe(model.structs.find((s) => s.name === "PowerStateDescriptor")!);
     const cqe = model.structs.find((s) => s.name === "Cqe")!;
     const status = cqe.fields.find((f) => f.name === "status")!;
     expect(status.bitfields.map((b) => [b.name, b.lsb, b.width])).toEqual([
@@ -177,7 +179,9 @@ describe("nvme", () => {
   test("commands: struct from the queue, fixed values, field params and overlays", () => {
     const identify = model.commands.find((c) => c.name === "identify")!;
     expect([identify.struct, identify.queue]).toEqual(["Sqe", "admin"]);
-    expect(identify.fixed).toEqual([{ field: "opcode", value: 6 }]);
+    expect(identify.fixed.map(({ field, value }) => ({ field, value }))).toEqual([{ field: "opcode", value: 6 }]);
+    expect(identify.structDef).toBe(model.structs.find((s) => s.name === "Sqe")!);
+    expect(identify.fixed[0]!.def).toBe(identify.structDef.fields.find((f) => f.name === "opcode")!);
     const nsid = identify.params.find((p) => p.name === "nsid")!;
     expect(nsid.fromField).toBe("nsid");
     expect([nsid.field.offset, nsid.field.size]).toEqual([4, 4]);
@@ -264,5 +268,76 @@ describe("hand-written files", () => {
 
   test("none when the folder does not exist", () => {
     expect(findHandFiles(join(dir, "other.yaml"), "other")).toEqual([]);
+  });
+});
+
+describe("references arrive resolved (emitters follow links, never look names up)", () => {
+  test("queues, doorbells, interrupts and entry fields are the model's own objects", () => {
+    const { model } = load("nvme");
+    const struct = (n: string) => model.structs.find((s) => s.name === n)!;
+    const io = model.queues.find((q) => q.name === "io") as SqCqQueueModel;
+    expect(io.sq.entryDef).toBe(struct(io.sq.entry));
+    expect(io.cq.entryDef).toBe(struct(io.cq.entry));
+    expect(io.sq.tagDef).toBe(struct(io.sq.entry).fields.find((f) => f.name === io.sq.tag)!);
+    expect(io.cq.phase.def).toBe(struct(io.cq.entry).fields.find((f) => f.name === io.cq.phase.field)!);
+    const bar = model.regions.find((r) => r.name === io.sq.doorbell.region)!;
+    expect(io.sq.doorbell.def).toBe(bar.registers.find((r) => r.name === io.sq.doorbell.register)!);
+    expect(io.interruptDef).toBe(model.interrupts.find((i) => i.name === io.interrupt)!);
+  });
+
+  test("extent names: a struct's are its fields; a command's are its params, fixed values or constants", () => {
+    const yaml = `device: t
+title: T
+version: 1.0.0
+constants:
+  PAGE: 4096
+structs:
+  E:
+    size: 16
+    fields:
+      op: { offset: 0, type: u8 }
+      status: { offset: 2, type: u16 }
+      pages: { offset: 4, type: u32 }
+      addr: { offset: 8, type: dma-address, extent: pages * PAGE, direction: to-device }
+regions:
+  q:
+    kind: ram
+    index: 0
+    size: 0x1000
+    registers:
+      head: { offset: 0 }
+      tail: { offset: 4 }
+      bell: { offset: 8 }
+queues:
+  cmd:
+    kind: index-ring
+    entry: E
+    depth: 16
+    ring: { region: q, offset: 0x100 }
+    producer: q.head
+    consumer: q.tail
+    doorbell: q.bell
+    done: { field: status, pending: 0 }
+commands:
+  one_page:
+    queue: cmd
+    fixed: { op: 1, pages: 1 }
+    params:
+      buffer: { field: addr }
+  some_pages:
+    queue: cmd
+    fixed: { op: 2 }
+    params:
+      buffer: { field: addr }
+      count: { field: pages }
+`;
+    const r = loadDeviceSource("t.yaml", yaml);
+    expect(r.diagnostics.filter((d) => d.severity === "error").map((d) => d.message)).toEqual([]);
+    const m = r.model!;
+    expect(m.structs[0]!.fields.find((f) => f.name === "addr")!.dma!.names).toEqual({ pages: { kind: "read", name: "pages" }, PAGE: { kind: "number", value: 4096 } });
+    const buffer = (c: string) => m.commands.find((x) => x.name === c)!.params.find((p) => p.name === "buffer")!.field.dma!.names;
+    // the struct's `pages` is a fixed value in one command and the param `count` in the other
+    expect(buffer("one_page")).toEqual({ pages: { kind: "number", value: 1 }, PAGE: { kind: "number", value: 4096 } });
+    expect(buffer("some_pages")).toEqual({ pages: { kind: "read", name: "count" }, PAGE: { kind: "number", value: 4096 } });
   });
 });

@@ -125,8 +125,8 @@ describe("portal queues in the DSL", () => {
       interrupt: "irq",
     });
     // opcode 3 in bits 31:24, crav in bit 2: one value for the word
-    expect(r.model!.commands[0]!.fixed).toEqual([{ field: "op_flags", value: 0x03000004 }]);
-    expect(r.model!.structs[0]!.fields.find((f) => f.name === "completion")!.dma).toEqual({ extent: { kind: "num", value: 32 }, direction: "from-device", align: 32 });
+    expect(r.model!.commands[0]!.fixed.map(({ field, value }) => ({ field, value }))).toEqual([{ field: "op_flags", value: 0x03000004 }]);
+    expect(r.model!.structs[0]!.fields.find((f) => f.name === "completion")!.dma).toEqual({ extent: { kind: "num", value: 32 }, names: {}, direction: "from-device", align: 32 });
   });
 
   for (const c of CASES) {

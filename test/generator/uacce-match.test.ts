@@ -27,7 +27,7 @@ describe("match.uacce", () => {
     const r = load(WD_DUMMY);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
     const u = r.model!.match.uacce!;
-    expect([u.api, u.regions, u.dusAddress]).toEqual([["wd_dummy_v1"], [{ region: "queue", qfr: "mmio" }], 0x1_0000_0000]);
+    expect([u.api, u.regions, u.dusAddress]).toEqual([["wd_dummy_v1"], [{ region: "queue", qfr: "mmio", index: 0 }], 0x1_0000_0000]);
     expect(u.source.line).toBe(lineOf(WD_DUMMY, "  uacce:"));
   });
 
@@ -77,7 +77,7 @@ describe("match.uacce.queues (hzip: the QM's rings in DUS, its 64-bit doorbell)"
     const r = loadHzip(HZIP);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([]);
     const q = r.model!.match.uacce!.queues;
-    expect(q.map(({ source, ...rest }) => rest)).toEqual([{ queue: "qp", rings: "dus", depth: 1024, doorbell: { format: "qm-v2", region: "qm", offset: 0x1000 } }]);
+    expect(q.map(({ source, ...rest }) => rest)).toEqual([{ queue: "qp", rings: "dus", depth: 1024, doorbell: { format: "qm-v2", region: "qm", index: 2, offset: 0x1000 } }]);
     expect(q[0]!.source.line).toBe(lineOf(HZIP, "      qp: { rings: dus"));
   });
 

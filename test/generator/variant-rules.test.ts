@@ -112,7 +112,7 @@ describe("struct variants in the DSL", () => {
     const fill = r.model!.commands[0]!;
     expect(fill.variant).toBe("fill");
     // opcode 4 in bits 31:24 (the case's), crav in bit 2 (the command's): one value for the word
-    expect(fill.fixed).toEqual([{ field: "op_flags", value: 0x04000004 }]);
+    expect(fill.fixed.map(({ field, value }) => ({ field, value }))).toEqual([{ field: "op_flags", value: 0x04000004 }]);
     expect(fill.params.map((p) => [p.name, p.field.offset, p.field.type.kind])).toEqual([["pattern", 16, "scalar"], ["dst", 24, "dma-address"], ["size", 32, "scalar"]]);
     // a field's source is where it is declared: the case's own fields in the case
     expect(fill.params[0]!.field.source.line).toBe(GOOD.split("\n").findIndex((l) => l.includes("pattern: { offset: 16")) + 1);

@@ -2,7 +2,7 @@
 // writes a whole entry of the command's struct: fixed values (the opcode...), the params, and zero
 // in every other byte, each byte once.
 import { StructureKind } from "ts-morph";
-import type { CommandModel, ConstantModel, StructFieldModel, StructModel } from "../model.ts";
+import type { CommandModel, StructFieldModel } from "../model.ts";
 import { bitWordDecls, encodeField, extentCode, initType, newNeeds, placeText, zeroRange, at, elementSize, isWide, usesDma } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import { addRequestUnions } from "./requests.ts";
@@ -28,8 +28,6 @@ export function commandsFile(ctx: EmitContext): TsFile {
   const f = new TsFile();
   const needs = newNeeds();
   for (const c of ctx.model.commands) {
-    const s = ctx.model.structs.find((x) => x.name === c.struct);
-    if (!s) throw new Error(`command ${c.name}: unknown struct ${c.struct}`);
     for (const p of c.params) {
       const fld = paramField(p);
       if (fld.enumName) f.use("./enums.ts", fld.enumName, true);
@@ -41,7 +39,7 @@ export function commandsFile(ctx: EmitContext): TsFile {
       }
     }
     f.use(RT, "DmaResolver", true);
-    f.add(paramsInterface(c, f), encodeFunction(c, s, needs, ctx.model.constants, f));
+    f.add(paramsInterface(c, f), encodeFunction(c, needs, f));
   }
   addRequestUnions(ctx, f); // per queue: its commands as one discriminated union (requests.ts)
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
@@ -71,49 +69,36 @@ function overlaps(a: { offset: number; size: number }, b: { offset: number; size
 }
 
 /** The statement writing a fixed value into a struct field (raw, whatever the field's type). */
-function fixedWrite(s: StructModel, name: string, value: number): string {
-  const fld = s.fields.find((x) => x.name === name);
-  if (!fld) throw new Error(`unknown field ${s.name}.${name}`);
+function fixedWrite(fld: StructFieldModel, value: number): string {
   const es = elementSize(fld);
   const endian = es === 1 ? "" : `, ${fld.endian === "little"}`;
   if (isWide(fld)) return `view.set${fld.type.kind === "scalar" && fld.type.type === "i64" ? "BigInt64" : "BigUint64"}(${at("offset", fld.offset)}, ${hex(value)}n${endian});`;
   const acc = fld.type.kind === "scalar" ? { u8: "Uint8", u16: "Uint16", u32: "Uint32", i8: "Int8", i16: "Int16", i32: "Int32" }[fld.type.type as "u8"] : "Uint8";
-  return `view.set${acc}(${at("offset", fld.offset)}, ${hex(value)}${endian}); // ${name}`;
+  return `view.set${acc}(${at("offset", fld.offset)}, ${hex(value)}${endian}); // ${fld.name}`;
 }
 
-function encodeFunction(c: CommandModel, s: StructModel, needs: ReturnType<typeof newNeeds>, constants: ConstantModel[], f: TsFile) {
-  const fixed = c.fixed.map((x) => {
-    const fld = s.fields.find((y) => y.name === x.field)!;
-    return { ...x, fld };
-  });
-  const covered = [...fixed.map((x) => x.fld), ...c.params.flatMap((p) => (p.listCount ? [p.field, p.listCount] : [p.field]))];
+function encodeFunction(c: CommandModel, needs: ReturnType<typeof newNeeds>, f: TsFile) {
+  const s = c.structDef;
+  const covered = [...c.fixed.map((x) => x.def), ...c.params.flatMap((p) => (p.listCount ? [p.field, p.listCount] : [p.field]))];
   const writes: string[] = [];
   for (const [a, b] of gaps(s.size, covered)) {
     if (b - a > 32) needs.runtime.add("zeroBytes");
     writes.push(...zeroRange("offset", a, b - a));
   }
-  for (const x of fixed) writes.push(fixedWrite(s, x.field, x.value));
+  for (const x of c.fixed) writes.push(fixedWrite(x.def, x.value));
   needs.runtime.add("badRequest");
   const reads: string[] = [`if (typeof p !== "object" || p === null || Array.isArray(p)) throw badRequest(${JSON.stringify(c.name)}, p);`];
-  // Names in an extent: the command's own params, or (an extent inherited from the struct) the
-  // struct fields, which are params that write them or fixed values.
-  const name = (own: boolean) => (n: string) => {
-    const byParam = c.params.find((q) => (own ? q.name === n : q.fromField === n));
-    if (byParam !== undefined) return `(${localName(byParam.name)} ?? 0)`;
-    const f = c.fixed.find((x) => x.field === n);
-    if (f !== undefined) return String(f.value);
-    throw new Error(`command ${c.name}: extent name ${n} is neither a param nor fixed (the validator checks this)`);
-  };
+  // the model resolved an extent's names to params (read from their locals) or numbers
+  const local = (param: string) => `(${localName(param)} ?? 0)`;
   for (const p of c.params) {
     const fld = paramField(p);
     const label = p.fromField ? `${c.struct}.${p.fromField}` : `${c.name}.${p.name}`;
-    const own = p.fromField === undefined || p.extentOwn === true;
     const code = p.listCount
       ? listParamCode(p, `p.${camel(p.name)}`, localName(p.name), label, needs, f)
-      : encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name), c.name, extentCode(fld, constants, name(own)));
+      : encodeField(fld, `p.${camel(p.name)}`, "offset", label, needs, localName(p.name), c.name, extentCode(fld, local));
     reads.push(...code.read);
     // A param laid over a fixed value only replaces it when given.
-    if (fixed.some((x) => overlaps(x.fld, p.field))) {
+    if (c.fixed.some((x) => overlaps(x.def, p.field))) {
       writes.push(`if (${localName(p.name)} !== undefined) {`, ...code.write.map((l) => `  ${l}`), "}");
     } else writes.push(...code.write);
   }

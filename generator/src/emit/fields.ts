@@ -1,7 +1,7 @@
 // Code generation for one struct field: its TypeScript types and the DataView statements that encode,
 // decode and access it at a constant offset. Shared by structs.ts and commands.ts (a command param is
 // a struct field or an overlay, which is a synthesized field of the same shape).
-import type { ConstantModel, FieldModel, ScalarType, StructFieldModel } from "../model.ts";
+import type { FieldModel, ScalarType, StructFieldModel } from "../model.ts";
 import { emitExtent, extentSubtracts } from "../extent.ts";
 import { StructureKind } from "ts-morph";
 import { constStatement, objectLiteral, type Statement } from "./ts.ts";
@@ -412,15 +412,17 @@ export { accessor, le };
 
 /**
  * JavaScript for a dma-address field's extent, over the locals of the fields (or params) it names
- * (`local(n)`, undefined for an absent value: it counts as 0) and constants (their values inline).
+ * (`local(n)`, undefined for an absent value: it counts as 0) and numbers the model resolved (constants, fixed values) inline.
  * An extent that subtracts could come out negative: dmaAddress refuses that.
  */
-export function extentCode(f: StructFieldModel, constants: ConstantModel[], local: (name: string) => string): string | undefined {
+export function extentCode(f: StructFieldModel, local: (name: string) => string): string | undefined {
   const e = f.dma?.extent;
   if (e === undefined) return undefined;
+  // every extent but a command list param's (which never comes here) has its names resolved
+  const names = f.dma!.names!;
   const code = emitExtent(e, (n) => {
-    const c = constants.find((x) => x.name === n);
-    return c !== undefined ? String(c.value) : local(n);
+    const x = names[n]!;
+    return x.kind === "number" ? String(x.value) : local(x.name);
   });
   return extentSubtracts(e) ? `(${code})` : code;
 }

@@ -75,7 +75,7 @@ function probes(ctx: EmitContext, dmaLabel: string, fld: StructFieldModel, base:
     return out;
   }
   if (fld.type.kind === "struct") {
-    const inner = ctx.model.structs.find((x) => x.name === (fld.type as { struct: string }).struct)!;
+    const inner = fld.type.def;
     const first = firstScalar(inner);
     if (!first) return out;
     const p = pattern(first.size, first.endian === "little");
@@ -232,12 +232,12 @@ function putHex(bytes: Uint8Array, at: number, hexText: string): void {
  * description (overlays included). A param laid over a fixed value replaces it.
  */
 function commandTests(ctx: EmitContext, f: TsFile, c: CommandModel): string {
-  const s = ctx.model.structs.find((x) => x.name === c.struct)!;
+  const s = c.structDef;
   const fn = commandFunctionName(c);
   f.use("../src/commands.ts", fn);
   const fixed = new Uint8Array(s.size);
   for (const x of c.fixed) {
-    const fld = s.fields.find((y) => y.name === x.field)!;
+    const fld = x.def;
     putHex(fixed, fld.offset, bytesOf(BigInt(x.value), fld.size / fld.count, fld.endian === "little"));
   }
   const lines: string[] = [`describe(${str(`command ${c.name}`)}, () => {`];

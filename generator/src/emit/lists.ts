@@ -32,8 +32,8 @@ export function listDecls(f: TsFile, model: DeviceModel): void {
   const byStruct = new Map<string, { field: StructFieldModel; list: DmaListModel }[]>();
   for (const x of listFields(model)) byStruct.set(x.list.of, [...(byStruct.get(x.list.of) ?? []), x]);
   for (const [of, uses] of byStruct) {
-    const s = model.structs.find((x) => x.name === of)!;
     const first = uses[0]!;
+    const s = first.list.entry;
     const capacity = Math.max(...uses.map((u) => u.list.max));
     const initType = s.variants ? variantInitName(s) : `${of}Init`;
     const encoder = s.variants ? encodeVariantName(s) : `${of}.encode`;

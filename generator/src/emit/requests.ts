@@ -4,7 +4,7 @@
 // `<queue>RequestCommand` tells which command an entry was encoded by (the one whose fixed values it
 // carries: the opcode and flags), so a decoder can read each entry in its own command's terms.
 // Emitted into src/commands.ts, after the commands.
-import type { CommandModel, QueueModel, StructModel } from "../model.ts";
+import type { CommandModel, QueueModel, StructFieldModel } from "../model.ts";
 import { commandFunctionName, paramsTypeName } from "./commands.ts";
 import { elementSize } from "./fields.ts";
 import type { TsFile } from "./ts.ts";
@@ -28,8 +28,7 @@ export function queuesWithCommands(ctx: EmitContext): { q: QueueModel; commands:
 }
 
 /** The read of a fixed field's whole value, as the encoder wrote it. */
-function fixedRead(s: StructModel, field: string): string {
-  const f = s.fields.find((x) => x.name === field)!;
+function fixedRead(f: StructFieldModel): string {
   const es = elementSize(f);
   const le = es === 1 ? "" : `, ${f.endian === "little"}`;
   if (es === 8) return `view.getBigUint64(offset + ${f.offset}${le})`;
@@ -38,7 +37,7 @@ function fixedRead(s: StructModel, field: string): string {
 
 export function addRequestUnions(ctx: EmitContext, f: TsFile): void {
   for (const { q, commands } of queuesWithCommands(ctx)) {
-    const s = ctx.model.structs.find((x) => x.name === commands[0]!.struct)!;
+    const s = commands[0]!.structDef;
     f.use(RT, "badCommand");
     f.use(RT, "badRequest");
     const members = commands.map((c) => `  | ({ command: ${str(c.name)} } & ${paramsTypeName(c)})`);
@@ -54,9 +53,8 @@ export function addRequestUnions(ctx: EmitContext, f: TsFile): void {
       .filter((c) => c.fixed.length > 0)
       .map((c) => {
         const cond = c.fixed.map((x) => {
-          const fld = s.fields.find((y) => y.name === x.field)!;
-          const v = elementSize(fld) === 8 ? `${hex(x.value)}n` : hex(x.value);
-          return `${fixedRead(s, x.field)} === ${v}`;
+          const v = elementSize(x.def) === 8 ? `${hex(x.value)}n` : hex(x.value);
+          return `${fixedRead(x.def)} === ${v}`;
         });
         return `  if (${cond.join(" && ")}) return ${str(c.name)};`;
       });

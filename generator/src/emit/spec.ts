@@ -1,117 +1,98 @@
 // src/spec.ts: the runtime's DeviceSpec, with every queue resolved to offsets and register locations
 // (entry sizes, tag/phase/done offsets, doorbells with their array stride).
-import type { DeviceModel, PortalQueueModel, RegisterRef, StructModel } from "../model.ts";
+import type { DeviceModel, InterruptModel, PortalQueueModel, RegisterRef } from "../model.ts";
 import { constStatement, objectLiteral, TsFile } from "./ts.ts";
 import { docText, hex, str, type EmitContext } from "./util.ts";
 import { capabilityLiteral, virtioLiteral, virtqLiteral } from "./virtq.ts";
 
-function struct(m: DeviceModel, name: string): StructModel {
-  const s = m.structs.find((x) => x.name === name);
-  if (!s) throw new Error(`${m.name}: unknown struct ${name}`);
-  return s;
-}
-
-function fieldOf(m: DeviceModel, structName: string, field: string) {
-  const s = struct(m, structName);
-  const f = s.fields.find((x) => x.name === field);
-  if (!f) throw new Error(`${m.name}: unknown field ${structName}.${field}`);
-  return f;
-}
-
 /** `{ region: "bar0", offset: 0x1000, width: 32, stride: 8 }` */
-export function regLoc(m: DeviceModel, ref: RegisterRef): string {
-  const region = m.regions.find((r) => r.name === ref.region);
-  const reg = region?.registers.find((r) => r.name === ref.register);
-  if (!reg) throw new Error(`${m.name}: unknown register ${ref.region}.${ref.register}`);
+export function regLoc(ref: RegisterRef): string {
+  const reg = ref.def;
   const stride = reg.count > 1 ? `, stride: ${reg.stride}` : "";
   return `{ region: ${str(ref.region)}, offset: ${hex(reg.offset)}, width: ${reg.width}${stride} }`;
 }
 
-function irqIndex(m: DeviceModel, name: string | undefined): string[] {
-  if (name === undefined) return [];
-  const irq = m.interrupts.find((i) => i.name === name);
-  if (!irq) throw new Error(`${m.name}: unknown interrupt ${name}`);
-  return [`interrupt: ${irq.index}, // ${name}`];
+function irqIndex(irq: InterruptModel | undefined): string[] {
+  return irq === undefined ? [] : [`interrupt: ${irq.index}, // ${irq.name}`];
 }
 
 /** A portal queue: where its portals are, the store they take, where the completion record's status is. */
-function portalLiteral(m: DeviceModel, q: PortalQueueModel): string {
-  const address = fieldOf(m, q.descriptor, q.completion.address);
-  const status = fieldOf(m, q.completion.record, q.completion.status);
+function portalLiteral(q: PortalQueueModel): string {
+  const address = q.completion.addressDef;
+  const status = q.completion.statusDef;
   return objectLiteral([
     `kind: "portal",`,
     `name: ${str(q.name)},`,
     `first: ${q.instances.first},`,
     `last: ${q.instances.last},`,
-    `descriptorSize: ${struct(m, q.descriptor).size}, // ${q.descriptor}`,
+    `descriptorSize: ${q.descriptorDef.size}, // ${q.descriptor}`,
     `depth: ${q.depth},`,
     `portal: { region: ${str(q.portal.region)}, offset: ${hex(q.portal.offset)}, stride: ${hex(q.portal.stride)} },`,
     `store: ${str(q.store)},`,
     `completion: ${objectLiteral([
-      `size: ${struct(m, q.completion.record).size}, // ${q.completion.record}`,
+      `size: ${q.completion.recordDef.size}, // ${q.completion.record}`,
       `align: ${q.completion.align},`,
       `addressOffset: ${address.offset}, // ${q.descriptor}.${q.completion.address}`,
       `statusOffset: ${status.offset}, // ${q.completion.record}.${q.completion.status}`,
       `statusWidth: ${(status.size / status.count) * 8},`,
       `pending: ${q.completion.pending},`,
     ])},`,
-    ...irqIndex(m, q.interrupt),
+    ...irqIndex(q.interruptDef),
   ]);
 }
 
-function queueLiteral(m: DeviceModel, q: DeviceModel["queues"][number]): string {
-  if (q.kind === "portal") return portalLiteral(m, q);
-  if (q.kind === "virtq-split") return virtqLiteral(m, q);
+function queueLiteral(q: DeviceModel["queues"][number]): string {
+  if (q.kind === "portal") return portalLiteral(q);
+  if (q.kind === "virtq-split") return virtqLiteral(q);
   if (q.kind === "index-ring") {
-    const done = fieldOf(m, q.entry, q.done.field);
+    const done = q.done.def;
     const ring = q.ring.kind === "dma" ? `"dma"` : `{ region: ${str(q.ring.region)}, offset: ${hex(q.ring.offset)} }`;
     return objectLiteral([
       `kind: "index-ring",`,
       `name: ${str(q.name)},`,
-      `entrySize: ${struct(m, q.entry).size}, // ${q.entry}`,
+      `entrySize: ${q.entryDef.size}, // ${q.entry}`,
       `depth: ${q.depth},`,
       `ring: ${ring},`,
-      `producer: ${regLoc(m, q.producer)},`,
-      `consumer: ${regLoc(m, q.consumer)},`,
-      `doorbell: ${regLoc(m, q.doorbell)},`,
+      `producer: ${regLoc(q.producer)},`,
+      `consumer: ${regLoc(q.consumer)},`,
+      `doorbell: ${regLoc(q.doorbell)},`,
       `done: { offset: ${done.offset}, width: ${(done.size / done.count) * 8}, pending: ${q.done.pending} }, // ${q.entry}.${q.done.field}`,
-      ...irqIndex(m, q.interrupt),
+      ...irqIndex(q.interruptDef),
     ]);
   }
-  const sqTag = fieldOf(m, q.sq.entry, q.sq.tag);
-  const cqTag = fieldOf(m, q.cq.entry, q.cq.tag);
-  const phase = fieldOf(m, q.cq.entry, q.cq.phase.field);
-  const sqHead = q.cq.sqHead === undefined ? [] : [`sqHeadOffset: ${fieldOf(m, q.cq.entry, q.cq.sqHead).offset}, // ${q.cq.entry}.${q.cq.sqHead}`];
+  const sqTag = q.sq.tagDef;
+  const cqTag = q.cq.tagDef;
+  const phase = q.cq.phase.def;
+  const sqHead = q.cq.sqHeadDef === undefined ? [] : [`sqHeadOffset: ${q.cq.sqHeadDef.offset}, // ${q.cq.entry}.${q.cq.sqHead}`];
   return objectLiteral([
     `kind: "sq-cq",`,
     `name: ${str(q.name)},`,
     `first: ${q.instances.first},`,
     `last: ${q.instances.last},`,
     `sq: ${objectLiteral([
-      `entrySize: ${struct(m, q.sq.entry).size}, // ${q.sq.entry}`,
+      `entrySize: ${q.sq.entryDef.size}, // ${q.sq.entry}`,
       `depth: ${q.sq.depth},`,
-      `doorbell: ${regLoc(m, q.sq.doorbell)},`,
+      `doorbell: ${regLoc(q.sq.doorbell)},`,
       `tagOffset: ${sqTag.offset}, // ${q.sq.entry}.${q.sq.tag}`,
       ...tagShape(sqTag),
     ])},`,
     `cq: ${objectLiteral([
-      `entrySize: ${struct(m, q.cq.entry).size}, // ${q.cq.entry}`,
+      `entrySize: ${q.cq.entryDef.size}, // ${q.cq.entry}`,
       `depth: ${q.cq.depth},`,
-      `doorbell: ${regLoc(m, q.cq.doorbell)},`,
+      `doorbell: ${regLoc(q.cq.doorbell)},`,
       `tagOffset: ${cqTag.offset}, // ${q.cq.entry}.${q.cq.tag}`,
       ...tagShape(cqTag),
       `phase: { offset: ${phase.offset}, width: ${(phase.size / phase.count) * 8}, bit: ${q.cq.phase.bit} }, // ${q.cq.entry}.${q.cq.phase.field}`,
       ...sqHead,
     ])},`,
-    ...irqIndex(m, q.interrupt),
+    ...irqIndex(q.interruptDef),
   ]);
 }
 
 /** `uacce: { api, regions (by index), dusAddress, queues? }` for the UACCE backend. */
 function uacceLiteral(m: DeviceModel): string {
   const u = m.match.uacce!;
-  const index = (name: string) => m.regions.find((r) => r.name === name)!.index;
-  const regions = u.regions.map((r) => `  { index: ${index(r.region)}, qfr: ${str(r.qfr)} }, // ${r.region}`);
+  const regions = u.regions.map((r) => `  { index: ${r.index}, qfr: ${str(r.qfr)} }, // ${r.region}`);
   return [
     "uacce: {",
     `  api: [${u.api.map(str).join(", ")}],`,
@@ -120,7 +101,7 @@ function uacceLiteral(m: DeviceModel): string {
     ...(u.queues.length === 0 ? [] : [
       "  queues: [",
       ...u.queues.map((q) =>
-        `    { queue: ${str(q.queue)}, rings: ${str(q.rings)}, depth: ${q.depth}, doorbell: { format: ${str(q.doorbell.format)}, region: ${index(q.doorbell.region)}, offset: ${hex(q.doorbell.offset)} } }, // doorbell in ${q.doorbell.region}`),
+        `    { queue: ${str(q.queue)}, rings: ${str(q.rings)}, depth: ${q.depth}, doorbell: { format: ${str(q.doorbell.format)}, region: ${q.doorbell.index}, offset: ${hex(q.doorbell.offset)} } }, // doorbell in ${q.doorbell.region}`),
       "  ],",
     ]),
     "},",
@@ -139,7 +120,7 @@ export function specFile(ctx: EmitContext): TsFile {
   const pci = m.match.pci.map((p) => `{ vendor: ${hex(p.vendor, 4)}, device: ${hex(p.device, 4)} },`);
   const regions = m.regions.map((r) => `{ name: ${str(r.name)}, kind: ${str(r.kind)}, index: ${r.index}, size: ${hex(r.size)}${capabilityLiteral(r)} },`);
   const irqs = m.interrupts.map((i) => `{ name: ${str(i.name)}, index: ${i.index}, kind: ${str(i.kind)} },`);
-  const queues = m.queues.map((q) => `${queueLiteral(m, q)},`);
+  const queues = m.queues.map((q) => `${queueLiteral(q)},`);
   const entries = [
     `name: ${str(m.name)},`,
     `title: ${str(m.title)},`,

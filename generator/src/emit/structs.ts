@@ -6,7 +6,7 @@
 // exactly once (the value, or zero for absent fields, reserved bytes and gaps), which is the
 // zero-fill-then-write the contract asks for without touching memory twice.
 import { StructureKind } from "ts-morph";
-import type { ConstantModel, StructFieldModel, StructModel } from "../model.ts";
+import type { StructFieldModel, StructModel } from "../model.ts";
 import {
   accessor,
   bitValueType,
@@ -86,8 +86,8 @@ export function structsFile(ctx: EmitContext): TsFile {
       if (fld.type.kind === "dma-address" && writes) f.use(RT, "DmaRef", true);
     }
     if (writes) f.add(initInterface(s));
-    f.add(dataInterface(s), layoutConst(s), structClass(s, needs, f, ctx.model.constants));
-    variantDecls(f, s, needs, ctx.model.constants); // emit/variants.ts: nothing unless the struct has variants
+    f.add(dataInterface(s), layoutConst(s), structClass(s, needs, f));
+    variantDecls(f, s, needs); // emit/variants.ts: nothing unless the struct has variants
   }
   listDecls(f, ctx.model); // emit/lists.ts: nothing unless a field points at a list
   for (const name of [...needs.runtime].sort()) f.use(RT, name);
@@ -133,13 +133,13 @@ function dataInterface(s: StructModel) {
  * Statements of `X.encode`: the request checked to be an object, every field read once into a local
  * and checked, then every field and every gap written, in offset order.
  */
-export function encodeBody(s: StructModel, needs: EncodeNeeds, constants: ConstantModel[]): string[] {
+export function encodeBody(s: StructModel, needs: EncodeNeeds): string[] {
   needs.runtime.add("badRequest");
   const reads: string[] = [`if (typeof init !== "object" || init === null || Array.isArray(init)) throw badRequest(${str(s.name)}, init);`];
   const ops: { offset: number; code: string[] }[] = [];
   const local = (n: string) => `(${localName(n)} ?? 0)`;
   for (const fld of s.fields) {
-    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name), s.name, extentCode(fld, constants, local));
+    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", `${s.name}.${fld.name}`, needs, localName(fld.name), s.name, extentCode(fld, local));
     reads.push(...code.read);
     ops.push({ offset: fld.offset, code: code.write });
   }
@@ -167,7 +167,7 @@ function method(signature: string, body: string[]): string[] {
  * (ts-morph would spread each over four). It extends the runtime's StructView (view, offset,
  * resolver, moveTo), so only the fields are here.
  */
-function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: ConstantModel[]): string {
+function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile): string {
   const members: string[] = [];
   const V = "this.view";
   const O = "this.offset";
@@ -177,7 +177,7 @@ function structClass(s: StructModel, needs: EncodeNeeds, f: TsFile, constants: C
   members.push(member(`Offsets, sizes and bit positions of ${s.name}'s fields.`, [`static readonly LAYOUT = ${layoutName(s)};`]));
   if (writes) {
     f.use(RT, "DmaResolver", true);
-    members.push(member(`Writes all ${s.size} bytes of a ${s.name} at \`offset\`: the given fields, zero everywhere else.`, method(`static encode(view: DataView, offset: number, init: ${s.name}Init, ${usesDma(s.fields) ? "dma" : "_dma"}?: DmaResolver): void`, encodeBody(s, needs, constants))));
+    members.push(member(`Writes all ${s.size} bytes of a ${s.name} at \`offset\`: the given fields, zero everywhere else.`, method(`static encode(view: DataView, offset: number, init: ${s.name}Init, ${usesDma(s.fields) ? "dma" : "_dma"}?: DmaResolver): void`, encodeBody(s, needs))));
   }
   if (named(s).some(decodesBytes)) f.use(RT, "copyBytes");
   members.push(member(`Reads a ${s.name} at \`offset\` into a plain object (a copy).`, method(`static decode(view: DataView, offset: number): ${s.name}Data`, [`return {\n${named(s).map((fld) => `  ${camel(fld.name)}: ${decodeExpr(s.name, fld, "offset")},`).join("\n")}\n};`])));

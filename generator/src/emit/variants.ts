@@ -6,7 +6,7 @@
 // and `<s>VariantOf` (which case an entry is). Encoding a fill with a dualcast's `dst2` does not
 // type-check: the Init of each case has exactly its own fields.
 import { StructureKind } from "ts-morph";
-import type { ConstantModel, StructFieldModel, StructModel, VariantCaseModel, VariantsModel } from "../model.ts";
+import type { StructFieldModel, StructModel, VariantCaseModel, VariantsModel } from "../model.ts";
 import { accessor, at, bitWordDecls, bitsTypeName, dataType, decodeExpr, decodesBytes, elementSize, encodeField, extentCode, initType, le, placeText, usesDma, zeroRange, type EncodeNeeds } from "./fields.ts";
 import { gaps, localName } from "./structs.ts";
 import type { TsFile } from "./ts.ts";
@@ -52,10 +52,10 @@ function fieldDoc(f: StructFieldModel): string {
 }
 
 /** Declarations of every struct's variants (none for a struct without). */
-export function variantDecls(f: TsFile, s: StructModel, needs: EncodeNeeds, constants: ConstantModel[]): void {
+export function variantDecls(f: TsFile, s: StructModel, needs: EncodeNeeds): void {
   const v = s.variants;
   if (!v) return;
-  const sel = s.fields.find((x) => x.name === v.selector.field)!;
+  const sel = v.selector.def;
   for (const c of v.cases) {
     for (const fld of c.fields) {
       if (!c.own.includes(fld.name)) continue;
@@ -66,7 +66,7 @@ export function variantDecls(f: TsFile, s: StructModel, needs: EncodeNeeds, cons
         f.add(...bitWordDecls(caseTypeName(s, c), fld, `${s.name}.${c.name}.${fld.name}`, true));
       }
     }
-    f.add(caseInit(s, v, c), caseData(s, v, c), caseEncoder(s, v, c, sel, needs, constants));
+    f.add(caseInit(s, v, c), caseData(s, v, c), caseEncoder(s, v, c, sel, needs));
   }
   const known = `[${v.cases.map((c) => str(c.name)).join(", ")}]`;
   needs.runtime.add("badRequest").add("badVariant");
@@ -186,7 +186,7 @@ function caseData(s: StructModel, v: VariantsModel, c: VariantCaseModel) {
  * gap written in offset order, then the selector (its word read back and its bits set, when it is
  * a bit field; the whole field otherwise).
  */
-function caseEncoder(s: StructModel, v: VariantsModel, c: VariantCaseModel, sel: StructFieldModel, needs: EncodeNeeds, constants: ConstantModel[]) {
+function caseEncoder(s: StructModel, v: VariantsModel, c: VariantCaseModel, sel: StructFieldModel, needs: EncodeNeeds) {
   const typeName = caseTypeName(s, c);
   const reads: string[] = [];
   const ops: { offset: number; code: string[] }[] = [];
@@ -195,7 +195,7 @@ function caseEncoder(s: StructModel, v: VariantsModel, c: VariantCaseModel, sel:
   for (const fld of c.fields) {
     if (!given.includes(fld) && fld.type.kind !== "reserved") continue;
     const label = `${s.name}.${c.own.includes(fld.name) ? `${c.name}.` : ""}${fld.name}`;
-    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", label, needs, localName(fld.name), owner(s, c, fld), extentCode(fld, constants, local));
+    const code = encodeField(fld, `init.${camel(fld.name)}`, "offset", label, needs, localName(fld.name), owner(s, c, fld), extentCode(fld, local));
     reads.push(...code.read);
     ops.push({ offset: fld.offset, code: code.write });
   }

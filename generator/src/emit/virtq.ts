@@ -19,17 +19,16 @@ function doneName(q: VirtqSplitQueueModel): string {
 }
 
 /** The spec's queue entry: sizes of header and footer, segments, vector. */
-export function virtqLiteral(m: DeviceModel, q: VirtqSplitQueueModel): string {
-  const size = (name: string | undefined) => (name === undefined ? 0 : m.structs.find((s) => s.name === name)!.size);
-  const irq = q.interrupt === undefined ? undefined : m.interrupts.find((i) => i.name === q.interrupt)!;
+export function virtqLiteral(q: VirtqSplitQueueModel): string {
+  const irq = q.interruptDef;
   return objectLiteral([
     `kind: "virtq-split",`,
     `name: ${str(q.name)},`,
     `first: ${q.instances.first},`,
     `last: ${q.instances.last},`,
     `size: ${q.size},`,
-    `header: ${size(q.header)},${q.header === undefined ? "" : ` // ${q.header}`}`,
-    `footer: ${size(q.footer)},${q.footer === undefined ? "" : ` // ${q.footer}`}`,
+    `header: ${q.headerDef?.size ?? 0},${q.header === undefined ? "" : ` // ${q.header}`}`,
+    `footer: ${q.footerDef?.size ?? 0},${q.footer === undefined ? "" : ` // ${q.footer}`}`,
     `segments: ${q.segments},`,
     ...(irq === undefined ? [] : [`interrupt: ${irq.index}, // ${irq.name}`]),
   ]);
